@@ -1,0 +1,54 @@
+import { type MessageAttributeValue, PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { Alert, AlertPublisher } from '../domain/ports.js';
+
+/** The JSON body subscribers receive. */
+export function alertMessage(alert: Alert, publishedAt: number) {
+  return {
+    alertId: alert.alertId,
+    type: alert.type,
+    deviceId: alert.deviceId,
+    sessionIdentifier: alert.sessionIdentifier,
+    versionNumber: alert.versionNumber ?? null,
+    disconnectReason: alert.disconnectReason ?? null,
+    abrupt: alert.abrupt ?? null,
+    lastWill: alert.lastWill ?? null,
+    since: new Date(alert.since).toISOString(),
+    publishedAt: new Date(publishedAt).toISOString(),
+    ...(alert.type === 'online' ? { outageSeconds: Math.round((alert.outageMs ?? 0) / 1000) } : {}),
+  };
+}
+
+/** SNS subjects must be ASCII without line breaks, at most 100 characters. */
+export function alertSubject(alert: Alert): string {
+  const device = alert.deviceId.replace(/[^\x20-\x7e]/g, '?');
+  const text =
+    alert.type === 'offline'
+      ? `Device ${device} is offline (${alert.disconnectReason ?? 'unknown reason'})`
+      : `Device ${device} is back online`;
+  return text.length > 100 ? `${text.slice(0, 97)}...` : text;
+}
+
+export class SnsAlertPublisher implements AlertPublisher {
+  constructor(
+    private readonly sns: SNSClient,
+    private readonly topicArn: string,
+  ) {}
+
+  async publish(alert: Alert, publishedAt: number): Promise<void> {
+    const attributes: Record<string, MessageAttributeValue> = {
+      type: { DataType: 'String', StringValue: alert.type },
+      deviceId: { DataType: 'String', StringValue: alert.deviceId },
+    };
+    if (alert.disconnectReason) {
+      attributes.disconnectReason = { DataType: 'String', StringValue: alert.disconnectReason };
+    }
+    await this.sns.send(
+      new PublishCommand({
+        TopicArn: this.topicArn,
+        Subject: alertSubject(alert),
+        Message: JSON.stringify(alertMessage(alert, publishedAt)),
+        MessageAttributes: attributes,
+      }),
+    );
+  }
+}

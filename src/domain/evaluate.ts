@@ -1,0 +1,267 @@
+import { type DisconnectReason, isAbruptReason, LAST_WILL_REASON } from './device-events.js';
+import {
+  type DeviceFacts,
+  firstSeenAt,
+  orderSessions,
+  type SessionFacts,
+  type WillFacts,
+} from './device-facts.js';
+import type { PresenceSettings } from './settings.js';
+
+export type AlertType = 'offline' | 'online';
+
+/** The last alert decided for a device: alerts are only ever decided after it. */
+export interface AlertCursor {
+  type: AlertType;
+  sessionIdentifier: string;
+  /** For offline: when the outage began; for online: when the recovery was first seen. */
+  since: number;
+}
+
+export interface AlertDecision {
+  type: AlertType;
+  deviceId: string;
+  sessionIdentifier: string;
+  versionNumber?: number;
+  disconnectReason?: DisconnectReason;
+  abrupt?: boolean;
+  lastWill?: unknown;
+  /** offline: when the end was first seen; online: when the new session was first seen. */
+  since: number;
+  /** The earliest time the contract allows this alert. */
+  dueAt: number;
+  /** online only: how long the device was offline. */
+  outageMs?: number;
+}
+
+export interface SessionEnd {
+  endSeenAt: number;
+  reason: DisconnectReason;
+  abrupt: boolean;
+  lastWill?: unknown;
+  lastWillAt?: number;
+}
+
+export interface DeviceView {
+  deviceId: string;
+  status: 'connected' | 'disconnected';
+  settled: boolean;
+  since: number;
+  sessionIdentifier: string;
+  versionNumber?: number;
+  disconnectReason?: DisconnectReason;
+  abrupt?: boolean;
+  lastWill?: unknown;
+  lastWillAt?: number;
+  lastEventAt?: number;
+  lastConnectedAt?: number;
+  lastDisconnectedAt?: number;
+}
+
+export interface Evaluation {
+  /** Undefined while the device has no session at all (for example only a pending will). */
+  view?: DeviceView;
+  alerts: AlertDecision[];
+  cursor?: AlertCursor;
+  /** When something pending must be looked at again. */
+  dueAt?: number;
+}
+
+interface Timeline {
+  sessions: SessionFacts[];
+  ends: Map<string, SessionEnd>;
+  pendingUntil: number[];
+}
+
+function willDistance(will: WillFacts, session: SessionFacts): number {
+  const bySeen =
+    session.disconnectSeenAt === undefined ? Infinity : Math.abs(will.receivedAt - session.disconnectSeenAt);
+  const byTimestamp =
+    session.disconnectedAt === undefined ? Infinity : Math.abs(will.receivedAt - session.disconnectedAt);
+  return Math.min(bySeen, byTimestamp);
+}
+
+/** The abrupt presence disconnect a will accompanies, if any is close enough. */
+function matchWill(will: WillFacts, ordered: SessionFacts[], settings: PresenceSettings) {
+  let best: SessionFacts | undefined;
+  let bestDistance = Infinity;
+  for (const session of ordered) {
+    if (!session.disconnectReason || !isAbruptReason(session.disconnectReason)) continue;
+    const distance = willDistance(will, session);
+    // `<=` so that on a tie the newer session (later in order) wins.
+    if (distance <= settings.willMatchMs && distance <= bestDistance) {
+      best = session;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** The newest session that had started when the will arrived. */
+function sessionCurrentAt(time: number, ordered: SessionFacts[]): SessionFacts | undefined {
+  let current: SessionFacts | undefined;
+  for (const session of ordered) {
+    if ((session.connectedSeenAt ?? Number.NEGATIVE_INFINITY) <= time) current = session;
+  }
+  return current;
+}
+
+/** Orders the sessions and works out how each one ended, given what is known at `now`. */
+function buildTimeline(facts: DeviceFacts, now: number, settings: PresenceSettings): Timeline {
+  const hasPresence = facts.sessions.some((s) => s.source === 'presence');
+  // Births only stand in for presence events on devices that have none.
+  let sessions = orderSessions(
+    facts.sessions.filter((s) => s.source === (hasPresence ? 'presence' : 'birth')),
+    settings,
+  );
+  const ends = new Map<string, SessionEnd>();
+  for (const session of sessions) {
+    if (session.disconnectReason && session.disconnectSeenAt !== undefined) {
+      ends.set(session.sessionIdentifier, {
+        endSeenAt: session.disconnectSeenAt,
+        reason: session.disconnectReason,
+        abrupt: isAbruptReason(session.disconnectReason),
+      });
+    }
+  }
+
+  const pendingUntil: number[] = [];
+  const unmatched: WillFacts[] = [];
+  const wills = [...facts.wills].sort((a, b) => a.receivedAt - b.receivedAt || a.eventId.localeCompare(b.eventId));
+  for (const will of wills) {
+    const match = matchWill(will, sessions, settings);
+    const end = match && ends.get(match.sessionIdentifier);
+    if (end) {
+      if (end.lastWillAt === undefined || will.receivedAt < end.lastWillAt) {
+        end.lastWill = will.payload;
+        end.lastWillAt = will.receivedAt;
+      }
+    } else if (will.receivedAt + settings.settleWindowMs <= now) {
+      unmatched.push(will);
+    } else {
+      pendingUntil.push(will.receivedAt + settings.settleWindowMs);
+    }
+  }
+
+  // A will no presence disconnect explained within W ends the session current when it arrived.
+  const synthetic: SessionFacts[] = [];
+  for (const will of unmatched) {
+    const target = sessionCurrentAt(will.receivedAt, sessions);
+    const willEnd: SessionEnd = {
+      endSeenAt: will.receivedAt,
+      reason: LAST_WILL_REASON,
+      abrupt: true,
+      lastWill: will.payload,
+      lastWillAt: will.receivedAt,
+    };
+    if (!target) {
+      const session: SessionFacts = {
+        sessionIdentifier: `will:${will.eventId}`,
+        source: hasPresence ? 'presence' : 'birth',
+        connectedSeenAt: will.receivedAt,
+        disconnectSeenAt: will.receivedAt,
+        connectedAt: will.receivedAt,
+      };
+      synthetic.push(session);
+      ends.set(session.sessionIdentifier, willEnd);
+    } else if (!ends.has(target.sessionIdentifier)) {
+      ends.set(target.sessionIdentifier, willEnd);
+    }
+  }
+  if (synthetic.length > 0) sessions = orderSessions([...sessions, ...synthetic], settings);
+  return { sessions, ends, pendingUntil };
+}
+
+/** Where the alert walk resumes: after an outage's session, or at the session an online alert was for. */
+function walkStart(sessions: SessionFacts[], cursor: AlertCursor | undefined): number {
+  if (!cursor) return 0;
+  const index = sessions.findIndex((s) => s.sessionIdentifier === cursor.sessionIdentifier);
+  if (index >= 0) return cursor.type === 'offline' ? index + 1 : index;
+  // The cursor's session is no longer kept (a will-derived session whose will was pruned): resume by time.
+  const resume = sessions.findIndex((s) =>
+    cursor.type === 'offline' ? firstSeenAt(s) > cursor.since : firstSeenAt(s) >= cursor.since,
+  );
+  return resume >= 0 ? resume : sessions.length;
+}
+
+function alertsOn(end: SessionEnd, settings: PresenceSettings): boolean {
+  return settings.alertOn === 'all' || end.abrupt;
+}
+
+/**
+ * Derives the authoritative state of a device at `now` and the alerts owed since the cursor.
+ * Pure: the same facts, cursor and time always give the same answer.
+ */
+export function evaluateDevice(
+  facts: DeviceFacts,
+  cursor: AlertCursor | undefined,
+  now: number,
+  settings: PresenceSettings,
+): Evaluation {
+  const { sessions, ends, pendingUntil } = buildTimeline(facts, now, settings);
+  const alerts: AlertDecision[] = [];
+  let nextCursor = cursor;
+
+  const start = walkStart(sessions, cursor);
+  let openOutage = cursor?.type === 'offline' ? cursor : undefined;
+
+  for (let index = start; index < sessions.length; index += 1) {
+    const session = sessions[index] as SessionFacts;
+    const next = sessions[index + 1];
+    if (openOutage) {
+      const since = firstSeenAt(session);
+      alerts.push({
+        type: 'online',
+        deviceId: facts.deviceId,
+        sessionIdentifier: session.sessionIdentifier,
+        versionNumber: session.versionNumber,
+        since,
+        dueAt: since,
+        outageMs: Math.max(0, since - openOutage.since),
+      });
+      nextCursor = { type: 'online', sessionIdentifier: session.sessionIdentifier, since };
+      openOutage = undefined;
+    }
+    const end = ends.get(session.sessionIdentifier);
+    if (!end || !alertsOn(end, settings)) continue;
+    const deadline = end.endSeenAt + settings.settleWindowMs;
+    const outlasted = next ? firstSeenAt(next) > deadline : deadline <= now;
+    if (!next && !outlasted) pendingUntil.push(deadline);
+    if (!outlasted) continue;
+    alerts.push({
+      type: 'offline',
+      deviceId: facts.deviceId,
+      sessionIdentifier: session.sessionIdentifier,
+      versionNumber: session.versionNumber,
+      disconnectReason: end.reason,
+      abrupt: end.abrupt,
+      lastWill: end.lastWill,
+      since: end.endSeenAt,
+      dueAt: deadline,
+    });
+    openOutage = { type: 'offline', sessionIdentifier: session.sessionIdentifier, since: end.endSeenAt };
+    nextCursor = openOutage;
+  }
+
+  const dueAt = pendingUntil.length > 0 ? Math.min(...pendingUntil) : undefined;
+  const newest = sessions[sessions.length - 1];
+  if (!newest) return { alerts, cursor: nextCursor, dueAt };
+  const end = ends.get(newest.sessionIdentifier);
+  const view: DeviceView = {
+    deviceId: facts.deviceId,
+    status: end ? 'disconnected' : 'connected',
+    settled: dueAt === undefined,
+    since: end ? end.endSeenAt : (newest.connectedSeenAt ?? firstSeenAt(newest)),
+    sessionIdentifier: newest.sessionIdentifier,
+    versionNumber: newest.versionNumber,
+    disconnectReason: end?.reason,
+    abrupt: end?.abrupt,
+    lastWill: end?.lastWill,
+    lastWillAt: end?.lastWillAt,
+    lastEventAt: facts.lastEventAt,
+    lastConnectedAt: facts.lastConnectedAt,
+    lastDisconnectedAt: facts.lastDisconnectedAt,
+  };
+  return { view, alerts, cursor: nextCursor, dueAt };
+}
+

@@ -1,0 +1,60 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { logger, metrics } from '../adapters/observability.js';
+import { type AppPorts, productionPorts } from '../composition-root.js';
+import type { DeviceEvent } from '../domain/device-events.js';
+import { forEachWithLimit } from './shared/device-batches.js';
+import { storedEventSchema } from './shared/iot-schemas.js';
+import { lambdaShell } from './shared/lambda-shell.js';
+
+type StreamImage = Parameters<typeof unmarshall>[0];
+
+interface DeviceBatch {
+  events: DeviceEvent[];
+  firstSequenceNumber: string;
+}
+
+/** Groups the stream batch by device: each device is reconciled once, devices in parallel. */
+export function groupByDevice(event: DynamoDBStreamEvent): Map<string, DeviceBatch> {
+  const batches = new Map<string, DeviceBatch>();
+  for (const record of event.Records) {
+    const image = record.dynamodb?.NewImage;
+    if (record.eventName !== 'INSERT' || !image) continue;
+    const stored = storedEventSchema.safeParse(unmarshall(image as StreamImage));
+    if (!stored.success) {
+      logger.error('stream record is not a stored event', { sequenceNumber: record.dynamodb?.SequenceNumber });
+      continue;
+    }
+    const deviceEvent = JSON.parse(stored.data.event) as DeviceEvent;
+    if (deviceEvent.kind === 'connect_failed') continue;
+    const sequenceNumber = record.dynamodb?.SequenceNumber ?? '0';
+    const batch = batches.get(stored.data.deviceId);
+    if (batch) batch.events.push(deviceEvent);
+    else batches.set(stored.data.deviceId, { events: [deviceEvent], firstSequenceNumber: sequenceNumber });
+  }
+  return batches;
+}
+
+const bySequence = (a: string, b: string) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0);
+
+/** Triggered by the event log's stream: folds newly stored events into each device's state. */
+export function buildReconcileEventsHandler(ports: Pick<AppPorts, 'reconciler'>) {
+  return lambdaShell(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
+    const batches = groupByDevice(event);
+    const failures = await forEachWithLimit([...batches.keys()], 8, async (deviceId) => {
+      const outcome = await ports.reconciler.reconcile(deviceId, batches.get(deviceId)?.events ?? []);
+      if (outcome.alerts.length > 0) metrics.addMetric('AlertsDecided', MetricUnit.Count, outcome.alerts.length);
+    });
+    for (const failure of failures) {
+      logger.error('reconcile failed', { deviceId: failure.key, error: failure.error as Error });
+    }
+    // The stream resumes from the earliest failed record; reconciling is idempotent, so replays are harmless.
+    const earliest = failures
+      .map((failure) => batches.get(failure.key)?.firstSequenceNumber ?? '0')
+      .sort(bySequence)[0];
+    return { batchItemFailures: earliest ? [{ itemIdentifier: earliest }] : [] };
+  });
+}
+
+export const handler = buildReconcileEventsHandler(productionPorts());

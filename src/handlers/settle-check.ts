@@ -1,0 +1,40 @@
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { z } from 'zod';
+import { logger } from '../adapters/observability.js';
+import { type AppPorts, productionPorts } from '../composition-root.js';
+import { forEachWithLimit } from './shared/device-batches.js';
+import { deviceIdSchema } from './shared/input-guards.js';
+import { lambdaShell } from './shared/lambda-shell.js';
+import { rejectInput } from './shared/reject.js';
+
+const checkMessageSchema = z.object({ deviceId: deviceIdSchema, dueAt: z.number() });
+
+/** Triggered by the delay queue when a device's settle window ends. */
+export function buildSettleCheckHandler(ports: Pick<AppPorts, 'reconciler' | 'rejections' | 'clock'>) {
+  return lambdaShell(async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const devices = new Map<string, string[]>();
+    for (const record of event.Records) {
+      let body: unknown;
+      try {
+        body = JSON.parse(record.body);
+      } catch {
+        body = undefined;
+      }
+      const parsed = checkMessageSchema.safeParse(body);
+      if (!parsed.success) {
+        await rejectInput(ports.rejections, 'settle-check', 'not a check message', record.body, ports.clock.now());
+        continue;
+      }
+      devices.set(parsed.data.deviceId, [...(devices.get(parsed.data.deviceId) ?? []), record.messageId]);
+    }
+    const failures = await forEachWithLimit([...devices.keys()], 8, async (deviceId) => {
+      await ports.reconciler.reconcile(deviceId, [], true);
+    });
+    for (const failure of failures) logger.error('settle check failed', { deviceId: failure.key, error: failure.error as Error });
+    return {
+      batchItemFailures: failures.flatMap((f) => (devices.get(f.key) ?? []).map((id) => ({ itemIdentifier: id }))),
+    };
+  });
+}
+
+export const handler = buildSettleCheckHandler(productionPorts());

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+
+/** AWS IoT client ids: 1 to 128 bytes of UTF-8, and we refuse control characters. */
+export const deviceIdSchema = z
+  .string()
+  .min(1, 'deviceId is empty')
+  .refine((value) => Buffer.byteLength(value, 'utf8') <= 128, 'deviceId is longer than 128 bytes')
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+  .refine((value) => !/[\u0000-\u001f\u007f-\u009f]/.test(value), 'deviceId contains control characters');
+
+export const MAX_INPUT_BYTES = 262_144;
+const MAX_DEPTH = 64;
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Finds what makes a decoded JSON value unsafe to handle: prototype keys or absurd nesting. */
+export function unsafeStructure(value: unknown): string | undefined {
+  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  while (stack.length > 0) {
+    const { value: current, depth } = stack.pop() as { value: unknown; depth: number };
+    if (current === null || typeof current !== 'object') continue;
+    if (depth > MAX_DEPTH) return `nesting deeper than ${MAX_DEPTH} levels`;
+    for (const key of Object.keys(current)) {
+      if (FORBIDDEN_KEYS.has(key)) return `forbidden key "${key}"`;
+      stack.push({ value: (current as Record<string, unknown>)[key], depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
+
+/** A bounded text form of any input, for keeping rejected input for inspection. */
+export function rawText(input: unknown): string {
+  if (typeof input === 'string') return input.slice(0, MAX_INPUT_BYTES);
+  try {
+    return (JSON.stringify(input) ?? String(input)).slice(0, MAX_INPUT_BYTES);
+  } catch {
+    return '[unserialisable input]';
+  }
+}
+
+export function describeZodError(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/** MQTT topic filter match; returns the values of the '+' levels, or undefined when it does not match. */
+export function matchTopicFilter(filter: string, topic: string): string[] | undefined {
+  const filterLevels = filter.split('/');
+  const topicLevels = topic.split('/');
+  const captured: string[] = [];
+  for (let i = 0; i < filterLevels.length; i += 1) {
+    const level = filterLevels[i];
+    if (level === '#') return captured;
+    const actual = topicLevels[i];
+    if (actual === undefined) return undefined;
+    if (level === '+') captured.push(actual);
+    else if (level !== actual) return undefined;
+  }
+  return filterLevels.length === topicLevels.length ? captured : undefined;
+}

@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { DISCONNECT_REASONS, type DeviceEvent } from '../../domain/device-events.js';
+import { deviceIdSchema, describeZodError, matchTopicFilter, unsafeStructure } from './input-guards.js';
+
+export type Parsed = { ok: true; event: DeviceEvent } | { ok: false; reason: string };
+
+const epochMs = z.number().int().min(0).max(8_640_000_000_000);
+const sessionId = z.string().min(1).max(256);
+
+const presenceCommon = {
+  clientId: deviceIdSchema,
+  timestamp: epochMs,
+  sessionIdentifier: sessionId,
+  principalIdentifier: z.string().max(1024).optional(),
+  thingName: z.string().max(128).optional(),
+  topic: z.string().max(256),
+  receivedAt: epochMs.optional(),
+};
+
+/** What the presence rule delivers: the AWS lifecycle event plus topic() and timestamp(). */
+export const presenceRuleSchema = z.discriminatedUnion('eventType', [
+  z.object({
+    ...presenceCommon,
+    eventType: z.literal('connected'),
+    versionNumber: z.number().int().min(0),
+    ipAddress: z.string().max(64).optional(),
+  }),
+  z.object({
+    ...presenceCommon,
+    eventType: z.literal('disconnected'),
+    versionNumber: z.number().int().min(0),
+    clientInitiatedDisconnect: z.boolean(),
+    disconnectReason: z.enum(DISCONNECT_REASONS),
+  }),
+  z.object({
+    ...presenceCommon,
+    eventType: z.literal('connect_failed'),
+    sessionIdentifier: sessionId.optional(),
+    connectFailureReason: z.string().max(128).optional(),
+  }),
+]);
+
+export function parsePresence(input: unknown, now: number): Parsed {
+  const unsafe = unsafeStructure(input);
+  if (unsafe) return { ok: false, reason: unsafe };
+  const result = presenceRuleSchema.safeParse(input);
+  if (!result.success) return { ok: false, reason: describeZodError(result.error) };
+  const e = result.data;
+  const expectedTopic = `$aws/events/presence/${e.eventType}/${e.clientId}`;
+  if (e.topic !== expectedTopic) return { ok: false, reason: `topic ${e.topic} does not match the event` };
+  const receivedAt = e.receivedAt ?? now;
+  const base = { deviceId: e.clientId, receivedAt, timestamp: e.timestamp };
+  switch (e.eventType) {
+    case 'connected':
+      return {
+        ok: true,
+        event: {
+          ...base,
+          kind: 'connected',
+          eventId: `connected:${e.sessionIdentifier}`,
+          sessionIdentifier: e.sessionIdentifier,
+          versionNumber: e.versionNumber,
+        },
+      };
+    case 'disconnected':
+      return {
+        ok: true,
+        event: {
+          ...base,
+          kind: 'disconnected',
+          eventId: `disconnected:${e.sessionIdentifier}`,
+          sessionIdentifier: e.sessionIdentifier,
+          versionNumber: e.versionNumber,
+          disconnectReason: e.disconnectReason,
+          clientInitiatedDisconnect: e.clientInitiatedDisconnect,
+        },
+      };
+    case 'connect_failed':
+      return {
+        ok: true,
+        event: { ...base, kind: 'connect_failed', eventId: `connect_failed:${e.sessionIdentifier ?? e.timestamp}` },
+      };
+  }
+}
+
+/** What the will and birth rules deliver: the payload (base64, so any bytes survive) and who published it. */
+export const deviceMessageRuleSchema = z.object({
+  payloadBase64: z.string().max(262_144),
+  clientId: deviceIdSchema,
+  topic: z.string().min(1).max(256),
+  receivedAt: epochMs.optional(),
+});
+
+export interface DeviceMessageTopics {
+  willTopicFilter: string;
+  birthTopicFilter: string;
+}
+
+function decodePayload(base64: string): unknown {
+  const text = Buffer.from(base64, 'base64').toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text; // not JSON: kept as the text it was
+  }
+}
+
+function deviceFromTopic(filter: string, topic: string, clientId: string): string | undefined {
+  const levels = matchTopicFilter(filter, topic);
+  if (!levels) return undefined;
+  // A filter without '+' (e.g. '/last/will/topic') names no device: the publisher is the device.
+  return levels[0] ?? clientId;
+}
+
+export function parseDeviceMessage(input: unknown, now: number, topics: DeviceMessageTopics): Parsed {
+  const unsafe = unsafeStructure(input);
+  if (unsafe) return { ok: false, reason: unsafe };
+  const result = deviceMessageRuleSchema.safeParse(input);
+  if (!result.success) return { ok: false, reason: describeZodError(result.error) };
+  const { payloadBase64, clientId, topic } = result.data;
+  const receivedAt = result.data.receivedAt ?? now;
+  const willDevice = deviceFromTopic(topics.willTopicFilter, topic, clientId);
+  const birthDevice = willDevice === undefined ? deviceFromTopic(topics.birthTopicFilter, topic, clientId) : undefined;
+  const kind = willDevice !== undefined ? 'will' : birthDevice !== undefined ? 'birth' : undefined;
+  const named = willDevice ?? birthDevice;
+  if (!kind || named === undefined) return { ok: false, reason: `topic ${topic} matches no will or birth filter` };
+  if (named !== clientId) return { ok: false, reason: `forged: topic names device ${named} but ${clientId} published it` };
+  const payload = decodePayload(payloadBase64);
+  const unsafePayload = unsafeStructure(payload);
+  if (unsafePayload) return { ok: false, reason: `payload: ${unsafePayload}` };
+  const digest = createHash('sha256').update(topic).update('\n').update(payloadBase64).digest('hex').slice(0, 16);
+  return {
+    ok: true,
+    event: { kind, deviceId: clientId, eventId: `${kind}:${receivedAt}:${digest}`, receivedAt, payload },
+  };
+}
+
+/** A stored event as the stream delivers it back: trusted shape, still validated. */
+export const storedEventSchema = z.object({ deviceId: deviceIdSchema, event: z.string().min(2) });
+
+export function describeParseFailure(error: unknown): string {
+  return error instanceof z.ZodError ? describeZodError(error) : String(error);
+}

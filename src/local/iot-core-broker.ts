@@ -1,0 +1,389 @@
+/**
+ * Local stand-in for AWS IoT Core's MQTT 3.1.1 endpoint, built on aedes.
+ *
+ * Besides brokering MQTT it emits the AWS IoT lifecycle ("presence") events on
+ * `$aws/events/presence/{connected,disconnected}/<clientId>` with the same JSON
+ * shape, session identifiers, version numbers and disconnect reasons as AWS, and
+ * reports every publish (presence events, wills, client messages) through
+ * `onPublish` so the local stack can apply its IoT topic rules.
+ *
+ * aedes 1.x quirks handled here:
+ * - aedes emits 'client' for the NEW client only after it has closed the old one
+ *   on a client-id takeover, so the takeover is detected by wrapping the
+ *   instance's `registerClient`, which runs before the old client is closed.
+ * - 'clientDisconnect' is only emitted when `broker.clients[id]` is set, and
+ *   aedes does not check that it is the same client object; a takeover racing a
+ *   close can therefore lose it. The end of a session is taken from whichever
+ *   comes first: 'clientDisconnect' or the end of the client's socket.
+ * - 'keepaliveTimeout' is emitted just before the keep-alive 'clientError', and a
+ *   graceful DISCONNECT only sets the private `client._disconnected` flag before
+ *   destroying the socket; both are read to pick the disconnect reason.
+ * - `broker.close()` only closes registered clients, so sockets that never sent a
+ *   CONNECT are tracked and destroyed here, otherwise `server.close()` would hang.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
+import { createServer, type Socket } from 'node:net';
+import { finished } from 'node:stream';
+import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from 'aedes';
+
+export const PRESENCE_TOPIC_PREFIX = '$aws/events/presence/';
+export const DEFAULT_VERSION_RESET_MS = 3_600_000;
+
+/** AWS IoT disconnect reasons this broker can produce. */
+export type DisconnectReason =
+  | 'CLIENT_INITIATED_DISCONNECT'
+  | 'MQTT_KEEP_ALIVE_TIMEOUT'
+  | 'CONNECTION_LOST'
+  | 'DUPLICATE_CLIENTID'
+  | 'SERVER_INITIATED_DISCONNECT'
+  | 'FORBIDDEN_ACCESS'
+  | 'CLIENT_ERROR';
+
+export interface PresenceConnectedEvent {
+  clientId: string;
+  timestamp: number;
+  eventType: 'connected';
+  sessionIdentifier: string;
+  principalIdentifier: string;
+  ipAddress: string;
+  versionNumber: number;
+}
+
+export interface PresenceDisconnectedEvent {
+  clientId: string;
+  timestamp: number;
+  eventType: 'disconnected';
+  sessionIdentifier: string;
+  principalIdentifier: string;
+  clientInitiatedDisconnect: boolean;
+  disconnectReason: DisconnectReason;
+  versionNumber: number;
+}
+
+export interface BrokerPublish {
+  topic: string;
+  payload: Buffer;
+  /** Publishing client; null for broker-originated messages (presence events); the will's owner for wills. */
+  clientId: string | null;
+  receivedAt: number;
+}
+
+export interface IotCoreBrokerOptions {
+  /** Interface to bind; default 127.0.0.1 (loopback only). */
+  host?: string;
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** How long a client id must stay disconnected before its versionNumber restarts at 0. */
+  versionResetMs?: number;
+  /** Clock for event timestamps, receivedAt and the version reset. */
+  now?: () => number;
+  /** Called for every publish through the broker. Exceptions and rejections are logged, not propagated. */
+  onPublish?: (message: BrokerPublish) => void;
+}
+
+export interface IotCoreBroker {
+  port: number;
+  url: string;
+  /** Drops every connection (presence events, wills), closes the server and resolves when the port is free. */
+  stop(): Promise<void>;
+  /** Broker-side drop of every connection, like an AWS maintenance: SERVER_INITIATED_DISCONNECT, wills published. */
+  dropAllClients(): void;
+  /** Client ids with a live (connected) session. */
+  connectedClientIds(): string[];
+}
+
+interface Session {
+  clientId: string;
+  sessionIdentifier: string;
+  principalIdentifier: string;
+  versionNumber: number;
+  /** Reason decided by the broker before the connection ended (first one wins). */
+  reason: DisconnectReason | null;
+  ended: boolean;
+}
+
+interface ClientIdRecord {
+  versionNumber: number;
+  liveSessions: number;
+  lastDisconnectedAt: number;
+}
+
+/** The parts of aedes that are not in its public typings. */
+interface AedesInternals {
+  clients: Record<string, Client | undefined>;
+  registerClient(client: Client): void;
+  publish(packet: PublishPacket, client: Client | null, done?: (error?: Error) => void): void;
+}
+
+type ClientInternals = Client & { _disconnected?: boolean };
+
+/** Errors that mean the transport went away rather than the client misbehaving. */
+const TRANSPORT_ERROR_MESSAGES = new Set(['connection closed', 'drain timeout', 'keep alive timeout']);
+
+function isTransportError(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return typeof code === 'string' || TRANSPORT_ERROR_MESSAGES.has(error.message);
+}
+
+function principalFor(clientId: string): string {
+  return createHash('sha256').update(`local:${clientId}`).digest('hex');
+}
+
+function remoteAddressOf(client: Client): string {
+  const address = (client.conn as Partial<Socket>).remoteAddress ?? 'unknown';
+  return address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
+}
+
+function reportError(context: string, error: unknown): void {
+  console.error(`[iot-core-broker] ${context}:`, error);
+}
+
+export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Promise<IotCoreBroker> {
+  const host = options.host ?? '127.0.0.1';
+  const versionResetMs = options.versionResetMs ?? DEFAULT_VERSION_RESET_MS;
+  const now = options.now ?? Date.now;
+  const onPublish = options.onPublish;
+
+  const sessions = new Map<Client, Session>();
+  const liveByClientId = new Map<string, Client>();
+  const records = new Map<string, ClientIdRecord>();
+  const sockets = new Set<Socket>();
+
+  let inflightPublishes = 0;
+  let idleWaiters: Array<() => void> = [];
+
+  const broker = await Aedes.createBroker({
+    // Clients may not impersonate the broker on its reserved topics. aedes' default only guards $SYS/.
+    authorizePublish(client, packet, callback) {
+      const topic = packet.topic;
+      if (topic.startsWith('$SYS/') || topic.startsWith('$aws/events/')) {
+        // A live client publishing there is disconnected as AWS does; the same check on a will
+        // (client already closed) only suppresses the will.
+        const session = client && !client.closed ? sessions.get(client) : undefined;
+        if (session) session.reason ??= 'FORBIDDEN_ACCESS';
+        callback(new Error(`${topic} is a reserved topic`));
+        return;
+      }
+      callback(null);
+    },
+  });
+  const internals = broker as unknown as AedesInternals;
+
+  // Track in-flight publishes (including the wills aedes publishes itself) so stop() can wait for
+  // their onPublish callbacks.
+  const originalPublish = internals.publish.bind(broker);
+  internals.publish = (packet, clientOrDone, maybeDone) => {
+    const client = typeof clientOrDone === 'function' ? null : clientOrDone;
+    const done = typeof clientOrDone === 'function' ? clientOrDone : maybeDone;
+    inflightPublishes++;
+    originalPublish(packet, client ?? null, (error?: Error) => {
+      inflightPublishes--;
+      if (inflightPublishes === 0) {
+        const waiters = idleWaiters;
+        idleWaiters = [];
+        for (const wake of waiters) wake();
+      }
+      done?.(error);
+    });
+  };
+
+  // Takeover detection: runs before aedes closes the previous client with the same id.
+  const originalRegisterClient = internals.registerClient.bind(broker);
+  internals.registerClient = (client) => {
+    const previous = liveByClientId.get(client.id);
+    if (previous && previous !== client) {
+      const session = sessions.get(previous);
+      if (session) session.reason ??= 'DUPLICATE_CLIENTID';
+      // aedes only closes the client it has in broker.clients; close ours too if they diverged.
+      if (internals.clients[client.id] !== previous) previous.close();
+    }
+    originalRegisterClient(client);
+  };
+
+  function publishPresence(
+    clientId: string,
+    event: PresenceConnectedEvent | PresenceDisconnectedEvent,
+  ): void {
+    const packet = {
+      cmd: 'publish',
+      topic: `${PRESENCE_TOPIC_PREFIX}${event.eventType}/${clientId}`,
+      payload: Buffer.from(JSON.stringify(event)),
+      qos: 0,
+      retain: false,
+      dup: false,
+    } as PublishPacket;
+    internals.publish(packet, null, (error) => {
+      if (error) reportError(`publishing ${packet.topic}`, error);
+    });
+  }
+
+  function nextVersion(clientId: string, at: number): number {
+    const record = records.get(clientId);
+    if (!record) {
+      records.set(clientId, { versionNumber: 0, liveSessions: 1, lastDisconnectedAt: at });
+      return 0;
+    }
+    const expired = record.liveSessions === 0 && at - record.lastDisconnectedAt >= versionResetMs;
+    record.versionNumber = expired ? 0 : record.versionNumber + 1;
+    record.liveSessions++;
+    return record.versionNumber;
+  }
+
+  function startSession(client: Client): void {
+    // aedes can register a client whose socket died while it was authenticating; it never connected.
+    if (client.closed || sessions.has(client)) return;
+    const at = now();
+    const session: Session = {
+      clientId: client.id,
+      sessionIdentifier: randomUUID(),
+      principalIdentifier: principalFor(client.id),
+      versionNumber: nextVersion(client.id, at),
+      reason: null,
+      ended: false,
+    };
+    sessions.set(client, session);
+    liveByClientId.set(client.id, client);
+    publishPresence(client.id, {
+      clientId: client.id,
+      timestamp: at,
+      eventType: 'connected',
+      sessionIdentifier: session.sessionIdentifier,
+      principalIdentifier: session.principalIdentifier,
+      ipAddress: remoteAddressOf(client),
+      versionNumber: session.versionNumber,
+    });
+    finished(client.conn, () => endSession(client));
+  }
+
+  function endSession(client: Client): void {
+    const session = sessions.get(client);
+    if (!session || session.ended) return;
+    session.ended = true;
+    sessions.delete(client);
+    if (liveByClientId.get(session.clientId) === client) liveByClientId.delete(session.clientId);
+
+    const at = now();
+    const record = records.get(session.clientId);
+    if (record) {
+      record.liveSessions = Math.max(0, record.liveSessions - 1);
+      record.lastDisconnectedAt = at;
+    }
+
+    const reason: DisconnectReason = (client as ClientInternals)._disconnected
+      ? 'CLIENT_INITIATED_DISCONNECT'
+      : (session.reason ?? 'CONNECTION_LOST');
+    publishPresence(session.clientId, {
+      clientId: session.clientId,
+      timestamp: at,
+      eventType: 'disconnected',
+      sessionIdentifier: session.sessionIdentifier,
+      principalIdentifier: session.principalIdentifier,
+      clientInitiatedDisconnect: reason === 'CLIENT_INITIATED_DISCONNECT',
+      disconnectReason: reason,
+      versionNumber: session.versionNumber,
+    });
+  }
+
+  function markSession(client: Client, reason: DisconnectReason): void {
+    const session = sessions.get(client);
+    if (session) session.reason ??= reason;
+  }
+
+  broker.on('client', startSession);
+  broker.on('clientDisconnect', endSession);
+  broker.on('keepaliveTimeout', (client) => markSession(client, 'MQTT_KEEP_ALIVE_TIMEOUT'));
+  broker.on('clientError', (client, error) => {
+    markSession(client, isTransportError(error) ? 'CONNECTION_LOST' : 'CLIENT_ERROR');
+  });
+  // Without a listener aedes' 'error' events (e.g. persistence failures) would crash the process.
+  (broker as EventEmitter).on('error', (error: Error) => reportError('broker error', error));
+  broker.on('publish', (packet: AedesPublishPacket, client: Client | null) => {
+    if (!onPublish || packet.topic.startsWith('$SYS/')) return;
+    const payload = packet.payload;
+    const message: BrokerPublish = {
+      topic: packet.topic,
+      payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload ?? ''),
+      clientId: client?.id ?? null,
+      receivedAt: now(),
+    };
+    try {
+      const result: unknown = onPublish(message);
+      if (result instanceof Promise) result.catch((error: unknown) => reportError('onPublish', error));
+    } catch (error) {
+      reportError('onPublish', error);
+    }
+  });
+
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    broker.handle(socket);
+  });
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    throw error;
+  }
+
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('unexpected server address');
+  const port = address.port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+
+  /** Closes every live session (reason SERVER_INITIATED_DISCONNECT) and cuts connections without one. */
+  function closeAllConnections(): Promise<void> {
+    const closing: Array<Promise<void>> = [];
+    for (const [client, session] of sessions) {
+      session.reason ??= 'SERVER_INITIATED_DISCONNECT';
+      closing.push(new Promise<void>((resolve) => client.close(() => resolve())));
+    }
+    for (const socket of sockets) {
+      const client = (socket as Socket & { client?: Client }).client;
+      if (!client || !sessions.has(client)) socket.destroy();
+    }
+    return Promise.all(closing).then(() => undefined);
+  }
+
+  function dropAllClients(): void {
+    void closeAllConnections();
+  }
+
+  function waitForIdlePublishes(): Promise<void> {
+    if (inflightPublishes === 0) return Promise.resolve();
+    return new Promise((resolve) => idleWaiters.push(resolve));
+  }
+
+  let stopping: Promise<void> | null = null;
+  function stop(): Promise<void> {
+    stopping ??= (async () => {
+      const serverClosed = new Promise<void>((resolve, reject) =>
+        server.close((error) => (error ? reject(error) : resolve())),
+      );
+      await closeAllConnections();
+      for (const socket of sockets) socket.destroy();
+      await serverClosed;
+      // Socket 'close' handlers end the remaining sessions; let them run, then flush their publishes.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      await waitForIdlePublishes();
+      await new Promise<void>((resolve) => broker.close(() => resolve()));
+    })();
+    return stopping;
+  }
+
+  return {
+    port,
+    url: `mqtt://${urlHost}:${port}`,
+    stop,
+    dropAllClients,
+    connectedClientIds: () => [...liveByClientId.keys()],
+  };
+}

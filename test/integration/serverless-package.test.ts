@@ -1,0 +1,372 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type CfnTemplate,
+  evaluateCondition,
+  type PackagedService,
+  packagedService,
+  packageTimeoutMs,
+  projectRoot,
+  property,
+  removePackagedServices,
+  resource,
+  resourcesOfType,
+} from '../fixtures/serverless-template.js';
+
+type TableSchema = Record<string, unknown> & {
+  AttributeDefinitions: unknown[];
+  KeySchema: unknown[];
+  StreamSpecification?: { StreamViewType: string };
+};
+
+interface PolicyStatement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+
+const tableLogicalIds = {
+  events: 'EventsTable',
+  devices: 'DevicesTable',
+  alerts: 'AlertsTable',
+  rejected: 'RejectedTable',
+} as const;
+
+const functionHandlers: Record<string, string> = {
+  IngestPresenceLambdaFunction: 'src/handlers/ingest-presence.handler',
+  IngestDeviceMessageLambdaFunction: 'src/handlers/ingest-device-message.handler',
+  ReconcileEventsLambdaFunction: 'src/handlers/reconcile-events.handler',
+  SettleCheckLambdaFunction: 'src/handlers/settle-check.handler',
+  SweepLambdaFunction: 'src/handlers/sweep.handler',
+  GetDeviceLambdaFunction: 'src/handlers/get-device.handler',
+  ListDevicesLambdaFunction: 'src/handlers/list-devices.handler',
+  ListDeviceEventsLambdaFunction: 'src/handlers/list-device-events.handler',
+  ListAlertsLambdaFunction: 'src/handlers/list-alerts.handler',
+  RedriveLambdaFunction: 'src/handlers/redrive.handler',
+};
+
+const presenceSql = "SELECT *, topic() AS topic, timestamp() AS receivedAt FROM '$aws/events/presence/+/+'";
+const deviceMessageSql = (filter: string) =>
+  `SELECT encode(*, 'base64') AS payloadBase64, clientid() AS clientId, topic() AS topic, timestamp() AS receivedAt FROM '${filter}'`;
+
+function asArray<T>(value: T | T[]): T[] {
+  return Array.isArray(value) ? value : [value];
+}
+
+/** Every statement of every IAM policy in the template, with the logical id that holds it. */
+function policyStatements(template: CfnTemplate): Array<{ owner: string; statement: PolicyStatement }> {
+  const found: Array<{ owner: string; statement: PolicyStatement }> = [];
+  for (const [logicalId, res] of Object.entries(template.Resources)) {
+    const properties = res.Properties ?? {};
+    const documents: unknown[] = [];
+    if (res.Type === 'AWS::IAM::Role') {
+      for (const policy of (properties.Policies as Array<{ PolicyDocument: unknown }> | undefined) ?? []) {
+        documents.push(policy.PolicyDocument);
+      }
+    } else if (res.Type === 'AWS::IAM::Policy' || res.Type === 'AWS::IAM::ManagedPolicy') {
+      documents.push(properties.PolicyDocument);
+    }
+    for (const document of documents) {
+      for (const statement of asArray(
+        (document as { Statement: PolicyStatement | PolicyStatement[] }).Statement,
+      )) {
+        found.push({ owner: logicalId, statement });
+      }
+    }
+  }
+  return found;
+}
+
+describe('serverless package (stage ci, offline, no AWS credentials)', () => {
+  let packaged: PackagedService;
+  let template: CfnTemplate;
+  let tables: Record<keyof typeof tableLogicalIds, TableSchema>;
+
+  beforeAll(async () => {
+    // Arrange: package the whole service once, and read the table schemas it must follow.
+    packaged = await packagedService('ci');
+    template = packaged.template;
+    tables = JSON.parse(await readFile(join(projectRoot, 'infra/tables.json'), 'utf8'));
+    console.info(`serverless package took ${(packaged.durationMs / 1000).toFixed(1)} s`);
+  }, packageTimeoutMs + 10_000);
+
+  afterAll(async () => {
+    await removePackagedServices();
+  });
+
+  describe('functions', () => {
+    it('defines every function with its fixed handler, on nodejs22.x and arm64', () => {
+      // Act
+      const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+
+      // Assert
+      const handlers = Object.fromEntries(
+        Object.entries(functions).map(([id, fn]) => [id, fn.Properties?.Handler]),
+      );
+      expect(handlers).toEqual(functionHandlers);
+      for (const fn of Object.values(functions)) {
+        expect(fn.Properties?.Runtime).toBe('nodejs22.x');
+        expect(fn.Properties?.Architectures).toEqual(['arm64']);
+      }
+    });
+
+    it('gives every function its own dedicated role instead of one shared default role', () => {
+      // Act
+      const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+
+      // Assert
+      expect(template.Resources.IamRoleLambdaExecution).toBeUndefined();
+      for (const fn of Object.values(functions)) {
+        const [roleId] = property<{ 'Fn::GetAtt': [string, string] }>(fn, 'Role')['Fn::GetAtt'];
+        expect(resource(template, roleId).Type).toBe('AWS::IAM::Role');
+      }
+    });
+
+    it('hands the table names, topic and queue to every function through its environment', () => {
+      // Act
+      const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+
+      // Assert
+      for (const fn of Object.values(functions)) {
+        const variables = property<{ Variables: Record<string, unknown> }>(fn, 'Environment').Variables;
+        expect(variables).toMatchObject({
+          EVENTS_TABLE: { Ref: 'EventsTable' },
+          DEVICES_TABLE: { Ref: 'DevicesTable' },
+          ALERTS_TABLE: { Ref: 'AlertsTable' },
+          REJECTED_TABLE: { Ref: 'RejectedTable' },
+          ALERT_TOPIC_ARN: { Ref: 'AlertTopic' },
+          CHECK_QUEUE_URL: { Ref: 'CheckQueue' },
+          SETTLE_WINDOW_SECONDS: '120',
+          ALERT_ON: 'abrupt',
+          WILL_TOPIC_FILTER: 'devices/+/will',
+          BIRTH_TOPIC_FILTER: 'devices/+/birth',
+          EVENT_TTL_DAYS: '30',
+        });
+        expect(typeof variables.CURSOR_SIGNING_KEY).toBe('string');
+      }
+    });
+
+    it('retries failed asynchronous ingest invocations twice, then parks them in the ingest DLQ', () => {
+      for (const name of ['IngestPresence', 'IngestDeviceMessage']) {
+        // Act
+        const config = resource(template, `${name}LambdaEvConf`);
+
+        // Assert
+        expect(config.Properties).toMatchObject({
+          FunctionName: { Ref: `${name}LambdaFunction` },
+          MaximumRetryAttempts: 2,
+          DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['IngestDlq', 'Arn'] } } },
+        });
+      }
+    });
+  });
+
+  describe('DynamoDB tables', () => {
+    it('creates the four tables on demand with the key schemas and indexes of infra/tables.json', () => {
+      for (const [name, logicalId] of Object.entries(tableLogicalIds) as Array<
+        [keyof typeof tableLogicalIds, string]
+      >) {
+        // Arrange
+        const schema = tables[name];
+
+        // Act
+        const properties = resource(template, logicalId).Properties ?? {};
+
+        // Assert
+        expect(properties.TableName).toBe(`iot-presence-ci-${name}`);
+        expect(properties.BillingMode).toBe('PAY_PER_REQUEST');
+        expect(properties.KeySchema).toEqual(schema.KeySchema);
+        expect(properties.AttributeDefinitions).toEqual(schema.AttributeDefinitions);
+        expect(properties.GlobalSecondaryIndexes).toEqual(schema.GlobalSecondaryIndexes);
+        expect(properties.LocalSecondaryIndexes).toEqual(schema.LocalSecondaryIndexes);
+        expect(properties.TimeToLiveSpecification).toEqual(schema.TimeToLiveSpecification);
+        expect(properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+      }
+    });
+
+    it('streams new images of the events table, and of no other table', () => {
+      // Act
+      const streams = Object.fromEntries(
+        Object.values(tableLogicalIds).map((id) => [
+          id,
+          resource(template, id).Properties?.StreamSpecification,
+        ]),
+      );
+
+      // Assert
+      expect(streams).toEqual({
+        EventsTable: { StreamViewType: 'NEW_IMAGE' },
+        DevicesTable: undefined,
+        AlertsTable: undefined,
+        RejectedTable: undefined,
+      });
+      expect(tables.events.StreamSpecification?.StreamViewType).toBe('NEW_IMAGE');
+    });
+  });
+
+  describe('IoT topic rules', () => {
+    it.each([
+      ['PresenceRule', presenceSql, 'IngestPresenceLambdaFunction'],
+      ['WillRule', deviceMessageSql('devices/+/will'), 'IngestDeviceMessageLambdaFunction'],
+      ['BirthRule', deviceMessageSql('devices/+/birth'), 'IngestDeviceMessageLambdaFunction'],
+    ])('routes %s to its ingest function and sends failures to the ingest DLQ', (ruleId, sql, functionId) => {
+      // Act
+      const rule = resource(template, ruleId);
+      const payload = rule.Properties?.TopicRulePayload as Record<string, unknown>;
+
+      // Assert
+      expect(rule.Type).toBe('AWS::IoT::TopicRule');
+      expect(payload.Sql).toBe(sql);
+      expect(payload.AwsIotSqlVersion).toBe('2016-03-23');
+      expect(payload.RuleDisabled).toBe(false);
+      expect(payload.Actions).toEqual([{ Lambda: { FunctionArn: { 'Fn::GetAtt': [functionId, 'Arn'] } } }]);
+      expect(payload.ErrorAction).toMatchObject({ Sqs: { QueueUrl: { Ref: 'IngestDlq' } } });
+    });
+
+    it('lets AWS IoT invoke the ingest functions only from the stack’s own rules', () => {
+      // Act
+      const iotPermissions = Object.values(resourcesOfType(template, 'AWS::Lambda::Permission')).filter(
+        (permission) => permission.Properties?.Principal === 'iot.amazonaws.com',
+      );
+
+      // Assert
+      const sourceRules = iotPermissions.map(
+        (permission) =>
+          property<{ 'Fn::GetAtt': [string, string] }>(permission, 'SourceArn')['Fn::GetAtt'][0],
+      );
+      expect(sourceRules.sort()).toEqual(['BirthRule', 'PresenceRule', 'WillRule']);
+    });
+  });
+
+  describe('HTTP API', () => {
+    it('exposes the four read routes', () => {
+      // Act
+      const routeKeys = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Route')).map(
+        (route) => route.Properties?.RouteKey,
+      );
+
+      // Assert
+      expect(routeKeys.sort()).toEqual([
+        'GET /alerts',
+        'GET /devices',
+        'GET /devices/{deviceId}',
+        'GET /devices/{deviceId}/events',
+      ]);
+    });
+
+    it('requires IAM (SigV4) authorisation on every route, leaving none unauthenticated', () => {
+      // Act
+      const routes = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Route'));
+
+      // Assert
+      expect(routes.length).toBeGreaterThan(0);
+      for (const route of routes) {
+        expect(route.Properties?.AuthorizationType).toBe('AWS_IAM');
+      }
+    });
+  });
+
+  describe('IAM', () => {
+    it('never grants a DynamoDB, SNS or SQS action on every resource ("*")', () => {
+      // Act
+      const statements = policyStatements(template);
+      const offending = statements.filter(({ statement }) => {
+        const dataActions = asArray(statement.Action).filter((action) => /^(dynamodb|sns|sqs):/.test(action));
+        const resources = asArray(statement.Resource as unknown);
+        return (
+          dataActions.length > 0 && resources.some((res) => typeof res === 'string' && res.includes('*'))
+        );
+      });
+
+      // Assert
+      expect(statements.length).toBeGreaterThan(0);
+      expect(offending).toEqual([]);
+    });
+  });
+
+  describe('event sources', () => {
+    it('feeds inserted events (except failed connects) from the events stream to reconcileEvents', () => {
+      // Act
+      const mappings = Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping'));
+      const streamMapping = mappings.find(
+        (mapping) =>
+          JSON.stringify(mapping.Properties?.EventSourceArn) ===
+          JSON.stringify({ 'Fn::GetAtt': ['EventsTable', 'StreamArn'] }),
+      );
+
+      // Assert
+      expect(streamMapping?.Properties).toMatchObject({
+        FunctionName: { 'Fn::GetAtt': ['ReconcileEventsLambdaFunction', 'Arn'] },
+        BatchSize: 100,
+        StartingPosition: 'LATEST',
+        BisectBatchOnFunctionError: true,
+        MaximumRetryAttempts: 10,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['ReconcileDlq', 'Arn'] } } },
+      });
+      const filters = property<{ Filters: Array<{ Pattern: string }> }>(
+        streamMapping,
+        'FilterCriteria',
+      ).Filters;
+      expect(filters.map((filter) => JSON.parse(filter.Pattern))).toEqual([
+        {
+          eventName: ['INSERT'],
+          dynamodb: { NewImage: { kind: { S: [{ 'anything-but': ['connect_failed'] }] } } },
+        },
+      ]);
+    });
+
+    it('feeds the settle-check queue to settleCheck with partial batch failures', () => {
+      // Act
+      const mapping = Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')).find(
+        (candidate) =>
+          JSON.stringify(candidate.Properties?.EventSourceArn) ===
+          JSON.stringify({ 'Fn::GetAtt': ['CheckQueue', 'Arn'] }),
+      );
+
+      // Assert
+      expect(mapping?.Properties).toMatchObject({
+        FunctionName: { 'Fn::GetAtt': ['SettleCheckLambdaFunction', 'Arn'] },
+        BatchSize: 10,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      });
+    });
+
+    it('runs the sweep every minute', () => {
+      // Act
+      const rules = Object.values(resourcesOfType(template, 'AWS::Events::Rule'));
+
+      // Assert
+      expect(rules).toHaveLength(1);
+      const [rule] = rules;
+      expect(rule?.Properties?.ScheduleExpression).toBe('rate(1 minute)');
+      const targets = property<Array<{ Arn: unknown }>>(rule, 'Targets');
+      expect(targets.map((target) => target.Arn)).toEqual([{ 'Fn::GetAtt': ['SweepLambdaFunction', 'Arn'] }]);
+    });
+  });
+
+  describe('alerting', () => {
+    it('creates no e-mail subscription to the alert topic when no alertEmail is given', () => {
+      // Act
+      const subscriptions = Object.values(resourcesOfType(template, 'AWS::SNS::Subscription'));
+
+      // Assert
+      const created = subscriptions.filter(
+        (subscription) =>
+          subscription.Condition === undefined || evaluateCondition(template, subscription.Condition),
+      );
+      expect(created).toEqual([]);
+    });
+
+    it('exports the HTTP API URL, alert topic ARN and queue URLs as stack outputs', () => {
+      // Act
+      const outputs = Object.keys(template.Outputs ?? {});
+
+      // Assert
+      expect(outputs).toEqual(
+        expect.arrayContaining(['HttpApiUrl', 'AlertTopicArn', 'CheckQueueUrl', 'IngestDlqUrl']),
+      );
+    });
+  });
+});
