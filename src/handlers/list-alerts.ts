@@ -1,1 +1,60 @@
-export const handler = async () => { throw new Error('not implemented'); };
+import type { Key } from '../adapters/dynamodb/paging.js';
+import { utcDay } from '../adapters/dynamodb/alert-ledger.js';
+import { alertMessage } from '../adapters/sns-alert-publisher.js';
+import { type AppPorts, productionPorts } from '../composition-root.js';
+import { deviceIdSchema } from './shared/input-guards.js';
+import { httpShell, json, pageQuerySchema, parseOrThrow } from './shared/http.js';
+
+const querySchema = pageQuerySchema.extend({ deviceId: deviceIdSchema.optional() });
+const DAY_MS = 86_400_000;
+/** A page looks back at most this many empty days before handing the caller a cursor to go on. */
+const MAX_DAYS_PER_PAGE = 31;
+
+interface FleetPosition {
+  day: string;
+  key?: Key;
+}
+
+/** GET /alerts: the ledger, newest first, for one device or for the whole fleet day by day. */
+export function buildListAlertsHandler(ports: Pick<AppPorts, 'ledger' | 'cursors' | 'clock' | 'config'>) {
+  return httpShell(async (event) => {
+    const query = parseOrThrow(querySchema, event.queryStringParameters ?? {}, 'query');
+    const entries = [];
+    let cursor: string | null = null;
+    if (query.deviceId) {
+      const scope = `alerts:${query.deviceId}`;
+      const startKey = query.cursor ? ports.cursors.decode<Key>(query.cursor, scope) : undefined;
+      const page = await ports.ledger.listForDevice(query.deviceId, query.limit, startKey);
+      entries.push(...page.items);
+      cursor = page.nextKey ? ports.cursors.encode(page.nextKey, scope) : null;
+    } else {
+      const scope = 'alerts:fleet';
+      const oldestDay = utcDay(ports.clock.now() - ports.config.ALERT_TTL_DAYS * DAY_MS);
+      let position: FleetPosition | undefined = query.cursor
+        ? ports.cursors.decode<FleetPosition>(query.cursor, scope)
+        : { day: utcDay(ports.clock.now()) };
+      for (let days = 0; position && entries.length < query.limit && days < MAX_DAYS_PER_PAGE; ) {
+        const page = await ports.ledger.listForDay(position.day, query.limit - entries.length, position.key);
+        entries.push(...page.items);
+        if (page.nextKey) {
+          position = { day: position.day, key: page.nextKey };
+        } else {
+          const previousDay = utcDay(Date.parse(`${position.day}T00:00:00Z`) - DAY_MS);
+          position = previousDay >= oldestDay ? { day: previousDay } : undefined;
+          days += 1;
+        }
+      }
+      cursor = position ? ports.cursors.encode(position, scope) : null;
+    }
+    return json(200, {
+      items: entries.map((entry) => ({
+        ...alertMessage(entry.alert, entry.publishedAt ?? entry.alert.decidedAt),
+        publishedAt: entry.publishedAt === undefined ? null : new Date(entry.publishedAt).toISOString(),
+        status: entry.status,
+      })),
+      cursor,
+    });
+  });
+}
+
+export const handler = buildListAlertsHandler(productionPorts());

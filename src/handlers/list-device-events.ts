@@ -1,1 +1,32 @@
-export const handler = async () => { throw new Error('not implemented'); };
+import type { Key } from '../adapters/dynamodb/paging.js';
+import { type AppPorts, productionPorts } from '../composition-root.js';
+import { httpShell, isoTime, json, pageQuerySchema, parseOrThrow, pathDeviceId } from './shared/http.js';
+
+/** GET /devices/{deviceId}/events: the stored raw events, newest first. */
+export function buildListDeviceEventsHandler(ports: Pick<AppPorts, 'eventLog' | 'cursors'>) {
+  return httpShell(async (event) => {
+    const deviceId = pathDeviceId(event);
+    const query = parseOrThrow(pageQuerySchema, event.queryStringParameters ?? {}, 'query');
+    const scope = `events:${deviceId}`;
+    const startKey = query.cursor ? ports.cursors.decode<Key>(query.cursor, scope) : undefined;
+    const page = await ports.eventLog.listNewestFirst(deviceId, { limit: query.limit, startKey });
+    return json(200, {
+      items: page.items.map(({ event: stored, raw }) => ({
+        ...stored,
+        receivedAt: isoTime(stored.receivedAt),
+        raw: raw === undefined ? null : safeJson(raw),
+      })),
+      cursor: page.nextKey ? ports.cursors.encode(page.nextKey, scope) : null,
+    });
+  });
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export const handler = buildListDeviceEventsHandler(productionPorts());

@@ -1,1 +1,39 @@
-export const handler = async () => { throw new Error('not implemented'); };
+import { z } from 'zod';
+import type { Key } from '../adapters/dynamodb/paging.js';
+import { INDEX_SHARDS } from '../adapters/shards.js';
+import { type AppPorts, productionPorts } from '../composition-root.js';
+import { httpShell, isoTime, json, pageQuerySchema, parseOrThrow } from './shared/http.js';
+
+const querySchema = pageQuerySchema.extend({ status: z.enum(['connected', 'disconnected']) });
+
+interface Position {
+  shard: number;
+  key?: Key;
+}
+
+/** GET /devices?status=: pages through the sharded status index, one query per page in the common case. */
+export function buildListDevicesHandler(ports: Pick<AppPorts, 'devices' | 'cursors'>) {
+  return httpShell(async (event) => {
+    const query = parseOrThrow(querySchema, event.queryStringParameters ?? {}, 'query');
+    const scope = `devices:${query.status}`;
+    let position: Position | undefined = query.cursor
+      ? ports.cursors.decode<Position>(query.cursor, scope)
+      : { shard: 0 };
+    const items = [];
+    while (position && items.length < query.limit) {
+      const page = await ports.devices.listByStatus(query.status, position.shard, query.limit - items.length, position.key);
+      items.push(...page.items);
+      position = page.nextKey
+        ? { shard: position.shard, key: page.nextKey }
+        : position.shard + 1 < INDEX_SHARDS
+          ? { shard: position.shard + 1 }
+          : undefined;
+    }
+    return json(200, {
+      items: items.map((item) => ({ ...item, since: isoTime(item.since), disconnectReason: item.disconnectReason ?? null })),
+      cursor: position ? ports.cursors.encode(position, scope) : null,
+    });
+  });
+}
+
+export const handler = buildListDevicesHandler(productionPorts());

@@ -42,6 +42,7 @@ const bySequence = (a: string, b: string) => (BigInt(a) < BigInt(b) ? -1 : BigIn
 export function buildReconcileEventsHandler(ports: Pick<AppPorts, 'reconciler'>) {
   return lambdaShell(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
     const batches = groupByDevice(event);
+    metrics.addMetric('ReconciledDevices', MetricUnit.Count, batches.size);
     const failures = await forEachWithLimit([...batches.keys()], 8, async (deviceId) => {
       const outcome = await ports.reconciler.reconcile(deviceId, batches.get(deviceId)?.events ?? []);
       if (outcome.alerts.length > 0) metrics.addMetric('AlertsDecided', MetricUnit.Count, outcome.alerts.length);

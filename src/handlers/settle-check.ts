@@ -1,6 +1,7 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
-import { logger } from '../adapters/observability.js';
+import { logger, metrics } from '../adapters/observability.js';
 import { type AppPorts, productionPorts } from '../composition-root.js';
 import { forEachWithLimit } from './shared/device-batches.js';
 import { deviceIdSchema } from './shared/input-guards.js';
@@ -27,6 +28,7 @@ export function buildSettleCheckHandler(ports: Pick<AppPorts, 'reconciler' | 're
       }
       devices.set(parsed.data.deviceId, [...(devices.get(parsed.data.deviceId) ?? []), record.messageId]);
     }
+    metrics.addMetric('SettleChecks', MetricUnit.Count, devices.size);
     const failures = await forEachWithLimit([...devices.keys()], 8, async (deviceId) => {
       await ports.reconciler.reconcile(deviceId, [], true);
     });

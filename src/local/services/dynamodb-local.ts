@@ -85,6 +85,10 @@ export async function startDynamoDbLocal(options: { port?: number } = {}): Promi
     throw new Error(`${(error as Error).message}\n${stderr}`);
   }
   const pid = child.pid ?? -1;
+  // If this process dies without stop(), do not leave a JVM behind.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   return {
     endpoint: `http://127.0.0.1:${port}`,
     port,

@@ -1,0 +1,59 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { z } from 'zod';
+import { logger, metrics } from '../../adapters/observability.js';
+import { DeviceNotFoundError, DomainError, InvalidCursorError, InvalidInputError } from '../../domain/errors.js';
+import { deviceIdSchema, describeZodError } from './input-guards.js';
+import { lambdaShell } from './lambda-shell.js';
+
+export type HttpResponse = APIGatewayProxyStructuredResultV2;
+
+export function json(statusCode: number, body: unknown): HttpResponse {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+    body: JSON.stringify(body),
+  };
+}
+
+/** The one place errors become responses: domain errors by kind, anything else a bare 500. */
+export function errorResponse(error: unknown): HttpResponse {
+  if (error instanceof DeviceNotFoundError) return json(404, { error: error.message });
+  if (error instanceof InvalidInputError || error instanceof InvalidCursorError) {
+    return json(400, { error: error.message });
+  }
+  if (error instanceof DomainError) return json(409, { error: error.message });
+  logger.error('unhandled error', { error: error as Error });
+  metrics.addMetric('HttpErrors', MetricUnit.Count, 1);
+  return json(500, { error: 'internal error' });
+}
+
+export function httpShell(handler: (event: APIGatewayProxyEventV2) => Promise<HttpResponse>) {
+  return lambdaShell(async (event: APIGatewayProxyEventV2) => {
+    metrics.addMetric('ApiRequests', MetricUnit.Count, 1);
+    try {
+      return await handler(event);
+    } catch (error) {
+      return errorResponse(error);
+    }
+  });
+}
+
+/** Validates with zod and raises the domain's InvalidInputError with a readable reason. */
+export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
+  const result = schema.safeParse(input);
+  if (!result.success) throw new InvalidInputError(`invalid ${what}: ${describeZodError(result.error)}`);
+  return result.data;
+}
+
+export const pageQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(25),
+  cursor: z.string().min(1).max(4096).optional(),
+});
+
+export function pathDeviceId(event: APIGatewayProxyEventV2): string {
+  return parseOrThrow(deviceIdSchema, event.pathParameters?.deviceId, 'deviceId');
+}
+
+export const isoTime = (epochMs: number | undefined) =>
+  epochMs === undefined ? null : new Date(epochMs).toISOString();

@@ -1,0 +1,68 @@
+import { matchTopicFilter } from '../handlers/shared/input-guards.js';
+
+/** An MQTT message as the broker (or a trace line) hands it to the rules engine. */
+export interface MqttMessage {
+  topic: string;
+  payload: Buffer;
+  /** clientid() of the publisher; for wills, the client whose will it is. */
+  clientId: string | null;
+  /** timestamp(): when the rules engine received it. */
+  receivedAt: number;
+}
+
+export type RuleTarget = 'ingestPresence' | 'ingestDeviceMessage';
+
+export interface RuleInvocation {
+  rule: 'PresenceRule' | 'WillRule' | 'BirthRule';
+  target: RuleTarget;
+  event: Record<string, unknown>;
+}
+
+export interface RuleTopics {
+  willTopicFilter: string;
+  birthTopicFilter: string;
+}
+
+export const PRESENCE_TOPIC_FILTER = '$aws/events/presence/+/+';
+
+/**
+ * The IoT topic rules of serverless.yml, applied to one message with the same projection their SQL makes:
+ *   PresenceRule: SELECT *, topic() AS topic, timestamp() AS receivedAt FROM '$aws/events/presence/+/+'
+ *   WillRule/BirthRule: SELECT encode(*, 'base64') AS payloadBase64, clientid() AS clientId, topic() AS topic,
+ *                       timestamp() AS receivedAt FROM '<filter>'
+ */
+export function applyTopicRules(message: MqttMessage, topics: RuleTopics): RuleInvocation[] {
+  const invocations: RuleInvocation[] = [];
+  if (matchTopicFilter(PRESENCE_TOPIC_FILTER, message.topic)) {
+    invocations.push({
+      rule: 'PresenceRule',
+      target: 'ingestPresence',
+      event: { ...jsonObjectOrEmpty(message.payload), topic: message.topic, receivedAt: message.receivedAt },
+    });
+  }
+  const deviceMessage = {
+    payloadBase64: message.payload.toString('base64'),
+    clientId: message.clientId ?? undefined,
+    topic: message.topic,
+    receivedAt: message.receivedAt,
+  };
+  if (matchTopicFilter(topics.willTopicFilter, message.topic)) {
+    invocations.push({ rule: 'WillRule', target: 'ingestDeviceMessage', event: deviceMessage });
+  }
+  if (matchTopicFilter(topics.birthTopicFilter, message.topic)) {
+    invocations.push({ rule: 'BirthRule', target: 'ingestDeviceMessage', event: deviceMessage });
+  }
+  return invocations;
+}
+
+/** `SELECT *` of a payload that is not a JSON object contributes no fields (the handler then rejects it). */
+function jsonObjectOrEmpty(payload: Buffer): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(payload.toString('utf8'));
+    return value !== null && typeof value === 'object' && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : { payload: value };
+  } catch {
+    return { payload: payload.toString('utf8') };
+  }
+}

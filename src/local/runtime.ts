@@ -1,0 +1,264 @@
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { Context, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
+import type { AppPorts } from '../composition-root.js';
+import type { CheckScheduler } from '../domain/ports.js';
+import { lambdaContext } from './lambda-context.js';
+import { applyTopicRules, type MqttMessage, type RuleTarget } from './rule-engine.js';
+import type { LocalAws } from './services/local-aws.js';
+import { StreamPump } from './stream-pump.js';
+import type { Timers } from './timers.js';
+
+type Handler<E = unknown, R = unknown> = (event: E, context: Context) => Promise<R>;
+
+export interface ReceivedAlert {
+  alertId: string;
+  type: 'offline' | 'online';
+  deviceId: string;
+  sessionIdentifier: string;
+  disconnectReason: string | null;
+  since: string;
+  publishedAt: string;
+  [field: string]: unknown;
+}
+
+export interface RuntimeCounters {
+  delivered: number;
+  rejected: number;
+  unrouted: number;
+  retries: number;
+  deadLettered: number;
+}
+
+export interface LocalRuntimeOptions {
+  aws: LocalAws;
+  timers: Timers;
+  /** Lambda retries a failed asynchronous invocation twice, 1 and 2 minutes later. */
+  asyncRetryDelaysMs?: number[];
+  /** How often the scheduled sweep runs. */
+  sweepEveryMs?: number;
+  onDeadLetter?: (target: string, event: unknown, error: unknown) => void;
+}
+
+/** Everything that runs the deployed functions on one machine: rules, stream mapping, delay queue, schedule. */
+export interface LocalRuntime {
+  ports: AppPorts;
+  handlers: {
+    getDevice: Handler;
+    listDevices: Handler;
+    listDeviceEvents: Handler;
+    listAlerts: Handler;
+  };
+  counters: RuntimeCounters;
+  deadLetters: Array<{ target: string; event: unknown; error: string }>;
+  /** One MQTT message through the topic rules, the ingest function, and the stream into the reconciler. */
+  publish(message: MqttMessage): Promise<void>;
+  /** Feeds dead-lettered events back through their function (what `npm run redrive` does). */
+  redrive(): Promise<number>;
+  /** Reads (and removes) the alerts that reached the queue subscribed to the topic. */
+  receiveAlerts(): Promise<ReceivedAlert[]>;
+  sweep(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  Object.assign(process.env, options.aws.env);
+  // Handler modules read their configuration at import: import them only once the environment is set.
+  const [
+    { createPorts },
+    { parseConfig },
+    presence,
+    deviceMessage,
+    reconcileEvents,
+    settleCheck,
+    sweepModule,
+    getDevice,
+    listDevices,
+    listDeviceEvents,
+    listAlerts,
+  ] = await Promise.all([
+    import('../composition-root.js'),
+    import('../config.js'),
+    import('../handlers/ingest-presence.js'),
+    import('../handlers/ingest-device-message.js'),
+    import('../handlers/reconcile-events.js'),
+    import('../handlers/settle-check.js'),
+    import('../handlers/sweep.js'),
+    import('../handlers/get-device.js'),
+    import('../handlers/list-devices.js'),
+    import('../handlers/list-device-events.js'),
+    import('../handlers/list-alerts.js'),
+  ]);
+  const { timers } = options;
+  const retryDelays = options.asyncRetryDelaysMs ?? [60_000, 120_000];
+  const counters: RuntimeCounters = { delivered: 0, rejected: 0, unrouted: 0, retries: 0, deadLettered: 0 };
+  const deadLetters: LocalRuntime['deadLetters'] = [];
+
+  let settleCheckHandler: Handler<SQSEvent> | undefined;
+  const scheduler: CheckScheduler = {
+    async scheduleCheck(deviceId, dueAt) {
+      timers.at(dueAt, async () => {
+        const body = JSON.stringify({ deviceId, dueAt });
+        const event: SQSEvent = { Records: [sqsRecord(body)] };
+        const result = (await settleCheckHandler?.(event, lambdaContext('settleCheck'))) as
+          | { batchItemFailures?: unknown[] }
+          | undefined;
+        // A failed message becomes visible again after the queue's visibility timeout.
+        if (result?.batchItemFailures?.length) await scheduler.scheduleCheck(deviceId, timers.now() + 60_000, timers.now());
+      });
+    },
+  };
+  const config = parseConfig(process.env);
+  const ports = createPorts(config, { clock: { now: () => timers.now() }, scheduler });
+  settleCheckHandler = settleCheck.buildSettleCheckHandler(ports) as Handler<SQSEvent>;
+  const ingest: Record<RuleTarget, Handler> = {
+    ingestPresence: presence.buildIngestPresenceHandler(ports) as Handler,
+    ingestDeviceMessage: deviceMessage.buildIngestDeviceMessageHandler(ports) as Handler,
+  };
+  const reconcileHandler = reconcileEvents.buildReconcileEventsHandler(ports) as Handler<DynamoDBStreamEvent>;
+  const sweepHandler = sweepModule.buildSweepHandler(ports) as Handler;
+
+  const pump = new StreamPump(options.aws.dynamoEndpoint, options.aws.eventsStreamArn, async (event) => {
+    // The event source mapping retries a failed batch; reconciling is idempotent.
+    for (let attempt = 1; ; attempt += 1) {
+      const result = (await reconcileHandler(event, lambdaContext('reconcileEvents'))) as {
+        batchItemFailures: unknown[];
+      };
+      if (result.batchItemFailures.length === 0) return;
+      counters.retries += 1;
+      if (attempt >= 10) {
+        counters.deadLettered += 1;
+        deadLetters.push({ target: 'reconcileEvents', event, error: 'batch kept failing' });
+        return;
+      }
+    }
+  });
+  await pump.start();
+
+  let draining: Promise<void> | undefined;
+  let drainAgain = false;
+  async function drainStream(): Promise<void> {
+    if (draining) {
+      drainAgain = true;
+      return draining;
+    }
+    draining = (async () => {
+      do {
+        drainAgain = false;
+        await pump.drain();
+      } while (drainAgain);
+    })().finally(() => {
+      draining = undefined;
+    });
+    return draining;
+  }
+
+  async function invokeAsync(target: RuleTarget, event: unknown, attempt = 0): Promise<void> {
+    try {
+      const result = (await ingest[target](event, lambdaContext(target))) as { outcome?: string };
+      if (result?.outcome === 'rejected') counters.rejected += 1;
+    } catch (error) {
+      const delay = retryDelays[attempt];
+      if (delay === undefined) {
+        counters.deadLettered += 1;
+        deadLetters.push({ target, event, error: error instanceof Error ? error.name : String(error) });
+        options.onDeadLetter?.(target, event, error);
+        return;
+      }
+      counters.retries += 1;
+      timers.at(timers.now() + delay, async () => {
+        await invokeAsync(target, event, attempt + 1);
+        await drainStream();
+      });
+    }
+  }
+
+  const sqs = new SQSClient({
+    endpoint: options.aws.snsSqsEndpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+
+  const sweepEvery = options.sweepEveryMs ?? 60_000;
+  const scheduleSweep = (at: number) =>
+    timers.at(at, async () => {
+      await sweepHandler({}, lambdaContext('sweep'));
+      scheduleSweep(at + sweepEvery);
+    }, { background: true });
+  if (sweepEvery > 0) scheduleSweep(timers.now() + sweepEvery);
+
+  return {
+    ports,
+    handlers: {
+      getDevice: getDevice.buildGetDeviceHandler(ports) as Handler,
+      listDevices: listDevices.buildListDevicesHandler(ports) as Handler,
+      listDeviceEvents: listDeviceEvents.buildListDeviceEventsHandler(ports) as Handler,
+      listAlerts: listAlerts.buildListAlertsHandler(ports) as Handler,
+    },
+    counters,
+    deadLetters,
+    async publish(message) {
+      counters.delivered += 1;
+      const invocations = applyTopicRules(message, {
+        willTopicFilter: config.WILL_TOPIC_FILTER,
+        birthTopicFilter: config.BIRTH_TOPIC_FILTER,
+      });
+      if (invocations.length === 0) counters.unrouted += 1;
+      for (const invocation of invocations) await invokeAsync(invocation.target, invocation.event);
+      await drainStream();
+    },
+    async redrive() {
+      const letters = deadLetters.splice(0).filter((letter) => letter.target in ingest);
+      for (const letter of letters) await invokeAsync(letter.target as RuleTarget, letter.event);
+      await drainStream();
+      return letters.length;
+    },
+    async receiveAlerts() {
+      const alerts: ReceivedAlert[] = [];
+      for (;;) {
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: options.aws.alertQueueUrl, MaxNumberOfMessages: 10 }),
+        );
+        if (Messages.length === 0) return alerts;
+        for (const message of Messages) {
+          const envelope = JSON.parse(message.Body ?? '{}') as { Message?: string };
+          alerts.push(JSON.parse(envelope.Message ?? message.Body ?? '{}') as ReceivedAlert);
+        }
+        await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: options.aws.alertQueueUrl,
+            Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+          }),
+        );
+      }
+    },
+    async sweep() {
+      await sweepHandler({}, lambdaContext('sweep'));
+    },
+    async stop() {
+      await draining;
+      pump.close();
+      sqs.destroy();
+    },
+  };
+}
+
+let sequence = 0;
+function sqsRecord(body: string): SQSEvent['Records'][number] {
+  sequence += 1;
+  return {
+    messageId: `local-${sequence}`,
+    receiptHandle: `local-${sequence}`,
+    body,
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: String(Date.now()),
+      SenderId: 'local',
+      ApproximateFirstReceiveTimestamp: String(Date.now()),
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:local-checks',
+    awsRegion: 'us-east-1',
+  };
+}

@@ -1,0 +1,111 @@
+import {
+  type CreateTableCommandInput,
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
+import { startSnsSqsEmulator } from './sns-sqs-emulator.js';
+import tables from '../../../infra/tables.json' with { type: 'json' };
+import { type RunningDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
+
+const REGION = 'us-east-1';
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+export interface LocalAws {
+  /** Environment for the functions' configuration and the SDK's endpoint variables. */
+  env: Record<string, string>;
+  dynamoEndpoint: string;
+  snsSqsEndpoint: string;
+  /** A queue subscribed to the alert topic: what an operator's subscription would receive. */
+  alertQueueUrl: string;
+  eventsStreamArn: string;
+  pids: number[];
+  stop(): Promise<void>;
+}
+
+type TableName = keyof typeof tables;
+
+/** Creates a table from the same definition serverless.yml deploys (infra/tables.json). */
+export async function createTableFromDefinition(client: DynamoDBClient, key: TableName, tableName: string) {
+  const definition = tables[key] as Omit<CreateTableCommandInput, 'TableName'> & Record<string, unknown>;
+  const { TimeToLiveSpecification: _ttl, ...rest } = definition;
+  const input = { ...rest, TableName: tableName, BillingMode: 'PAY_PER_REQUEST' } as CreateTableCommandInput;
+  if (input.StreamSpecification) input.StreamSpecification = { ...input.StreamSpecification, StreamEnabled: true };
+  await client.send(new CreateTableCommand(input));
+  const described = await client.send(new DescribeTableCommand({ TableName: tableName }));
+  return described.Table;
+}
+
+export interface LocalAwsOptions {
+  prefix?: string;
+  dynamoPort?: number;
+  snsSqsPort?: number;
+  settleWindowSeconds?: number;
+  extraEnv?: Record<string, string>;
+}
+
+/** DynamoDB Local and the SNS/SQS emulator on loopback, with everything serverless.yml would create. */
+export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
+  const prefix = options.prefix ?? 'iot-presence-local';
+  const [dynamo, fauxqs] = await Promise.all([
+    startDynamoDbLocal({ port: options.dynamoPort }),
+    startSnsSqsEmulator(options.snsSqsPort ?? 0),
+  ]);
+  let dynamoToStop: RunningDynamoDbLocal | undefined = dynamo;
+  try {
+    const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: REGION, credentials: LOCAL_CREDENTIALS });
+    const names = {
+      events: `${prefix}-events`,
+      devices: `${prefix}-devices`,
+      alerts: `${prefix}-alerts`,
+      rejected: `${prefix}-rejected`,
+    };
+    const [events] = await Promise.all([
+      createTableFromDefinition(client, 'events', names.events),
+      createTableFromDefinition(client, 'devices', names.devices),
+      createTableFromDefinition(client, 'alerts', names.alerts),
+      createTableFromDefinition(client, 'rejected', names.rejected),
+    ]);
+    client.destroy();
+    const topic = fauxqs.createTopic(`${prefix}-alerts`);
+    const alertQueue = fauxqs.createQueue(`${prefix}-alert-inbox`);
+    const checkQueue = fauxqs.createQueue(`${prefix}-checks`);
+    fauxqs.subscribe({ topic: `${prefix}-alerts`, queue: `${prefix}-alert-inbox` });
+    const env: Record<string, string> = {
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_SNS: fauxqs.address,
+      AWS_ENDPOINT_URL_SQS: fauxqs.address,
+      EVENTS_TABLE: names.events,
+      DEVICES_TABLE: names.devices,
+      ALERTS_TABLE: names.alerts,
+      REJECTED_TABLE: names.rejected,
+      ALERT_TOPIC_ARN: topic.topicArn,
+      CHECK_QUEUE_URL: checkQueue.queueUrl,
+      ...(options.settleWindowSeconds ? { SETTLE_WINDOW_SECONDS: String(options.settleWindowSeconds) } : {}),
+      CURSOR_SIGNING_KEY: 'local-development-cursor-key',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+      POWERTOOLS_DEV: 'true',
+      ...options.extraEnv,
+    };
+    dynamoToStop = undefined;
+    return {
+      env,
+      dynamoEndpoint: dynamo.endpoint,
+      snsSqsEndpoint: fauxqs.address,
+      alertQueueUrl: alertQueue.queueUrl,
+      eventsStreamArn: String(events?.LatestStreamArn),
+      pids: [dynamo.pid],
+      stop: async () => {
+        await Promise.all([dynamo.stop(), fauxqs.stop()]);
+      },
+    };
+  } finally {
+    if (dynamoToStop) {
+      await dynamoToStop.stop();
+      await fauxqs.stop();
+    }
+  }
+}

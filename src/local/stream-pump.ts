@@ -1,0 +1,79 @@
+import {
+  DescribeStreamCommand,
+  DynamoDBStreamsClient,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type _Record,
+} from '@aws-sdk/client-dynamodb-streams';
+import type { DynamoDBStreamEvent } from 'aws-lambda';
+
+/**
+ * Plays the part of Lambda's event source mapping for the event log's stream: reads new records from DynamoDB
+ * Local's stream and hands them, in batches, to the reconcile handler.
+ */
+export class StreamPump {
+  private readonly client: DynamoDBStreamsClient;
+  private iterators = new Map<string, string | undefined>();
+  private finishedShards = new Set<string>();
+
+  constructor(
+    endpoint: string,
+    private readonly streamArn: string,
+    private readonly deliver: (event: DynamoDBStreamEvent) => Promise<void>,
+    private readonly batchSize = 100,
+  ) {
+    this.client = new DynamoDBStreamsClient({
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+  }
+
+  /** Starts reading at the current end of the stream (what LATEST means for a new mapping). */
+  async start(): Promise<void> {
+    await this.discoverShards('LATEST');
+  }
+
+  private async discoverShards(position: 'LATEST' | 'TRIM_HORIZON'): Promise<void> {
+    const described = await this.client.send(new DescribeStreamCommand({ StreamArn: this.streamArn }));
+    for (const shard of described.StreamDescription?.Shards ?? []) {
+      const shardId = shard.ShardId as string;
+      if (this.iterators.has(shardId) || this.finishedShards.has(shardId)) continue;
+      const { ShardIterator } = await this.client.send(
+        new GetShardIteratorCommand({ StreamArn: this.streamArn, ShardId: shardId, ShardIteratorType: position }),
+      );
+      this.iterators.set(shardId, ShardIterator);
+    }
+  }
+
+  /** Reads until every shard is caught up; returns how many records were delivered. */
+  async drain(): Promise<number> {
+    let delivered = 0;
+    for (;;) {
+      const records: _Record[] = [];
+      let shardClosed = false;
+      for (const [shardId, iterator] of this.iterators) {
+        if (!iterator) {
+          this.iterators.delete(shardId);
+          this.finishedShards.add(shardId);
+          shardClosed = true;
+          continue;
+        }
+        const page = await this.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.batchSize }));
+        records.push(...(page.Records ?? []));
+        this.iterators.set(shardId, page.NextShardIterator);
+      }
+      // A closed shard has children that hold the newer records.
+      if (shardClosed || this.iterators.size === 0) await this.discoverShards('TRIM_HORIZON');
+      if (records.length === 0 && !shardClosed) return delivered;
+      for (let i = 0; i < records.length; i += this.batchSize) {
+        await this.deliver({ Records: records.slice(i, i + this.batchSize) as DynamoDBStreamEvent['Records'] });
+      }
+      delivered += records.length;
+    }
+  }
+
+  close(): void {
+    this.client.destroy();
+  }
+}
