@@ -48,7 +48,12 @@ export function createPorts(config: Config, overrides: PortOverrides = {}): AppP
   const clients = overrides.clients ?? createAwsClients();
   const clock = overrides.clock ?? systemClock;
   const settings = settingsFrom(config);
-  const devices = new DynamoDbDeviceStore(clients.dynamo, config.DEVICES_TABLE, config.ALERTS_TABLE, config.ALERT_TTL_DAYS);
+  const devices = new DynamoDbDeviceStore(
+    clients.dynamo,
+    config.DEVICES_TABLE,
+    config.ALERTS_TABLE,
+    config.ALERT_TTL_DAYS,
+  );
   const ledger = new DynamoDbAlertLedger(clients.dynamo, config.ALERTS_TABLE);
   const reconciler = new Reconciler({
     store: devices,

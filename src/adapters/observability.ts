@@ -7,4 +7,7 @@ const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'iot-presence';
 export const logger = new Logger({ serviceName });
 
 /** EMF metrics, flushed by the logMetrics middleware at the end of each invocation. */
-export const metrics = new Metrics({ serviceName, namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'IotPresence' });
+export const metrics = new Metrics({
+  serviceName,
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'IotPresence',
+});

@@ -19,7 +19,11 @@ export class SqsCheckScheduler implements CheckScheduler {
     const delay = Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil((dueAt - now) / 1000)));
     const body: CheckMessage = { deviceId, dueAt };
     await this.sqs.send(
-      new SendMessageCommand({ QueueUrl: this.queueUrl, MessageBody: JSON.stringify(body), DelaySeconds: delay }),
+      new SendMessageCommand({
+        QueueUrl: this.queueUrl,
+        MessageBody: JSON.stringify(body),
+        DelaySeconds: delay,
+      }),
     );
   }
 }

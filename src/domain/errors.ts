@@ -28,7 +28,10 @@ export class InvalidCursorError extends DomainError {
 export class ConcurrentUpdateError extends DomainError {
   override name = 'ConcurrentUpdateError';
   readonly code = 'concurrent_update';
-  constructor(readonly deviceId: string, attempts: number) {
+  constructor(
+    readonly deviceId: string,
+    attempts: number,
+  ) {
     super(`device ${deviceId} changed concurrently ${attempts} times in a row`);
   }
 }

@@ -97,11 +97,28 @@ function matchWill(will: WillFacts, ordered: SessionFacts[], settings: PresenceS
   return best;
 }
 
-/** The newest session that had started when the will arrived. */
-function sessionCurrentAt(time: number, ordered: SessionFacts[]): SessionFacts | undefined {
-  let current: SessionFacts | undefined;
-  for (const session of ordered) {
-    if ((session.connectedSeenAt ?? Number.NEGATIVE_INFINITY) <= time) current = session;
+/**
+ * The session a will no presence event explained belongs to: the one current when it arrived, except right after
+ * a takeover. A will that comes within the takeover window of the newest session's start, while an older session
+ * is still open, is the old connection's will (AWS publishes it as the new connection replaces the old one).
+ */
+function willTarget(
+  will: WillFacts,
+  ordered: SessionFacts[],
+  ends: Map<string, SessionEnd>,
+  settings: PresenceSettings,
+): SessionFacts | undefined {
+  const started = ordered.filter((s) => (s.connectedSeenAt ?? Number.NEGATIVE_INFINITY) <= will.receivedAt);
+  const current = started[started.length - 1];
+  if (!current) return undefined;
+  const justStarted =
+    (current.connectedSeenAt ?? Number.NEGATIVE_INFINITY) >= will.receivedAt - settings.takeoverWindowMs;
+  if (justStarted) {
+    const olderOpen = started
+      .slice(0, -1)
+      .reverse()
+      .find((s) => !ends.has(s.sessionIdentifier));
+    if (olderOpen) return olderOpen;
   }
   return current;
 }
@@ -127,7 +144,9 @@ function buildTimeline(facts: DeviceFacts, now: number, settings: PresenceSettin
 
   const pendingUntil: number[] = [];
   const unmatched: WillFacts[] = [];
-  const wills = [...facts.wills].sort((a, b) => a.receivedAt - b.receivedAt || a.eventId.localeCompare(b.eventId));
+  const wills = [...facts.wills].sort(
+    (a, b) => a.receivedAt - b.receivedAt || a.eventId.localeCompare(b.eventId),
+  );
   for (const will of wills) {
     const match = matchWill(will, sessions, settings);
     const end = match && ends.get(match.sessionIdentifier);
@@ -146,7 +165,7 @@ function buildTimeline(facts: DeviceFacts, now: number, settings: PresenceSettin
   // A will no presence disconnect explained within W ends the session current when it arrived.
   const synthetic: SessionFacts[] = [];
   for (const will of unmatched) {
-    const target = sessionCurrentAt(will.receivedAt, sessions);
+    const target = willTarget(will, sessions, ends, settings);
     const willEnd: SessionEnd = {
       endSeenAt: will.receivedAt,
       reason: LAST_WILL_REASON,
@@ -264,4 +283,3 @@ export function evaluateDevice(
   };
   return { view, alerts, cursor: nextCursor, dueAt };
 }
-

@@ -1,7 +1,7 @@
 import type { DeviceEvent } from './device-events.js';
 import { applyEvents, emptyFacts, pruneFacts } from './device-facts.js';
 import { ConcurrentUpdateError } from './errors.js';
-import { type AlertDecision, evaluateDevice, type DeviceView } from './evaluate.js';
+import { type AlertDecision, type DeviceView, evaluateDevice } from './evaluate.js';
 import type {
   Alert,
   AlertLedger,
@@ -49,7 +49,11 @@ export class Reconciler {
   constructor(private readonly ports: ReconcilerPorts) {}
 
   /** @param fromCheck the call is a scheduled check, whose own message is consumed: always re-arm if pending. */
-  async reconcile(deviceId: string, events: readonly DeviceEvent[] = [], fromCheck = false): Promise<ReconcileOutcome> {
+  async reconcile(
+    deviceId: string,
+    events: readonly DeviceEvent[] = [],
+    fromCheck = false,
+  ): Promise<ReconcileOutcome> {
     const { store, clock, settings } = this.ports;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
       const now = clock.now();

@@ -11,6 +11,8 @@ export interface PresenceSettings {
    * versionNumber only resets after about an hour offline, so anything well below that is safe.
    */
   versionWindowMs: number;
+  /** A will this soon after a new session started, while an older one is open, belongs to the older one. */
+  takeoverWindowMs: number;
   /** How many sessions and wills a device record keeps (older ones stay in the event log). */
   maxSessions: number;
   maxWills: number;
@@ -21,6 +23,7 @@ export const DEFAULT_SETTINGS: PresenceSettings = {
   alertOn: 'abrupt',
   willMatchMs: 120_000,
   versionWindowMs: 900_000,
+  takeoverWindowMs: 10_000,
   maxSessions: 12,
   maxWills: 12,
 };

@@ -4,7 +4,9 @@ import { parseDeviceMessage } from './shared/iot-schemas.js';
 import { lambdaShell } from './shared/lambda-shell.js';
 
 /** Invoked by the will and birth rules: Last Will messages and the birth messages of presence-less fleets. */
-export function buildIngestDeviceMessageHandler(ports: Pick<AppPorts, 'eventLog' | 'rejections' | 'clock' | 'config'>) {
+export function buildIngestDeviceMessageHandler(
+  ports: Pick<AppPorts, 'eventLog' | 'rejections' | 'clock' | 'config'>,
+) {
   const topics = {
     willTopicFilter: ports.config.WILL_TOPIC_FILTER,
     birthTopicFilter: ports.config.BIRTH_TOPIC_FILTER,

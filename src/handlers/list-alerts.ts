@@ -1,9 +1,9 @@
-import type { Key } from '../adapters/dynamodb/paging.js';
 import { utcDay } from '../adapters/dynamodb/alert-ledger.js';
+import type { Key } from '../adapters/dynamodb/paging.js';
 import { alertMessage } from '../adapters/sns-alert-publisher.js';
 import { type AppPorts, productionPorts } from '../composition-root.js';
-import { deviceIdSchema } from './shared/input-guards.js';
 import { httpShell, json, pageQuerySchema, parseOrThrow } from './shared/http.js';
+import { deviceIdSchema } from './shared/input-guards.js';
 
 const querySchema = pageQuerySchema.extend({ deviceId: deviceIdSchema.optional() });
 const DAY_MS = 86_400_000;

@@ -21,7 +21,12 @@ export function buildListDevicesHandler(ports: Pick<AppPorts, 'devices' | 'curso
       : { shard: 0 };
     const items = [];
     while (position && items.length < query.limit) {
-      const page = await ports.devices.listByStatus(query.status, position.shard, query.limit - items.length, position.key);
+      const page = await ports.devices.listByStatus(
+        query.status,
+        position.shard,
+        query.limit - items.length,
+        position.key,
+      );
       items.push(...page.items);
       position = page.nextKey
         ? { shard: position.shard, key: page.nextKey }
@@ -30,7 +35,11 @@ export function buildListDevicesHandler(ports: Pick<AppPorts, 'devices' | 'curso
           : undefined;
     }
     return json(200, {
-      items: items.map((item) => ({ ...item, since: isoTime(item.since), disconnectReason: item.disconnectReason ?? null })),
+      items: items.map((item) => ({
+        ...item,
+        since: isoTime(item.since),
+        disconnectReason: item.disconnectReason ?? null,
+      })),
       cursor: position ? ports.cursors.encode(position, scope) : null,
     });
   });

@@ -23,7 +23,9 @@ export function groupByDevice(event: DynamoDBStreamEvent): Map<string, DeviceBat
     if (record.eventName !== 'INSERT' || !image) continue;
     const stored = storedEventSchema.safeParse(unmarshall(image as StreamImage));
     if (!stored.success) {
-      logger.error('stream record is not a stored event', { sequenceNumber: record.dynamodb?.SequenceNumber });
+      logger.error('stream record is not a stored event', {
+        sequenceNumber: record.dynamodb?.SequenceNumber,
+      });
       continue;
     }
     const deviceEvent = JSON.parse(stored.data.event) as DeviceEvent;
@@ -45,7 +47,8 @@ export function buildReconcileEventsHandler(ports: Pick<AppPorts, 'reconciler'>)
     metrics.addMetric('ReconciledDevices', MetricUnit.Count, batches.size);
     const failures = await forEachWithLimit([...batches.keys()], 8, async (deviceId) => {
       const outcome = await ports.reconciler.reconcile(deviceId, batches.get(deviceId)?.events ?? []);
-      if (outcome.alerts.length > 0) metrics.addMetric('AlertsDecided', MetricUnit.Count, outcome.alerts.length);
+      if (outcome.alerts.length > 0)
+        metrics.addMetric('AlertsDecided', MetricUnit.Count, outcome.alerts.length);
     });
     for (const failure of failures) {
       logger.error('reconcile failed', { deviceId: failure.key, error: failure.error as Error });

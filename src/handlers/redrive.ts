@@ -1,1 +1,3 @@
-export const handler = async () => { throw new Error('not implemented'); };
+export const handler = async () => {
+  throw new Error('not implemented');
+};

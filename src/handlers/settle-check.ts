@@ -23,7 +23,13 @@ export function buildSettleCheckHandler(ports: Pick<AppPorts, 'reconciler' | 're
       }
       const parsed = checkMessageSchema.safeParse(body);
       if (!parsed.success) {
-        await rejectInput(ports.rejections, 'settle-check', 'not a check message', record.body, ports.clock.now());
+        await rejectInput(
+          ports.rejections,
+          'settle-check',
+          'not a check message',
+          record.body,
+          ports.clock.now(),
+        );
         continue;
       }
       devices.set(parsed.data.deviceId, [...(devices.get(parsed.data.deviceId) ?? []), record.messageId]);
@@ -32,9 +38,12 @@ export function buildSettleCheckHandler(ports: Pick<AppPorts, 'reconciler' | 're
     const failures = await forEachWithLimit([...devices.keys()], 8, async (deviceId) => {
       await ports.reconciler.reconcile(deviceId, [], true);
     });
-    for (const failure of failures) logger.error('settle check failed', { deviceId: failure.key, error: failure.error as Error });
+    for (const failure of failures)
+      logger.error('settle check failed', { deviceId: failure.key, error: failure.error as Error });
     return {
-      batchItemFailures: failures.flatMap((f) => (devices.get(f.key) ?? []).map((id) => ({ itemIdentifier: id }))),
+      batchItemFailures: failures.flatMap((f) =>
+        (devices.get(f.key) ?? []).map((id) => ({ itemIdentifier: id })),
+      ),
     };
   });
 }

@@ -19,6 +19,8 @@ const { replayTrace } = await import('./replay.js');
 const started = performance.now();
 const result = await replayTrace(readFileSync(path, 'utf8').split('\n'));
 const seconds = (performance.now() - started) / 1000;
-process.stderr.write(`replayed ${result.lines} lines in ${seconds.toFixed(1)} s (${(result.lines / seconds).toFixed(0)} lines/s)\n`);
+process.stderr.write(
+  `replayed ${result.lines} lines in ${seconds.toFixed(1)} s (${(result.lines / seconds).toFixed(0)} lines/s)\n`,
+);
 const { lines: _lines, ...document } = result;
 process.stdout.write(`${JSON.stringify(document)}\n`);

@@ -45,7 +45,10 @@ const toEpoch = (iso: unknown) => (typeof iso === 'string' ? Date.parse(iso) : n
  * Replays a trace through the whole pipeline in virtual time: the same rule projection and handlers as the
  * deployment, against DynamoDB Local and the SNS/SQS emulator, with delayed checks on a virtual clock.
  */
-export async function replayTrace(lines: readonly string[], options: ReplayOptions = {}): Promise<ReplayResult> {
+export async function replayTrace(
+  lines: readonly string[],
+  options: ReplayOptions = {},
+): Promise<ReplayResult> {
   const parsed = lines
     .filter((line) => line.trim().length > 0)
     .map((line) => {
@@ -59,12 +62,14 @@ export async function replayTrace(lines: readonly string[], options: ReplayOptio
   const firstAt = parsed.find((line) => line !== undefined)?.at ?? 0;
   const aws = await startLocalAws({ prefix: 'replay' });
   const timers = new VirtualTimers(firstAt);
-  const runtime = await createLocalRuntime({ aws, timers, sweepEveryMs: options.sweepEveryMs ?? 60_000 }).catch(
-    async (error: unknown) => {
-      await aws.stop();
-      throw error;
-    },
-  );
+  const runtime = await createLocalRuntime({
+    aws,
+    timers,
+    sweepEveryMs: options.sweepEveryMs ?? 60_000,
+  }).catch(async (error: unknown) => {
+    await aws.stop();
+    throw error;
+  });
   try {
     let badLines = 0;
     for (const line of parsed) {
@@ -73,12 +78,23 @@ export async function replayTrace(lines: readonly string[], options: ReplayOptio
         continue;
       }
       await timers.advanceTo(line.at);
-      const payload = Buffer.from(typeof line.payload === 'string' ? line.payload : JSON.stringify(line.payload ?? null));
-      await runtime.publish({ topic: line.topic, payload, clientId: line.clientId ?? null, receivedAt: timers.now() });
+      const payload = Buffer.from(
+        typeof line.payload === 'string' ? line.payload : JSON.stringify(line.payload ?? null),
+      );
+      await runtime.publish({
+        topic: line.topic,
+        payload,
+        clientId: line.clientId ?? null,
+        receivedAt: timers.now(),
+      });
     }
     await timers.runUntilIdle();
     const alerts = (await runtime.receiveAlerts())
-      .map((alert) => ({ ...alert, publishedAt: toEpoch(alert.publishedAt) ?? 0, since: toEpoch(alert.since) ?? 0 }))
+      .map((alert) => ({
+        ...alert,
+        publishedAt: toEpoch(alert.publishedAt) ?? 0,
+        since: toEpoch(alert.since) ?? 0,
+      }))
       .sort((a, b) => a.publishedAt - b.publishedAt || a.alertId.localeCompare(b.alertId));
     return {
       devices: await listAllDevices(runtime.handlers.listDevices),
@@ -106,7 +122,10 @@ async function listAllDevices(listDevices: (event: unknown, context: never) => P
         { queryStringParameters: { status, limit: '100', ...(cursor ? { cursor } : {}) } },
         {} as never,
       )) as { statusCode: number; body: string };
-      const body = JSON.parse(response.body) as { items: Array<Record<string, unknown>>; cursor: string | null };
+      const body = JSON.parse(response.body) as {
+        items: Array<Record<string, unknown>>;
+        cursor: string | null;
+      };
       for (const item of body.items) {
         devices.push({ ...(item as unknown as ReplayedDevice), since: toEpoch(item.since) });
       }

@@ -103,7 +103,8 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
           | { batchItemFailures?: unknown[] }
           | undefined;
         // A failed message becomes visible again after the queue's visibility timeout.
-        if (result?.batchItemFailures?.length) await scheduler.scheduleCheck(deviceId, timers.now() + 60_000, timers.now());
+        if (result?.batchItemFailures?.length)
+          await scheduler.scheduleCheck(deviceId, timers.now() + 60_000, timers.now());
       });
     },
   };
@@ -180,10 +181,14 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
 
   const sweepEvery = options.sweepEveryMs ?? 60_000;
   const scheduleSweep = (at: number) =>
-    timers.at(at, async () => {
-      await sweepHandler({}, lambdaContext('sweep'));
-      scheduleSweep(at + sweepEvery);
-    }, { background: true });
+    timers.at(
+      at,
+      async () => {
+        await sweepHandler({}, lambdaContext('sweep'));
+        scheduleSweep(at + sweepEvery);
+      },
+      { background: true },
+    );
   if (sweepEvery > 0) scheduleSweep(timers.now() + sweepEvery);
 
   return {

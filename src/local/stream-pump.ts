@@ -1,9 +1,9 @@
 import {
+  type _Record,
   DescribeStreamCommand,
   DynamoDBStreamsClient,
   GetRecordsCommand,
   GetShardIteratorCommand,
-  type _Record,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 
@@ -40,7 +40,11 @@ export class StreamPump {
       const shardId = shard.ShardId as string;
       if (this.iterators.has(shardId) || this.finishedShards.has(shardId)) continue;
       const { ShardIterator } = await this.client.send(
-        new GetShardIteratorCommand({ StreamArn: this.streamArn, ShardId: shardId, ShardIteratorType: position }),
+        new GetShardIteratorCommand({
+          StreamArn: this.streamArn,
+          ShardId: shardId,
+          ShardIteratorType: position,
+        }),
       );
       this.iterators.set(shardId, ShardIterator);
     }
@@ -59,7 +63,9 @@ export class StreamPump {
           shardClosed = true;
           continue;
         }
-        const page = await this.client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: this.batchSize }));
+        const page = await this.client.send(
+          new GetRecordsCommand({ ShardIterator: iterator, Limit: this.batchSize }),
+        );
         records.push(...(page.Records ?? []));
         this.iterators.set(shardId, page.NextShardIterator);
       }
@@ -67,7 +73,9 @@ export class StreamPump {
       if (shardClosed || this.iterators.size === 0) await this.discoverShards('TRIM_HORIZON');
       if (records.length === 0 && !shardClosed) return delivered;
       for (let i = 0; i < records.length; i += this.batchSize) {
-        await this.deliver({ Records: records.slice(i, i + this.batchSize) as DynamoDBStreamEvent['Records'] });
+        await this.deliver({
+          Records: records.slice(i, i + this.batchSize) as DynamoDBStreamEvent['Records'],
+        });
       }
       delivered += records.length;
     }

@@ -27,13 +27,19 @@ export class VirtualTimers implements Timers {
   }
 
   at(at: number, task: () => Promise<void>, options: { background?: boolean } = {}): void {
-    this.queue.push({ at: Math.max(at, this.current), seq: this.seq++, task, background: options.background ?? false });
+    this.queue.push({
+      at: Math.max(at, this.current),
+      seq: this.seq++,
+      task,
+      background: options.background ?? false,
+    });
   }
 
   /** When the next task that is not background work is due. */
   nextForegroundDue(): number | undefined {
     let next: number | undefined;
-    for (const item of this.queue) if (!item.background && (next === undefined || item.at < next)) next = item.at;
+    for (const item of this.queue)
+      if (!item.background && (next === undefined || item.at < next)) next = item.at;
     return next;
   }
 
@@ -51,7 +57,8 @@ export class VirtualTimers implements Timers {
       for (let i = 0; i < this.queue.length; i += 1) {
         const item = this.queue[i] as Scheduled;
         const best = this.queue[index];
-        if (item.at <= until && (!best || item.at < best.at || (item.at === best.at && item.seq < best.seq))) index = i;
+        if (item.at <= until && (!best || item.at < best.at || (item.at === best.at && item.seq < best.seq)))
+          index = i;
       }
       if (index < 0) break;
       const [item] = this.queue.splice(index, 1) as [Scheduled];

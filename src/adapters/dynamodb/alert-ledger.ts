@@ -83,7 +83,11 @@ export class DynamoDbAlertLedger implements AlertLedger {
             UpdateExpression: 'SET retryAt = :lease',
             ConditionExpression: '#status = :pending AND retryAt = :seen',
             ExpressionAttributeNames: { '#status': 'status' },
-            ExpressionAttributeValues: { ':lease': now + PUBLISH_LEASE_MS, ':pending': 'pending', ':seen': key.retryAt },
+            ExpressionAttributeValues: {
+              ':lease': now + PUBLISH_LEASE_MS,
+              ':pending': 'pending',
+              ':seen': key.retryAt,
+            },
             ReturnValues: 'ALL_NEW',
           }),
         );

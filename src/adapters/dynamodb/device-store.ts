@@ -8,12 +8,21 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { DeviceFacts } from '../../domain/device-facts.js';
 import type { AlertCursor, DeviceView } from '../../domain/evaluate.js';
-import type { CommitResult, DeviceCommit, DeviceStore, DueDeviceFinder, StoredDevice } from '../../domain/ports.js';
+import type {
+  CommitResult,
+  DeviceCommit,
+  DeviceStore,
+  DueDeviceFinder,
+  StoredDevice,
+} from '../../domain/ports.js';
 import { allShards, shardOf } from '../shards.js';
 import { ledgerItem } from './alert-ledger.js';
 import type { Key, Page } from './paging.js';
 
-export type DeviceSummary = Pick<DeviceView, 'deviceId' | 'status' | 'since' | 'sessionIdentifier' | 'disconnectReason' | 'settled'>;
+export type DeviceSummary = Pick<
+  DeviceView,
+  'deviceId' | 'status' | 'since' | 'sessionIdentifier' | 'disconnectReason' | 'settled'
+>;
 
 function viewAttributes(view: DeviceView | undefined, deviceId: string) {
   if (!view) return {};
@@ -125,7 +134,9 @@ export class DynamoDbDeviceStore implements DeviceStore, DueDeviceFinder {
         const reasons = error.CancellationReasons ?? [];
         if (reasons[0]?.Code === 'ConditionalCheckFailed') return { status: 'conflict' };
         const alreadyRecorded = new Set(
-          reasons.flatMap((reason, index) => (index > 0 && reason.Code === 'ConditionalCheckFailed' ? [index - 1] : [])),
+          reasons.flatMap((reason, index) =>
+            index > 0 && reason.Code === 'ConditionalCheckFailed' ? [index - 1] : [],
+          ),
         );
         if (alreadyRecorded.size === 0) throw error;
         alerts = alerts.filter((_, index) => !alreadyRecorded.has(index));

@@ -46,7 +46,10 @@ export class DynamoDbEventLog implements EventLog {
     }
   }
 
-  async listNewestFirst(deviceId: string, page: PageRequest): Promise<Page<StoredEvent & { eventKey: string }>> {
+  async listNewestFirst(
+    deviceId: string,
+    page: PageRequest,
+  ): Promise<Page<StoredEvent & { eventKey: string }>> {
     const result = await this.dynamo.send(
       new QueryCommand({
         TableName: this.tableName,

@@ -2,8 +2,13 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { logger, metrics } from '../../adapters/observability.js';
-import { DeviceNotFoundError, DomainError, InvalidCursorError, InvalidInputError } from '../../domain/errors.js';
-import { deviceIdSchema, describeZodError } from './input-guards.js';
+import {
+  DeviceNotFoundError,
+  DomainError,
+  InvalidCursorError,
+  InvalidInputError,
+} from '../../domain/errors.js';
+import { describeZodError, deviceIdSchema } from './input-guards.js';
 import { lambdaShell } from './lambda-shell.js';
 
 export type HttpResponse = APIGatewayProxyStructuredResultV2;

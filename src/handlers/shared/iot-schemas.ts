@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { DISCONNECT_REASONS, type DeviceEvent } from '../../domain/device-events.js';
-import { deviceIdSchema, describeZodError, matchTopicFilter, unsafeStructure } from './input-guards.js';
+import { type DeviceEvent, DISCONNECT_REASONS } from '../../domain/device-events.js';
+import { describeZodError, deviceIdSchema, matchTopicFilter, unsafeStructure } from './input-guards.js';
 
 export type Parsed = { ok: true; event: DeviceEvent } | { ok: false; reason: string };
 
@@ -79,7 +79,11 @@ export function parsePresence(input: unknown, now: number): Parsed {
     case 'connect_failed':
       return {
         ok: true,
-        event: { ...base, kind: 'connect_failed', eventId: `connect_failed:${e.sessionIdentifier ?? e.timestamp}` },
+        event: {
+          ...base,
+          kind: 'connect_failed',
+          eventId: `connect_failed:${e.sessionIdentifier ?? e.timestamp}`,
+        },
       };
   }
 }
@@ -121,15 +125,23 @@ export function parseDeviceMessage(input: unknown, now: number, topics: DeviceMe
   const { payloadBase64, clientId, topic } = result.data;
   const receivedAt = result.data.receivedAt ?? now;
   const willDevice = deviceFromTopic(topics.willTopicFilter, topic, clientId);
-  const birthDevice = willDevice === undefined ? deviceFromTopic(topics.birthTopicFilter, topic, clientId) : undefined;
+  const birthDevice =
+    willDevice === undefined ? deviceFromTopic(topics.birthTopicFilter, topic, clientId) : undefined;
   const kind = willDevice !== undefined ? 'will' : birthDevice !== undefined ? 'birth' : undefined;
   const named = willDevice ?? birthDevice;
-  if (!kind || named === undefined) return { ok: false, reason: `topic ${topic} matches no will or birth filter` };
-  if (named !== clientId) return { ok: false, reason: `forged: topic names device ${named} but ${clientId} published it` };
+  if (!kind || named === undefined)
+    return { ok: false, reason: `topic ${topic} matches no will or birth filter` };
+  if (named !== clientId)
+    return { ok: false, reason: `forged: topic names device ${named} but ${clientId} published it` };
   const payload = decodePayload(payloadBase64);
   const unsafePayload = unsafeStructure(payload);
   if (unsafePayload) return { ok: false, reason: `payload: ${unsafePayload}` };
-  const digest = createHash('sha256').update(topic).update('\n').update(payloadBase64).digest('hex').slice(0, 16);
+  const digest = createHash('sha256')
+    .update(topic)
+    .update('\n')
+    .update(payloadBase64)
+    .digest('hex')
+    .slice(0, 16);
   return {
     ok: true,
     event: { kind, deviceId: clientId, eventId: `${kind}:${receivedAt}:${digest}`, receivedAt, payload },

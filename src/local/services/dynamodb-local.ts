@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
 import { freePort } from './free-port.js';
 
 export interface RunningDynamoDbLocal {
@@ -47,7 +47,8 @@ function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Prom
       });
       socket.once('error', () => {
         socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`DynamoDB Local did not listen on ${port} in ${timeoutMs} ms`));
+        if (Date.now() > deadline)
+          reject(new Error(`DynamoDB Local did not listen on ${port} in ${timeoutMs} ms`));
         else setTimeout(attempt, 100);
       });
     };

@@ -1,12 +1,12 @@
 import {
-  type CreateTableCommandInput,
   CreateTableCommand,
+  type CreateTableCommandInput,
   DescribeTableCommand,
   DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
-import { startSnsSqsEmulator } from './sns-sqs-emulator.js';
 import tables from '../../../infra/tables.json' with { type: 'json' };
 import { type RunningDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
+import { startSnsSqsEmulator } from './sns-sqs-emulator.js';
 
 const REGION = 'us-east-1';
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -30,7 +30,8 @@ export async function createTableFromDefinition(client: DynamoDBClient, key: Tab
   const definition = tables[key] as Omit<CreateTableCommandInput, 'TableName'> & Record<string, unknown>;
   const { TimeToLiveSpecification: _ttl, ...rest } = definition;
   const input = { ...rest, TableName: tableName, BillingMode: 'PAY_PER_REQUEST' } as CreateTableCommandInput;
-  if (input.StreamSpecification) input.StreamSpecification = { ...input.StreamSpecification, StreamEnabled: true };
+  if (input.StreamSpecification)
+    input.StreamSpecification = { ...input.StreamSpecification, StreamEnabled: true };
   await client.send(new CreateTableCommand(input));
   const described = await client.send(new DescribeTableCommand({ TableName: tableName }));
   return described.Table;
@@ -53,7 +54,11 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   ]);
   let dynamoToStop: RunningDynamoDbLocal | undefined = dynamo;
   try {
-    const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: REGION, credentials: LOCAL_CREDENTIALS });
+    const client = new DynamoDBClient({
+      endpoint: dynamo.endpoint,
+      region: REGION,
+      credentials: LOCAL_CREDENTIALS,
+    });
     const names = {
       events: `${prefix}-events`,
       devices: `${prefix}-devices`,

@@ -11,7 +11,12 @@ export async function startSnsSqsEmulator(port = 0): Promise<FauxqsServer> {
   const original = Server.prototype.listen;
   Server.prototype.listen = function listenOnLoopback(this: Server, ...args: ListenArgs) {
     const [first] = args;
-    if (first && typeof first === 'object' && 'host' in first && (first.host === '0.0.0.0' || first.host === '::')) {
+    if (
+      first &&
+      typeof first === 'object' &&
+      'host' in first &&
+      (first.host === '0.0.0.0' || first.host === '::')
+    ) {
       args[0] = { ...first, host: '127.0.0.1' };
     }
     return original.apply(this, args);

@@ -1,0 +1,249 @@
+/**
+ * The deployed HTTP API (API Gateway HTTP API, payload format 2.0) on loopback: the same four GET routes as
+ * serverless.yml, each request turned into an APIGatewayProxyEventV2 and handed to the function's handler.
+ * There is no IAM signature check locally, so the server only ever binds to a loopback address.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { lambdaContext } from './lambda-context.js';
+
+export type HttpHandler = (event: unknown, context: Context) => Promise<unknown>;
+
+export interface HttpRoutesHandlers {
+  getDevice: HttpHandler;
+  listDevices: HttpHandler;
+  listDeviceEvents: HttpHandler;
+  listAlerts: HttpHandler;
+}
+
+export interface LocalHttpServerOptions {
+  handlers: HttpRoutesHandlers;
+  /** 0 picks a free port. */
+  port: number;
+  /** Must be a loopback address; default 127.0.0.1. */
+  host?: string;
+  log?: (line: string) => void;
+}
+
+export interface LocalHttpServer {
+  port: number;
+  url: string;
+  /** Stops accepting connections, closes idle and open ones, resolves once the port is free. Idempotent. */
+  stop(): Promise<void>;
+}
+
+interface RouteMatch {
+  routeKey: string;
+  functionName: keyof HttpRoutesHandlers;
+  pathParameters?: Record<string, string>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export class PathDecodingError extends Error {
+  override name = 'PathDecodingError';
+}
+
+/** Matches a raw path against the routes of serverless.yml; path parameters come back URL-decoded. */
+export function matchRoute(rawPath: string): RouteMatch | undefined {
+  const segments = rawPath.split('/').slice(1);
+  if (segments[0] !== 'devices' && segments[0] !== 'alerts') return undefined;
+  const decode = (segment: string) => {
+    try {
+      return decodeURIComponent(segment);
+    } catch {
+      throw new PathDecodingError(`invalid percent-encoding in path segment "${segment}"`);
+    }
+  };
+  if (segments[0] === 'alerts') {
+    return segments.length === 1 ? { routeKey: 'GET /alerts', functionName: 'listAlerts' } : undefined;
+  }
+  if (segments.length === 1) return { routeKey: 'GET /devices', functionName: 'listDevices' };
+  const deviceSegment = segments[1];
+  // API Gateway does not match a greedy-less {deviceId} against an empty segment.
+  if (!deviceSegment) return undefined;
+  if (segments.length === 2) {
+    return {
+      routeKey: 'GET /devices/{deviceId}',
+      functionName: 'getDevice',
+      pathParameters: { deviceId: decode(deviceSegment) },
+    };
+  }
+  if (segments.length === 3 && segments[2] === 'events') {
+    return {
+      routeKey: 'GET /devices/{deviceId}/events',
+      functionName: 'listDeviceEvents',
+      pathParameters: { deviceId: decode(deviceSegment) },
+    };
+  }
+  return undefined;
+}
+
+/** API Gateway v2 joins repeated query parameters with commas and hands them over decoded. */
+export function queryParameters(rawQueryString: string): Record<string, string> | undefined {
+  if (rawQueryString === '') return undefined;
+  const parameters: Record<string, string> = {};
+  for (const [key, value] of new URLSearchParams(rawQueryString)) {
+    parameters[key] = key in parameters ? `${parameters[key]},${value}` : value;
+  }
+  return Object.keys(parameters).length > 0 ? parameters : undefined;
+}
+
+function headersOf(request: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined) continue;
+    headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  return headers;
+}
+
+/** The event API Gateway (HTTP API, payload 2.0) would hand the function for this request. */
+export function apiGatewayEvent(
+  request: IncomingMessage,
+  route: RouteMatch,
+  rawPath: string,
+  rawQueryString: string,
+  port: number,
+): APIGatewayProxyEventV2 {
+  const now = new Date();
+  const headers = headersOf(request);
+  const sourceIp = (request.socket.remoteAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
+  const queryStringParameters = queryParameters(rawQueryString);
+  return {
+    version: '2.0',
+    routeKey: route.routeKey,
+    rawPath,
+    rawQueryString,
+    headers,
+    ...(queryStringParameters ? { queryStringParameters } : {}),
+    ...(route.pathParameters ? { pathParameters: route.pathParameters } : {}),
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: headers.host ?? `127.0.0.1:${port}`,
+      domainPrefix: 'local',
+      http: {
+        method: request.method ?? 'GET',
+        path: rawPath,
+        protocol: `HTTP/${request.httpVersion}`,
+        sourceIp,
+        userAgent: headers['user-agent'] ?? '',
+      },
+      requestId: randomUUID(),
+      routeKey: route.routeKey,
+      stage: '$default',
+      time: now.toISOString(),
+      timeEpoch: now.getTime(),
+    },
+    isBase64Encoded: false,
+  };
+}
+
+function send(
+  response: ServerResponse,
+  statusCode: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  const text = JSON.stringify(body);
+  response.writeHead(statusCode, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
+  response.end(text);
+}
+
+function writeResult(response: ServerResponse, result: unknown): void {
+  if (result === null || typeof result !== 'object' || !('statusCode' in result)) {
+    // A bare value: API Gateway's payload 2.0 treats it as a 200 JSON body.
+    send(response, 200, result ?? null);
+    return;
+  }
+  const structured = result as APIGatewayProxyStructuredResultV2;
+  const body = structured.body ?? '';
+  const bytes = structured.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
+  const headers: Record<string, string | number | string[]> = {};
+  for (const [name, value] of Object.entries(structured.headers ?? {}))
+    headers[name.toLowerCase()] = String(value);
+  if (structured.cookies?.length) headers['set-cookie'] = structured.cookies;
+  headers['content-length'] = bytes.length;
+  response.writeHead(structured.statusCode ?? 200, headers);
+  response.end(bytes);
+}
+
+export async function startHttpServer(options: LocalHttpServerOptions): Promise<LocalHttpServer> {
+  const host = options.host ?? '127.0.0.1';
+  if (!LOOPBACK.has(host))
+    throw new Error(`the local HTTP API has no authentication and only binds to loopback, not ${host}`);
+  const log = options.log ?? (() => undefined);
+  let port = options.port;
+  const sockets = new Set<Socket>();
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    // GET requests carry no body; drain whatever comes so the connection can be reused.
+    request.resume();
+    const url = request.url ?? '/';
+    const queryAt = url.indexOf('?');
+    const rawPath = queryAt < 0 ? url : url.slice(0, queryAt);
+    const rawQueryString = queryAt < 0 ? '' : url.slice(queryAt + 1);
+    let route: RouteMatch | undefined;
+    try {
+      route = matchRoute(rawPath);
+    } catch (error) {
+      if (error instanceof PathDecodingError) return send(response, 400, { error: error.message });
+      throw error;
+    }
+    if (!route) return send(response, 404, { error: 'not found' });
+    if (request.method !== 'GET') {
+      return send(response, 405, { error: `method ${request.method} not allowed` }, { allow: 'GET' });
+    }
+    const event = apiGatewayEvent(request, route, rawPath, rawQueryString, port);
+    const result = await options.handlers[route.functionName](event, lambdaContext(route.functionName));
+    writeResult(response, result);
+  }
+
+  const server: Server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      log(
+        `[http] ${request.method} ${request.url} failed: ${error instanceof Error ? error.stack : String(error)}`,
+      );
+      if (!response.headersSent) send(response, 500, { error: 'internal error' });
+      else response.destroy();
+    });
+  });
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  port = (server.address() as AddressInfo).port;
+  const urlHost = host.includes(':') ? `[${host}]` : host;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    port,
+    url: `http://${urlHost}:${port}`,
+    stop() {
+      stopping ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // In-flight requests get a moment to finish; then every connection goes.
+        setTimeout(() => {
+          for (const socket of sockets) socket.destroy();
+        }, 250).unref();
+      });
+      return stopping;
+    },
+  };
+}
