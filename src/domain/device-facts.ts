@@ -185,7 +185,10 @@ export function pruneFacts(
     (s, index) =>
       index >= ordered.length - settings.maxSessions || s.sessionIdentifier === pinnedSessionIdentifier,
   );
+  // A will older than every kept session belonged to a pruned one: keeping it would orphan it.
+  const oldestKept = Math.min(...kept.map(firstSeenAt));
   const wills = [...facts.wills]
+    .filter((w) => kept.length === ordered.length || w.receivedAt >= oldestKept - settings.willMatchMs)
     .sort((a, b) => a.receivedAt - b.receivedAt || a.eventId.localeCompare(b.eventId))
     .slice(-settings.maxWills);
   return { ...facts, sessions: kept, wills };

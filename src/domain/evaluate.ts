@@ -10,9 +10,12 @@ import type { PresenceSettings } from './settings.js';
 
 export type AlertType = 'offline' | 'online';
 
-/** The last alert decided for a device: alerts are only ever decided after it. */
+/**
+ * Where the alert walk resumes. offline: an outage is open after this session; online: this session may still go
+ * offline; settled: this session's fate is final with no outage open. Alerts are only ever decided after it.
+ */
 export interface AlertCursor {
-  type: AlertType;
+  type: AlertType | 'settled';
   sessionIdentifier: string;
   /** For offline: when the outage began; for online: when the recovery was first seen. */
   since: number;
@@ -191,14 +194,15 @@ function buildTimeline(facts: DeviceFacts, now: number, settings: PresenceSettin
   return { sessions, ends, pendingUntil };
 }
 
-/** Where the alert walk resumes: after an outage's session, or at the session an online alert was for. */
+/** Where the alert walk resumes: at the session of an online cursor, after the session of any other. */
 function walkStart(sessions: SessionFacts[], cursor: AlertCursor | undefined): number {
   if (!cursor) return 0;
+  const resumeAt = cursor.type === 'online';
   const index = sessions.findIndex((s) => s.sessionIdentifier === cursor.sessionIdentifier);
-  if (index >= 0) return cursor.type === 'offline' ? index + 1 : index;
+  if (index >= 0) return resumeAt ? index : index + 1;
   // The cursor's session is no longer kept (a will-derived session whose will was pruned): resume by time.
   const resume = sessions.findIndex((s) =>
-    cursor.type === 'offline' ? firstSeenAt(s) > cursor.since : firstSeenAt(s) >= cursor.since,
+    resumeAt ? firstSeenAt(s) >= cursor.since : firstSeenAt(s) > cursor.since,
   );
   return resume >= 0 ? resume : sessions.length;
 }
@@ -242,24 +246,38 @@ export function evaluateDevice(
       openOutage = undefined;
     }
     const end = ends.get(session.sessionIdentifier);
-    if (!end || !alertsOn(end, settings)) continue;
-    const deadline = end.endSeenAt + settings.settleWindowMs;
-    const outlasted = next ? firstSeenAt(next) > deadline : deadline <= now;
-    if (!next && !outlasted) pendingUntil.push(deadline);
-    if (!outlasted) continue;
-    alerts.push({
-      type: 'offline',
-      deviceId: facts.deviceId,
-      sessionIdentifier: session.sessionIdentifier,
-      versionNumber: session.versionNumber,
-      disconnectReason: end.reason,
-      abrupt: end.abrupt,
-      lastWill: end.lastWill,
-      since: end.endSeenAt,
-      dueAt: deadline,
-    });
-    openOutage = { type: 'offline', sessionIdentifier: session.sessionIdentifier, since: end.endSeenAt };
-    nextCursor = openOutage;
+    if (end && alertsOn(end, settings)) {
+      const deadline = end.endSeenAt + settings.settleWindowMs;
+      const outlasted = next ? firstSeenAt(next) > deadline : deadline <= now;
+      if (!next && !outlasted) pendingUntil.push(deadline);
+      if (outlasted) {
+        alerts.push({
+          type: 'offline',
+          deviceId: facts.deviceId,
+          sessionIdentifier: session.sessionIdentifier,
+          versionNumber: session.versionNumber,
+          disconnectReason: end.reason,
+          abrupt: end.abrupt,
+          lastWill: end.lastWill,
+          since: end.endSeenAt,
+          dueAt: deadline,
+        });
+        openOutage = { type: 'offline', sessionIdentifier: session.sessionIdentifier, since: end.endSeenAt };
+        nextCursor = openOutage;
+        continue;
+      }
+    }
+    // A session with a successor is decided for good once its end is known (or can no longer be): move past it,
+    // so that pruning old sessions can never make the walk decide them again.
+    if (next && (end || firstSeenAt(next) + settings.settleWindowMs <= now)) {
+      nextCursor = {
+        type: 'settled',
+        sessionIdentifier: session.sessionIdentifier,
+        since: firstSeenAt(session),
+      };
+    } else if (next) {
+      break;
+    }
   }
 
   const dueAt = pendingUntil.length > 0 ? Math.min(...pendingUntil) : undefined;

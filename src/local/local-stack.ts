@@ -4,7 +4,7 @@
  * Everything listens on 127.0.0.1 only.
  */
 
-import { type LocalHttpServer, startHttpServer } from './http-server.js';
+import { startHttpServer } from './http-server.js';
 import { type BrokerPublish, type IotCoreBroker, startIotCoreBroker } from './iot-core-broker.js';
 import { createLocalRuntime, type LocalRuntime, type ReceivedAlert } from './runtime.js';
 import { type LocalAws, startLocalAws } from './services/local-aws.js';
@@ -183,6 +183,25 @@ class PublishQueue {
   }
 }
 
+const EMPTY_METRICS_WARNING = 'No application metrics to publish.';
+
+/**
+ * The functions share one Powertools Metrics instance per module, as in Lambda, but here invocations overlap in one
+ * process: one invocation's logMetrics flushes what a concurrent one added, and the other then warns that it has
+ * nothing to publish. Harmless (metrics are disabled locally) but it floods the console, so it is filtered out.
+ */
+function silenceEmptyMetricsWarning(): () => void {
+  const original = console.warn;
+  const filtered = (...args: unknown[]) => {
+    if (typeof args[0] === 'string' && args[0].startsWith(EMPTY_METRICS_WARNING)) return;
+    original.apply(console, args);
+  };
+  console.warn = filtered;
+  return () => {
+    if (console.warn === filtered) console.warn = original;
+  };
+}
+
 function envSettleWindow(): number | undefined {
   const raw = process.env.SETTLE_WINDOW_SECONDS;
   if (raw === undefined || raw.trim() === '') return undefined;
@@ -207,6 +226,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     }
   };
 
+  const restoreConsole = silenceEmptyMetricsWarning();
+  cleanups.push(async () => restoreConsole());
   try {
     const localAws = await startLocalAws({ ...(settleWindowSeconds ? { settleWindowSeconds } : {}) });
     cleanups.push(() => localAws.stop());

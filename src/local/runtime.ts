@@ -2,6 +2,7 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aw
 import type { Context, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import type { AppPorts } from '../composition-root.js';
 import type { CheckScheduler } from '../domain/ports.js';
+import { forEachWithLimit } from '../handlers/shared/device-batches.js';
 import { lambdaContext } from './lambda-context.js';
 import { applyTopicRules, type MqttMessage, type RuleTarget } from './rule-engine.js';
 import type { LocalAws } from './services/local-aws.js';
@@ -52,6 +53,11 @@ export interface LocalRuntime {
   deadLetters: Array<{ target: string; event: unknown; error: string }>;
   /** One MQTT message through the topic rules, the ingest function, and the stream into the reconciler. */
   publish(message: MqttMessage): Promise<void>;
+  /**
+   * Messages that arrive within one stream batching window: ingested concurrently, then the stream is read once,
+   * as Lambda's event source mapping batches them.
+   */
+  publishBatch(messages: readonly MqttMessage[]): Promise<void>;
   /** Feeds dead-lettered events back through their function (what `npm run redrive` does). */
   redrive(): Promise<number>;
   /** Reads (and removes) the alerts that reached the queue subscribed to the topic. */
@@ -173,6 +179,16 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     }
   }
 
+  async function routeMessage(message: MqttMessage): Promise<void> {
+    counters.delivered += 1;
+    const invocations = applyTopicRules(message, {
+      willTopicFilter: config.WILL_TOPIC_FILTER,
+      birthTopicFilter: config.BIRTH_TOPIC_FILTER,
+    });
+    if (invocations.length === 0) counters.unrouted += 1;
+    for (const invocation of invocations) await invokeAsync(invocation.target, invocation.event);
+  }
+
   const sqs = new SQSClient({
     endpoint: options.aws.snsSqsEndpoint,
     region: 'us-east-1',
@@ -202,13 +218,11 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     counters,
     deadLetters,
     async publish(message) {
-      counters.delivered += 1;
-      const invocations = applyTopicRules(message, {
-        willTopicFilter: config.WILL_TOPIC_FILTER,
-        birthTopicFilter: config.BIRTH_TOPIC_FILTER,
-      });
-      if (invocations.length === 0) counters.unrouted += 1;
-      for (const invocation of invocations) await invokeAsync(invocation.target, invocation.event);
+      await routeMessage(message);
+      await drainStream();
+    },
+    async publishBatch(messages) {
+      await forEachWithLimit(messages, 16, routeMessage);
       await drainStream();
     },
     async redrive() {

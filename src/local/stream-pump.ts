@@ -56,6 +56,7 @@ export class StreamPump {
     for (;;) {
       const records: _Record[] = [];
       let shardClosed = false;
+      let full = false;
       for (const [shardId, iterator] of this.iterators) {
         if (!iterator) {
           this.iterators.delete(shardId);
@@ -67,6 +68,7 @@ export class StreamPump {
           new GetRecordsCommand({ ShardIterator: iterator, Limit: this.batchSize }),
         );
         records.push(...(page.Records ?? []));
+        full ||= (page.Records?.length ?? 0) >= this.batchSize;
         this.iterators.set(shardId, page.NextShardIterator);
       }
       // A closed shard has children that hold the newer records.
@@ -78,6 +80,8 @@ export class StreamPump {
         });
       }
       delivered += records.length;
+      // A short read means the shard is caught up: no need to ask again just to hear "nothing".
+      if (!full && !shardClosed) return delivered;
     }
   }
 

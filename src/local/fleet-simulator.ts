@@ -1,0 +1,819 @@
+/**
+ * A fleet of real MQTT.js devices against the local stack's broker, driven by a seeded PRNG, and the check of
+ * what the HTTP API then reports against what the simulator knows happened.
+ *
+ * Timeline of a run:
+ *   1. every device connects (bounded concurrency): connect throughput; then until the API lists them all;
+ *   2. a reconnect storm: a broker-side drop of every connection (in-process) or every device dropping its
+ *      socket at once (over the network), each device reconnecting after a short jitter;
+ *   3. each device plays one scenario, starting at a random moment of the run's duration;
+ *   4. after the last action, a wait of W + 15 s (plus keep-alive detection), then the comparison.
+ * At the end every device still connected disconnects cleanly, which raises no alert.
+ */
+import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+
+export const SCENARIOS = [
+  'stable',
+  'flap',
+  'long-outage',
+  'power-loss',
+  'silent-death',
+  'graceful',
+  'takeover',
+] as const;
+export type ScenarioKind = (typeof SCENARIOS)[number];
+
+/** How often each scenario is picked once every kind has been used once. */
+const WEIGHTS: Record<ScenarioKind, number> = {
+  stable: 30,
+  flap: 16,
+  'long-outage': 12,
+  'power-loss': 10,
+  'silent-death': 10,
+  graceful: 10,
+  takeover: 12,
+};
+
+export interface FleetSimulationOptions {
+  mqttUrl: string;
+  apiUrl: string;
+  devices: number;
+  /** Window (seconds) in which the scenarios play out. */
+  durationSeconds: number;
+  seed?: number;
+  /** W the stack runs with. */
+  settleWindowSeconds: number;
+  /** MQTT keepalive of the devices; the broker cuts a silent one after 1.5 x this. Default 10. */
+  keepaliveSeconds?: number;
+  /** Client ids are `<prefix><n>`; default `thing-<run tag>-`, unique per run. */
+  prefix?: string;
+  /** In-process only: the broker-side drop of every connection (IotCoreBroker.dropAllClients). */
+  dropAllClients?: () => void;
+  /** Whether to play the reconnect storm; default true. */
+  storm?: boolean;
+  /** CONNECTs in flight at once while the fleet comes up; default 100. */
+  connectConcurrency?: number;
+  /** Wait after the last action, beyond W (seconds); default 15. */
+  settleMarginSeconds?: number;
+  /** The broker's versionNumber reset (seconds offline); versions are only checked below it. Default 3600. */
+  versionResetSeconds?: number;
+  /** Print one line per action (default: only when there are at most 50 devices). */
+  verbose?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface LatencyStats {
+  count: number;
+  minMs: number | null;
+  medianMs: number | null;
+  p95Ms: number | null;
+  maxMs: number | null;
+}
+
+export interface DeviceReport {
+  deviceId: string;
+  scenario: ScenarioKind;
+  correct: boolean;
+  problems: string[];
+}
+
+export interface FleetSimulationResult {
+  ok: boolean;
+  devices: number;
+  devicesCorrect: number;
+  settleWindowSeconds: number;
+  scenarios: Record<ScenarioKind, number>;
+  storm: 'broker-drop' | 'client-drop' | 'none';
+  alerts: { expected: number; received: number; missing: number; unexpected: number };
+  /** The initial connect of the fleet: CONNACKs per second. */
+  connect: { devices: number; seconds: number; perSecond: number; failures: number };
+  /** From the first CONNECT until GET /devices?status=connected listed every device (null: never within the limit). */
+  apiCaughtUpSeconds: number | null;
+  /** Alert publishedAt - (moment the device was cut) - W. */
+  alertLatencyBeyondW: LatencyStats;
+  /** Alert publishedAt - (disconnect seen by the broker, the alert's `since`) - W: the pipeline's own delay. */
+  alertPipelineLatencyBeyondW: LatencyStats;
+  reports: DeviceReport[];
+  problems: string[];
+  elapsedSeconds: number;
+}
+
+interface ExpectedAlert {
+  type: 'offline' | 'online';
+  reason?: string;
+  /** offline: when the device was cut; online: when it reconnected. */
+  at: number;
+}
+
+interface Plan {
+  kind: ScenarioKind;
+  startMs: number;
+  downMs: number;
+  recover: boolean;
+}
+
+interface ApiDevice {
+  deviceId: string;
+  status: 'connected' | 'disconnected';
+  disconnectReason: string | null;
+  lastWill: unknown;
+  versionNumber: number | null;
+  sessionIdentifier: string;
+}
+
+interface ApiAlert {
+  alertId: string;
+  type: 'offline' | 'online';
+  disconnectReason: string | null;
+  since: string;
+  publishedAt: string | null;
+  status: string;
+}
+
+/** mulberry32: small, fast, good enough to drive a simulation reproducibly. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+export function willPayload(clientId: string) {
+  return { state: { reported: { last_will: 'yes', trigger_action: 'on', client_id: clientId } } };
+}
+
+function stats(values: number[]): LatencyStats {
+  if (values.length === 0) return { count: 0, minMs: null, medianMs: null, p95Ms: null, maxMs: null };
+  const sorted = [...values].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+  return {
+    count: sorted.length,
+    minMs: sorted[0] as number,
+    medianMs: at(0.5),
+    p95Ms: at(0.95),
+    maxMs: sorted[sorted.length - 1] as number,
+  };
+}
+
+/** Runs `task` over `items` with at most `limit` at once. */
+async function forEachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>) {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await task(item);
+    }
+  });
+  await Promise.all(workers);
+}
+
+class HttpProblem extends Error {}
+
+async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(30_000) });
+      return { status: response.status, body: (await response.json()) as T };
+    } catch (error) {
+      if (attempt >= 3) throw new HttpProblem(`GET ${url} failed: ${(error as Error).message}`);
+      await sleep(250 * attempt);
+    }
+  }
+}
+
+interface DevicePage {
+  items?: Array<{ deviceId: string }>;
+  cursor?: string | null;
+}
+
+/** Every device GET /devices?status= lists, following cursors. */
+export async function listDeviceIds(
+  apiUrl: string,
+  status: 'connected' | 'disconnected',
+): Promise<Set<string>> {
+  const ids = new Set<string>();
+  let cursor: string | null = null;
+  do {
+    const query: URLSearchParams = new URLSearchParams({
+      status,
+      limit: '100',
+      ...(cursor ? { cursor } : {}),
+    });
+    const page: { status: number; body: DevicePage } = await getJson<DevicePage>(
+      `${apiUrl}/devices?${query}`,
+    );
+    const { status: code, body } = page;
+    if (code !== 200) throw new HttpProblem(`GET /devices?status=${status} answered ${code}`);
+    for (const item of body.items ?? []) ids.add(item.deviceId);
+    cursor = body.cursor ?? null;
+  } while (cursor);
+  return ids;
+}
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+/** The local stack has no authentication and listens on loopback only: refuse to drive anything else. */
+export function assertLoopback(url: string, what: string): void {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    throw new Error(`${what} is not a URL: ${url}`);
+  }
+  if (!LOOPBACK_HOSTS.has(host))
+    throw new Error(`${what} must point at the local stack on loopback, not ${host}`);
+}
+
+class SimDevice {
+  client: MqttClient | undefined;
+  /** Instances cut off (silent or taken over) that still need closing at the end. */
+  abandoned: MqttClient[] = [];
+  connects = 0;
+  expected: ExpectedAlert[] = [];
+  expectedStatus: 'connected' | 'disconnected' = 'connected';
+  expectedReason: string | null = null;
+  expectWill = false;
+  longestOutageMs = 0;
+  lastActionAt = 0;
+  lastOutcomeAt = 0;
+
+  constructor(
+    readonly id: string,
+    readonly plan: Plan,
+    private readonly base: IClientOptions,
+    private readonly mqttUrl: string,
+    private readonly note: (line: string) => void,
+  ) {}
+
+  /** A new client instance, no auto-reconnect: the simulator decides when a device comes back. */
+  private open(): Promise<MqttClient> {
+    const client = connect(this.mqttUrl, {
+      ...this.base,
+      clientId: this.id,
+      will: {
+        topic: `devices/${this.id}/will`,
+        payload: Buffer.from(JSON.stringify(willPayload(this.id))),
+        qos: 0,
+        retain: false,
+      },
+    });
+    // An EventEmitter without an 'error' listener throws: cut-off devices see plenty of errors.
+    client.on('error', () => undefined);
+    return new Promise((resolve, reject) => {
+      const onClose = () => {
+        client.removeListener('connect', onConnect);
+        client.end(true);
+        reject(new Error(`${this.id}: connection closed before CONNACK`));
+      };
+      const onConnect = () => {
+        client.removeListener('close', onClose);
+        resolve(client);
+      };
+      client.once('connect', onConnect);
+      client.once('close', onClose);
+    });
+  }
+
+  /** Connects (retrying like a device with back-off); replaces the current instance unless it is kept (takeover). */
+  async connect(): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const client = await this.open();
+        this.connects += 1;
+        this.client = client;
+        return;
+      } catch (error) {
+        if (attempt >= 5) throw error;
+        await sleep(200 * attempt);
+      }
+    }
+  }
+
+  /** Waits until the broker has closed the current connection (bounded). */
+  async waitClosed(timeoutMs: number): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) return;
+    await Promise.race([
+      new Promise<void>((resolve) => client.once('close', () => resolve())),
+      sleep(timeoutMs),
+    ]);
+  }
+
+  /** Power loss: the socket is gone without a DISCONNECT; the broker sees the connection drop at once. */
+  cutSocket(): void {
+    const client = this.client;
+    this.client = undefined;
+    if (!client) return;
+    client.stream.destroy();
+    client.end(true);
+  }
+
+  /** Silent death: the socket stays open but nothing is read or written any more, not even PINGREQ. */
+  goSilent(): void {
+    const client = this.client;
+    this.client = undefined;
+    if (!client) return;
+    client.keepaliveManager?.destroy();
+    client.stream.unpipe();
+    client.stream.pause();
+    this.abandoned.push(client);
+  }
+
+  /** Graceful shutdown: DISCONNECT, no will. */
+  async endGracefully(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (!client) return;
+    await new Promise<void>((resolve) => client.end(false, {}, () => resolve()));
+  }
+
+  /** The same client id from a second instance: the broker closes the first (DUPLICATE_CLIENTID). */
+  async takeOver(): Promise<void> {
+    const previous = this.client;
+    const previousClosed = previous?.connected
+      ? new Promise<void>((resolve) => previous.once('close', () => resolve()))
+      : Promise.resolve();
+    await this.connect();
+    if (previous) {
+      await Promise.race([previousClosed, sleep(5_000)]);
+      previous.end(true);
+    }
+  }
+
+  log(line: string): void {
+    this.note(`${new Date().toISOString()} ${this.id} ${line}`);
+  }
+
+  /** Closes everything at the end; connected devices leave cleanly (no alert). */
+  async shutdown(): Promise<void> {
+    await this.endGracefully().catch(() => undefined);
+    for (const client of this.abandoned.splice(0)) {
+      client.stream.destroy();
+      client.end(true);
+    }
+  }
+}
+
+function pickKinds(count: number, random: () => number): ScenarioKind[] {
+  const kinds: ScenarioKind[] = [];
+  // Every kind at least once when the fleet is big enough, the rest by weight.
+  if (count >= SCENARIOS.length) kinds.push(...SCENARIOS);
+  const total = Object.values(WEIGHTS).reduce((sum, weight) => sum + weight, 0);
+  while (kinds.length < count) {
+    let roll = random() * total;
+    let kind: ScenarioKind = 'stable';
+    for (const candidate of SCENARIOS) {
+      roll -= WEIGHTS[candidate];
+      if (roll < 0) {
+        kind = candidate;
+        break;
+      }
+    }
+    kinds.push(kind);
+  }
+  // Shuffle (Fisher-Yates) so the guaranteed kinds are not always the first devices.
+  for (let i = kinds.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(random() * (i + 1));
+    [kinds[i], kinds[j]] = [kinds[j] as ScenarioKind, kinds[i] as ScenarioKind];
+  }
+  return kinds;
+}
+
+/** Durations that are clearly shorter or longer than W, with margins for timing jitter and detection. */
+export function scenarioTimings(settleWindowSeconds: number, keepaliveSeconds: number) {
+  const w = settleWindowSeconds * 1000;
+  const detectMs = Math.ceil(1.5 * keepaliveSeconds * 1000);
+  // Short: at least 5 s below W when W allows it, otherwise within the first quarter of W.
+  const shortMaxMs = Math.min(30_000, w >= 10_000 ? w - 5_000 : w / 4);
+  const shortMinMs = Math.min(200, shortMaxMs / 2);
+  // Long: at least 5 s beyond W (after the broker noticed the drop).
+  const longMinMs = w + 5_000;
+  const longExtraMs = Math.min(20_000, w / 2);
+  const stormJitterMs = Math.min(3_000, shortMaxMs);
+  return { w, detectMs, shortMinMs, shortMaxMs, longMinMs, longExtraMs, stormJitterMs };
+}
+
+function planFor(
+  kind: ScenarioKind,
+  random: () => number,
+  windowMs: number,
+  timings: ReturnType<typeof scenarioTimings>,
+): Plan {
+  const between = (min: number, max: number) => Math.round(min + random() * Math.max(0, max - min));
+  let downMs = 0;
+  let recover = false;
+  let lengthMs = 0;
+  switch (kind) {
+    case 'flap':
+      downMs = between(timings.shortMinMs, timings.shortMaxMs);
+      recover = true;
+      lengthMs = downMs;
+      break;
+    case 'long-outage':
+      downMs = between(timings.longMinMs, timings.longMinMs + timings.longExtraMs);
+      recover = true;
+      lengthMs = downMs;
+      break;
+    case 'silent-death':
+      // Half of them come back once the outage clearly outlasted W.
+      recover = random() < 0.5;
+      downMs = recover
+        ? timings.detectMs + 1_000 + between(timings.longMinMs, timings.longMinMs + timings.longExtraMs)
+        : 0;
+      lengthMs = recover ? downMs : timings.detectMs;
+      break;
+    default:
+      break;
+  }
+  return { kind, downMs, recover, startMs: between(0, windowMs - lengthMs) };
+}
+
+/** Pairs expected and received alerts in order; a received alert pairs with at most one expected one. */
+function matchAlerts(expected: ExpectedAlert[], received: ApiAlert[]) {
+  const pairs: Array<{ expected: ExpectedAlert; received: ApiAlert }> = [];
+  const missing: ExpectedAlert[] = [];
+  let from = 0;
+  for (const want of expected) {
+    const index = received.findIndex(
+      (alert, i) =>
+        i >= from &&
+        alert.type === want.type &&
+        (want.reason === undefined || alert.disconnectReason === want.reason),
+    );
+    if (index < 0) {
+      missing.push(want);
+      continue;
+    }
+    pairs.push({ expected: want, received: received[index] as ApiAlert });
+    from = index + 1;
+  }
+  const paired = new Set(pairs.map((pair) => pair.received));
+  const unexpected = received.filter((alert) => !paired.has(alert));
+  return { pairs, missing, unexpected };
+}
+
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+export async function runFleetSimulation(options: FleetSimulationOptions): Promise<FleetSimulationResult> {
+  const started = Date.now();
+  const log = options.log ?? ((line: string) => console.log(line));
+  assertLoopback(options.mqttUrl, 'the MQTT url');
+  assertLoopback(options.apiUrl, 'the API url');
+  const apiUrl = options.apiUrl.replace(/\/+$/, '');
+  const seed = options.seed ?? 1;
+  const random = seededRandom(seed);
+  const keepaliveSeconds = options.keepaliveSeconds ?? 10;
+  const timings = scenarioTimings(options.settleWindowSeconds, keepaliveSeconds);
+  const windowMs = options.durationSeconds * 1000;
+  const prefix = options.prefix ?? `thing-${Date.now().toString(36).slice(-5)}-`;
+  const verbose = options.verbose ?? options.devices <= 50;
+  const note = verbose ? log : () => undefined;
+  const problems: string[] = [];
+
+  const base: IClientOptions = {
+    protocolVersion: 4,
+    clean: true,
+    keepalive: keepaliveSeconds,
+    reconnectPeriod: 0,
+    connectTimeout: 30_000,
+  };
+  const kinds = pickKinds(options.devices, random);
+  const devices = kinds.map(
+    (kind, index) =>
+      new SimDevice(
+        `${prefix}${index + 1}`,
+        planFor(kind, random, windowMs, timings),
+        base,
+        options.mqttUrl,
+        note,
+      ),
+  );
+  const scenarios = Object.fromEntries(SCENARIOS.map((kind) => [kind, 0])) as Record<ScenarioKind, number>;
+  for (const device of devices) scenarios[device.plan.kind] += 1;
+  log(
+    `fleet: ${devices.length} devices (${prefix}1..${devices.length}), seed ${seed}, W ${options.settleWindowSeconds} s, ` +
+      `keepalive ${keepaliveSeconds} s, scenarios over ${options.durationSeconds} s`,
+  );
+  log(`scenarios: ${SCENARIOS.map((kind) => `${kind} ${scenarios[kind]}`).join(', ')}`);
+  log(
+    `timings: flaps ${(timings.shortMinMs / 1000).toFixed(1)}-${(timings.shortMaxMs / 1000).toFixed(1)} s, ` +
+      `outages ${(timings.longMinMs / 1000).toFixed(0)}-${((timings.longMinMs + timings.longExtraMs) / 1000).toFixed(0)} s, ` +
+      `keep-alive detection <= ${(timings.detectMs / 1000).toFixed(1)} s`,
+  );
+
+  try {
+    // 1. The fleet comes up.
+    const connectStarted = Date.now();
+    let failures = 0;
+    await forEachLimited(devices, options.connectConcurrency ?? 100, async (device) => {
+      try {
+        await device.connect();
+      } catch (error) {
+        failures += 1;
+        problems.push(`${device.id}: initial connect failed: ${(error as Error).message}`);
+      }
+    });
+    const connectSeconds = (Date.now() - connectStarted) / 1000;
+    const connected = devices.length - failures;
+    const connectResult = {
+      devices: connected,
+      seconds: connectSeconds,
+      perSecond: connected / Math.max(connectSeconds, 0.001),
+      failures,
+    };
+    log(
+      `connected ${connected}/${devices.length} devices in ${connectSeconds.toFixed(2)} s ` +
+        `(${connectResult.perSecond.toFixed(0)} devices/s)`,
+    );
+    const ids = devices.map((device) => device.id);
+    let apiCaughtUpSeconds: number | null = null;
+    const caughtUpDeadline = Date.now() + Math.max(60_000, devices.length * 60);
+    for (;;) {
+      const listed = await listDeviceIds(apiUrl, 'connected');
+      const missing = ids.filter((id) => !listed.has(id)).length;
+      if (missing === 0) {
+        apiCaughtUpSeconds = (Date.now() - connectStarted) / 1000;
+        break;
+      }
+      if (Date.now() > caughtUpDeadline) {
+        problems.push(
+          `GET /devices?status=connected still lacked ${missing} devices after ${((Date.now() - connectStarted) / 1000).toFixed(0)} s`,
+        );
+        break;
+      }
+      await sleep(250);
+    }
+    if (apiCaughtUpSeconds !== null) {
+      log(
+        `GET /devices?status=connected listed all ${ids.length} devices ${apiCaughtUpSeconds.toFixed(2)} s after the first CONNECT`,
+      );
+    }
+
+    // 2. Reconnect storm.
+    let storm: FleetSimulationResult['storm'] = 'none';
+    if ((options.storm ?? true) && devices.length > 0) {
+      const live = devices.filter((device) => device.client);
+      if (options.dropAllClients) {
+        storm = 'broker-drop';
+        log(`storm: the broker drops all ${live.length} connections (SERVER_INITIATED_DISCONNECT)`);
+        options.dropAllClients();
+        await Promise.all(live.map((device) => device.waitClosed(10_000)));
+      } else {
+        storm = 'client-drop';
+        log(`storm: all ${live.length} devices lose their connection at once`);
+        for (const device of live) device.cutSocket();
+      }
+      const stormAt = Date.now();
+      await Promise.all(
+        live.map(async (device) => {
+          device.client?.end(true);
+          device.client = undefined;
+          await sleep(stormAt + timings.shortMinMs / 2 + random() * timings.stormJitterMs - Date.now());
+          try {
+            await device.connect();
+          } catch (error) {
+            problems.push(`${device.id}: reconnect after the storm failed: ${(error as Error).message}`);
+          }
+        }),
+      );
+      log(`storm: ${live.length} devices reconnected within ${((Date.now() - stormAt) / 1000).toFixed(2)} s`);
+    }
+
+    // 3. Scenarios.
+    const phaseStart = Date.now() + 1_000;
+    log(`scenarios start; the last action is due within ${options.durationSeconds} s`);
+    await Promise.all(devices.map((device) => playScenario(device, phaseStart, timings, problems)));
+    const lastOutcomeAt = Math.max(...devices.map((device) => device.lastOutcomeAt), Date.now());
+    const waitMs = lastOutcomeAt + timings.w + (options.settleMarginSeconds ?? 15) * 1000 - Date.now();
+    log(`all actions done; waiting ${(waitMs / 1000).toFixed(0)} s (W + margin) for every outcome to settle`);
+    await sleep(waitMs);
+
+    // 4. Compare.
+    const versionReset = (options.versionResetSeconds ?? 3600) * 1000;
+    const reports: DeviceReport[] = [];
+    const latencies: number[] = [];
+    const pipelineLatencies: number[] = [];
+    const alertTotals = { expected: 0, received: 0, missing: 0, unexpected: 0 };
+    await forEachLimited(devices, 16, async (device) => {
+      const deviceProblems: string[] = [];
+      const id = encodeURIComponent(device.id);
+      const { status, body: view } = await getJson<ApiDevice>(`${apiUrl}/devices/${id}`);
+      if (status !== 200) {
+        deviceProblems.push(`GET /devices/${device.id} answered ${status}`);
+      } else {
+        if (view.status !== device.expectedStatus) {
+          deviceProblems.push(`status ${view.status}, expected ${device.expectedStatus}`);
+        }
+        if (device.expectedStatus === 'disconnected' && view.disconnectReason !== device.expectedReason) {
+          deviceProblems.push(`disconnectReason ${view.disconnectReason}, expected ${device.expectedReason}`);
+        }
+        if (device.expectedStatus === 'disconnected') {
+          const will = device.expectWill ? willPayload(device.id) : null;
+          if (!sameJson(view.lastWill, will)) {
+            deviceProblems.push(
+              `lastWill ${JSON.stringify(view.lastWill)}, expected ${JSON.stringify(will)}`,
+            );
+          }
+        }
+        if (device.longestOutageMs < versionReset && view.versionNumber !== device.connects - 1) {
+          deviceProblems.push(
+            `versionNumber ${view.versionNumber}, expected ${device.connects - 1} (${device.connects} sessions)`,
+          );
+        }
+      }
+      const { status: alertStatus, body: alertBody } = await getJson<{ items?: ApiAlert[] }>(
+        `${apiUrl}/alerts?deviceId=${id}&limit=100`,
+      );
+      if (alertStatus !== 200)
+        deviceProblems.push(`GET /alerts?deviceId=${device.id} answered ${alertStatus}`);
+      const ledger = [...(alertBody.items ?? [])].reverse();
+      const unpublished = ledger.filter((alert) => alert.status !== 'sent' || alert.publishedAt === null);
+      for (const alert of unpublished)
+        deviceProblems.push(`alert ${alert.alertId} decided but not published`);
+      const received = ledger.filter((alert) => !unpublished.includes(alert));
+      const { pairs, missing, unexpected } = matchAlerts(device.expected, received);
+      alertTotals.expected += device.expected.length;
+      alertTotals.received += received.length;
+      alertTotals.missing += missing.length;
+      alertTotals.unexpected += unexpected.length;
+      for (const want of missing) {
+        deviceProblems.push(`missing ${want.type} alert${want.reason ? ` (${want.reason})` : ''}`);
+      }
+      for (const alert of unexpected) {
+        deviceProblems.push(
+          `unexpected ${alert.type} alert (${alert.disconnectReason ?? '-'}) since ${alert.since}`,
+        );
+      }
+      for (const { expected, received: alert } of pairs) {
+        if (expected.type !== 'offline' || !alert.publishedAt) continue;
+        latencies.push(Date.parse(alert.publishedAt) - expected.at - timings.w);
+        pipelineLatencies.push(Date.parse(alert.publishedAt) - Date.parse(alert.since) - timings.w);
+      }
+      reports.push({
+        deviceId: device.id,
+        scenario: device.plan.kind,
+        correct: deviceProblems.length === 0,
+        problems: deviceProblems,
+      });
+    });
+    reports.sort((a, b) => a.deviceId.localeCompare(b.deviceId, 'en', { numeric: true }));
+    const devicesCorrect = reports.filter((report) => report.correct).length;
+    const result: FleetSimulationResult = {
+      ok: problems.length === 0 && devicesCorrect === devices.length,
+      devices: devices.length,
+      devicesCorrect,
+      settleWindowSeconds: options.settleWindowSeconds,
+      scenarios,
+      storm,
+      alerts: alertTotals,
+      connect: connectResult,
+      apiCaughtUpSeconds,
+      alertLatencyBeyondW: stats(latencies),
+      alertPipelineLatencyBeyondW: stats(pipelineLatencies),
+      reports,
+      problems,
+      elapsedSeconds: (Date.now() - started) / 1000,
+    };
+    printSummary(result, log);
+    return result;
+  } finally {
+    await Promise.all(devices.map((device) => device.shutdown()));
+  }
+}
+
+async function playScenario(
+  device: SimDevice,
+  phaseStart: number,
+  timings: ReturnType<typeof scenarioTimings>,
+  problems: string[],
+): Promise<void> {
+  const { plan } = device;
+  if (!device.client) {
+    // It never came up (or not after the storm): nothing sensible to play.
+    device.expectedStatus = 'disconnected';
+    return;
+  }
+  const reconnect = async (label: string) => {
+    try {
+      await device.connect();
+      device.log(`${label}: reconnected`);
+      return true;
+    } catch (error) {
+      problems.push(`${device.id}: ${label} reconnect failed: ${(error as Error).message}`);
+      return false;
+    }
+  };
+  await sleep(phaseStart + plan.startMs - Date.now());
+  const cutAt = Date.now();
+  device.lastActionAt = cutAt;
+  device.lastOutcomeAt = cutAt;
+  switch (plan.kind) {
+    case 'stable':
+      return;
+    case 'flap':
+    case 'long-outage':
+    case 'power-loss': {
+      device.cutSocket();
+      device.log(
+        `${plan.kind}: socket destroyed${plan.recover ? `, back in ${(plan.downMs / 1000).toFixed(1)} s` : ''}`,
+      );
+      if (plan.kind !== 'flap')
+        device.expected.push({ type: 'offline', reason: 'CONNECTION_LOST', at: cutAt });
+      if (!plan.recover) {
+        device.expectedStatus = 'disconnected';
+        device.expectedReason = 'CONNECTION_LOST';
+        device.expectWill = true;
+        return;
+      }
+      await sleep(cutAt + plan.downMs - Date.now());
+      const backAt = Date.now();
+      device.longestOutageMs = Math.max(device.longestOutageMs, backAt - cutAt);
+      device.lastActionAt = backAt;
+      device.lastOutcomeAt = backAt;
+      if (await reconnect(plan.kind)) {
+        if (plan.kind === 'long-outage') device.expected.push({ type: 'online', at: backAt });
+      } else {
+        device.expectedStatus = 'disconnected';
+      }
+      return;
+    }
+    case 'silent-death': {
+      device.goSilent();
+      device.log(
+        `silent-death: stopped reading and pinging${plan.recover ? `, back in ${(plan.downMs / 1000).toFixed(1)} s` : ''}`,
+      );
+      device.expected.push({ type: 'offline', reason: 'MQTT_KEEP_ALIVE_TIMEOUT', at: cutAt });
+      device.lastOutcomeAt = cutAt + timings.detectMs;
+      if (!plan.recover) {
+        device.expectedStatus = 'disconnected';
+        device.expectedReason = 'MQTT_KEEP_ALIVE_TIMEOUT';
+        device.expectWill = true;
+        return;
+      }
+      await sleep(cutAt + plan.downMs - Date.now());
+      const backAt = Date.now();
+      device.longestOutageMs = Math.max(device.longestOutageMs, backAt - cutAt);
+      device.lastActionAt = backAt;
+      device.lastOutcomeAt = backAt;
+      if (await reconnect('silent-death')) device.expected.push({ type: 'online', at: backAt });
+      else device.expectedStatus = 'disconnected';
+      return;
+    }
+    case 'graceful':
+      await device.endGracefully();
+      device.log('graceful: DISCONNECT sent');
+      device.expectedStatus = 'disconnected';
+      device.expectedReason = 'CLIENT_INITIATED_DISCONNECT';
+      device.expectWill = false;
+      return;
+    case 'takeover':
+      try {
+        await device.takeOver();
+        device.log('takeover: a second instance connected with the same client id');
+      } catch (error) {
+        problems.push(`${device.id}: takeover connect failed: ${(error as Error).message}`);
+        device.expectedStatus = 'disconnected';
+      }
+      return;
+  }
+}
+
+function formatLatency(stats: LatencyStats): string {
+  if (stats.count === 0) return 'n/a (no offline alerts)';
+  const s = (ms: number | null) => `${((ms ?? 0) / 1000).toFixed(2)} s`;
+  return `median ${s(stats.medianMs)}, p95 ${s(stats.p95Ms)}, min ${s(stats.minMs)}, max ${s(stats.maxMs)} (${stats.count} alerts)`;
+}
+
+export function printSummary(result: FleetSimulationResult, log: (line: string) => void): void {
+  const wrong = result.reports.filter((report) => !report.correct);
+  for (const report of wrong.slice(0, 25)) {
+    log(`  WRONG ${report.deviceId} [${report.scenario}]: ${report.problems.join('; ')}`);
+  }
+  if (wrong.length > 25) log(`  ... and ${wrong.length - 25} more devices`);
+  for (const problem of result.problems.slice(0, 25)) log(`  PROBLEM ${problem}`);
+  log('--- summary ---');
+  log(`devices correct: ${result.devicesCorrect}/${result.devices}`);
+  log(
+    `alerts: expected ${result.alerts.expected}, received ${result.alerts.received}, ` +
+      `missing ${result.alerts.missing}, unexpected ${result.alerts.unexpected}`,
+  );
+  log(
+    `connect throughput: ${result.connect.perSecond.toFixed(0)} devices/s ` +
+      `(${result.connect.devices} in ${result.connect.seconds.toFixed(2)} s, ${result.connect.failures} failed)`,
+  );
+  log(
+    `API caught up: ${result.apiCaughtUpSeconds === null ? 'NO' : `${result.apiCaughtUpSeconds.toFixed(2)} s`} ` +
+      'after the first CONNECT (all listed by GET /devices?status=connected)',
+  );
+  log(`alert latency beyond W (from the cut): ${formatLatency(result.alertLatencyBeyondW)}`);
+  log(
+    `alert latency beyond W (from the broker-seen disconnect): ${formatLatency(result.alertPipelineLatencyBeyondW)}`,
+  );
+  log(`result: ${result.ok ? 'OK' : 'MISMATCH'} in ${result.elapsedSeconds.toFixed(0)} s`);
+}

@@ -1,0 +1,132 @@
+/**
+ * `npm start`: the whole stack on this machine, on loopback, in real time. Stops cleanly on SIGINT/SIGTERM.
+ *
+ * Environment: MQTT_PORT (1883), HTTP_PORT (3000), SETTLE_WINDOW_SECONDS (120), VERSION_RESET_SECONDS (3600),
+ * POWERTOOLS_LOG_LEVEL (WARN here, so that the functions' logs do not drown the console).
+ */
+import { performance } from 'node:perf_hooks';
+import { assertJavaAvailable, JavaMissingError } from './services/dynamodb-local.js';
+
+const startedAt = performance.now();
+// The functions read their log level when they are imported: set it before anything loads them.
+process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
+process.env.POWERTOOLS_DEV ??= 'true';
+process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+
+function portFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65_535) {
+    console.error(`${name} must be a port number (0-65535), not "${raw}"`);
+    process.exit(1);
+  }
+  return value;
+}
+
+function positiveIntFromEnv(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    console.error(`${name} must be a positive whole number of seconds, not "${raw}"`);
+    process.exit(1);
+  }
+  return value;
+}
+
+try {
+  assertJavaAvailable();
+} catch (error) {
+  if (error instanceof JavaMissingError) {
+    console.error(error.message);
+    process.exit(1);
+  }
+  throw error;
+}
+
+const mqttPort = portFromEnv('MQTT_PORT', 1883);
+const httpPort = portFromEnv('HTTP_PORT', 3000);
+const settleWindowSeconds = positiveIntFromEnv('SETTLE_WINDOW_SECONDS');
+const versionResetSeconds = positiveIntFromEnv('VERSION_RESET_SECONDS');
+
+const { startLocalStack } = await import('./local-stack.js');
+
+let stack: Awaited<ReturnType<typeof startLocalStack>>;
+try {
+  stack = await startLocalStack({
+    mqttPort,
+    httpPort,
+    ...(settleWindowSeconds ? { settleWindowSeconds } : {}),
+    ...(versionResetSeconds ? { versionResetMs: versionResetSeconds * 1000 } : {}),
+    log: (line) => console.error(line),
+    onAlert: (alert) => {
+      const reason = alert.type === 'offline' ? ` ${alert.disconnectReason ?? 'UNKNOWN'}` : '';
+      const outage = typeof alert.outageSeconds === 'number' ? ` after ${alert.outageSeconds} s offline` : '';
+      console.log(`[alert] ${alert.type} ${alert.deviceId}${reason} since ${alert.since}${outage}`);
+    },
+  });
+} catch (error) {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') {
+    console.error(
+      `a port is already in use (${(error as Error).message}); set MQTT_PORT / HTTP_PORT to free ones`,
+    );
+  } else {
+    console.error('the local stack did not start:', error);
+  }
+  process.exit(1);
+}
+
+const startupSeconds = (performance.now() - startedAt) / 1000;
+const env = stack.localAws.env;
+const w = stack.settleWindowSeconds;
+const httpHostPort = stack.httpUrl.replace(/^http:\/\//, '');
+console.log(
+  [
+    '',
+    `iot-presence local stack is up (started in ${startupSeconds.toFixed(1)} s); everything listens on 127.0.0.1 only`,
+    '',
+    `  MQTT broker (AWS IoT Core stand-in)  ${stack.mqttUrl}   MQTT 3.1.1, no TLS, no auth; presence events on $aws/events/presence/#`,
+    `  HTTP API (no IAM auth locally)       ${stack.httpUrl}   GET /devices/{id}, /devices?status=, /devices/{id}/events, /alerts`,
+    `  DynamoDB Local                       ${stack.localAws.dynamoEndpoint}   (in memory, pid ${stack.localAws.pids.join(', ')})`,
+    `  SNS/SQS emulator                     ${stack.localAws.snsSqsEndpoint}`,
+    `  tables   ${env.EVENTS_TABLE}, ${env.DEVICES_TABLE}, ${env.ALERTS_TABLE}, ${env.REJECTED_TABLE}`,
+    `  topic    ${env.ALERT_TOPIC_ARN} -> queue ${stack.localAws.alertQueueUrl} (alerts print below)`,
+    `  settle window W = ${w} s (SETTLE_WINDOW_SECONDS); will topic ${stack.runtime.ports.config.WILL_TOPIC_FILTER}; alert on ${stack.runtime.ports.config.ALERT_ON}`,
+    '',
+    'Try it:',
+    `  ${w === 120 ? '' : `SETTLE_WINDOW_SECONDS=${w} `}npm run simulate -- --devices 50 --duration 300${mqttPort === 1883 && httpPort === 3000 ? '' : ` --mqtt ${stack.mqttUrl} --api ${stack.httpUrl}`}`,
+    `  curl '${httpHostPort}/devices?status=disconnected'`,
+    `  curl '${httpHostPort}/alerts'`,
+    '',
+    'Ctrl-C stops everything.',
+    '',
+  ].join('\n'),
+);
+
+let stopping = false;
+const shutdown = (signal: NodeJS.Signals) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${signal}: stopping the local stack...`);
+  const started = performance.now();
+  // If something hangs, do not keep the terminal forever.
+  const force = setTimeout(() => {
+    console.error('the local stack did not stop within 20 s; exiting anyway');
+    process.exit(1);
+  }, 20_000);
+  force.unref();
+  stack
+    .stop()
+    .then(() => {
+      console.log(`stopped in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      process.exit(0);
+    })
+    .catch((error: unknown) => {
+      console.error('stopping failed:', error);
+      process.exit(1);
+    });
+};
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);
