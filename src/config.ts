@@ -10,6 +10,8 @@ export const configSchema = z.object({
   REJECTED_TABLE: z.string().min(3),
   ALERT_TOPIC_ARN: z.string().startsWith('arn:'),
   CHECK_QUEUE_URL: z.url(),
+  /** Only the redrive function reads the dead-letter queue. */
+  INGEST_DLQ_URL: z.url().optional(),
   SETTLE_WINDOW_SECONDS: seconds(120, 840),
   ALERT_ON: z.enum(['abrupt', 'all']).default('abrupt'),
   WILL_TOPIC_FILTER: z.string().min(1).default('devices/+/will'),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { FaultInjector } from '../adapters/faults.js';
 import { createLocalRuntime, type ReceivedAlert } from './runtime.js';
 import { startLocalAws } from './services/local-aws.js';
 import { VirtualTimers } from './timers.js';
@@ -26,9 +27,15 @@ export interface ReplayedDevice {
   [field: string]: unknown;
 }
 
-export interface ReplayedAlert extends Omit<ReceivedAlert, 'publishedAt' | 'since'> {
+export interface ReplayedAlert {
+  alertId: string;
+  type: ReceivedAlert['type'];
+  deviceId: string;
+  sessionIdentifier: string;
+  disconnectReason: string | null;
   publishedAt: number;
   since: number;
+  [field: string]: unknown;
 }
 
 export interface ReplayResult {
@@ -41,8 +48,13 @@ export interface ReplayResult {
 }
 
 export interface ReplayOptions {
-  sweepEveryMs?: number;
+  faults?: FaultInjector;
 }
+
+/** The deployed schedule: rate(1 minute). */
+const SWEEP_EVERY_MS = 60_000;
+/** A bound on how long the replay keeps retrying alerts SNS refuses: an hour of virtual time. */
+const MAX_FINAL_SWEEPS = 60;
 
 const toEpoch = (iso: unknown) => (typeof iso === 'string' ? Date.parse(iso) : null);
 
@@ -70,7 +82,8 @@ export async function replayTrace(
   const runtime = await createLocalRuntime({
     aws,
     timers,
-    sweepEveryMs: options.sweepEveryMs ?? 60_000,
+    sweepEveryMs: SWEEP_EVERY_MS,
+    faults: options.faults,
   }).catch(async (error: unknown) => {
     await aws.stop();
     throw error;
@@ -100,6 +113,11 @@ export async function replayTrace(
       await runtime.publishBatch(messages);
     }
     await timers.runUntilIdle();
+    // Nothing is pending until the outbox is empty too: let the sweep retry what SNS refused.
+    for (let sweeps = 0; sweeps < MAX_FINAL_SWEEPS && (await runtime.ports.ledger.hasUnsent()); sweeps += 1) {
+      await timers.advanceTo(timers.now() + SWEEP_EVERY_MS);
+      await timers.runUntilIdle();
+    }
     const alerts = (await runtime.receiveAlerts())
       .map((alert) => ({
         ...alert,

@@ -1,13 +1,22 @@
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { Context, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
+import { type FaultInjector, installFaults } from '../adapters/faults.js';
+import { applyTopicRules, type MqttMessage, type RuleTarget } from '../adapters/iot-rules.js';
 import type { AppPorts } from '../composition-root.js';
 import type { CheckScheduler } from '../domain/ports.js';
 import { forEachWithLimit } from '../handlers/shared/device-batches.js';
 import { lambdaContext } from './lambda-context.js';
-import { applyTopicRules, type MqttMessage, type RuleTarget } from './rule-engine.js';
 import type { LocalAws } from './services/local-aws.js';
 import { StreamPump } from './stream-pump.js';
 import type { Timers } from './timers.js';
+
+/** The check queue's visibility timeout: when a failed check message is delivered again. */
+const CHECK_VISIBILITY_TIMEOUT_MS = 60_000;
 
 type Handler<E = unknown, R = unknown> = (event: E, context: Context) => Promise<R>;
 
@@ -38,6 +47,8 @@ export interface LocalRuntimeOptions {
   /** How often the scheduled sweep runs. */
   sweepEveryMs?: number;
   onDeadLetter?: (target: string, event: unknown, error: unknown) => void;
+  /** Faults to inject in this run (else IOT_PRESENCE_FAULTS decides). */
+  faults?: FaultInjector;
 }
 
 /** Everything that runs the deployed functions on one machine: rules, stream mapping, delay queue, schedule. */
@@ -71,6 +82,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   // Handler modules read their configuration at import: import them only once the environment is set.
   const [
     { createPorts },
+    { createAwsClients },
     { parseConfig },
     presence,
     deviceMessage,
@@ -81,8 +93,10 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     listDevices,
     listDeviceEvents,
     listAlerts,
+    redriveModule,
   ] = await Promise.all([
     import('../composition-root.js'),
+    import('../adapters/aws-clients.js'),
     import('../config.js'),
     import('../handlers/ingest-presence.js'),
     import('../handlers/ingest-device-message.js'),
@@ -93,6 +107,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     import('../handlers/list-devices.js'),
     import('../handlers/list-device-events.js'),
     import('../handlers/list-alerts.js'),
+    import('../handlers/redrive.js'),
   ]);
   const { timers } = options;
   const retryDelays = options.asyncRetryDelaysMs ?? [60_000, 120_000];
@@ -105,17 +120,28 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       timers.at(dueAt, async () => {
         const body = JSON.stringify({ deviceId, dueAt });
         const event: SQSEvent = { Records: [sqsRecord(body)] };
-        const result = (await settleCheckHandler?.(event, lambdaContext('settleCheck'))) as
-          | { batchItemFailures?: unknown[] }
-          | undefined;
+        let failed: boolean;
+        try {
+          const result = (await settleCheckHandler?.(event, lambdaContext('settleCheck'))) as
+            | { batchItemFailures?: unknown[] }
+            | undefined;
+          failed = (result?.batchItemFailures?.length ?? 0) > 0;
+        } catch {
+          failed = true;
+        }
         // A failed message becomes visible again after the queue's visibility timeout.
-        if (result?.batchItemFailures?.length)
-          await scheduler.scheduleCheck(deviceId, timers.now() + 60_000, timers.now());
+        if (failed) {
+          counters.retries += 1;
+          await scheduler.scheduleCheck(deviceId, timers.now() + CHECK_VISIBILITY_TIMEOUT_MS, timers.now());
+        }
       });
     },
   };
   const config = parseConfig(process.env);
-  const ports = createPorts(config, { clock: { now: () => timers.now() }, scheduler });
+  if (options.faults) installFaults(options.faults);
+  // Backoff in real milliseconds would stretch a virtual-time replay: retry quickly, as many times.
+  const clients = createAwsClients({ retryBackoffMs: 5 });
+  const ports = createPorts(config, { clock: { now: () => timers.now() }, scheduler, clients });
   settleCheckHandler = settleCheck.buildSettleCheckHandler(ports) as Handler<SQSEvent>;
   const ingest: Record<RuleTarget, Handler> = {
     ingestPresence: presence.buildIngestPresenceHandler(ports) as Handler,
@@ -127,10 +153,16 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   const pump = new StreamPump(options.aws.dynamoEndpoint, options.aws.eventsStreamArn, async (event) => {
     // The event source mapping retries a failed batch; reconciling is idempotent.
     for (let attempt = 1; ; attempt += 1) {
-      const result = (await reconcileHandler(event, lambdaContext('reconcileEvents'))) as {
-        batchItemFailures: unknown[];
-      };
-      if (result.batchItemFailures.length === 0) return;
+      let failed: boolean;
+      try {
+        const result = (await reconcileHandler(event, lambdaContext('reconcileEvents'))) as {
+          batchItemFailures: unknown[];
+        };
+        failed = result.batchItemFailures.length > 0;
+      } catch {
+        failed = true;
+      }
+      if (!failed) return;
       counters.retries += 1;
       if (attempt >= 10) {
         counters.deadLettered += 1;
@@ -168,6 +200,17 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       if (delay === undefined) {
         counters.deadLettered += 1;
         deadLetters.push({ target, event, error: error instanceof Error ? error.name : String(error) });
+        // The same record Lambda's on-failure destination writes, in the same kind of queue.
+        await sqs.send(
+          new SendMessageCommand({
+            QueueUrl: options.aws.env.INGEST_DLQ_URL,
+            MessageBody: JSON.stringify({
+              requestContext: { functionArn: `arn:aws:lambda:us-east-1:000000000000:function:${target}` },
+              requestPayload: event,
+              responseContext: { functionError: 'Unhandled' },
+            }),
+          }),
+        );
         options.onDeadLetter?.(target, event, error);
         return;
       }
@@ -195,12 +238,20 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
 
+  const redriveHandler = redriveModule.buildRedriveHandler({
+    ...ports,
+    sqs,
+    queueUrl: options.aws.env.INGEST_DLQ_URL as string,
+    invoke: (target, event) => invokeAsync(target, event),
+  }) as Handler;
+
   const sweepEvery = options.sweepEveryMs ?? 60_000;
   const scheduleSweep = (at: number) =>
     timers.at(
       at,
       async () => {
-        await sweepHandler({}, lambdaContext('sweep'));
+        // A failed sweep is simply the next one's work.
+        await sweepHandler({}, lambdaContext('sweep')).catch(() => undefined);
         scheduleSweep(at + sweepEvery);
       },
       { background: true },
@@ -226,10 +277,10 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       await drainStream();
     },
     async redrive() {
-      const letters = deadLetters.splice(0).filter((letter) => letter.target in ingest);
-      for (const letter of letters) await invokeAsync(letter.target as RuleTarget, letter.event);
+      const result = (await redriveHandler({}, lambdaContext('redrive'))) as { redriven: number };
+      deadLetters.splice(0);
       await drainStream();
-      return letters.length;
+      return result.redriven;
     },
     async receiveAlerts() {
       const alerts: ReceivedAlert[] = [];

@@ -12,6 +12,8 @@ const startedAt = performance.now();
 process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
 process.env.POWERTOOLS_DEV ??= 'true';
 process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+// Lambda runs Node 22; locally the SDK's notice about Node 20 support is noise.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 function portFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
@@ -78,22 +80,26 @@ try {
   process.exit(1);
 }
 
-const startupSeconds = (performance.now() - startedAt) / 1000;
+// From the launch of this Node process (tsx loading and compiling included) to everything listening.
+const startupSeconds = process.uptime();
+const stackSeconds = (performance.now() - startedAt) / 1000;
 const env = stack.localAws.env;
 const w = stack.settleWindowSeconds;
 const httpHostPort = stack.httpUrl.replace(/^http:\/\//, '');
 console.log(
   [
     '',
-    `iot-presence local stack is up (started in ${startupSeconds.toFixed(1)} s); everything listens on 127.0.0.1 only`,
+    `iot-presence local stack is up: started in ${startupSeconds.toFixed(1)} s (${stackSeconds.toFixed(1)} s for the services)`,
     '',
     `  MQTT broker (AWS IoT Core stand-in)  ${stack.mqttUrl}   MQTT 3.1.1, no TLS, no auth; presence events on $aws/events/presence/#`,
     `  HTTP API (no IAM auth locally)       ${stack.httpUrl}   GET /devices/{id}, /devices?status=, /devices/{id}/events, /alerts`,
-    `  DynamoDB Local                       ${stack.localAws.dynamoEndpoint}   (in memory, pid ${stack.localAws.pids.join(', ')})`,
+    `  DynamoDB Local                       ${stack.localAws.dynamoEndpoint}   (in memory, pid ${stack.localAws.pids.join(', ')}; it has no bind option)`,
     `  SNS/SQS emulator                     ${stack.localAws.snsSqsEndpoint}`,
     `  tables   ${env.EVENTS_TABLE}, ${env.DEVICES_TABLE}, ${env.ALERTS_TABLE}, ${env.REJECTED_TABLE}`,
     `  topic    ${env.ALERT_TOPIC_ARN} -> queue ${stack.localAws.alertQueueUrl} (alerts print below)`,
     `  settle window W = ${w} s (SETTLE_WINDOW_SECONDS); will topic ${stack.runtime.ports.config.WILL_TOPIC_FILTER}; alert on ${stack.runtime.ports.config.ALERT_ON}`,
+    '',
+    'The broker, the HTTP API and the SNS/SQS emulator listen on 127.0.0.1 only; nothing here has authentication.',
     '',
     'Try it:',
     `  ${w === 120 ? '' : `SETTLE_WINDOW_SECONDS=${w} `}npm run simulate -- --devices 50 --duration 300${mqttPort === 1883 && httpPort === 3000 ? '' : ` --mqtt ${stack.mqttUrl} --api ${stack.httpUrl}`}`,

@@ -99,6 +99,24 @@ export class DynamoDbAlertLedger implements AlertLedger {
     return claimed;
   }
 
+  /** Whether any alert still waits to be published (one small query per shard). */
+  async hasUnsent(): Promise<boolean> {
+    const pages = await Promise.all(
+      allShards().map((shard) =>
+        this.dynamo.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: 'unsent',
+            KeyConditionExpression: 'unsentShard = :s',
+            ExpressionAttributeValues: { ':s': String(shard) },
+            Limit: 1,
+          }),
+        ),
+      ),
+    );
+    return pages.some((page) => (page.Items ?? []).length > 0);
+  }
+
   async listForDevice(deviceId: string, limit: number, startKey?: Key): Promise<Page<LedgerEntry>> {
     const result = await this.dynamo.send(
       new QueryCommand({

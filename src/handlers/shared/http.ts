@@ -34,14 +34,17 @@ export function errorResponse(error: unknown): HttpResponse {
 }
 
 export function httpShell(handler: (event: APIGatewayProxyEventV2) => Promise<HttpResponse>) {
-  return lambdaShell(async (event: APIGatewayProxyEventV2) => {
-    metrics.addMetric('ApiRequests', MetricUnit.Count, 1);
-    try {
-      return await handler(event);
-    } catch (error) {
-      return errorResponse(error);
-    }
-  });
+  return lambdaShell(
+    async (event: APIGatewayProxyEventV2) => {
+      metrics.addMetric('ApiRequests', MetricUnit.Count, 1);
+      try {
+        return await handler(event);
+      } catch (error) {
+        return errorResponse(error);
+      }
+    },
+    { crashable: false },
+  );
 }
 
 /** Validates with zod and raises the domain's InvalidInputError with a readable reason. */

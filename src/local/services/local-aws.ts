@@ -75,6 +75,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     const topic = fauxqs.createTopic(`${prefix}-alerts`);
     const alertQueue = fauxqs.createQueue(`${prefix}-alert-inbox`);
     const checkQueue = fauxqs.createQueue(`${prefix}-checks`);
+    const ingestDlq = fauxqs.createQueue(`${prefix}-ingest-dlq`);
     fauxqs.subscribe({ topic: `${prefix}-alerts`, queue: `${prefix}-alert-inbox` });
     const env: Record<string, string> = {
       AWS_REGION: REGION,
@@ -89,6 +90,9 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       REJECTED_TABLE: names.rejected,
       ALERT_TOPIC_ARN: topic.topicArn,
       CHECK_QUEUE_URL: checkQueue.queueUrl,
+      INGEST_DLQ_URL: ingestDlq.queueUrl,
+      INGEST_PRESENCE_FUNCTION_NAME: 'ingestPresence',
+      INGEST_DEVICE_MESSAGE_FUNCTION_NAME: 'ingestDeviceMessage',
       ...(options.settleWindowSeconds ? { SETTLE_WINDOW_SECONDS: String(options.settleWindowSeconds) } : {}),
       CURSOR_SIGNING_KEY: 'local-development-cursor-key',
       POWERTOOLS_METRICS_DISABLED: 'true',

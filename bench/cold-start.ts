@@ -1,0 +1,304 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { type BenchOutcome, fmt, median, progress, round } from './support.js';
+
+const execFileAsync = promisify(execFile);
+const projectRoot = fileURLToPath(new URL('../', import.meta.url));
+
+export interface ColdStartSizes {
+  /** Fresh-process imports per bundle (after one warm-up import of each). */
+  runs: number;
+}
+
+interface PackagedFunction {
+  name: string;
+  /** e.g. src/handlers/get-device.handler */
+  handler: string;
+  entry: string;
+  zipPath: string;
+}
+
+interface FunctionFigures {
+  name: string;
+  zipKB: number;
+  bundleKB: number;
+  esbuildBundleKB: number;
+  importMs: number;
+  importRunsMs: number[];
+  ratio: number;
+  topModules: Array<{ module: string; KB: number }>;
+  topPackages: Array<{ package: string; KB: number }>;
+}
+
+/** Configuration any function accepts at cold start (src/config.ts); nothing here is ever contacted. */
+const FUNCTION_ENV: Record<string, string> = {
+  EVENTS_TABLE: 'bench-events',
+  DEVICES_TABLE: 'bench-devices',
+  ALERTS_TABLE: 'bench-alerts',
+  REJECTED_TABLE: 'bench-rejected',
+  ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:bench-alerts',
+  CHECK_QUEUE_URL: 'http://127.0.0.1:9/000000000000/bench-checks',
+  CURSOR_SIGNING_KEY: 'bench-cursor-signing-key-0123456789',
+  INGEST_DLQ_URL: 'http://127.0.0.1:9/000000000000/bench-dlq',
+  INGEST_PRESENCE_FUNCTION_NAME: 'bench-ingestPresence',
+  INGEST_DEVICE_MESSAGE_FUNCTION_NAME: 'bench-ingestDeviceMessage',
+  POWERTOOLS_SERVICE_NAME: 'iot-presence',
+  POWERTOOLS_METRICS_NAMESPACE: 'IotPresence',
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'bench',
+  AWS_SECRET_ACCESS_KEY: 'bench',
+  AWS_EC2_METADATA_DISABLED: 'true',
+};
+
+/** The minimal handler of the baseline: only the DynamoDB document client, created at module scope. */
+const MINIMAL_HANDLER = `
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+export const handler = async (event) =>
+  dynamo.send(new GetCommand({ TableName: process.env.DEVICES_TABLE, Key: { deviceId: String(event.id) } }));
+`;
+
+/** The environment of the packaging run: offline, quiet, and without any AWS credentials (as the tests do). */
+function packagingEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (/^AWS_/.test(name)) continue;
+    env[name] = value;
+  }
+  return {
+    ...env,
+    SLS_TELEMETRY_DISABLED: '1',
+    SLS_NOTIFICATIONS_MODE: 'off',
+    AWS_EC2_METADATA_DISABLED: 'true',
+    CI: env.CI ?? 'true',
+  };
+}
+
+interface ServerlessState {
+  service: {
+    custom?: { esbuild?: Record<string, unknown> };
+    functions: Record<string, { handler: string }>;
+  };
+}
+
+/** serverless-esbuild's own options become esbuild options (it strips them the same way). */
+function esbuildOptionsFrom(custom: Record<string, unknown>): BuildOptions {
+  const {
+    exclude: _exclude,
+    outputFileExtension,
+    packager: _packager,
+    packagerOptions: _packagerOptions,
+    concurrency: _concurrency,
+    zipConcurrency: _zipConcurrency,
+    nativeZip: _nativeZip,
+    installExtraArgs: _installExtraArgs,
+    watch: _watch,
+    keepOutputDirectory: _keep,
+    skipBuild: _skipBuild,
+    skipBuildExcludeFns: _skipBuildExcludeFns,
+    stripEntryResolveExtensions: _strip,
+    disposeContext: _dispose,
+    config: _config,
+    ...options
+  } = custom;
+  return {
+    ...(options as BuildOptions),
+    ...(typeof outputFileExtension === 'string' ? { outExtension: { '.js': outputFileExtension } } : {}),
+    logLevel: 'silent',
+  };
+}
+
+function topInputs(metafile: Metafile) {
+  const output = Object.values(metafile.outputs)[0];
+  const inputs = Object.entries(output?.inputs ?? {}).map(([module, info]) => ({
+    module,
+    bytes: info.bytesInOutput,
+  }));
+  const byPackage = new Map<string, number>();
+  for (const { module, bytes } of inputs) {
+    const match = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(module);
+    const name = match?.[1] ?? '(project)';
+    byPackage.set(name, (byPackage.get(name) ?? 0) + bytes);
+  }
+  const kb = (bytes: number) => round(bytes / 1024, 1);
+  return {
+    modules: inputs
+      .sort((a, b) => b.bytes - a.bytes)
+      .slice(0, 5)
+      .map(({ module, bytes }) => ({ module, KB: kb(bytes) })),
+    packages: [...byPackage.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 5)
+      .map(([name, bytes]) => ({ package: name, KB: kb(bytes) })),
+    outputBytes: output?.bytes ?? 0,
+  };
+}
+
+/** Imports a bundle in a fresh Node process (no inherited NODE_OPTIONS or loaders) and returns the import time. */
+async function importTime(file: string): Promise<number> {
+  const script =
+    'const t = performance.now(); await import(process.env.BENCH_IMPORT_URL); ' +
+    'process.stdout.write(String(performance.now() - t));';
+  const { stdout } = await execFileAsync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: tmpdir(),
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? tmpdir(),
+      ...FUNCTION_ENV,
+      BENCH_IMPORT_URL: pathToFileURL(file).href,
+    },
+    timeout: 60_000,
+  });
+  const ms = Number(stdout.trim());
+  if (!Number.isFinite(ms)) throw new Error(`could not time the import of ${file}: ${stdout}`);
+  return ms;
+}
+
+/**
+ * Bundle size as `serverless package` builds it, and the time to import each bundle in a fresh Node process,
+ * against a minimal handler that only imports the DynamoDB document client, built with the same esbuild options.
+ */
+export async function benchColdStart(sizes: ColdStartSizes): Promise<BenchOutcome> {
+  const work = await mkdtemp(join(tmpdir(), 'iot-presence-bench-'));
+  try {
+    const packageDir = join(work, 'package');
+    const packaging = performance.now();
+    try {
+      await execFileAsync('npx', ['serverless', 'package', '--stage', 'bench', '--package', packageDir], {
+        cwd: projectRoot,
+        env: packagingEnvironment(),
+        timeout: 240_000,
+        maxBuffer: 16 * 1024 * 1024,
+      });
+    } catch (error) {
+      const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
+      throw new Error(`serverless package failed:\n${stdout}\n${stderr}`, { cause: error });
+    }
+    const packagingSeconds = (performance.now() - packaging) / 1000;
+    progress(`cold start: serverless package took ${fmt(packagingSeconds, 1)} s`);
+
+    const state = JSON.parse(
+      await readFile(join(packageDir, 'serverless-state.json'), 'utf8'),
+    ) as ServerlessState;
+    const options = esbuildOptionsFrom(state.service.custom?.esbuild ?? {});
+    const functions: PackagedFunction[] = Object.entries(state.service.functions).map(([name, fn]) => {
+      const modulePath = fn.handler.slice(0, fn.handler.lastIndexOf('.'));
+      return {
+        name,
+        handler: fn.handler,
+        entry: `${modulePath}.ts`,
+        zipPath: join(packageDir, `${name}.zip`),
+      };
+    });
+
+    // Extract each function's .mjs bundle from its zip.
+    const bundles = new Map<string, string>();
+    for (const fn of functions) {
+      const dir = join(work, 'functions', fn.name);
+      await execFileAsync('unzip', ['-q', '-o', fn.zipPath, '-d', dir]);
+      const modulePath = fn.handler.slice(0, fn.handler.lastIndexOf('.'));
+      bundles.set(fn.name, join(dir, `${modulePath}.mjs`));
+    }
+
+    // The baseline bundle, and each handler again with a metafile, with the same options.
+    const minimalFile = join(work, 'minimal', 'minimal-handler.mjs');
+    await build({
+      ...options,
+      stdin: {
+        contents: MINIMAL_HANDLER,
+        resolveDir: projectRoot,
+        loader: 'js',
+        sourcefile: 'minimal-handler.js',
+      },
+      outfile: minimalFile,
+    });
+    const metas = new Map<string, ReturnType<typeof topInputs>>();
+    for (const fn of functions) {
+      const result = await build({
+        ...options,
+        absWorkingDir: projectRoot,
+        entryPoints: [fn.entry],
+        outdir: join(work, 'meta', fn.name),
+        write: false,
+        metafile: true,
+      });
+      metas.set(fn.name, topInputs(result.metafile));
+    }
+
+    // Import times: one warm-up round (file cache), then `runs` rounds, every bundle once per round.
+    const targets = [
+      { name: '(minimal)', file: minimalFile },
+      ...functions.map((fn) => ({ name: fn.name, file: bundles.get(fn.name) as string })),
+    ];
+    const times = new Map<string, number[]>(targets.map((t) => [t.name, []]));
+    for (let runIndex = -1; runIndex < sizes.runs; runIndex += 1) {
+      for (const target of targets) {
+        const ms = await importTime(target.file);
+        if (runIndex >= 0) times.get(target.name)?.push(ms);
+      }
+      if (runIndex >= 0) progress(`cold start: import round ${runIndex + 1}/${sizes.runs}`);
+    }
+    const baselineMs = median(times.get('(minimal)') ?? []);
+    const baselineKB = (await stat(minimalFile)).size / 1024;
+
+    const perFunction: FunctionFigures[] = [];
+    for (const fn of functions) {
+      const zip = await stat(fn.zipPath);
+      const bundle = await stat(bundles.get(fn.name) as string);
+      const meta = metas.get(fn.name);
+      const runs = times.get(fn.name) ?? [];
+      perFunction.push({
+        name: fn.name,
+        zipKB: round(zip.size / 1024, 1),
+        bundleKB: round(bundle.size / 1024, 1),
+        esbuildBundleKB: round((meta?.outputBytes ?? 0) / 1024, 1),
+        importMs: round(median(runs), 1),
+        importRunsMs: runs.map((ms) => round(ms, 1)),
+        ratio: round(median(runs) / baselineMs, 3),
+        topModules: meta?.modules ?? [],
+        topPackages: meta?.packages ?? [],
+      });
+    }
+    const worst = perFunction.reduce((a, b) => (b.ratio > a.ratio ? b : a));
+    const failing = perFunction.filter((f) => f.ratio > 1.5);
+    return {
+      figures: {
+        packagingSeconds: round(packagingSeconds, 1),
+        nodeVersion: process.version,
+        runsPerBundle: sizes.runs,
+        baseline: {
+          what: 'DynamoDBDocumentClient only, created at module scope, same esbuild options',
+          bundleKB: round(baselineKB, 1),
+          importMs: round(baselineMs, 1),
+          importRunsMs: (times.get('(minimal)') ?? []).map((ms) => round(ms, 1)),
+        },
+        functions: perFunction,
+      },
+      summary: [
+        `baseline ${fmt(baselineKB, 0)} KB, import ${fmt(baselineMs, 1)} ms (median of ${sizes.runs})`,
+        ...perFunction.map(
+          (f) =>
+            `${f.name}: ${fmt(f.bundleKB, 0)} KB (zip ${fmt(f.zipKB, 0)} KB), ${fmt(f.importMs, 1)} ms, x${fmt(f.ratio, 2)}`,
+        ),
+      ],
+      ratio: worst.ratio,
+      ratioMeaning: `worst function (${worst.name}): median import time ÷ minimal DynamoDB-client handler`,
+      budget: 'ratio <= 1.5 for every function',
+      pass: failing.length === 0,
+      notes: [
+        `bundles from \`serverless package --stage bench\` (${fmt(packagingSeconds, 1)} s); import timed in a fresh node ${process.version} process`,
+        ...(failing.length > 0
+          ? [`over budget: ${failing.map((f) => `${f.name} x${fmt(f.ratio, 2)}`).join(', ')}`]
+          : []),
+      ],
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,309 @@
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import { eventKey } from '../src/adapters/dynamodb/event-log.js';
+import { applyTopicRules, type RuleTarget } from '../src/adapters/iot-rules.js';
+import { forEachWithLimit } from '../src/handlers/shared/device-batches.js';
+import { rawText } from '../src/handlers/shared/input-guards.js';
+import { parseDeviceMessage, parsePresence } from '../src/handlers/shared/iot-schemas.js';
+import { lambdaContext } from '../src/local/lambda-context.js';
+import { createTableFromDefinition, LOCAL_CREDENTIALS } from '../src/local/services/local-aws.js';
+import { seededRandom } from '../test/fixtures/device-history.js';
+import type { BenchStack } from './stack.js';
+import { type BenchOutcome, fmt, median, progress, round, timed } from './support.js';
+
+export interface IngestSizes {
+  rounds: number;
+  eventsPerRound: number;
+  warmupEvents: number;
+  concurrency: number;
+}
+
+type Kind = 'connected' | 'disconnected' | 'will';
+
+interface Delivery {
+  kind: Kind;
+  duplicate: boolean;
+  target: RuleTarget;
+  /** What the IoT rule hands the function (the rule projection of src/local/rule-engine.ts). */
+  event: Record<string, unknown>;
+  /** The item the event log writes for it, for the raw PutItem baseline. */
+  item: Record<string, unknown>;
+}
+
+const DUPLICATE_SHARE = 0.05;
+const MIX: Array<[Kind, number]> = [
+  ['connected', 0.45],
+  ['disconnected', 0.4],
+  ['will', 0.15],
+];
+const REASONS = ['CONNECTION_LOST', 'MQTT_KEEP_ALIVE_TIMEOUT', 'CLIENT_INITIATED_DISCONNECT'] as const;
+
+/**
+ * A realistic delivery stream: devices connect and disconnect (with versions), abrupt ends publish wills, and about
+ * 5% of deliveries are redeliveries of an earlier one (identical rule event, so the same event identity).
+ */
+function buildWorkload(
+  label: string,
+  count: number,
+  seed: number,
+  startAt: number,
+  topics: { willTopicFilter: string; birthTopicFilter: string },
+  ttlDays: number,
+): Delivery[] {
+  const random = seededRandom(seed);
+  const devices = Math.max(4, Math.round(count / 8));
+  const state = Array.from({ length: devices }, () => ({
+    version: 0,
+    session: undefined as string | undefined,
+  }));
+  const out: Delivery[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const at = startAt + i * 7;
+    const earlier = out[Math.floor(random() * out.length)];
+    if (earlier && random() < DUPLICATE_SHARE) {
+      out.push({ ...earlier, duplicate: true });
+      continue;
+    }
+    const kind = pickKind(random());
+    const index = Math.floor(random() * devices);
+    const device = state[index] as (typeof state)[number];
+    const clientId = `${label}-dev-${String(index).padStart(5, '0')}`;
+    let message: { topic: string; payload: unknown; clientId: string };
+    if (kind === 'connected') {
+      device.version += 1;
+      device.session = `${clientId}-session-${device.version}`;
+      message = {
+        topic: `$aws/events/presence/connected/${clientId}`,
+        clientId,
+        payload: {
+          clientId,
+          timestamp: at - 150,
+          eventType: 'connected',
+          sessionIdentifier: device.session,
+          principalIdentifier: `principal-${index}`,
+          ipAddress: '10.0.0.1',
+          versionNumber: device.version,
+        },
+      };
+    } else if (kind === 'disconnected') {
+      const reason = REASONS[Math.floor(random() * REASONS.length)] as (typeof REASONS)[number];
+      message = {
+        topic: `$aws/events/presence/disconnected/${clientId}`,
+        clientId,
+        payload: {
+          clientId,
+          timestamp: at - 150,
+          eventType: 'disconnected',
+          sessionIdentifier: device.session ?? `${clientId}-session-0`,
+          principalIdentifier: `principal-${index}`,
+          clientInitiatedDisconnect: reason === 'CLIENT_INITIATED_DISCONNECT',
+          disconnectReason: reason,
+          versionNumber: device.version,
+        },
+      };
+    } else {
+      message = {
+        topic: `devices/${clientId}/will`,
+        clientId,
+        payload: { state: { reported: { last_will: 'yes', trigger_action: 'on', client_id: clientId } } },
+      };
+    }
+    const [invocation] = applyTopicRules(
+      {
+        topic: message.topic,
+        payload: Buffer.from(JSON.stringify(message.payload)),
+        clientId: message.clientId,
+        receivedAt: at,
+      },
+      topics,
+    );
+    if (!invocation) throw new Error(`no rule matches ${message.topic}`);
+    const parsed =
+      invocation.target === 'ingestPresence'
+        ? parsePresence(invocation.event, at)
+        : parseDeviceMessage(invocation.event, at, topics);
+    if (!parsed.ok) throw new Error(`workload event rejected: ${parsed.reason}`);
+    const stored = parsed.event;
+    out.push({
+      kind,
+      duplicate: false,
+      target: invocation.target,
+      event: invocation.event,
+      // The item DynamoDbEventLog.append writes (src/adapters/dynamodb/event-log.ts).
+      item: {
+        deviceId: stored.deviceId,
+        eventKey: eventKey(stored),
+        kind: stored.kind,
+        receivedAt: stored.receivedAt,
+        event: JSON.stringify(stored),
+        raw: rawText(invocation.event),
+        expiresAt: Math.floor(stored.receivedAt / 1000) + ttlDays * 86_400,
+      },
+    });
+  }
+  return out;
+}
+
+function pickKind(value: number): Kind {
+  let remaining = value;
+  for (const [kind, share] of MIX) {
+    if (remaining < share) return kind;
+    remaining -= share;
+  }
+  return 'will';
+}
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+/**
+ * Ingest throughput through the real ingest handlers (composition of the runtime's ports) against raw PutItem of
+ * the same items into a table of the same definition, same DynamoDB Local, same concurrency; rounds alternate
+ * which side goes first so that a noisy neighbour hurts both.
+ */
+export async function benchIngest(stack: BenchStack, sizes: IngestSizes): Promise<BenchOutcome> {
+  const { runtime, meter, plainDynamo, aws } = stack;
+  const ports = runtime.ports;
+  const [{ buildIngestPresenceHandler }, { buildIngestDeviceMessageHandler }] = await Promise.all([
+    import('../src/handlers/ingest-presence.js'),
+    import('../src/handlers/ingest-device-message.js'),
+  ]);
+  const handlers: Record<RuleTarget, Handler> = {
+    ingestPresence: buildIngestPresenceHandler(ports) as Handler,
+    ingestDeviceMessage: buildIngestDeviceMessageHandler(ports) as Handler,
+  };
+  const topics = {
+    willTopicFilter: ports.config.WILL_TOPIC_FILTER,
+    birthTopicFilter: ports.config.BIRTH_TOPIC_FILTER,
+  };
+  const rawTable = `${ports.config.EVENTS_TABLE}-raw-baseline`;
+  const admin = new DynamoDBClient({
+    endpoint: aws.dynamoEndpoint,
+    region: 'us-east-1',
+    credentials: LOCAL_CREDENTIALS,
+  });
+  await createTableFromDefinition(admin, 'events', rawTable);
+
+  const outcomes: Record<string, number> = {};
+  const runHandlers = async (deliveries: readonly Delivery[]) => {
+    const failures = await forEachWithLimit(deliveries, sizes.concurrency, async (delivery) => {
+      const result = (await handlers[delivery.target](delivery.event, lambdaContext(delivery.target))) as {
+        outcome?: string;
+      };
+      const outcome = result?.outcome ?? 'unknown';
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+    });
+    if (failures.length > 0) throw failures[0]?.error;
+  };
+  const runRaw = async (deliveries: readonly Delivery[]) => {
+    const failures = await forEachWithLimit(deliveries, sizes.concurrency, async (delivery) => {
+      await plainDynamo.send(new PutCommand({ TableName: rawTable, Item: delivery.item }));
+    });
+    if (failures.length > 0) throw failures[0]?.error;
+  };
+
+  try {
+    const ttlDays = ports.config.EVENT_TTL_DAYS;
+    const startAt = Date.parse('2026-11-02T00:00:00Z');
+    // Warm-up (not measured): connections, JIT, DynamoDB Local's own warm-up.
+    const warmup = buildWorkload('ingest-warmup', sizes.warmupEvents, 99, startAt, topics, ttlDays);
+    await runRaw(warmup);
+    await runHandlers(warmup);
+    for (const key of Object.keys(outcomes)) delete outcomes[key];
+
+    const handlerRates: number[] = [];
+    const rawRates: number[] = [];
+    const pairRatios: number[] = [];
+    const all: Delivery[] = [];
+    let handlerMs = 0;
+    let rawMs = 0;
+    // Only the runtime's clients are counted: the raw baseline uses a client outside them.
+    const stopCounting = meter.start();
+    for (let round = 0; round < sizes.rounds; round += 1) {
+      const workload = buildWorkload(
+        `ingest-r${round}`,
+        sizes.eventsPerRound,
+        1000 + round,
+        startAt + (round + 1) * 3_600_000,
+        topics,
+        ttlDays,
+      );
+      all.push(...workload);
+      const measureHandlers = async () => {
+        const { ms } = await timed(() => runHandlers(workload));
+        handlerMs += ms;
+        return workload.length / (ms / 1000);
+      };
+      const measureRaw = async () => {
+        const { ms } = await timed(() => runRaw(workload));
+        rawMs += ms;
+        return workload.length / (ms / 1000);
+      };
+      let handlerRate: number;
+      let rawRate: number;
+      if (round % 2 === 0) {
+        rawRate = await measureRaw();
+        handlerRate = await measureHandlers();
+      } else {
+        handlerRate = await measureHandlers();
+        rawRate = await measureRaw();
+      }
+      handlerRates.push(handlerRate);
+      rawRates.push(rawRate);
+      pairRatios.push(handlerRate / rawRate);
+      progress(
+        `ingest round ${round + 1}/${sizes.rounds}: handlers ${fmt(handlerRate, 0)}/s, raw PutItem ${fmt(rawRate, 0)}/s`,
+      );
+    }
+
+    const counted = stopCounting();
+    const events = all.length;
+    const duplicates = all.filter((d) => d.duplicate).length;
+    const mix = Object.fromEntries(
+      (['connected', 'disconnected', 'will'] as const).map((kind) => [
+        kind,
+        round(all.filter((d) => d.kind === kind).length / events, 3),
+      ]),
+    );
+    const requestsPerEvent = counted.dynamodb / events;
+    const readsPerEvent = counted.dynamodbReads / events;
+    const ratio = median(pairRatios);
+    const pass = ratio >= 0.7 && requestsPerEvent <= 1.0 && counted.dynamodbReads === 0;
+    return {
+      figures: {
+        events,
+        concurrency: sizes.concurrency,
+        rounds: sizes.rounds,
+        mix: { ...mix, duplicates: round(duplicates / events, 3) },
+        handlerEventsPerSecond: round(median(handlerRates), 0),
+        rawPutItemPerSecond: round(median(rawRates), 0),
+        handlerEventsPerSecondOverall: round(events / (handlerMs / 1000), 0),
+        rawPutItemPerSecondOverall: round(events / (rawMs / 1000), 0),
+        roundRatios: pairRatios.map((r) => round(r, 3)),
+        dynamodbRequestsPerEvent: round(requestsPerEvent, 4),
+        dynamodbReadsPerEvent: round(readsPerEvent, 4),
+        requests: counted.requests,
+        otherServiceRequests: { sns: counted.sns, sqs: counted.sqs },
+        outcomes: { ...outcomes },
+        duplicatesDelivered: duplicates,
+      },
+      summary: [
+        `${fmt(median(handlerRates), 0)} ev/s handlers vs ${fmt(median(rawRates), 0)} raw PutItem/s`,
+        `${events} events, concurrency ${sizes.concurrency}`,
+        `${fmt(requestsPerEvent, 3)} DynamoDB req/event, ${fmt(readsPerEvent, 3)} reads`,
+        `duplicates recognised ${outcomes.duplicate ?? 0}/${duplicates}`,
+      ],
+      ratio: round(ratio, 3),
+      ratioMeaning: 'median over rounds of handler events/s ÷ raw PutItem/s',
+      budget: 'ratio >= 0.7; <= 1.0 DynamoDB req/event; 0 reads',
+      pass,
+      notes: [
+        'handlers: buildIngestPresenceHandler / buildIngestDeviceMessageHandler on the runtime ports (middy, zod, Powertools)',
+        'baseline: unconditional PutItem of the identical items into a table created from the same definition',
+      ],
+    };
+  } finally {
+    await admin.send(new DeleteTableCommand({ TableName: rawTable })).catch(() => undefined);
+    admin.destroy();
+  }
+}

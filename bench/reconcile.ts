@@ -1,0 +1,203 @@
+import { forEachWithLimit } from '../src/handlers/shared/device-batches.js';
+import {
+  batchWrite,
+  connected,
+  DeviceItemShaper,
+  disconnected,
+  idleCommit,
+  pendingOutageCommit,
+} from './fleet.js';
+import type { BenchStack, Measured } from './stack.js';
+import { type BenchOutcome, fmt, progress, round, timed } from './support.js';
+
+export interface ReconcileSizes {
+  fleets: number[];
+  pendingDevices: number;
+}
+
+export interface FleetMeasurement {
+  idleDevices: number;
+  seedSeconds: number;
+  /** The sweep (rate 1 minute) when `pendingDevices` devices lost their delayed check. */
+  sweep: PhaseFigures & { devicesSettled: number; alertsPublished: number };
+  /** The sweep when nothing is due: what every minute costs in the steady state. */
+  idleSweep: PhaseFigures;
+  /** The delayed checks (settleCheck) of `pendingDevices` devices whose window closes. */
+  settle: PhaseFigures & { alertsPublished: number };
+}
+
+interface PhaseFigures {
+  dynamodbRequests: number;
+  dynamodbReads: number;
+  readUnits: number;
+  writeUnits: number;
+  snsRequests: number;
+  ms: number;
+  requests: Record<string, number>;
+}
+
+function phase(measured: Measured, ms: number): PhaseFigures {
+  return {
+    dynamodbRequests: measured.dynamodb,
+    dynamodbReads: measured.dynamodbReads,
+    readUnits: round(measured.readUnits, 1),
+    writeUnits: round(measured.writeUnits, 1),
+    snsRequests: measured.sns,
+    ms: round(ms, 1),
+    requests: measured.requests,
+  };
+}
+
+/**
+ * The reconciler's settle and sweep paths with `pendingDevices` devices that have unsettled events, in fleets of
+ * growing numbers of idle (settled, connected) devices. The idle devices are written with BatchWriteItem in the
+ * exact item shape DynamoDbDeviceStore.commit() writes (captured from the adapter itself).
+ */
+export async function benchReconcile(stack: BenchStack, sizes: ReconcileSizes): Promise<BenchOutcome> {
+  const { runtime, timers, meter, plainDynamo } = stack;
+  const { ports } = runtime;
+  const { SWEEP_GRACE_MS } = await import('../src/handlers/sweep.js');
+  const W = ports.settings.settleWindowMs;
+  const shaper = new DeviceItemShaper(
+    ports.config.DEVICES_TABLE,
+    ports.config.ALERTS_TABLE,
+    ports.config.ALERT_TTL_DAYS,
+  );
+  const fleets = [...sizes.fleets].sort((a, b) => a - b);
+  const results: FleetMeasurement[] = [];
+  let seeded = 0;
+  meter.capacity.enabled = true;
+  try {
+    await runtime.receiveAlerts();
+    for (const fleet of fleets) {
+      // Seed the idle fleet up to `fleet` devices.
+      const seedStarted = performance.now();
+      const seedAt = timers.now();
+      for (let from = seeded; from < fleet; from += 5_000) {
+        const to = Math.min(fleet, from + 5_000);
+        const items = await Promise.all(
+          Array.from({ length: to - from }, (_, i) =>
+            shaper.item(idleCommit(`idle-${String(from + i).padStart(7, '0')}`, seedAt, ports.settings)),
+          ),
+        );
+        await batchWrite(plainDynamo, ports.config.DEVICES_TABLE, items);
+      }
+      seeded = Math.max(seeded, fleet);
+      const seedSeconds = (performance.now() - seedStarted) / 1000;
+      progress(`reconcile: ${fleet} idle devices seeded (${fmt(seedSeconds, 1)} s)`);
+
+      const now = timers.now();
+      const tag = `f${fleet}`;
+      const settleIds = Array.from({ length: sizes.pendingDevices }, (_, i) => `settle-${tag}-${i}`);
+      const sweepIds = Array.from({ length: sizes.pendingDevices }, (_, i) => `sweep-${tag}-${i}`);
+      // Settle path: the stream reconciles an abrupt end; the delayed check is scheduled (virtual delay queue).
+      const setupFailures = await forEachWithLimit(settleIds, 8, async (id) => {
+        const session = `${id}-s1`;
+        await ports.reconciler.reconcile(id, [
+          connected(id, session, 1, now - 60_000),
+          disconnected(id, session, 1, now),
+        ]);
+      });
+      // Sweep path: the same state, but the delayed check was lost, so only the sweep can settle them.
+      const sweepFailures = await forEachWithLimit(sweepIds, 8, async (id) => {
+        const result = await ports.devices.commit(pendingOutageCommit(id, now, ports.settings));
+        if (result.status !== 'committed') throw new Error(`${id}: could not seed a pending device`);
+      });
+      if (setupFailures.length + sweepFailures.length > 0)
+        throw (setupFailures[0] ?? sweepFailures[0])?.error;
+
+      // The window closes: the delayed checks fire (settleCheck handler) and each publishes an offline alert.
+      let stop = meter.start();
+      const settle = await timed(() => timers.advanceTo(now + W));
+      const settleMeasured = stop();
+
+      // A sweep with nothing overdue yet (the lost checks are inside the sweep's grace period).
+      stop = meter.start();
+      const idle = await timed(() => runtime.sweep());
+      const idleMeasured = stop();
+
+      // Past the grace period: the sweep finds the devices that lost their check and settles them.
+      await timers.advanceTo(now + W + SWEEP_GRACE_MS + 1_000);
+      stop = meter.start();
+      const sweep = await timed(() => runtime.sweep());
+      const sweepMeasured = stop();
+      const settledBySweep = sweepMeasured.requests['dynamodb.TransactWriteItemsCommand'] ?? 0;
+
+      results.push({
+        idleDevices: fleet,
+        seedSeconds: round(seedSeconds, 1),
+        settle: {
+          ...phase(settleMeasured, settle.ms),
+          alertsPublished: settleMeasured.requests['sns.PublishCommand'] ?? 0,
+        },
+        idleSweep: phase(idleMeasured, idle.ms),
+        sweep: {
+          ...phase(sweepMeasured, sweep.ms),
+          devicesSettled: settledBySweep,
+          alertsPublished: sweepMeasured.requests['sns.PublishCommand'] ?? 0,
+        },
+      });
+      progress(
+        `reconcile: fleet ${fleet}: sweep ${sweepMeasured.dynamodb} DynamoDB requests, ${fmt(sweepMeasured.readUnits, 1)} RCU; settle ${settleMeasured.dynamodb} requests`,
+      );
+      // Move on well past everything of this fleet; nothing else is pending.
+      await timers.advanceTo(now + W + 10 * 60_000);
+      await runtime.receiveAlerts();
+    }
+  } finally {
+    meter.capacity.enabled = false;
+  }
+
+  const smallest = results[0] as FleetMeasurement;
+  const largest = results[results.length - 1] as FleetMeasurement;
+  const growth = (pick: (m: FleetMeasurement) => number) =>
+    pick(smallest) === 0
+      ? pick(largest) === 0
+        ? 1
+        : Number.POSITIVE_INFINITY
+      : pick(largest) / pick(smallest);
+  const growths = {
+    sweepRequests: growth((m) => m.sweep.dynamodbRequests),
+    sweepReadUnits: growth((m) => m.sweep.readUnits),
+    idleSweepRequests: growth((m) => m.idleSweep.dynamodbRequests),
+    idleSweepReadUnits: growth((m) => m.idleSweep.readUnits),
+    settleRequests: growth((m) => m.settle.dynamodbRequests),
+    settleReadUnits: growth((m) => m.settle.readUnits),
+  };
+  const ratio = Math.max(...Object.values(growths));
+  const allSettled = results.every(
+    (m) =>
+      m.sweep.devicesSettled === sizes.pendingDevices && m.settle.alertsPublished === sizes.pendingDevices,
+  );
+  const capacityReported = smallest.sweep.readUnits > 0;
+  return {
+    figures: {
+      pendingDevices: sizes.pendingDevices,
+      fleets: results,
+      growthLargestOverSmallest: Object.fromEntries(
+        Object.entries(growths).map(([k, v]) => [k, round(v, 3)]),
+      ),
+      everyPendingDeviceSettled: allSettled,
+      capacitySource: capacityReported
+        ? 'ConsumedCapacity (ReturnConsumedCapacity=TOTAL) as DynamoDB Local reports it'
+        : 'DynamoDB Local returned no ConsumedCapacity: requests only',
+    },
+    summary: [
+      ...results.map(
+        (m) =>
+          `${m.idleDevices.toLocaleString('en-US')} idle: sweep ${m.sweep.dynamodbRequests} req/${fmt(m.sweep.readUnits, 1)} RCU, idle sweep ${m.idleSweep.dynamodbRequests} req/${fmt(m.idleSweep.readUnits, 1)} RCU, settle ${m.settle.dynamodbRequests} req`,
+      ),
+      `${sizes.pendingDevices} pending devices per run; all settled: ${allSettled ? 'yes' : 'NO'}`,
+    ],
+    ratio: round(ratio, 3),
+    ratioMeaning:
+      'largest ÷ smallest fleet, worst of requests and read units of sweep, idle sweep and settle',
+    budget: 'ratio <= 1.1 (no growth with the idle fleet)',
+    pass: ratio <= 1.1 && allSettled,
+    notes: [
+      'sweep: the real sweep handler (findDue on the sharded dueChecks index, reconcile, claimUnsent)',
+      'settle: the settleCheck handler fired by the (virtual) delay queue',
+      'idle devices seeded with BatchWriteItem in the exact shape DynamoDbDeviceStore.commit() writes',
+    ],
+  };
+}

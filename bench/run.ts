@@ -1,0 +1,145 @@
+/**
+ * `npm run bench [-- --quick]`: the performance budgets of GitHub issue 4, measured in one run against DynamoDB Local
+ * and the SNS/SQS emulator on loopback. Prints a table on stdout (progress on stderr) and writes bench/results.json.
+ * Exit code 0 whether budgets pass or not; non-zero only when a benchmark crashed.
+ */
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { benchAlerts } from './alerts.js';
+import { benchColdStart } from './cold-start.js';
+import { benchIngest } from './ingest.js';
+import { benchReconcile } from './reconcile.js';
+import { benchReplay, type CountedPipeline, countedPipeline } from './replay.js';
+import { type BenchStack, startBenchStack } from './stack.js';
+import { benchStatusApi } from './status-api.js';
+import { type BenchOutcome, type BenchResult, fmt, progress, renderTable, timed } from './support.js';
+
+const quick = process.argv.includes('--quick');
+
+const SIZES = quick
+  ? {
+      ingest: { rounds: 3, eventsPerRound: 600, warmupEvents: 300, concurrency: 16 },
+      reconcile: { fleets: [1_000, 5_000, 20_000], pendingDevices: 100 },
+      alerts: { devices: 50, concurrentReconcilers: 8 },
+      status: { gets: 200, pages: 60 },
+      coldStart: { runs: 3 },
+      replay: { devices: 18, hours: 24, countedDevices: 6, countedHours: 12 },
+    }
+  : {
+      ingest: { rounds: 6, eventsPerRound: 2_500, warmupEvents: 1_000, concurrency: 16 },
+      reconcile: { fleets: [1_000, 10_000, 100_000], pendingDevices: 100 },
+      alerts: { devices: 50, concurrentReconcilers: 8 },
+      status: { gets: 500, pages: 200 },
+      coldStart: { runs: 7 },
+      replay: { devices: 70, hours: 24, countedDevices: 15, countedHours: 24 },
+    };
+
+// Handler logs (Powertools) would drown the table; errors still show.
+process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+
+async function measure(name: string, run: () => Promise<BenchOutcome>): Promise<BenchResult> {
+  progress(`${name}: start`);
+  try {
+    const { value, ms } = await timed(run);
+    progress(`${name}: ${value.pass ? 'within budget' : 'OVER BUDGET'} (${fmt(ms / 1000, 1)} s)`);
+    return { name, durationMs: Math.round(ms), ...value };
+  } catch (error) {
+    progress(`${name}: CRASHED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return {
+      name,
+      durationMs: 0,
+      figures: {},
+      summary: ['crashed (see error)'],
+      ratio: null,
+      ratioMeaning: '',
+      budget: '',
+      pass: false,
+      notes: [],
+      error: error instanceof Error ? error.message : String(error),
+    };
+  }
+}
+
+async function main(): Promise<number> {
+  const started = performance.now();
+  const results: BenchResult[] = [];
+  let stack: BenchStack | undefined;
+  let stopping: Promise<void> | undefined;
+  const stopStack = () => {
+    stopping ??= stack ? stack.stop().catch(() => undefined) : Promise.resolve();
+    return stopping;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    progress(`${signal}: stopping the services`);
+    void stopStack().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  let counted: CountedPipeline | undefined;
+  let startupMs = 0;
+  try {
+    progress(`mode: ${quick ? 'quick' : 'full'}; starting DynamoDB Local and the SNS/SQS emulator`);
+    stack = await startBenchStack();
+    startupMs = stack.startupMs;
+    const running = stack;
+    results.push(await measure('ingest', () => benchIngest(running, SIZES.ingest)));
+    results.push(await measure('reconcile', () => benchReconcile(running, SIZES.reconcile)));
+    results.push(await measure('alerts', () => benchAlerts(running, SIZES.alerts)));
+    const fleet = Math.max(...SIZES.reconcile.fleets);
+    results.push(
+      await measure('status-api', () =>
+        benchStatusApi(running, {
+          ...SIZES.status,
+          fleet,
+          deviceIds: (index) => `idle-${String(index).padStart(7, '0')}`,
+        }),
+      ),
+    );
+    try {
+      progress('replay: counted pipeline run on the bench stack');
+      counted = await countedPipeline(running, SIZES.replay);
+    } catch (error) {
+      progress(`replay: counted run failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  } finally {
+    await stopStack();
+    stack = undefined;
+  }
+  results.push(await measure('cold-start', () => benchColdStart(SIZES.coldStart)));
+  results.push(await measure('replay', () => benchReplay(SIZES.replay, counted, startupMs)));
+
+  const totalSeconds = (performance.now() - started) / 1000;
+  const output = fileURLToPath(new URL('./results.json', import.meta.url));
+  const document = results.map(({ summary: _summary, ...result }) => ({
+    ...result,
+    mode: quick ? 'quick' : 'full',
+  }));
+  await writeFile(output, `${JSON.stringify(document, null, 2)}\n`);
+
+  const table = renderTable(
+    ['name', 'figures', 'ratio', 'budget', 'pass'],
+    results.map((r) => [
+      r.name,
+      r.summary.join('\n'),
+      r.ratio === null ? '-' : fmt(r.ratio, 3),
+      r.budget,
+      r.error ? 'CRASH' : r.pass ? 'yes' : 'NO',
+    ]),
+  );
+  process.stdout.write(
+    `\niot-presence benchmarks (${quick ? 'quick' : 'full'}), ${fmt(totalSeconds, 0)} s\n\n${table}\n`,
+  );
+  const failing = results.filter((r) => !r.pass && !r.error);
+  if (failing.length > 0) process.stdout.write(`\nover budget: ${failing.map((r) => r.name).join(', ')}\n`);
+  process.stdout.write(`results: ${output}\n`);
+  return results.some((r) => r.error) ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,209 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AwsClients } from '../src/adapters/aws-clients.js';
+import { countRequests, type RequestCounts } from '../src/local/request-counter.js';
+import { createLocalRuntime, type LocalRuntime } from '../src/local/runtime.js';
+import { LOCAL_CREDENTIALS, type LocalAws, startLocalAws } from '../src/local/services/local-aws.js';
+import { VirtualTimers } from '../src/local/timers.js';
+
+/** Virtual start of the benchmark clock (the example trace's era). */
+export const BENCH_T0 = Date.parse('2026-11-01T00:00:00Z');
+
+/** DynamoDB commands that read (the rest write or manage tables). */
+const READ_COMMANDS = new Set([
+  'GetItemCommand',
+  'QueryCommand',
+  'ScanCommand',
+  'BatchGetItemCommand',
+  'TransactGetItemsCommand',
+]);
+/** Commands that accept ReturnConsumedCapacity. */
+const CAPACITY_COMMANDS = new Set([
+  ...READ_COMMANDS,
+  'PutItemCommand',
+  'UpdateItemCommand',
+  'DeleteItemCommand',
+  'BatchWriteItemCommand',
+  'TransactWriteItemsCommand',
+]);
+
+interface ConsumedCapacityLike {
+  CapacityUnits?: number;
+  ReadCapacityUnits?: number;
+  WriteCapacityUnits?: number;
+}
+
+export interface CapacityTotals {
+  readUnits: number;
+  writeUnits: number;
+  /** Requests that asked for consumed capacity and got an answer with it. */
+  reported: number;
+  /** Requests that asked and got none (a failed conditional write, for instance). */
+  unreported: number;
+}
+
+interface MiddlewareStackLike {
+  add(
+    middleware: (
+      next: (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>,
+      context: { commandName?: string },
+    ) => (args: { input: Record<string, unknown> }) => Promise<{ output: Record<string, unknown> }>,
+    options: { step: 'initialize'; name: string; override?: boolean },
+  ): void;
+}
+
+/**
+ * Asks DynamoDB for ReturnConsumedCapacity=TOTAL on every request of a client (when `enabled`) and adds up what
+ * the responses report. The caller's input object is not modified: the document client marshals `args.input`.
+ */
+export class CapacityMeter {
+  enabled = false;
+  readonly totals: CapacityTotals = { readUnits: 0, writeUnits: 0, reported: 0, unreported: 0 };
+
+  attach(client: DynamoDBDocumentClient): void {
+    (client.middlewareStack as unknown as MiddlewareStackLike).add(
+      (next, context) => async (args) => {
+        const command = context.commandName ?? '';
+        if (!this.enabled || !CAPACITY_COMMANDS.has(command)) return next(args);
+        const result = await next({ ...args, input: { ...args.input, ReturnConsumedCapacity: 'TOTAL' } });
+        this.record(command, result.output?.ConsumedCapacity);
+        return result;
+      },
+      { step: 'initialize', name: 'benchConsumedCapacity', override: true },
+    );
+  }
+
+  private record(command: string, consumed: unknown): void {
+    const entries = (
+      Array.isArray(consumed) ? consumed : consumed ? [consumed] : []
+    ) as ConsumedCapacityLike[];
+    if (entries.length === 0) {
+      this.totals.unreported += 1;
+      return;
+    }
+    this.totals.reported += 1;
+    for (const entry of entries) {
+      const units = entry.CapacityUnits ?? (entry.ReadCapacityUnits ?? 0) + (entry.WriteCapacityUnits ?? 0);
+      if (READ_COMMANDS.has(command)) this.totals.readUnits += entry.ReadCapacityUnits ?? units;
+      else this.totals.writeUnits += entry.WriteCapacityUnits ?? units;
+    }
+  }
+}
+
+export interface Measured {
+  /** Requests per `service.Command`, counted by the SDK middleware. */
+  requests: RequestCounts;
+  dynamodb: number;
+  dynamodbReads: number;
+  dynamodbWrites: number;
+  sns: number;
+  sqs: number;
+  readUnits: number;
+  writeUnits: number;
+  capacityReported: number;
+  capacityUnreported: number;
+}
+
+export function count(requests: RequestCounts, key: string): number {
+  return requests[key] ?? 0;
+}
+
+/** Counts the requests (and, when the meter is enabled, the consumed capacity) of one phase of a benchmark. */
+export class Meter {
+  constructor(
+    private readonly counts: RequestCounts,
+    readonly capacity: CapacityMeter,
+  ) {}
+
+  start(): () => Measured {
+    const before = { ...this.counts };
+    const capacityBefore = { ...this.capacity.totals };
+    return () => {
+      const requests: RequestCounts = {};
+      for (const [key, value] of Object.entries(this.counts)) {
+        const delta = value - (before[key] ?? 0);
+        if (delta > 0) requests[key] = delta;
+      }
+      const sum = (filter: (key: string) => boolean) =>
+        Object.entries(requests)
+          .filter(([key]) => filter(key))
+          .reduce((total, [, value]) => total + value, 0);
+      const command = (key: string) => key.slice(key.indexOf('.') + 1);
+      return {
+        requests,
+        dynamodb: sum((key) => key.startsWith('dynamodb.')),
+        dynamodbReads: sum((key) => key.startsWith('dynamodb.') && READ_COMMANDS.has(command(key))),
+        dynamodbWrites: sum((key) => key.startsWith('dynamodb.') && !READ_COMMANDS.has(command(key))),
+        sns: sum((key) => key.startsWith('sns.')),
+        sqs: sum((key) => key.startsWith('sqs.')),
+        readUnits: this.capacity.totals.readUnits - capacityBefore.readUnits,
+        writeUnits: this.capacity.totals.writeUnits - capacityBefore.writeUnits,
+        capacityReported: this.capacity.totals.reported - capacityBefore.reported,
+        capacityUnreported: this.capacity.totals.unreported - capacityBefore.unreported,
+      };
+    };
+  }
+}
+
+export interface BenchStack {
+  aws: LocalAws;
+  timers: VirtualTimers;
+  runtime: LocalRuntime;
+  meter: Meter;
+  /** A client outside the counted runtime: seeding and baselines. Configured like the functions' client. */
+  plainDynamo: DynamoDBDocumentClient;
+  startupMs: number;
+  stop(): Promise<void>;
+}
+
+/** A document client configured like src/adapters/aws-clients.ts, for writes the runtime must not count. */
+export function plainDocumentClient(endpoint: string): DynamoDBDocumentClient {
+  return DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 4 }),
+    {
+      marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
+      unmarshallOptions: { wrapNumbers: false },
+    },
+  );
+}
+
+/** Instruments a runtime's clients: request counts (countRequests) and consumed capacity. */
+export function instrument(clients: AwsClients): Meter {
+  const counts = countRequests(clients);
+  const capacity = new CapacityMeter();
+  capacity.attach(clients.dynamo);
+  return new Meter(counts, capacity);
+}
+
+/** DynamoDB Local, the SNS/SQS emulator and the real handlers on a virtual clock, with nothing scheduled. */
+export async function startBenchStack(): Promise<BenchStack> {
+  const started = performance.now();
+  const aws = await startLocalAws({ prefix: 'bench' });
+  const startupMs = performance.now() - started;
+  try {
+    const timers = new VirtualTimers(BENCH_T0);
+    // No scheduled sweep: the benchmarks run it when they measure it.
+    const runtime = await createLocalRuntime({ aws, timers, sweepEveryMs: 0 });
+    const meter = instrument(runtime.ports.clients);
+    const plainDynamo = plainDocumentClient(aws.dynamoEndpoint);
+    return {
+      aws,
+      timers,
+      runtime,
+      meter,
+      plainDynamo,
+      startupMs,
+      stop: async () => {
+        plainDynamo.destroy();
+        try {
+          await runtime.stop();
+        } finally {
+          await aws.stop();
+        }
+      },
+    };
+  } catch (error) {
+    await aws.stop();
+    throw error;
+  }
+}

@@ -1,0 +1,102 @@
+import { z } from 'zod';
+
+/** Failure probabilities injected for resilience testing. Never active unless IOT_PRESENCE_FAULTS is set. */
+export interface FaultRates {
+  /** Each DynamoDB request fails with a retryable error (throttling or 500). */
+  dynamodb: number;
+  /** Each SNS Publish fails. */
+  sns: number;
+  /** Each invocation throws after its work is done (a Lambda timeout after the writes). */
+  crash: number;
+}
+
+export const NO_FAULTS: FaultRates = { dynamodb: 0, sns: 0, crash: 0 };
+
+const rateSchema = z.coerce.number().min(0).max(1);
+const specSchema = z.object({ dynamodb: rateSchema, sns: rateSchema, crash: rateSchema }).partial().strict();
+
+/** Parses "dynamodb=0.05,sns=0.2,crash=0.05"; a malformed spec is a configuration error at cold start. */
+export function parseFaultSpec(spec: string | undefined): FaultRates {
+  if (!spec?.trim()) return NO_FAULTS;
+  const entries = spec.split(',').map((part) => part.split('=').map((s) => s.trim()));
+  if (entries.some((entry) => entry.length !== 2))
+    throw new Error(`IOT_PRESENCE_FAULTS is malformed: "${spec}"`);
+  const parsed = specSchema.safeParse(Object.fromEntries(entries));
+  if (!parsed.success) throw new Error(`IOT_PRESENCE_FAULTS is malformed: "${spec}"`);
+  return { ...NO_FAULTS, ...parsed.data };
+}
+
+/** mulberry32: a small seeded PRNG, so a fault run can be repeated (IOT_PRESENCE_FAULTS_SEED). */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+export class FaultInjector {
+  constructor(
+    readonly rates: FaultRates,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  get active(): boolean {
+    return this.rates.dynamodb > 0 || this.rates.sns > 0 || this.rates.crash > 0;
+  }
+
+  strikes(kind: keyof FaultRates): boolean {
+    const rate = this.rates[kind];
+    return rate > 0 && this.random() < rate;
+  }
+}
+
+export class InjectedCrashError extends Error {
+  override name = 'InjectedCrashError';
+  constructor() {
+    super('injected fault: the invocation died after its work was done');
+  }
+}
+
+let fromEnvironment: FaultInjector | undefined;
+
+/** Replaces the process's fault injector: the replay and tests choose faults per run. */
+export function installFaults(injector: FaultInjector): void {
+  fromEnvironment = injector;
+}
+
+/** The process's fault injector, read once from the environment. */
+export function environmentFaults(): FaultInjector {
+  if (!fromEnvironment) {
+    const seed = process.env.IOT_PRESENCE_FAULTS_SEED;
+    fromEnvironment = new FaultInjector(
+      parseFaultSpec(process.env.IOT_PRESENCE_FAULTS),
+      seed ? seededRandom(Number(seed)) : Math.random,
+    );
+  }
+  return fromEnvironment;
+}
+
+/** A retryable DynamoDB error, as the service returns it under throttling or an internal error. */
+export function injectedDynamoDbError(random: () => number = Math.random): Error {
+  const throttled = random() < 0.5;
+  return Object.assign(
+    new Error(throttled ? 'injected fault: throughput exceeded' : 'injected fault: internal server error'),
+    {
+      name: throttled ? 'ProvisionedThroughputExceededException' : 'InternalServerError',
+      $fault: throttled ? 'client' : 'server',
+      $metadata: { httpStatusCode: throttled ? 400 : 500, attempts: 1, totalRetryDelay: 0 },
+    },
+  );
+}
+
+export function injectedSnsError(): Error {
+  return Object.assign(new Error('injected fault: SNS publish failed'), {
+    name: 'InternalErrorException',
+    $fault: 'server',
+    $metadata: { httpStatusCode: 500 },
+  });
+}

@@ -1,0 +1,60 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runFleetSimulation, SCENARIOS } from '../../src/local/fleet-simulator.js';
+import { type LocalStack, startLocalStack } from '../../src/local/local-stack.js';
+import { AlertInbox } from '../fixtures/local-stack.js';
+
+const W_SECONDS = 4;
+
+let stack: LocalStack;
+const inbox = new AlertInbox();
+
+beforeAll(async () => {
+  stack = await startLocalStack({
+    mqttPort: 0,
+    httpPort: 0,
+    settleWindowSeconds: W_SECONDS,
+    onAlert: inbox.push,
+  });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+describe('the fleet simulator against the local stack', () => {
+  it('finds every device and every alert as the scenarios it played predict (20 devices, 30 s, W = 4 s)', async () => {
+    // Arrange
+    const lines: string[] = [];
+
+    // Act
+    const result = await runFleetSimulation({
+      mqttUrl: stack.mqttUrl,
+      apiUrl: stack.httpUrl,
+      devices: 20,
+      durationSeconds: 30,
+      seed: 7,
+      settleWindowSeconds: W_SECONDS,
+      keepaliveSeconds: 2,
+      prefix: 'sim-test-',
+      dropAllClients: () => stack.broker.dropAllClients(),
+      log: (line) => lines.push(line),
+    });
+
+    // Assert
+    const wrong = result.reports.filter((report) => !report.correct);
+    expect(wrong, lines.join('\n')).toEqual([]);
+    expect(result.problems).toEqual([]);
+    expect(result.ok).toBe(true);
+    expect(result.devicesCorrect).toBe(20);
+    expect(result.storm).toBe('broker-drop');
+    for (const kind of SCENARIOS) expect(result.scenarios[kind]).toBeGreaterThan(0);
+    expect(result.alerts.expected).toBeGreaterThan(0);
+    expect(result.alerts).toMatchObject({ received: result.alerts.expected, missing: 0, unexpected: 0 });
+    // The operator's subscription saw the same alerts the ledger lists.
+    expect(inbox.alerts.filter((alert) => alert.deviceId.startsWith('sim-test-'))).toHaveLength(
+      result.alerts.received,
+    );
+    expect(result.alertPipelineLatencyBeyondW.maxMs).toBeLessThan(3_000);
+    expect(lines.at(-1)).toMatch(/^result: OK/);
+  }, 150_000);
+});

@@ -1,0 +1,68 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { FaultInjector, type FaultRates, NO_FAULTS, seededRandom } from '../../src/adapters/faults.js';
+import { type ReplayResult, replayTrace } from '../../src/local/replay.js';
+import { type FleetTrace, generateFleetTrace } from '../fixtures/device-history.js';
+
+/** The figures of the issue: every DynamoDB request, SNS publish and invocation may fail. */
+const ALL_FAULTS: FaultRates = { dynamodb: 0.05, sns: 0.2, crash: 0.05 };
+
+async function replayWithFaults(trace: FleetTrace, rates: FaultRates, seed: number): Promise<ReplayResult> {
+  const lines = trace.lines.map((line) => JSON.stringify(line));
+  return replayTrace(lines, { faults: new FaultInjector(rates, seededRandom(seed)) });
+}
+
+const key = (a: { type: string; deviceId: string; sessionIdentifier: string }) =>
+  `${a.type}|${a.deviceId}|${a.sessionIdentifier}`;
+
+/** Same final states and exactly the same alerts as the contract demands; faults may only make them later. */
+function expectContractKept(result: ReplayResult, trace: FleetTrace) {
+  const states = Object.fromEntries(result.devices.map((d) => [d.deviceId, [d.status, d.sessionIdentifier]]));
+  for (const device of trace.expected.devices) {
+    expect(states[device.deviceId], device.deviceId).toEqual([device.status, device.sessionIdentifier]);
+  }
+  const received = result.alerts.map(key);
+  expect(new Set(received).size, 'no duplicate alerts').toBe(received.length);
+  expect([...received].sort()).toEqual(trace.expected.alerts.map(key).sort());
+  const earliest = new Map(trace.expected.alerts.map((a) => [key(a), a.earliest]));
+  for (const alert of result.alerts)
+    expect(alert.publishedAt).toBeGreaterThanOrEqual(earliest.get(key(alert)) ?? 0);
+}
+
+describe('faults never lose an event or duplicate an alert', () => {
+  it('replays generated fleets under DynamoDB, SNS and crash faults to the same states and alerts', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 1_000_000 }), async (seed) => {
+        // Arrange
+        const trace = generateFleetTrace({ devices: 8, hours: 2, seed });
+
+        // Act
+        const result = await replayWithFaults(trace, ALL_FAULTS, seed);
+
+        // Assert: a dead-lettered event was written before its invocation died, so the state already holds it.
+        expectContractKept(result, trace);
+        expect(result.retries).toBeGreaterThan(0);
+      }),
+      { numRuns: 3, endOnFailure: true },
+    );
+  }, 300_000);
+
+  it.each<[string, FaultRates]>([
+    ['DynamoDB requests that fail one in five times', { ...NO_FAULTS, dynamodb: 0.2 }],
+    ['an SNS that refuses half of the publishes', { ...NO_FAULTS, sns: 0.5 }],
+    ['invocations that die after their writes one in five times', { ...NO_FAULTS, crash: 0.2 }],
+  ])(
+    'keeps the contract with %s',
+    async (_label, rates) => {
+      // Arrange
+      const trace = generateFleetTrace({ devices: 6, hours: 2, seed: 4242 });
+
+      // Act
+      const result = await replayWithFaults(trace, rates, 7);
+
+      // Assert
+      expectContractKept(result, trace);
+    },
+    120_000,
+  );
+});
