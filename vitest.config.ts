@@ -2,7 +2,10 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    // The storms of test/load take minutes: `npm run test:load` runs them on their own.
+    include: process.env.IOT_PRESENCE_LOAD_TESTS
+      ? ['test/load/**/*.test.ts']
+      : ['test/{unit,integration,e2e}/**/*.test.ts'],
     // Integration and e2e files each start their own DynamoDB Local (a JVM): two at a time fits 2 cores.
     pool: 'forks',
     maxWorkers: 2,

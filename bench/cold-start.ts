@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -201,6 +201,7 @@ export async function benchColdStart(sizes: ColdStartSizes): Promise<BenchOutcom
     const bundles = new Map<string, string>();
     for (const fn of functions) {
       const dir = join(work, 'functions', fn.name);
+      await mkdir(dir, { recursive: true });
       await execFileAsync('unzip', ['-q', '-o', fn.zipPath, '-d', dir]);
       const modulePath = fn.handler.slice(0, fn.handler.lastIndexOf('.'));
       bundles.set(fn.name, join(dir, `${modulePath}.mjs`));

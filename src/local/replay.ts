@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { FaultInjector } from '../adapters/faults.js';
+import { countRequests, type RequestCounts } from './request-counter.js';
 import { createLocalRuntime, type ReceivedAlert } from './runtime.js';
 import { startLocalAws } from './services/local-aws.js';
 import { VirtualTimers } from './timers.js';
@@ -45,10 +46,13 @@ export interface ReplayResult {
   retries: number;
   deadLettered: number;
   lines: number;
+  requests?: RequestCounts;
 }
 
 export interface ReplayOptions {
   faults?: FaultInjector;
+  /** Count the SDK requests the functions send (service.command -> count) into the result. */
+  countRequests?: boolean;
 }
 
 /** The deployed schedule: rate(1 minute). */
@@ -88,6 +92,7 @@ export async function replayTrace(
     await aws.stop();
     throw error;
   });
+  const requests = options.countRequests ? countRequests(runtime.ports.clients) : undefined;
   try {
     const badLines = parsed.filter((line) => line === undefined).length;
     const valid = parsed.filter((line): line is TraceLine => line !== undefined);
@@ -132,6 +137,7 @@ export async function replayTrace(
       retries: runtime.counters.retries,
       deadLettered: runtime.counters.deadLettered,
       lines: parsed.length,
+      ...(requests ? { requests } : {}),
     };
   } finally {
     await runtime.stop();
