@@ -1,4 +1,4 @@
-import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { eventKey } from '../src/adapters/dynamodb/event-log.js';
@@ -154,6 +154,9 @@ function pickKind(value: number): Kind {
   return 'will';
 }
 
+type Variant = 'handlers' | 'raw' | 'conditional';
+const VARIANTS: readonly Variant[] = ['raw', 'conditional', 'handlers'];
+
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
 
 /**
@@ -162,7 +165,7 @@ type Handler = (event: unknown, context: Context) => Promise<unknown>;
  * which side goes first so that a noisy neighbour hurts both.
  */
 export async function benchIngest(stack: BenchStack, sizes: IngestSizes): Promise<BenchOutcome> {
-  const { runtime, meter, plainDynamo, aws } = stack;
+  const { runtime, meter, aws } = stack;
   const ports = runtime.ports;
   const [{ buildIngestPresenceHandler }, { buildIngestDeviceMessageHandler }] = await Promise.all([
     import('../src/handlers/ingest-presence.js'),
@@ -176,134 +179,162 @@ export async function benchIngest(stack: BenchStack, sizes: IngestSizes): Promis
     willTopicFilter: ports.config.WILL_TOPIC_FILTER,
     birthTopicFilter: ports.config.BIRTH_TOPIC_FILTER,
   };
+  // Baselines: the same items into tables created from the same definition (infra/tables.json), same DynamoDB Local.
   const rawTable = `${ports.config.EVENTS_TABLE}-raw-baseline`;
+  const conditionalTable = `${ports.config.EVENTS_TABLE}-conditional-baseline`;
   const admin = new DynamoDBClient({
     endpoint: aws.dynamoEndpoint,
     region: 'us-east-1',
     credentials: LOCAL_CREDENTIALS,
   });
-  await createTableFromDefinition(admin, 'events', rawTable);
-
-  const outcomes: Record<string, number> = {};
-  const runHandlers = async (deliveries: readonly Delivery[]) => {
-    const failures = await forEachWithLimit(deliveries, sizes.concurrency, async (delivery) => {
-      const result = (await handlers[delivery.target](delivery.event, lambdaContext(delivery.target))) as {
-        outcome?: string;
-      };
-      const outcome = result?.outcome ?? 'unknown';
-      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
-    });
-    if (failures.length > 0) throw failures[0]?.error;
-  };
-  const runRaw = async (deliveries: readonly Delivery[]) => {
-    const failures = await forEachWithLimit(deliveries, sizes.concurrency, async (delivery) => {
-      await plainDynamo.send(new PutCommand({ TableName: rawTable, Item: delivery.item }));
-    });
-    if (failures.length > 0) throw failures[0]?.error;
-  };
-
   try {
-    const ttlDays = ports.config.EVENT_TTL_DAYS;
-    const startAt = Date.parse('2026-11-02T00:00:00Z');
-    // Warm-up (not measured): connections, JIT, DynamoDB Local's own warm-up.
-    const warmup = buildWorkload('ingest-warmup', sizes.warmupEvents, 99, startAt, topics, ttlDays);
-    await runRaw(warmup);
-    await runHandlers(warmup);
-    for (const key of Object.keys(outcomes)) delete outcomes[key];
-
-    const handlerRates: number[] = [];
-    const rawRates: number[] = [];
-    const pairRatios: number[] = [];
-    const all: Delivery[] = [];
-    let handlerMs = 0;
-    let rawMs = 0;
-    // Only the runtime's clients are counted: the raw baseline uses a client outside them.
-    const stopCounting = meter.start();
-    for (let round = 0; round < sizes.rounds; round += 1) {
-      const workload = buildWorkload(
-        `ingest-r${round}`,
-        sizes.eventsPerRound,
-        1000 + round,
-        startAt + (round + 1) * 3_600_000,
-        topics,
-        ttlDays,
-      );
-      all.push(...workload);
-      const measureHandlers = async () => {
-        const { ms } = await timed(() => runHandlers(workload));
-        handlerMs += ms;
-        return workload.length / (ms / 1000);
-      };
-      const measureRaw = async () => {
-        const { ms } = await timed(() => runRaw(workload));
-        rawMs += ms;
-        return workload.length / (ms / 1000);
-      };
-      let handlerRate: number;
-      let rawRate: number;
-      if (round % 2 === 0) {
-        rawRate = await measureRaw();
-        handlerRate = await measureHandlers();
-      } else {
-        handlerRate = await measureHandlers();
-        rawRate = await measureRaw();
-      }
-      handlerRates.push(handlerRate);
-      rawRates.push(rawRate);
-      pairRatios.push(handlerRate / rawRate);
-      progress(
-        `ingest round ${round + 1}/${sizes.rounds}: handlers ${fmt(handlerRate, 0)}/s, raw PutItem ${fmt(rawRate, 0)}/s`,
-      );
-    }
-
-    const counted = stopCounting();
-    const events = all.length;
-    const duplicates = all.filter((d) => d.duplicate).length;
-    const mix = Object.fromEntries(
-      (['connected', 'disconnected', 'will'] as const).map((kind) => [
-        kind,
-        round(all.filter((d) => d.kind === kind).length / events, 3),
-      ]),
-    );
-    const requestsPerEvent = counted.dynamodb / events;
-    const readsPerEvent = counted.dynamodbReads / events;
-    const ratio = median(pairRatios);
-    const pass = ratio >= 0.7 && requestsPerEvent <= 1.0 && counted.dynamodbReads === 0;
-    return {
-      figures: {
-        events,
-        concurrency: sizes.concurrency,
-        rounds: sizes.rounds,
-        mix: { ...mix, duplicates: round(duplicates / events, 3) },
-        handlerEventsPerSecond: round(median(handlerRates), 0),
-        rawPutItemPerSecond: round(median(rawRates), 0),
-        handlerEventsPerSecondOverall: round(events / (handlerMs / 1000), 0),
-        rawPutItemPerSecondOverall: round(events / (rawMs / 1000), 0),
-        roundRatios: pairRatios.map((r) => round(r, 3)),
-        dynamodbRequestsPerEvent: round(requestsPerEvent, 4),
-        dynamodbReadsPerEvent: round(readsPerEvent, 4),
-        requests: counted.requests,
-        otherServiceRequests: { sns: counted.sns, sqs: counted.sqs },
-        outcomes: { ...outcomes },
-        duplicatesDelivered: duplicates,
-      },
-      summary: [
-        `${fmt(median(handlerRates), 0)} ev/s handlers vs ${fmt(median(rawRates), 0)} raw PutItem/s`,
-        `${events} events, concurrency ${sizes.concurrency}`,
-        `${fmt(requestsPerEvent, 3)} DynamoDB req/event, ${fmt(readsPerEvent, 3)} reads`,
-        `duplicates recognised ${outcomes.duplicate ?? 0}/${duplicates}`,
-      ],
-      ratio: round(ratio, 3),
-      ratioMeaning: 'median over rounds of handler events/s ÷ raw PutItem/s',
-      budget: 'ratio >= 0.7; <= 1.0 DynamoDB req/event; 0 reads',
-      pass,
-      notes: [
-        'handlers: buildIngestPresenceHandler / buildIngestDeviceMessageHandler on the runtime ports (middy, zod, Powertools)',
-        'baseline: unconditional PutItem of the identical items into a table created from the same definition',
-      ],
-    };
+    await createTableFromDefinition(admin, 'events', rawTable);
+    await createTableFromDefinition(admin, 'events', conditionalTable);
   } finally {
-    await admin.send(new DeleteTableCommand({ TableName: rawTable })).catch(() => undefined);
     admin.destroy();
   }
+
+  // The baselines send through the very client the handlers use (same SDK configuration, sockets and middleware);
+  // requests are counted only while the handlers run.
+  const dynamo = ports.clients.dynamo;
+  const outcomes: Record<string, number> = {};
+  const each = async (deliveries: readonly Delivery[], work: (delivery: Delivery) => Promise<void>) => {
+    const failures = await forEachWithLimit(deliveries, sizes.concurrency, work);
+    if (failures.length > 0) throw failures[0]?.error;
+  };
+  const variants: Record<Variant, (deliveries: readonly Delivery[]) => Promise<void>> = {
+    handlers: (deliveries) =>
+      each(deliveries, async (delivery) => {
+        const result = (await handlers[delivery.target](delivery.event, lambdaContext(delivery.target))) as {
+          outcome?: string;
+        };
+        const outcome = result?.outcome ?? 'unknown';
+        outcomes[outcome] = (outcomes[outcome] ?? 0) + 1;
+      }),
+    raw: (deliveries) =>
+      each(deliveries, async (delivery) => {
+        await dynamo.send(new PutCommand({ TableName: rawTable, Item: delivery.item }));
+      }),
+    conditional: (deliveries) =>
+      each(deliveries, async (delivery) => {
+        try {
+          await dynamo.send(
+            new PutCommand({
+              TableName: conditionalTable,
+              Item: delivery.item,
+              ConditionExpression: 'attribute_not_exists(eventKey)',
+            }),
+          );
+        } catch (error) {
+          if (!(error instanceof ConditionalCheckFailedException)) throw error;
+        }
+      }),
+  };
+
+  const ttlDays = ports.config.EVENT_TTL_DAYS;
+  const startAt = Date.parse('2026-11-02T00:00:00Z');
+  // Warm-up (not measured): connections, JIT, DynamoDB Local's own warm-up.
+  const warmup = buildWorkload('ingest-warmup', sizes.warmupEvents, 99, startAt, topics, ttlDays);
+  for (const variant of VARIANTS) await variants[variant](warmup);
+  for (const key of Object.keys(outcomes)) delete outcomes[key];
+
+  const rates: Record<Variant, number[]> = { handlers: [], raw: [], conditional: [] };
+  const cpu: Record<Variant, number> = { handlers: 0, raw: 0, conditional: 0 };
+  const vsRaw: number[] = [];
+  const vsConditional: number[] = [];
+  const all: Delivery[] = [];
+  const counted = { dynamodb: 0, dynamodbReads: 0, sns: 0, sqs: 0, requests: {} as Record<string, number> };
+  for (let round = 0; round < sizes.rounds; round += 1) {
+    const workload = buildWorkload(
+      `ingest-r${round}`,
+      sizes.eventsPerRound,
+      1000 + round,
+      startAt + (round + 1) * 3_600_000,
+      topics,
+      ttlDays,
+    );
+    all.push(...workload);
+    // Rotate the order so that no variant always runs first or last in a round.
+    const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length] as Variant);
+    const rate = {} as Record<Variant, number>;
+    for (const variant of order) {
+      const cpuBefore = process.cpuUsage();
+      const stopCounting = variant === 'handlers' ? meter.start() : undefined;
+      const { ms } = await timed(() => variants[variant](workload));
+      const used = process.cpuUsage(cpuBefore);
+      if (stopCounting) {
+        const measured = stopCounting();
+        counted.dynamodb += measured.dynamodb;
+        counted.dynamodbReads += measured.dynamodbReads;
+        counted.sns += measured.sns;
+        counted.sqs += measured.sqs;
+        for (const [key, value] of Object.entries(measured.requests))
+          counted.requests[key] = (counted.requests[key] ?? 0) + value;
+      }
+      cpu[variant] += (used.user + used.system) / 1000;
+      rate[variant] = workload.length / (ms / 1000);
+      rates[variant].push(rate[variant]);
+    }
+    vsRaw.push(rate.handlers / rate.raw);
+    vsConditional.push(rate.handlers / rate.conditional);
+    progress(
+      `ingest round ${round + 1}/${sizes.rounds}: handlers ${fmt(rate.handlers, 0)}/s, raw PutItem ${fmt(rate.raw, 0)}/s, conditional PutItem ${fmt(rate.conditional, 0)}/s`,
+    );
+  }
+
+  const events = all.length;
+  const duplicates = all.filter((d) => d.duplicate).length;
+  const mix = Object.fromEntries(
+    (['connected', 'disconnected', 'will'] as const).map((kind) => [
+      kind,
+      round(all.filter((d) => d.kind === kind).length / events, 3),
+    ]),
+  );
+  const requestsPerEvent = counted.dynamodb / events;
+  const readsPerEvent = counted.dynamodbReads / events;
+  const ratio = median(vsRaw);
+  const pass = ratio >= 0.7 && requestsPerEvent <= 1.0 && counted.dynamodbReads === 0;
+  const cpuPerEvent = (variant: Variant) => round(cpu[variant] / events, 3);
+  return {
+    figures: {
+      events,
+      concurrency: sizes.concurrency,
+      rounds: sizes.rounds,
+      mix: { ...mix, duplicates: round(duplicates / events, 3) },
+      handlerEventsPerSecond: round(median(rates.handlers), 0),
+      rawPutItemPerSecond: round(median(rates.raw), 0),
+      conditionalPutItemPerSecond: round(median(rates.conditional), 0),
+      ratioVsRaw: round(ratio, 3),
+      ratioVsConditional: round(median(vsConditional), 3),
+      roundRatiosVsRaw: vsRaw.map((r) => round(r, 3)),
+      roundRatiosVsConditional: vsConditional.map((r) => round(r, 3)),
+      nodeCpuMsPerEvent: {
+        handlers: cpuPerEvent('handlers'),
+        raw: cpuPerEvent('raw'),
+        conditional: cpuPerEvent('conditional'),
+      },
+      dynamodbRequestsPerEvent: round(requestsPerEvent, 4),
+      dynamodbReadsPerEvent: round(readsPerEvent, 4),
+      requests: counted.requests,
+      otherServiceRequests: { sns: counted.sns, sqs: counted.sqs },
+      outcomes: { ...outcomes },
+      duplicatesDelivered: duplicates,
+    },
+    summary: [
+      `${fmt(median(rates.handlers), 0)} ev/s handlers vs ${fmt(median(rates.raw), 0)} raw PutItem/s`,
+      `(conditional PutItem ${fmt(median(rates.conditional), 0)}/s: ratio ${fmt(median(vsConditional), 2)})`,
+      `${events} events, concurrency ${sizes.concurrency}, ${sizes.rounds} rounds`,
+      `${fmt(requestsPerEvent, 3)} DynamoDB req/event, ${fmt(readsPerEvent, 3)} reads`,
+      `duplicates recognised ${outcomes.duplicate ?? 0}/${duplicates}`,
+    ],
+    ratio: round(ratio, 3),
+    ratioMeaning: 'median over rounds of handler events/s ÷ raw PutItem/s',
+    budget: 'ratio >= 0.7; <= 1.0 DynamoDB req/event; 0 reads',
+    pass,
+    notes: [
+      'handlers: buildIngestPresenceHandler / buildIngestDeviceMessageHandler on the runtime ports (middy, zod, Powertools)',
+      "baselines: PutItem of the identical items (unconditional, and with the event log's attribute_not_exists condition)",
+      'all three run in every round, in rotating order, against tables of the same definition on the same DynamoDB Local',
+    ],
+  };
 }

@@ -10,6 +10,7 @@
  *   4. after the last action, a wait of W + 15 s (plus keep-alive detection), then the comparison.
  * At the end every device still connected disconnects cleanly, which raises no alert.
  */
+import { createConnection } from 'node:net';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
 
 export const SCENARIOS = [
@@ -196,10 +197,11 @@ interface DevicePage {
 export async function listDeviceIds(
   apiUrl: string,
   status: 'connected' | 'disconnected',
+  maxPages = Number.POSITIVE_INFINITY,
 ): Promise<Set<string>> {
   const ids = new Set<string>();
   let cursor: string | null = null;
-  do {
+  for (let pages = 0; pages < maxPages; pages += 1) {
     const query: URLSearchParams = new URLSearchParams({
       status,
       limit: '100',
@@ -212,8 +214,37 @@ export async function listDeviceIds(
     if (code !== 200) throw new HttpProblem(`GET /devices?status=${status} answered ${code}`);
     for (const item of body.items ?? []) ids.add(item.deviceId);
     cursor = body.cursor ?? null;
-  } while (cursor);
+    if (!cursor) break;
+  }
   return ids;
+}
+
+/** Fails fast, with a hint, when the stack is not there. */
+async function preflight(mqttUrl: string, apiUrl: string): Promise<void> {
+  const url = new URL(mqttUrl);
+  const port = Number(url.port || 1883);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const unreachable = await new Promise<string | undefined>((resolve) => {
+    const socket = createConnection({ host, port });
+    socket.setTimeout(5_000, () => {
+      socket.destroy();
+      resolve('timed out');
+    });
+    socket.once('connect', () => {
+      socket.end();
+      resolve(undefined);
+    });
+    socket.once('error', (error) => resolve(error.message));
+  });
+  if (unreachable)
+    throw new Error(`no MQTT broker at ${mqttUrl} (${unreachable}); is \`npm start\` running?`);
+  try {
+    await listDeviceIds(apiUrl, 'connected', 1);
+  } catch (error) {
+    throw new Error(
+      `the HTTP API at ${apiUrl} does not answer (${(error as Error).message}); is \`npm start\` running?`,
+    );
+  }
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
@@ -466,6 +497,7 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
   assertLoopback(options.mqttUrl, 'the MQTT url');
   assertLoopback(options.apiUrl, 'the API url');
   const apiUrl = options.apiUrl.replace(/\/+$/, '');
+  await preflight(options.mqttUrl, apiUrl);
   const seed = options.seed ?? 1;
   const random = seededRandom(seed);
   const keepaliveSeconds = options.keepaliveSeconds ?? 10;
