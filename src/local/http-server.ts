@@ -25,7 +25,12 @@ export interface LocalHttpServerOptions {
   /** Must be a loopback address; default 127.0.0.1. */
   host?: string;
   log?: (line: string) => void;
+  /** Local stand-in for invoking the deployed redrive function (`npm run redrive`). */
+  redrive?: () => Promise<number>;
 }
+
+/** The one route the deployment does not have: feeding dead-lettered events back, on loopback only. */
+export const REDRIVE_PATH = '/local/redrive';
 
 export interface LocalHttpServer {
   port: number;
@@ -197,6 +202,9 @@ export async function startHttpServer(options: LocalHttpServerOptions): Promise<
     } catch (error) {
       if (error instanceof PathDecodingError) return send(response, 400, { error: error.message });
       throw error;
+    }
+    if (rawPath === REDRIVE_PATH && request.method === 'POST' && options.redrive) {
+      return send(response, 200, { redriven: await options.redrive() });
     }
     if (!route) return send(response, 404, { error: 'not found' });
     if (request.method !== 'GET') {

@@ -269,7 +269,12 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     });
     brokerToStop = broker;
 
-    const http = await startHttpServer({ handlers: runtime.handlers, port: options.httpPort ?? 3000, log });
+    const http = await startHttpServer({
+      handlers: runtime.handlers,
+      port: options.httpPort ?? 3000,
+      log,
+      redrive: () => runtime.redrive(),
+    });
     cleanups.push(() => http.stop());
 
     // The alert watcher: what an operator subscribed to the topic would see.

@@ -1,8 +1,23 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FaultInjector, type FaultRates, NO_FAULTS, seededRandom } from '../../src/adapters/faults.js';
+import {
+  FaultInjector,
+  type FaultRates,
+  installFaults,
+  NO_FAULTS,
+  seededRandom,
+} from '../../src/adapters/faults.js';
 import { type ReplayResult, replayTrace } from '../../src/local/replay.js';
 import { type FleetTrace, generateFleetTrace } from '../fixtures/device-history.js';
+import {
+  apiEvent,
+  callApi,
+  connectedMessage,
+  deliverAt,
+  newSession,
+  startVirtualStack,
+  T0,
+} from '../fixtures/virtual-runtime.js';
 
 /** The figures of the issue: every DynamoDB request, SNS publish and invocation may fail. */
 const ALL_FAULTS: FaultRates = { dynamodb: 0.05, sns: 0.2, crash: 0.05 };
@@ -65,4 +80,35 @@ describe('faults never lose an event or duplicate an alert', () => {
     },
     120_000,
   );
+
+  it('parks an event whose invocations all died in the dead-letter queue and redrives it once', async () => {
+    // Arrange: every ingest invocation dies, so the event goes to the queue after Lambda's two retries.
+    const stack = await startVirtualStack();
+    try {
+      installFaults(new FaultInjector({ ...NO_FAULTS, crash: 1 }));
+      const session = newSession('dead-letter-device', 0);
+      await deliverAt(stack, T0 + 1_000, connectedMessage(session, T0 + 1_000));
+      await stack.timers.advanceTo(T0 + 10 * 60_000);
+      const parked = stack.runtime.deadLetters.filter((letter) => letter.target === 'ingestPresence').length;
+      installFaults(new FaultInjector(NO_FAULTS));
+
+      // Act
+      const redriven = await stack.runtime.redrive();
+      const again = await stack.runtime.redrive();
+      const events = await callApi(
+        stack.runtime.handlers.listDeviceEvents,
+        apiEvent('/devices/dead-letter-device/events', { deviceId: 'dead-letter-device' }),
+      );
+
+      // Assert
+      expect(parked).toBe(1);
+      expect(stack.runtime.counters.retries).toBeGreaterThanOrEqual(2);
+      expect(redriven).toBe(1);
+      expect(again).toBe(0);
+      expect((events.body.items as unknown[]).length).toBe(1);
+    } finally {
+      installFaults(new FaultInjector(NO_FAULTS));
+      await stack.stop();
+    }
+  }, 120_000);
 });

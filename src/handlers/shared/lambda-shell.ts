@@ -15,14 +15,13 @@ export function lambdaShell<TEvent, TResult>(
   handler: (event: TEvent, context: Context) => Promise<TResult>,
   options: ShellOptions = {},
 ) {
-  const faults = environmentFaults();
   const crashable = options.crashable ?? true;
   return middy<TEvent, TResult>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
     .handler(async (event, context) => {
       const result = await handler(event, context);
-      if (crashable && faults.strikes('crash')) throw new InjectedCrashError();
+      if (crashable && environmentFaults().strikes('crash')) throw new InjectedCrashError();
       return result;
     });
 }
