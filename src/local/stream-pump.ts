@@ -15,6 +15,7 @@ export class StreamPump {
   private readonly client: DynamoDBStreamsClient;
   private iterators = new Map<string, string | undefined>();
   private finishedShards = new Set<string>();
+  private lastSequence = new Map<string, string>();
 
   constructor(
     endpoint: string,
@@ -64,9 +65,7 @@ export class StreamPump {
           shardClosed = true;
           continue;
         }
-        const page = await this.client.send(
-          new GetRecordsCommand({ ShardIterator: iterator, Limit: this.batchSize }),
-        );
+        const page = await this.readShard(shardId, iterator);
         records.push(...(page.Records ?? []));
         full ||= (page.Records?.length ?? 0) >= this.batchSize;
         this.iterators.set(shardId, page.NextShardIterator);
@@ -82,6 +81,32 @@ export class StreamPump {
       delivered += records.length;
       // A short read means the shard is caught up: no need to ask again just to hear "nothing".
       if (!full && !shardClosed) return delivered;
+    }
+  }
+
+  /** One GetRecords; an iterator the stream no longer honours is replaced, resuming after the last record read. */
+  private async readShard(shardId: string, iterator: string) {
+    try {
+      const page = await this.client.send(
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: this.batchSize }),
+      );
+      const last = page.Records?.[page.Records.length - 1]?.dynamodb?.SequenceNumber;
+      if (last) this.lastSequence.set(shardId, last);
+      return page;
+    } catch (error) {
+      const name = (error as Error).name;
+      if (name !== 'TrimmedDataAccessException' && name !== 'ExpiredIteratorException') throw error;
+      const after = this.lastSequence.get(shardId);
+      const { ShardIterator } = await this.client.send(
+        new GetShardIteratorCommand({
+          StreamArn: this.streamArn,
+          ShardId: shardId,
+          ...(after
+            ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after }
+            : { ShardIteratorType: 'TRIM_HORIZON' }),
+        }),
+      );
+      return { Records: [], NextShardIterator: ShardIterator };
     }
   }
 
