@@ -120,7 +120,7 @@ function perAlert(group: GroupResult) {
     markSent: of('dynamodb.UpdateItemCommand'),
     loads: of('dynamodb.GetItemCommand'),
     plainPuts: of('dynamodb.PutItemCommand'),
-    writeUnits: round(group.measured.writeUnits / alerts, 2),
+    writeUnits: round(group.measured.awsWriteUnits / alerts, 2),
     readUnits: round(group.measured.readUnits / alerts, 2),
   };
 }

@@ -95,7 +95,7 @@ export async function countedPipeline(stack: BenchStack, sizes: ReplaySizes): Pr
         sns: per(measured.sns),
         delayedChecks: per(Math.max(0, timers.foreground - retries)),
         readUnits: per(measured.readUnits),
-        writeUnits: per(measured.writeUnits),
+        writeUnits: per(measured.awsWriteUnits),
       },
       alerts: measured.requests['sns.PublishCommand'] ?? 0,
     };
@@ -214,6 +214,7 @@ export async function benchReplay(
       ...(counted
         ? [
             `counted run (${counted.lines} lines): ${fmt(counted.perEvent.dynamodb, 2)} DynamoDB req/event (${fmt(counted.perEvent.dynamodbReads, 2)} reads), ${fmt(counted.perEvent.sns, 3)} SNS, ${fmt(counted.perEvent.delayedChecks, 3)} checks`,
+            `  ${fmt(counted.perEvent.readUnits, 2)} RRU + ${fmt(counted.perEvent.writeUnits, 2)} WRU per event (AWS rules, indexes included)`,
           ]
         : []),
     ],

@@ -35,7 +35,10 @@ interface ConsumedCapacityLike {
 
 export interface CapacityTotals {
   readUnits: number;
+  /** Write units of single-item writes (PutItem, UpdateItem, DeleteItem, BatchWriteItem), indexes included. */
   writeUnits: number;
+  /** Write units of TransactWriteItems as DynamoDB Local reports them (4 per KB and item: twice AWS's 2). */
+  transactWriteUnits: number;
   /** Requests that asked for consumed capacity and got an answer with it. */
   reported: number;
   /** Requests that asked and got none (a failed conditional write, for instance). */
@@ -53,19 +56,25 @@ interface MiddlewareStackLike {
 }
 
 /**
- * Asks DynamoDB for ReturnConsumedCapacity=TOTAL on every request of a client (when `enabled`) and adds up what
+ * Asks DynamoDB for ReturnConsumedCapacity=INDEXES (so that index writes count) on every request of a client (when `enabled`) and adds up what
  * the responses report. The caller's input object is not modified: the document client marshals `args.input`.
  */
 export class CapacityMeter {
   enabled = false;
-  readonly totals: CapacityTotals = { readUnits: 0, writeUnits: 0, reported: 0, unreported: 0 };
+  readonly totals: CapacityTotals = {
+    readUnits: 0,
+    writeUnits: 0,
+    transactWriteUnits: 0,
+    reported: 0,
+    unreported: 0,
+  };
 
   attach(client: DynamoDBDocumentClient): void {
     (client.middlewareStack as unknown as MiddlewareStackLike).add(
       (next, context) => async (args) => {
         const command = context.commandName ?? '';
         if (!this.enabled || !CAPACITY_COMMANDS.has(command)) return next(args);
-        const result = await next({ ...args, input: { ...args.input, ReturnConsumedCapacity: 'TOTAL' } });
+        const result = await next({ ...args, input: { ...args.input, ReturnConsumedCapacity: 'INDEXES' } });
         this.record(command, result.output?.ConsumedCapacity);
         return result;
       },
@@ -84,8 +93,9 @@ export class CapacityMeter {
     this.totals.reported += 1;
     for (const entry of entries) {
       const units = entry.CapacityUnits ?? (entry.ReadCapacityUnits ?? 0) + (entry.WriteCapacityUnits ?? 0);
-      if (READ_COMMANDS.has(command)) this.totals.readUnits += entry.ReadCapacityUnits ?? units;
-      else this.totals.writeUnits += entry.WriteCapacityUnits ?? units;
+      if (READ_COMMANDS.has(command)) this.totals.readUnits += units;
+      else if (command === 'TransactWriteItemsCommand') this.totals.transactWriteUnits += units;
+      else this.totals.writeUnits += units;
     }
   }
 }
@@ -100,6 +110,10 @@ export interface Measured {
   sqs: number;
   readUnits: number;
   writeUnits: number;
+  /** As DynamoDB Local reports them; AWS charges half (2 write units per KB and item). */
+  transactWriteUnits: number;
+  /** writeUnits + transactWriteUnits / 2: the write units AWS's pricing rules give. */
+  awsWriteUnits: number;
   capacityReported: number;
   capacityUnreported: number;
 }
@@ -138,6 +152,11 @@ export class Meter {
         sqs: sum((key) => key.startsWith('sqs.')),
         readUnits: this.capacity.totals.readUnits - capacityBefore.readUnits,
         writeUnits: this.capacity.totals.writeUnits - capacityBefore.writeUnits,
+        transactWriteUnits: this.capacity.totals.transactWriteUnits - capacityBefore.transactWriteUnits,
+        awsWriteUnits:
+          this.capacity.totals.writeUnits -
+          capacityBefore.writeUnits +
+          (this.capacity.totals.transactWriteUnits - capacityBefore.transactWriteUnits) / 2,
         capacityReported: this.capacity.totals.reported - capacityBefore.reported,
         capacityUnreported: this.capacity.totals.unreported - capacityBefore.unreported,
       };

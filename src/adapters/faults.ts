@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { seededRandom } from '../shared/seeded-random.js';
 
 /** Failure probabilities injected for resilience testing. Never active unless IOT_PRESENCE_FAULTS is set. */
 export interface FaultRates {
@@ -24,18 +25,6 @@ export function parseFaultSpec(spec: string | undefined): FaultRates {
   const parsed = specSchema.safeParse(Object.fromEntries(entries));
   if (!parsed.success) throw new Error(`IOT_PRESENCE_FAULTS is malformed: "${spec}"`);
   return { ...NO_FAULTS, ...parsed.data };
-}
-
-/** mulberry32: a small seeded PRNG, so a fault run can be repeated (IOT_PRESENCE_FAULTS_SEED). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 export class FaultInjector {

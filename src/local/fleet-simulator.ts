@@ -12,6 +12,7 @@
  */
 import { createConnection } from 'node:net';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import { seededRandom } from '../shared/seeded-random.js';
 
 export const SCENARIOS = [
   'stable',
@@ -129,18 +130,6 @@ interface ApiAlert {
   since: string;
   publishedAt: string | null;
   status: string;
-}
-
-/** mulberry32: small, fast, good enough to drive a simulation reproducibly. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));

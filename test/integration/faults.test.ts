@@ -1,13 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  FaultInjector,
-  type FaultRates,
-  installFaults,
-  NO_FAULTS,
-  seededRandom,
-} from '../../src/adapters/faults.js';
+import { FaultInjector, type FaultRates, installFaults, NO_FAULTS } from '../../src/adapters/faults.js';
 import { type ReplayResult, replayTrace } from '../../src/local/replay.js';
+import { seededRandom } from '../../src/shared/seeded-random.js';
 import { type FleetTrace, generateFleetTrace } from '../fixtures/device-history.js';
 import {
   apiEvent,

@@ -1,8 +1,9 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Alert, AlertLedger } from '../../domain/ports.js';
-import { allShards, shardOf } from '../shards.js';
+import { shardOf } from '../shards.js';
 import type { Key, Page } from './paging.js';
+import { queryEveryShard } from './sharded-query.js';
 
 /** How long a publisher owns an unsent alert before someone else may retry it. */
 export const PUBLISH_LEASE_MS = 30_000;
@@ -60,21 +61,15 @@ export class DynamoDbAlertLedger implements AlertLedger {
   }
 
   async claimUnsent(now: number, limit: number): Promise<Alert[]> {
-    const pages = await Promise.all(
-      allShards().map((shard) =>
-        this.dynamo.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: 'unsent',
-            KeyConditionExpression: 'unsentShard = :s AND retryAt <= :now',
-            ExpressionAttributeValues: { ':s': String(shard), ':now': now },
-            Limit: limit,
-          }),
-        ),
-      ),
-    );
+    const due = await queryEveryShard(this.dynamo, (shard) => ({
+      TableName: this.tableName,
+      IndexName: 'unsent',
+      KeyConditionExpression: 'unsentShard = :s AND retryAt <= :now',
+      ExpressionAttributeValues: { ':s': shard, ':now': now },
+      Limit: limit,
+    }));
     const claimed: Alert[] = [];
-    for (const key of pages.flatMap((page) => page.Items ?? []).slice(0, limit)) {
+    for (const key of due.slice(0, limit)) {
       try {
         const { Attributes } = await this.dynamo.send(
           new UpdateCommand({
@@ -101,20 +96,14 @@ export class DynamoDbAlertLedger implements AlertLedger {
 
   /** Whether any alert still waits to be published (one small query per shard). */
   async hasUnsent(): Promise<boolean> {
-    const pages = await Promise.all(
-      allShards().map((shard) =>
-        this.dynamo.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: 'unsent',
-            KeyConditionExpression: 'unsentShard = :s',
-            ExpressionAttributeValues: { ':s': String(shard) },
-            Limit: 1,
-          }),
-        ),
-      ),
-    );
-    return pages.some((page) => (page.Items ?? []).length > 0);
+    const items = await queryEveryShard(this.dynamo, (shard) => ({
+      TableName: this.tableName,
+      IndexName: 'unsent',
+      KeyConditionExpression: 'unsentShard = :s',
+      ExpressionAttributeValues: { ':s': shard },
+      Limit: 1,
+    }));
+    return items.length > 0;
   }
 
   async listForDevice(deviceId: string, limit: number, startKey?: Key): Promise<Page<LedgerEntry>> {

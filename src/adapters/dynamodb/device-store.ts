@@ -15,9 +15,10 @@ import type {
   DueDeviceFinder,
   StoredDevice,
 } from '../../domain/ports.js';
-import { allShards, shardOf } from '../shards.js';
+import { shardOf } from '../shards.js';
 import { ledgerItem } from './alert-ledger.js';
 import type { Key, Page } from './paging.js';
+import { queryEveryShard } from './sharded-query.js';
 
 export type DeviceSummary = Pick<
   DeviceView,
@@ -154,20 +155,14 @@ export class DynamoDbDeviceStore implements DeviceStore, DueDeviceFinder {
   }
 
   async findDue(before: number, limit: number): Promise<string[]> {
-    const pages = await Promise.all(
-      allShards().map((shard) =>
-        this.dynamo.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: 'dueChecks',
-            KeyConditionExpression: 'dueShard = :s AND dueAt <= :before',
-            ExpressionAttributeValues: { ':s': String(shard), ':before': before },
-            Limit: limit,
-          }),
-        ),
-      ),
-    );
-    return pages.flatMap((page) => (page.Items ?? []).map((item) => String(item.deviceId))).slice(0, limit);
+    const due = await queryEveryShard(this.dynamo, (shard) => ({
+      TableName: this.tableName,
+      IndexName: 'dueChecks',
+      KeyConditionExpression: 'dueShard = :s AND dueAt <= :before',
+      ExpressionAttributeValues: { ':s': shard, ':before': before },
+      Limit: limit,
+    }));
+    return due.map((item) => String(item.deviceId)).slice(0, limit);
   }
 
   async getView(deviceId: string): Promise<DeviceView | undefined> {
