@@ -227,6 +227,7 @@ export function evaluateDevice(
 
   const start = walkStart(sessions, cursor);
   let openOutage = cursor?.type === 'offline' ? cursor : undefined;
+  let heldBack = false;
 
   for (let index = start; index < sessions.length; index += 1) {
     const session = sessions[index] as SessionFacts;
@@ -244,6 +245,7 @@ export function evaluateDevice(
       });
       nextCursor = { type: 'online', sessionIdentifier: session.sessionIdentifier, since };
       openOutage = undefined;
+      heldBack = false;
     }
     const end = ends.get(session.sessionIdentifier);
     if (end && alertsOn(end, settings)) {
@@ -264,19 +266,24 @@ export function evaluateDevice(
         });
         openOutage = { type: 'offline', sessionIdentifier: session.sessionIdentifier, since: end.endSeenAt };
         nextCursor = openOutage;
+        heldBack = false;
         continue;
       }
     }
-    // A session with a successor is decided for good once its end is known (or can no longer be): move past it,
-    // so that pruning old sessions can never make the walk decide them again.
-    if (next && (end || firstSeenAt(next) + settings.settleWindowMs <= now)) {
+    // A session with a successor is decided for good once its end is known (or W after the successor, when a late
+    // end could no longer make an outage of it). The cursor moves past a run of such sessions so that pruning can
+    // never make the walk decide them again; an undecided one holds it back, yet the walk goes on, so that newer
+    // sessions still get their alerts and checks.
+    const decided =
+      next !== undefined && (end !== undefined || firstSeenAt(next) + settings.settleWindowMs <= now);
+    if (decided && !heldBack) {
       nextCursor = {
         type: 'settled',
         sessionIdentifier: session.sessionIdentifier,
         since: firstSeenAt(session),
       };
-    } else if (next) {
-      break;
+    } else if (next && !decided) {
+      heldBack = true;
     }
   }
 

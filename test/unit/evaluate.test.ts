@@ -349,4 +349,21 @@ describe('evaluateDevice', () => {
     expect(afterW.view?.settled).toBe(true);
     expect(afterW.dueAt).toBeUndefined();
   });
+
+  it('still schedules the newest session’s outage when an older session’s disconnect never arrived', () => {
+    // Arrange: B takes over A, but A's disconnect is never delivered; then B drops for good.
+    const facts = factsOf(
+      connected('A', 1, T),
+      connected('B', 2, T + MINUTE),
+      disconnected('B', 2, T + 2 * MINUTE),
+    );
+
+    // Act
+    const pending = evaluateDevice(facts, undefined, T + 2 * MINUTE + SECOND, settings);
+    const due = evaluateDevice(facts, pending.cursor, T + 2 * MINUTE + W, settings);
+
+    // Assert
+    expect(pending.dueAt).toBe(T + 2 * MINUTE + W);
+    expect(brief(due.alerts)).toEqual([{ type: 'offline', sessionIdentifier: 'B' }]);
+  });
 });
