@@ -22,10 +22,20 @@ export interface WillFacts {
 }
 
 /** Everything the reconciler keeps about a device, bounded in size. */
+/** What is left of a session the record no longer keeps: enough to ignore its late events and explain its will. */
+export interface PrunedSession {
+  sessionIdentifier: string;
+  disconnectSeenAt?: number;
+  disconnectedAt?: number;
+  abrupt: boolean;
+}
+
 export interface DeviceFacts {
   deviceId: string;
   sessions: SessionFacts[];
   wills: WillFacts[];
+  /** Tombstones of pruned sessions, newest last (bounded). */
+  pruned?: PrunedSession[];
   lastEventAt?: number;
   lastConnectedAt?: number;
   lastDisconnectedAt?: number;
@@ -72,6 +82,13 @@ function dropUndefined<T extends object>(value: T): T {
 
 /** Folds one event into the facts. Applying the same event twice changes nothing. */
 export function applyEvent(facts: DeviceFacts, event: DeviceEvent): DeviceFacts {
+  // A late event of a pruned session must not bring it back half-known (for example open, without its end).
+  if (
+    'sessionIdentifier' in event &&
+    facts.pruned?.some((p) => p.sessionIdentifier === event.sessionIdentifier)
+  ) {
+    return facts;
+  }
   switch (event.kind) {
     case 'connect_failed':
       return facts;
@@ -191,5 +208,19 @@ export function pruneFacts(
     .filter((w) => kept.length === ordered.length || w.receivedAt >= oldestKept - settings.willMatchMs)
     .sort((a, b) => a.receivedAt - b.receivedAt || a.eventId.localeCompare(b.eventId))
     .slice(-settings.maxWills);
-  return { ...facts, sessions: kept, wills };
+  const tombstones: PrunedSession[] = ordered
+    .filter((s) => !kept.includes(s))
+    .map((s) => ({
+      sessionIdentifier: s.sessionIdentifier,
+      disconnectSeenAt: s.disconnectSeenAt,
+      disconnectedAt: s.disconnectedAt,
+      abrupt: s.disconnectReason !== undefined && s.disconnectReason !== 'CLIENT_INITIATED_DISCONNECT',
+    }));
+  const pruned = [...(facts.pruned ?? []), ...tombstones].slice(
+    -MAX_TOMBSTONES_PER_SESSION * settings.maxSessions,
+  );
+  return { ...facts, sessions: kept, wills, pruned };
 }
+
+/** Tombstones kept, as a multiple of the sessions kept. */
+const MAX_TOMBSTONES_PER_SESSION = 2;

@@ -76,24 +76,34 @@ interface Timeline {
   pendingUntil: number[];
 }
 
-function willDistance(will: WillFacts, session: SessionFacts): number {
+/** A known end of a session, kept or pruned, that a will could accompany. */
+interface AbruptEnd {
+  sessionIdentifier: string;
+  disconnectSeenAt?: number;
+  disconnectedAt?: number;
+}
+
+function willDistance(will: WillFacts, end: AbruptEnd): number {
   const bySeen =
-    session.disconnectSeenAt === undefined ? Infinity : Math.abs(will.receivedAt - session.disconnectSeenAt);
+    end.disconnectSeenAt === undefined ? Infinity : Math.abs(will.receivedAt - end.disconnectSeenAt);
   const byTimestamp =
-    session.disconnectedAt === undefined ? Infinity : Math.abs(will.receivedAt - session.disconnectedAt);
+    end.disconnectedAt === undefined ? Infinity : Math.abs(will.receivedAt - end.disconnectedAt);
   return Math.min(bySeen, byTimestamp);
 }
 
-/** The abrupt presence disconnect a will accompanies, if any is close enough. */
-function matchWill(will: WillFacts, ordered: SessionFacts[], settings: PresenceSettings) {
-  let best: SessionFacts | undefined;
+/** The abrupt presence disconnect a will accompanies, if any is close enough (candidates in session order). */
+function matchWill(
+  will: WillFacts,
+  candidates: AbruptEnd[],
+  settings: PresenceSettings,
+): AbruptEnd | undefined {
+  let best: AbruptEnd | undefined;
   let bestDistance = Infinity;
-  for (const session of ordered) {
-    if (!session.disconnectReason || !isAbruptReason(session.disconnectReason)) continue;
-    const distance = willDistance(will, session);
+  for (const end of candidates) {
+    const distance = willDistance(will, end);
     // `<=` so that on a tie the newer session (later in order) wins.
     if (distance <= settings.willMatchMs && distance <= bestDistance) {
-      best = session;
+      best = end;
       bestDistance = distance;
     }
   }
@@ -150,9 +160,15 @@ function buildTimeline(facts: DeviceFacts, now: number, settings: PresenceSettin
   const wills = [...facts.wills].sort(
     (a, b) => a.receivedAt - b.receivedAt || a.eventId.localeCompare(b.eventId),
   );
+  // Pruned sessions come first: they are older than every kept one.
+  const abruptEnds: AbruptEnd[] = [
+    ...(facts.pruned ?? []).filter((p) => p.abrupt),
+    ...sessions.filter((s) => s.disconnectReason !== undefined && isAbruptReason(s.disconnectReason)),
+  ];
   for (const will of wills) {
-    const match = matchWill(will, sessions, settings);
+    const match = matchWill(will, abruptEnds, settings);
     const end = match && ends.get(match.sessionIdentifier);
+    if (match && !end) continue; // the will of a pruned session: explained, and it changes nothing
     if (end) {
       if (end.lastWillAt === undefined || will.receivedAt < end.lastWillAt) {
         end.lastWill = will.payload;

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceEvent, PresenceDisconnectReason } from '../../src/domain/device-events.js';
-import { applyEvents, type DeviceFacts, emptyFacts, orderSessions } from '../../src/domain/device-facts.js';
+import {
+  applyEvents,
+  type DeviceFacts,
+  emptyFacts,
+  orderSessions,
+  pruneFacts,
+} from '../../src/domain/device-facts.js';
 import { type AlertCursor, type AlertDecision, evaluateDevice } from '../../src/domain/evaluate.js';
 import { DEFAULT_SETTINGS, type PresenceSettings } from '../../src/domain/settings.js';
 import { birthEvent, connectedEvent, disconnectedEvent, willEvent } from '../fixtures/in-memory-ports.js';
@@ -365,5 +371,29 @@ describe('evaluateDevice', () => {
     // Assert
     expect(pending.dueAt).toBe(T + 2 * MINUTE + W);
     expect(brief(due.alerts)).toEqual([{ type: 'offline', sessionIdentifier: 'B' }]);
+  });
+
+  it('ignores late duplicates of a pruned session, its will included', () => {
+    // Arrange: A is taken over by B (with A's will); B ends cleanly; C connects; the record keeps only two sessions.
+    const small: PresenceSettings = { ...settings, maxSessions: 2 };
+    const history = factsOf(
+      connected('A', 0, T),
+      disconnected('A', 0, T + 10 * SECOND, 'DUPLICATE_CLIENTID'),
+      will(T + 10 * SECOND),
+      connected('B', 1, T + 10 * SECOND + 400),
+      disconnected('B', 1, T + 20 * SECOND, 'CLIENT_INITIATED_DISCONNECT'),
+      connected('C', 2, T + 21 * SECOND),
+    );
+    const pruned = pruneFacts(history, small);
+
+    // Act: a minute later, A's connected event and its will are delivered again.
+    const late = applyEvents(pruned, [connected('A', 0, T + 70 * SECOND, T), will(T + 71 * SECOND)]);
+    const evaluation = evaluateDevice(late, undefined, T + 71 * SECOND + W, small);
+
+    // Assert
+    expect(pruned.sessions.map((s) => s.sessionIdentifier)).toEqual(['B', 'C']);
+    expect(late.sessions.map((s) => s.sessionIdentifier)).toEqual(['B', 'C']);
+    expect(evaluation.alerts).toEqual([]);
+    expect(evaluation.view).toMatchObject({ status: 'connected', sessionIdentifier: 'C' });
   });
 });
