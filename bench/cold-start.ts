@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
+import { packagingEnvironment } from '../test/fixtures/serverless-template.js';
 import { type BenchOutcome, fmt, median, progress, round } from './support.js';
 
 const execFileAsync = promisify(execFile);
@@ -63,22 +64,6 @@ const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}));
 export const handler = async (event) =>
   dynamo.send(new GetCommand({ TableName: process.env.DEVICES_TABLE, Key: { deviceId: String(event.id) } }));
 `;
-
-/** The environment of the packaging run: offline, quiet, and without any AWS credentials (as the tests do). */
-function packagingEnvironment(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (/^AWS_/.test(name)) continue;
-    env[name] = value;
-  }
-  return {
-    ...env,
-    SLS_TELEMETRY_DISABLED: '1',
-    SLS_NOTIFICATIONS_MODE: 'off',
-    AWS_EC2_METADATA_DISABLED: 'true',
-    CI: env.CI ?? 'true',
-  };
-}
 
 interface ServerlessState {
   service: {

@@ -1,4 +1,4 @@
-import { replayTrace } from '../src/local/replay.js';
+import { driveTrace, replayTrace } from '../src/local/replay.js';
 import { createLocalRuntime } from '../src/local/runtime.js';
 import { VirtualTimers } from '../src/local/timers.js';
 import { type FleetTrace, generateFleetTrace, type TraceLine } from '../test/fixtures/device-history.js';
@@ -14,7 +14,6 @@ export interface ReplaySizes {
 }
 
 const SEED = 20_261_101;
-const STREAM_BATCH_WINDOW_MS = 1_000;
 
 /** Virtual timers that count what the delay queue is asked to deliver (each is one SQS SendMessage in AWS). */
 class CountingTimers extends VirtualTimers {
@@ -60,25 +59,7 @@ export async function countedPipeline(stack: BenchStack, sizes: ReplaySizes): Pr
   try {
     const stop = meter.start();
     const lines = trace.lines;
-    for (let index = 0; index < lines.length; ) {
-      const first = lines[index] as TraceLine;
-      await timers.advanceTo(first.at);
-      const windowEnd = Math.min(first.at + STREAM_BATCH_WINDOW_MS, timers.nextForegroundDue() ?? Infinity);
-      const batch: TraceLine[] = [];
-      while (index < lines.length && (batch.length === 0 || (lines[index] as TraceLine).at < windowEnd)) {
-        batch.push(lines[index] as TraceLine);
-        index += 1;
-      }
-      await timers.advanceTo((batch[batch.length - 1] as TraceLine).at);
-      await runtime.publishBatch(
-        batch.map((line) => ({
-          topic: line.topic,
-          payload: Buffer.from(JSON.stringify(line.payload)),
-          clientId: line.clientId ?? null,
-          receivedAt: Math.max(line.at, timers.now()),
-        })),
-      );
-    }
+    await driveTrace(runtime, timers, lines);
     await timers.runUntilIdle();
     const measured = stop();
     const events = lines.length;

@@ -730,6 +730,19 @@ async function playScenario(
       return false;
     }
   };
+  /** Waits out the planned downtime, reconnects, and records what the service should then report. */
+  const comeBack = async (label: string, cutAt: number, onlineAlertExpected: boolean) => {
+    await sleep(cutAt + plan.downMs - Date.now());
+    const backAt = Date.now();
+    device.longestOutageMs = Math.max(device.longestOutageMs, backAt - cutAt);
+    device.lastActionAt = backAt;
+    device.lastOutcomeAt = backAt;
+    if (await reconnect(label)) {
+      if (onlineAlertExpected) device.expected.push({ type: 'online', at: backAt });
+    } else {
+      device.expectedStatus = 'disconnected';
+    }
+  };
   await sleep(phaseStart + plan.startMs - Date.now());
   const cutAt = Date.now();
   device.lastActionAt = cutAt;
@@ -752,16 +765,7 @@ async function playScenario(
         device.expectWill = true;
         return;
       }
-      await sleep(cutAt + plan.downMs - Date.now());
-      const backAt = Date.now();
-      device.longestOutageMs = Math.max(device.longestOutageMs, backAt - cutAt);
-      device.lastActionAt = backAt;
-      device.lastOutcomeAt = backAt;
-      if (await reconnect(plan.kind)) {
-        if (plan.kind === 'long-outage') device.expected.push({ type: 'online', at: backAt });
-      } else {
-        device.expectedStatus = 'disconnected';
-      }
+      await comeBack(plan.kind, cutAt, plan.kind === 'long-outage');
       return;
     }
     case 'silent-death': {
@@ -777,13 +781,7 @@ async function playScenario(
         device.expectWill = true;
         return;
       }
-      await sleep(cutAt + plan.downMs - Date.now());
-      const backAt = Date.now();
-      device.longestOutageMs = Math.max(device.longestOutageMs, backAt - cutAt);
-      device.lastActionAt = backAt;
-      device.lastOutcomeAt = backAt;
-      if (await reconnect('silent-death')) device.expected.push({ type: 'online', at: backAt });
-      else device.expectedStatus = 'disconnected';
+      await comeBack('silent-death', cutAt, true);
       return;
     }
     case 'graceful':

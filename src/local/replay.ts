@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { FaultInjector } from '../adapters/faults.js';
 import { countRequests, type RequestCounts } from './request-counter.js';
-import { createLocalRuntime, type ReceivedAlert } from './runtime.js';
+import { createLocalRuntime, type LocalRuntime, type ReceivedAlert } from './runtime.js';
 import { startLocalAws } from './services/local-aws.js';
 import { VirtualTimers } from './timers.js';
 
@@ -14,6 +14,46 @@ const traceLineSchema = z.object({
 });
 
 type TraceLine = z.infer<typeof traceLineSchema>;
+
+/** A trace line as driveTrace takes it: when the rule delivers it, and what. */
+export interface DeliveredLine {
+  at: number;
+  topic: string;
+  payload?: unknown;
+  clientId?: string;
+}
+
+/**
+ * Feeds trace lines to a runtime in virtual time: each check falls due before the lines after it, and lines inside
+ * one stream batching window are ingested together and read from the stream once, as the deployed mapping does.
+ */
+export async function driveTrace(
+  runtime: Pick<LocalRuntime, 'publishBatch'>,
+  timers: VirtualTimers,
+  lines: readonly DeliveredLine[],
+): Promise<void> {
+  for (let index = 0; index < lines.length; ) {
+    const first = lines[index] as DeliveredLine;
+    await timers.advanceTo(first.at);
+    // One stream batching window, cut short by any check that falls due inside it.
+    const windowEnd = Math.min(first.at + STREAM_BATCH_WINDOW_MS, timers.nextForegroundDue() ?? Infinity);
+    const batch: DeliveredLine[] = [];
+    while (index < lines.length && (batch.length === 0 || (lines[index] as DeliveredLine).at < windowEnd)) {
+      batch.push(lines[index] as DeliveredLine);
+      index += 1;
+    }
+    const messages = batch.map((line) => ({
+      topic: line.topic,
+      payload: Buffer.from(
+        typeof line.payload === 'string' ? line.payload : JSON.stringify(line.payload ?? null),
+      ),
+      clientId: line.clientId ?? null,
+      receivedAt: Math.max(line.at, timers.now()),
+    }));
+    await timers.advanceTo((batch[batch.length - 1] as DeliveredLine).at);
+    await runtime.publishBatch(messages);
+  }
+}
 
 /** serverless.yml gives the stream mapping a 1 s batching window; the replay batches the same way. */
 const STREAM_BATCH_WINDOW_MS = 1_000;
@@ -102,27 +142,7 @@ export async function replayTrace(
   try {
     const badLines = parsed.filter((line) => line === undefined).length;
     const valid = parsed.filter((line): line is TraceLine => line !== undefined);
-    for (let index = 0; index < valid.length; ) {
-      const first = valid[index] as TraceLine;
-      await timers.advanceTo(first.at);
-      // One stream batching window, cut short by any check that falls due inside it.
-      const windowEnd = Math.min(first.at + STREAM_BATCH_WINDOW_MS, timers.nextForegroundDue() ?? Infinity);
-      const batch: TraceLine[] = [];
-      while (index < valid.length && (batch.length === 0 || (valid[index] as TraceLine).at < windowEnd)) {
-        batch.push(valid[index] as TraceLine);
-        index += 1;
-      }
-      const messages = batch.map((line) => ({
-        topic: line.topic,
-        payload: Buffer.from(
-          typeof line.payload === 'string' ? line.payload : JSON.stringify(line.payload ?? null),
-        ),
-        clientId: line.clientId ?? null,
-        receivedAt: Math.max(line.at, timers.now()),
-      }));
-      await timers.advanceTo((batch[batch.length - 1] as TraceLine).at);
-      await runtime.publishBatch(messages);
-    }
+    await driveTrace(runtime, timers, valid);
     await timers.runUntilIdle();
     // Nothing is pending until the outbox is empty too: let the sweep retry what SNS refused.
     for (let sweeps = 0; sweeps < MAX_FINAL_SWEEPS && (await runtime.ports.ledger.hasUnsent()); sweeps += 1) {
