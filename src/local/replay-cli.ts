@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { format } from 'node:util';
 
 // stdout carries exactly one JSON document: every log line goes to stderr.
@@ -17,7 +18,10 @@ if (!path) {
 }
 const { replayTrace } = await import('./replay.js');
 const started = performance.now();
-const result = await replayTrace(readFileSync(path, 'utf8').split('\n'));
+// npm runs scripts from the package root; a relative path means relative to where the user typed the command.
+const result = await replayTrace(
+  readFileSync(resolve(process.env.INIT_CWD ?? process.cwd(), path), 'utf8').split('\n'),
+);
 const seconds = (performance.now() - started) / 1000;
 process.stderr.write(
   `replayed ${result.lines} lines in ${seconds.toFixed(1)} s (${(result.lines / seconds).toFixed(0)} lines/s)\n`,
