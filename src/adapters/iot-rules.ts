@@ -1,4 +1,4 @@
-import { matchTopicFilter } from '../handlers/shared/input-guards.js';
+import { matchTopicFilter } from '../shared/topic-filter.js';
 
 /** An MQTT message as the broker (or a trace line) hands it to the rules engine. */
 export interface MqttMessage {

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { type DeviceEvent, DISCONNECT_REASONS } from '../../domain/device-events.js';
-import { describeZodError, deviceIdSchema, matchTopicFilter, unsafeStructure } from './input-guards.js';
+import { matchTopicFilter } from '../../shared/topic-filter.js';
+import { describeZodError, deviceIdSchema, unsafeStructure } from './input-guards.js';
 
 export type Parsed = { ok: true; event: DeviceEvent } | { ok: false; reason: string };
 

@@ -1,0 +1,15 @@
+/** MQTT topic filter match; returns the values of the '+' levels, or undefined when it does not match. */
+export function matchTopicFilter(filter: string, topic: string): string[] | undefined {
+  const filterLevels = filter.split('/');
+  const topicLevels = topic.split('/');
+  const captured: string[] = [];
+  for (let i = 0; i < filterLevels.length; i += 1) {
+    const level = filterLevels[i];
+    if (level === '#') return captured;
+    const actual = topicLevels[i];
+    if (actual === undefined) return undefined;
+    if (level === '+') captured.push(actual);
+    else if (level !== actual) return undefined;
+  }
+  return filterLevels.length === topicLevels.length ? captured : undefined;
+}
