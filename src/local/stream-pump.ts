@@ -13,9 +13,11 @@ import type { DynamoDBStreamEvent } from 'aws-lambda';
  */
 export class StreamPump {
   private readonly client: DynamoDBStreamsClient;
-  private iterators = new Map<string, string | undefined>();
-  private finishedShards = new Set<string>();
-  private lastSequence = new Map<string, string>();
+  private readonly openShards = new Set<string>();
+  private readonly closedShards = new Set<string>();
+  private readonly lastSequence = new Map<string, string>();
+  /** The iterator after a read that returned records; any other is not trusted (see freshIterator). */
+  private readonly carriedIterators = new Map<string, string>();
 
   constructor(
     endpoint: string,
@@ -30,84 +32,78 @@ export class StreamPump {
     });
   }
 
-  /** Starts reading at the current end of the stream (what LATEST means for a new mapping). */
+  /**
+   * Starts at the beginning of the stream. The local stack always creates its tables fresh, so this is what LATEST
+   * means for the deployed mapping.
+   */
   async start(): Promise<void> {
-    await this.discoverShards('LATEST');
+    await this.discoverShards();
   }
 
-  private async discoverShards(position: 'LATEST' | 'TRIM_HORIZON'): Promise<void> {
+  private async discoverShards(): Promise<void> {
     const described = await this.client.send(new DescribeStreamCommand({ StreamArn: this.streamArn }));
     for (const shard of described.StreamDescription?.Shards ?? []) {
       const shardId = shard.ShardId as string;
-      if (this.iterators.has(shardId) || this.finishedShards.has(shardId)) continue;
-      const { ShardIterator } = await this.client.send(
-        new GetShardIteratorCommand({
-          StreamArn: this.streamArn,
-          ShardId: shardId,
-          ShardIteratorType: position,
-        }),
-      );
-      this.iterators.set(shardId, ShardIterator);
+      if (!this.closedShards.has(shardId)) this.openShards.add(shardId);
     }
   }
 
-  /** Reads until every shard is caught up; returns how many records were delivered. */
+  /**
+   * An iterator taken now, just after the last record delivered (or at the start of the shard). DynamoDB Local's
+   * iterator taken on an empty shard, or after a read that returned nothing, can miss records written since; only
+   * the iterator that follows a read with records is carried over to the next drain.
+   */
+  private async freshIterator(shardId: string): Promise<string | undefined> {
+    const after = this.lastSequence.get(shardId);
+    const { ShardIterator } = await this.client.send(
+      new GetShardIteratorCommand({
+        StreamArn: this.streamArn,
+        ShardId: shardId,
+        ...(after
+          ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after }
+          : { ShardIteratorType: 'TRIM_HORIZON' }),
+      }),
+    );
+    return ShardIterator;
+  }
+
+  /** Reads every shard until it is caught up and hands the records on in batches; returns how many. */
   async drain(): Promise<number> {
     let delivered = 0;
-    for (;;) {
-      const records: _Record[] = [];
-      let shardClosed = false;
-      let full = false;
-      for (const [shardId, iterator] of this.iterators) {
-        if (!iterator) {
-          this.iterators.delete(shardId);
-          this.finishedShards.add(shardId);
-          shardClosed = true;
-          continue;
+    let shardClosed = false;
+    for (const shardId of [...this.openShards]) {
+      let iterator = this.carriedIterators.get(shardId) ?? (await this.freshIterator(shardId));
+      this.carriedIterators.delete(shardId);
+      while (iterator) {
+        const page = await this.client.send(
+          new GetRecordsCommand({ ShardIterator: iterator, Limit: this.batchSize }),
+        );
+        const records: _Record[] = page.Records ?? [];
+        const last = records[records.length - 1]?.dynamodb?.SequenceNumber;
+        if (last) this.lastSequence.set(shardId, last);
+        if (records.length > 0) {
+          await this.deliver({ Records: records as DynamoDBStreamEvent['Records'] });
+          delivered += records.length;
         }
-        const page = await this.readShard(shardId, iterator);
-        records.push(...(page.Records ?? []));
-        full ||= (page.Records?.length ?? 0) >= this.batchSize;
-        this.iterators.set(shardId, page.NextShardIterator);
+        if (!page.NextShardIterator) {
+          // A closed shard: its children hold the newer records.
+          this.openShards.delete(shardId);
+          this.closedShards.add(shardId);
+          shardClosed = true;
+          break;
+        }
+        if (records.length < this.batchSize) {
+          if (records.length > 0) this.carriedIterators.set(shardId, page.NextShardIterator);
+          break; // caught up
+        }
+        iterator = page.NextShardIterator;
       }
-      // A closed shard has children that hold the newer records.
-      if (shardClosed || this.iterators.size === 0) await this.discoverShards('TRIM_HORIZON');
-      if (records.length === 0 && !shardClosed) return delivered;
-      for (let i = 0; i < records.length; i += this.batchSize) {
-        await this.deliver({
-          Records: records.slice(i, i + this.batchSize) as DynamoDBStreamEvent['Records'],
-        });
-      }
-      delivered += records.length;
-      // A short read means the shard is caught up: no need to ask again just to hear "nothing".
-      if (!full && !shardClosed) return delivered;
     }
-  }
-
-  /** One GetRecords; an iterator the stream no longer honours is replaced, resuming after the last record read. */
-  private async readShard(shardId: string, iterator: string) {
-    try {
-      const page = await this.client.send(
-        new GetRecordsCommand({ ShardIterator: iterator, Limit: this.batchSize }),
-      );
-      const last = page.Records?.[page.Records.length - 1]?.dynamodb?.SequenceNumber;
-      if (last) this.lastSequence.set(shardId, last);
-      return page;
-    } catch (error) {
-      const name = (error as Error).name;
-      if (name !== 'TrimmedDataAccessException' && name !== 'ExpiredIteratorException') throw error;
-      const after = this.lastSequence.get(shardId);
-      const { ShardIterator } = await this.client.send(
-        new GetShardIteratorCommand({
-          StreamArn: this.streamArn,
-          ShardId: shardId,
-          ...(after
-            ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', SequenceNumber: after }
-            : { ShardIteratorType: 'TRIM_HORIZON' }),
-        }),
-      );
-      return { Records: [], NextShardIterator: ShardIterator };
+    if (shardClosed) {
+      await this.discoverShards();
+      delivered += await this.drain();
     }
+    return delivered;
   }
 
   close(): void {

@@ -1,0 +1,91 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { replayTrace } from '../../src/local/replay.js';
+import { generateFleetTrace } from '../fixtures/device-history.js';
+
+const examples = fileURLToPath(new URL('../../../shared/examples/', import.meta.url));
+const exampleTrace = `${examples}small-fleet.trace.jsonl`;
+
+interface Expected {
+  devices: Array<{ deviceId: string; status: string; sessionIdentifier: string }>;
+  alerts: Array<{ type: string; deviceId: string; sessionIdentifier: string; publishedAt: number }>;
+}
+
+/** The bundled example when it is there (beside the project), else a generated fleet and its oracle. */
+function traceAndExpectation(): { lines: string[]; expected: Expected } {
+  if (existsSync(exampleTrace)) {
+    return {
+      lines: readFileSync(exampleTrace, 'utf8').split('\n'),
+      expected: JSON.parse(readFileSync(`${examples}small-fleet.expected.json`, 'utf8')) as Expected,
+    };
+  }
+  const trace = generateFleetTrace({ devices: 12, hours: 2, seed: 99 });
+  return {
+    lines: trace.lines.map((line) => JSON.stringify(line)),
+    expected: {
+      devices: trace.expected.devices,
+      alerts: trace.expected.alerts.map((a) => ({ ...a, publishedAt: a.earliest })),
+    },
+  };
+}
+
+const key = (a: { type: string; deviceId: string; sessionIdentifier: string }) =>
+  `${a.type}|${a.deviceId}|${a.sessionIdentifier}`;
+
+describe('replay on DynamoDB Local and the SNS/SQS emulator', () => {
+  it('replays a trace to the expected state of every device and exactly the expected alerts, on time', async () => {
+    // Arrange
+    const { lines, expected } = traceAndExpectation();
+
+    // Act
+    const result = await replayTrace(lines);
+
+    // Assert
+    const states = new Map(result.devices.map((d) => [d.deviceId, [d.status, d.sessionIdentifier]]));
+    for (const device of expected.devices) {
+      expect(states.get(device.deviceId), device.deviceId).toEqual([device.status, device.sessionIdentifier]);
+    }
+    expect(result.alerts.map(key).sort()).toEqual(expected.alerts.map(key).sort());
+    const earliest = new Map(expected.alerts.map((a) => [key(a), a.publishedAt]));
+    for (const alert of result.alerts) {
+      const lateBy = alert.publishedAt - (earliest.get(key(alert)) ?? Number.NaN);
+      expect(lateBy, key(alert)).toBeGreaterThanOrEqual(0);
+      expect(lateBy, key(alert)).toBeLessThanOrEqual(10_000);
+    }
+    expect(result.rejected).toBe(0);
+  }, 120_000);
+
+  it('counts bad lines as rejected and goes on', async () => {
+    // Arrange
+    const good = JSON.stringify({
+      at: 1_793_520_000_000,
+      topic: '$aws/events/presence/connected/replay-ok',
+      payload: {
+        clientId: 'replay-ok',
+        timestamp: 1_793_520_000_000,
+        eventType: 'connected',
+        sessionIdentifier: '11111111-1111-4111-8111-111111111111',
+        versionNumber: 0,
+      },
+    });
+    const lines = [
+      'not json',
+      JSON.stringify({ at: 'soon', topic: 1 }),
+      JSON.stringify({
+        at: 1_793_520_000_001,
+        topic: 'devices/victim/will',
+        clientId: 'attacker',
+        payload: {},
+      }),
+      good,
+    ];
+
+    // Act
+    const result = await replayTrace(lines);
+
+    // Assert
+    expect(result.rejected).toBe(3);
+    expect(result.devices.map((d) => [d.deviceId, d.status])).toEqual([['replay-ok', 'connected']]);
+  }, 120_000);
+});
