@@ -38,3 +38,11 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   }
   return result.data;
 }
+
+let production: Config | undefined;
+
+/** The configuration of a deployed function: read from the environment and validated once, at cold start. */
+export function productionConfig(): Config {
+  production ??= parseConfig(process.env);
+  return production;
+}

@@ -1,7 +1,8 @@
+import { alertMessage } from '../adapters/alert-message.js';
 import { utcDay } from '../adapters/dynamodb/alert-ledger.js';
 import type { Key } from '../adapters/dynamodb/paging.js';
-import { alertMessage } from '../adapters/sns-alert-publisher.js';
-import { type AppPorts, productionPorts } from '../composition-root.js';
+import { productionApiPorts } from '../composition/api.js';
+import type { AppPorts } from '../composition-root.js';
 import { httpShell, json, pageQuerySchema, parseOrThrow } from './shared/http.js';
 import { deviceIdSchema } from './shared/input-guards.js';
 
@@ -57,4 +58,4 @@ export function buildListAlertsHandler(ports: Pick<AppPorts, 'ledger' | 'cursors
   });
 }
 
-export const handler = buildListAlertsHandler(productionPorts());
+export const handler = buildListAlertsHandler(productionApiPorts());
