@@ -1,6 +1,5 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
 import { systemClock } from '../adapters/clock.js';
 import { redriveTargets } from '../adapters/dead-letters.js';
 import type { RuleTarget } from '../adapters/iot-rules.js';
@@ -8,6 +7,7 @@ import { logger } from '../adapters/observability.js';
 import { createSqsClient } from '../adapters/sqs-client.js';
 import type { AppPorts } from '../composition-root.js';
 import { productionConfig } from '../config.js';
+import * as z from '../shared/zod.js';
 import { lambdaShell } from './shared/lambda-shell.js';
 
 export interface RedrivePorts extends Pick<AppPorts, 'clock' | 'config'> {
@@ -64,8 +64,8 @@ export function buildRedriveHandler(ports: RedrivePorts, maxMessages = 1000) {
 
 const redriveEnvSchema = z.object({
   INGEST_DLQ_URL: z.url(),
-  INGEST_PRESENCE_FUNCTION_NAME: z.string().min(1),
-  INGEST_DEVICE_MESSAGE_FUNCTION_NAME: z.string().min(1),
+  INGEST_PRESENCE_FUNCTION_NAME: z.string().check(z.minLength(1)),
+  INGEST_DEVICE_MESSAGE_FUNCTION_NAME: z.string().check(z.minLength(1)),
 });
 
 function productionRedrivePorts(): RedrivePorts {

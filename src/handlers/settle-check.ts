@@ -1,9 +1,9 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
 import { logger, metrics } from '../adapters/observability.js';
 import { productionReconcilerPorts } from '../composition/reconciler.js';
 import type { AppPorts } from '../composition-root.js';
+import * as z from '../shared/zod.js';
 import { forEachWithLimit } from './shared/device-batches.js';
 import { deviceIdSchema } from './shared/input-guards.js';
 import { lambdaShell } from './shared/lambda-shell.js';
