@@ -23,7 +23,9 @@ async function bundledPackages(handler: string): Promise<Set<string>> {
   return new Set(
     inputs
       .filter(([, info]) => info.bytesInOutput > 0)
-      .map(([module]) => /node_modules\/((?:@[^/]+\/)?[^/]+\/(?:v4\/(?:classic|mini))?)/.exec(module)?.[1] ?? ''),
+      .map(
+        ([module]) => /node_modules\/((?:@[^/]+\/)?[^/]+\/(?:v4\/(?:classic|mini))?)/.exec(module)?.[1] ?? '',
+      ),
   );
 }
 
