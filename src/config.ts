@@ -1,27 +1,29 @@
-import { z } from 'zod';
+import * as z from './shared/zod.js';
 
-const seconds = (fallback: number, max: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+const seconds = (fallback: number, max: number) =>
+  z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(max)), fallback);
+const minLength = (n: number) => z.string().check(z.minLength(n));
 
 /** Every setting the functions read, validated once at cold start. */
 export const configSchema = z.object({
-  EVENTS_TABLE: z.string().min(3),
-  DEVICES_TABLE: z.string().min(3),
-  ALERTS_TABLE: z.string().min(3),
-  REJECTED_TABLE: z.string().min(3),
-  ALERT_TOPIC_ARN: z.string().startsWith('arn:'),
+  EVENTS_TABLE: minLength(3),
+  DEVICES_TABLE: minLength(3),
+  ALERTS_TABLE: minLength(3),
+  REJECTED_TABLE: minLength(3),
+  ALERT_TOPIC_ARN: z.string().check(z.startsWith('arn:')),
   CHECK_QUEUE_URL: z.url(),
   /** Only the redrive function reads the dead-letter queue. */
-  INGEST_DLQ_URL: z.url().optional(),
+  INGEST_DLQ_URL: z.optional(z.url()),
   SETTLE_WINDOW_SECONDS: seconds(120, 840),
-  ALERT_ON: z.enum(['abrupt', 'all']).default('abrupt'),
-  WILL_TOPIC_FILTER: z.string().min(1).default('devices/+/will'),
-  BIRTH_TOPIC_FILTER: z.string().min(1).default('devices/+/birth'),
+  ALERT_ON: z._default(z.enum(['abrupt', 'all']), 'abrupt'),
+  WILL_TOPIC_FILTER: z._default(minLength(1), 'devices/+/will'),
+  BIRTH_TOPIC_FILTER: z._default(minLength(1), 'devices/+/birth'),
   WILL_MATCH_SECONDS: seconds(120, 3600),
   VERSION_WINDOW_SECONDS: seconds(900, 86_400),
   EVENT_TTL_DAYS: seconds(30, 3650),
   ALERT_TTL_DAYS: seconds(90, 3650),
-  CURSOR_SIGNING_KEY: z.string().min(16),
-  IOT_PRESENCE_FAULTS: z.string().optional(),
+  CURSOR_SIGNING_KEY: minLength(16),
+  IOT_PRESENCE_FAULTS: z.optional(z.string()),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -37,4 +39,12 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigurationError(`invalid configuration: ${problems.join('; ')}`);
   }
   return result.data;
+}
+
+let production: Config | undefined;
+
+/** The configuration of a deployed function: read from the environment and validated once, at cold start. */
+export function productionConfig(): Config {
+  production ??= parseConfig(process.env);
+  return production;
 }

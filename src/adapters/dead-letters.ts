@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../shared/zod.js';
 import { applyTopicRules, type RuleInvocation, type RuleTarget, type RuleTopics } from './iot-rules.js';
 
 /** What Lambda's on-failure destination writes for a failed asynchronous invocation. */
@@ -11,7 +11,7 @@ const lambdaFailureRecordSchema = z.object({
 const ruleErrorRecordSchema = z.object({
   ruleName: z.string(),
   topic: z.string(),
-  clientId: z.string().optional(),
+  clientId: z.optional(z.string()),
   base64OriginalPayload: z.string(),
 });
 

@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import { seededRandom } from '../shared/seeded-random.js';
+import * as z from '../shared/zod.js';
 
 /** Failure probabilities injected for resilience testing. Never active unless IOT_PRESENCE_FAULTS is set. */
 export interface FaultRates {
@@ -13,8 +13,8 @@ export interface FaultRates {
 
 export const NO_FAULTS: FaultRates = { dynamodb: 0, sns: 0, crash: 0 };
 
-const rateSchema = z.coerce.number().min(0).max(1);
-const specSchema = z.object({ dynamodb: rateSchema, sns: rateSchema, crash: rateSchema }).partial().strict();
+const rateSchema = z.coerce.number().check(z.gte(0), z.lte(1));
+const specSchema = z.partial(z.strictObject({ dynamodb: rateSchema, sns: rateSchema, crash: rateSchema }));
 
 /** Parses "dynamodb=0.05,sns=0.2,crash=0.05"; a malformed spec is a configuration error at cold start. */
 export function parseFaultSpec(spec: string | undefined): FaultRates {

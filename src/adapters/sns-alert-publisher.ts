@@ -1,22 +1,8 @@
 import { type MessageAttributeValue, PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { Alert, AlertPublisher } from '../domain/ports.js';
+import { alertMessage } from './alert-message.js';
 
-/** The JSON body subscribers receive. */
-export function alertMessage(alert: Alert, publishedAt: number) {
-  return {
-    alertId: alert.alertId,
-    type: alert.type,
-    deviceId: alert.deviceId,
-    sessionIdentifier: alert.sessionIdentifier,
-    versionNumber: alert.versionNumber ?? null,
-    disconnectReason: alert.disconnectReason ?? null,
-    abrupt: alert.abrupt ?? null,
-    lastWill: alert.lastWill ?? null,
-    since: new Date(alert.since).toISOString(),
-    publishedAt: new Date(publishedAt).toISOString(),
-    ...(alert.type === 'online' ? { outageSeconds: Math.round((alert.outageMs ?? 0) / 1000) } : {}),
-  };
-}
+export { alertMessage } from './alert-message.js';
 
 /** SNS subjects must be ASCII without line breaks, at most 100 characters. */
 export function alertSubject(alert: Alert): string {

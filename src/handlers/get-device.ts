@@ -1,4 +1,5 @@
-import { type AppPorts, productionPorts } from '../composition-root.js';
+import { productionApiPorts } from '../composition/api.js';
+import type { AppPorts } from '../composition-root.js';
 import { DeviceNotFoundError } from '../domain/errors.js';
 import type { DeviceView } from '../domain/evaluate.js';
 import { httpShell, isoTime, json, pathDeviceId } from './shared/http.js';
@@ -31,4 +32,4 @@ export function buildGetDeviceHandler(ports: Pick<AppPorts, 'devices'>) {
   });
 }
 
-export const handler = buildGetDeviceHandler(productionPorts());
+export const handler = buildGetDeviceHandler(productionApiPorts());

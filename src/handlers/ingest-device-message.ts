@@ -1,4 +1,5 @@
-import { type AppPorts, productionPorts } from '../composition-root.js';
+import { productionIngestPorts } from '../composition/ingest.js';
+import type { AppPorts } from '../composition-root.js';
 import { ingest } from './shared/ingest.js';
 import { parseDeviceMessage } from './shared/iot-schemas.js';
 import { lambdaShell } from './shared/lambda-shell.js';
@@ -16,4 +17,4 @@ export function buildIngestDeviceMessageHandler(
   );
 }
 
-export const handler = buildIngestDeviceMessageHandler(productionPorts());
+export const handler = buildIngestDeviceMessageHandler(productionIngestPorts());

@@ -1,4 +1,5 @@
-import { type AppPorts, productionPorts } from '../composition-root.js';
+import { productionIngestPorts } from '../composition/ingest.js';
+import type { AppPorts } from '../composition-root.js';
 import { ingest } from './shared/ingest.js';
 import { parsePresence } from './shared/iot-schemas.js';
 import { lambdaShell } from './shared/lambda-shell.js';
@@ -8,4 +9,4 @@ export function buildIngestPresenceHandler(ports: Pick<AppPorts, 'eventLog' | 'r
   return lambdaShell((event: unknown) => ingest(ports, 'presence', event, parsePresence));
 }
 
-export const handler = buildIngestPresenceHandler(productionPorts());
+export const handler = buildIngestPresenceHandler(productionIngestPorts());

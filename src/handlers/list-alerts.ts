@@ -1,11 +1,13 @@
+import { alertMessage } from '../adapters/alert-message.js';
 import { utcDay } from '../adapters/dynamodb/alert-ledger.js';
 import type { Key } from '../adapters/dynamodb/paging.js';
-import { alertMessage } from '../adapters/sns-alert-publisher.js';
-import { type AppPorts, productionPorts } from '../composition-root.js';
+import { productionApiPorts } from '../composition/api.js';
+import type { AppPorts } from '../composition-root.js';
+import * as z from '../shared/zod.js';
 import { httpShell, json, pageQuerySchema, parseOrThrow } from './shared/http.js';
 import { deviceIdSchema } from './shared/input-guards.js';
 
-const querySchema = pageQuerySchema.extend({ deviceId: deviceIdSchema.optional() });
+const querySchema = z.extend(pageQuerySchema, { deviceId: z.optional(deviceIdSchema) });
 const DAY_MS = 86_400_000;
 /** A page looks back at most this many empty days before handing the caller a cursor to go on. */
 const MAX_DAYS_PER_PAGE = 31;
@@ -57,4 +59,4 @@ export function buildListAlertsHandler(ports: Pick<AppPorts, 'ledger' | 'cursors
   });
 }
 
-export const handler = buildListAlertsHandler(productionPorts());
+export const handler = buildListAlertsHandler(productionApiPorts());

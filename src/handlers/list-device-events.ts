@@ -1,5 +1,6 @@
 import type { Key } from '../adapters/dynamodb/paging.js';
-import { type AppPorts, productionPorts } from '../composition-root.js';
+import { productionApiPorts } from '../composition/api.js';
+import type { AppPorts } from '../composition-root.js';
 import { httpShell, isoTime, json, pageQuerySchema, parseOrThrow, pathDeviceId } from './shared/http.js';
 
 /** GET /devices/{deviceId}/events: the stored raw events, newest first. */
@@ -29,4 +30,4 @@ function safeJson(text: string): unknown {
   }
 }
 
-export const handler = buildListDeviceEventsHandler(productionPorts());
+export const handler = buildListDeviceEventsHandler(productionApiPorts());

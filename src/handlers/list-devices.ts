@@ -1,10 +1,11 @@
-import { z } from 'zod';
 import type { Key } from '../adapters/dynamodb/paging.js';
 import { INDEX_SHARDS } from '../adapters/shards.js';
-import { type AppPorts, productionPorts } from '../composition-root.js';
+import { productionApiPorts } from '../composition/api.js';
+import type { AppPorts } from '../composition-root.js';
+import * as z from '../shared/zod.js';
 import { httpShell, isoTime, json, pageQuerySchema, parseOrThrow } from './shared/http.js';
 
-const querySchema = pageQuerySchema.extend({ status: z.enum(['connected', 'disconnected']) });
+const querySchema = z.extend(pageQuerySchema, { status: z.enum(['connected', 'disconnected']) });
 
 interface Position {
   shard: number;
@@ -45,4 +46,4 @@ export function buildListDevicesHandler(ports: Pick<AppPorts, 'devices' | 'curso
   });
 }
 
-export const handler = buildListDevicesHandler(productionPorts());
+export const handler = buildListDevicesHandler(productionApiPorts());

@@ -2,7 +2,8 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { logger, metrics } from '../adapters/observability.js';
-import { type AppPorts, productionPorts } from '../composition-root.js';
+import { productionReconcilerPorts } from '../composition/reconciler.js';
+import type { AppPorts } from '../composition-root.js';
 import type { DeviceEvent } from '../domain/device-events.js';
 import { forEachWithLimit } from './shared/device-batches.js';
 import { storedEventSchema } from './shared/iot-schemas.js';
@@ -61,4 +62,4 @@ export function buildReconcileEventsHandler(ports: Pick<AppPorts, 'reconciler'>)
   });
 }
 
-export const handler = buildReconcileEventsHandler(productionPorts());
+export const handler = buildReconcileEventsHandler(productionReconcilerPorts());

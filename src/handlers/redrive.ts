@@ -1,10 +1,13 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import { systemClock } from '../adapters/clock.js';
 import { redriveTargets } from '../adapters/dead-letters.js';
 import type { RuleTarget } from '../adapters/iot-rules.js';
 import { logger } from '../adapters/observability.js';
-import { type AppPorts, productionPorts } from '../composition-root.js';
+import { createSqsClient } from '../adapters/sqs-client.js';
+import type { AppPorts } from '../composition-root.js';
+import { productionConfig } from '../config.js';
+import * as z from '../shared/zod.js';
 import { lambdaShell } from './shared/lambda-shell.js';
 
 export interface RedrivePorts extends Pick<AppPorts, 'clock' | 'config'> {
@@ -61,15 +64,15 @@ export function buildRedriveHandler(ports: RedrivePorts, maxMessages = 1000) {
 
 const redriveEnvSchema = z.object({
   INGEST_DLQ_URL: z.url(),
-  INGEST_PRESENCE_FUNCTION_NAME: z.string().min(1),
-  INGEST_DEVICE_MESSAGE_FUNCTION_NAME: z.string().min(1),
+  INGEST_PRESENCE_FUNCTION_NAME: z.string().check(z.minLength(1)),
+  INGEST_DEVICE_MESSAGE_FUNCTION_NAME: z.string().check(z.minLength(1)),
 });
 
 function productionRedrivePorts(): RedrivePorts {
-  const ports = productionPorts();
+  const config = productionConfig();
   const env = redriveEnvSchema.parse({
     ...process.env,
-    INGEST_DLQ_URL: process.env.INGEST_DLQ_URL ?? ports.config.INGEST_DLQ_URL,
+    INGEST_DLQ_URL: process.env.INGEST_DLQ_URL ?? config.INGEST_DLQ_URL,
   });
   const lambda = new LambdaClient({ region: process.env.AWS_REGION, maxAttempts: 4 });
   const functionNames: Record<RuleTarget, string> = {
@@ -77,8 +80,9 @@ function productionRedrivePorts(): RedrivePorts {
     ingestDeviceMessage: env.INGEST_DEVICE_MESSAGE_FUNCTION_NAME,
   };
   return {
-    ...ports,
-    sqs: ports.clients.sqs,
+    config,
+    clock: systemClock,
+    sqs: createSqsClient(),
     queueUrl: env.INGEST_DLQ_URL,
     invoke: async (target, event) => {
       await lambda.send(

@@ -1,8 +1,9 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
 import { logger, metrics } from '../adapters/observability.js';
-import { type AppPorts, productionPorts } from '../composition-root.js';
+import { productionReconcilerPorts } from '../composition/reconciler.js';
+import type { AppPorts } from '../composition-root.js';
+import * as z from '../shared/zod.js';
 import { forEachWithLimit } from './shared/device-batches.js';
 import { deviceIdSchema } from './shared/input-guards.js';
 import { lambdaShell } from './shared/lambda-shell.js';
@@ -48,4 +49,4 @@ export function buildSettleCheckHandler(ports: Pick<AppPorts, 'reconciler' | 're
   });
 }
 
-export const handler = buildSettleCheckHandler(productionPorts());
+export const handler = buildSettleCheckHandler(productionReconcilerPorts());

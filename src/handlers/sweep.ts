@@ -1,6 +1,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logger, metrics } from '../adapters/observability.js';
-import { type AppPorts, productionPorts } from '../composition-root.js';
+import { productionReconcilerPorts } from '../composition/reconciler.js';
+import type { AppPorts } from '../composition-root.js';
 import { lambdaShell } from './shared/lambda-shell.js';
 
 /** Checks that fired late by more than this are taken over by the sweep. */
@@ -18,4 +19,4 @@ export function buildSweepHandler(ports: Pick<AppPorts, 'reconciler'>) {
   });
 }
 
-export const handler = buildSweepHandler(productionPorts());
+export const handler = buildSweepHandler(productionReconcilerPorts());

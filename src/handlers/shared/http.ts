@@ -1,6 +1,5 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { z } from 'zod';
 import { logger, metrics } from '../../adapters/observability.js';
 import {
   DeviceNotFoundError,
@@ -8,6 +7,7 @@ import {
   InvalidCursorError,
   InvalidInputError,
 } from '../../domain/errors.js';
+import * as z from '../../shared/zod.js';
 import { describeZodError, deviceIdSchema } from './input-guards.js';
 import { lambdaShell } from './lambda-shell.js';
 
@@ -48,15 +48,15 @@ export function httpShell(handler: (event: APIGatewayProxyEventV2) => Promise<Ht
 }
 
 /** Validates with zod and raises the domain's InvalidInputError with a readable reason. */
-export function parseOrThrow<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
+export function parseOrThrow<T>(schema: z.ZodMiniType<T>, input: unknown, what: string): T {
   const result = schema.safeParse(input);
   if (!result.success) throw new InvalidInputError(`invalid ${what}: ${describeZodError(result.error)}`);
   return result.data;
 }
 
 export const pageQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(100).default(25),
-  cursor: z.string().min(1).max(4096).optional(),
+  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 25),
+  cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
 });
 
 export function pathDeviceId(event: APIGatewayProxyEventV2): string {

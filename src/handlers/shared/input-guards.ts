@@ -1,12 +1,12 @@
-import { z } from 'zod';
+import * as z from '../../shared/zod.js';
 
 /** AWS IoT client ids: 1 to 128 bytes of UTF-8, and we refuse control characters. */
-export const deviceIdSchema = z
-  .string()
-  .min(1, 'deviceId is empty')
-  .refine((value) => Buffer.byteLength(value, 'utf8') <= 128, 'deviceId is longer than 128 bytes')
+export const deviceIdSchema = z.string().check(
+  z.minLength(1, 'deviceId is empty'),
+  z.refine((value) => Buffer.byteLength(value, 'utf8') <= 128, 'deviceId is longer than 128 bytes'),
   // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  .refine((value) => !/[\u0000-\u001f\u007f-\u009f]/.test(value), 'deviceId contains control characters');
+  z.refine((value) => !/[\u0000-\u001f\u007f-\u009f]/.test(value), 'deviceId contains control characters'),
+);
 
 export const MAX_INPUT_BYTES = 262_144;
 const MAX_DEPTH = 64;
@@ -37,7 +37,7 @@ export function rawText(input: unknown): string {
   }
 }
 
-export function describeZodError(error: z.ZodError): string {
+export function describeZodError(error: z.core.$ZodError): string {
   return error.issues
     .slice(0, 5)
     .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)

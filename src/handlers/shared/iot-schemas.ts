@@ -1,22 +1,24 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
 import { type DeviceEvent, DISCONNECT_REASONS } from '../../domain/device-events.js';
 import { matchTopicFilter } from '../../shared/topic-filter.js';
+import * as z from '../../shared/zod.js';
 import { describeZodError, deviceIdSchema, unsafeStructure } from './input-guards.js';
 
 export type Parsed = { ok: true; event: DeviceEvent } | { ok: false; reason: string };
 
-const epochMs = z.number().int().min(0).max(8_640_000_000_000);
-const sessionId = z.string().min(1).max(256);
+const epochMs = z.int().check(z.gte(0), z.lte(8_640_000_000_000));
+const sessionId = z.string().check(z.minLength(1), z.maxLength(256));
+const maxText = (max: number) => z.string().check(z.maxLength(max));
+const versionNumber = z.int().check(z.gte(0));
 
 const presenceCommon = {
   clientId: deviceIdSchema,
   timestamp: epochMs,
   sessionIdentifier: sessionId,
-  principalIdentifier: z.string().max(1024).optional(),
-  thingName: z.string().max(128).optional(),
-  topic: z.string().max(256),
-  receivedAt: epochMs.optional(),
+  principalIdentifier: z.optional(maxText(1024)),
+  thingName: z.optional(maxText(128)),
+  topic: maxText(256),
+  receivedAt: z.optional(epochMs),
 };
 
 /** What the presence rule delivers: the AWS lifecycle event plus topic() and timestamp(). */
@@ -24,21 +26,21 @@ export const presenceRuleSchema = z.discriminatedUnion('eventType', [
   z.object({
     ...presenceCommon,
     eventType: z.literal('connected'),
-    versionNumber: z.number().int().min(0),
-    ipAddress: z.string().max(64).optional(),
+    versionNumber,
+    ipAddress: z.optional(maxText(64)),
   }),
   z.object({
     ...presenceCommon,
     eventType: z.literal('disconnected'),
-    versionNumber: z.number().int().min(0),
+    versionNumber,
     clientInitiatedDisconnect: z.boolean(),
     disconnectReason: z.enum(DISCONNECT_REASONS),
   }),
   z.object({
     ...presenceCommon,
     eventType: z.literal('connect_failed'),
-    sessionIdentifier: sessionId.optional(),
-    connectFailureReason: z.string().max(128).optional(),
+    sessionIdentifier: z.optional(sessionId),
+    connectFailureReason: z.optional(maxText(128)),
   }),
 ]);
 
@@ -91,10 +93,10 @@ export function parsePresence(input: unknown, now: number): Parsed {
 
 /** What the will and birth rules deliver: the payload (base64, so any bytes survive) and who published it. */
 export const deviceMessageRuleSchema = z.object({
-  payloadBase64: z.string().max(262_144),
+  payloadBase64: maxText(262_144),
   clientId: deviceIdSchema,
-  topic: z.string().min(1).max(256),
-  receivedAt: epochMs.optional(),
+  topic: z.string().check(z.minLength(1), z.maxLength(256)),
+  receivedAt: z.optional(epochMs),
 });
 
 export interface DeviceMessageTopics {
@@ -150,8 +152,11 @@ export function parseDeviceMessage(input: unknown, now: number, topics: DeviceMe
 }
 
 /** A stored event as the stream delivers it back: trusted shape, still validated. */
-export const storedEventSchema = z.object({ deviceId: deviceIdSchema, event: z.string().min(2) });
+export const storedEventSchema = z.object({
+  deviceId: deviceIdSchema,
+  event: z.string().check(z.minLength(2)),
+});
 
 export function describeParseFailure(error: unknown): string {
-  return error instanceof z.ZodError ? describeZodError(error) : String(error);
+  return error instanceof z.core.$ZodError ? describeZodError(error) : String(error);
 }

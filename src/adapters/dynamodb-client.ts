@@ -1,0 +1,27 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { type AwsClientOptions, clientSettings, type MiddlewareStack } from './aws-client-options.js';
+import { injectedDynamoDbError } from './faults.js';
+
+/**
+ * The DynamoDB document client. The endpoint comes from AWS_ENDPOINT_URL_DYNAMODB when set, so the same code runs
+ * locally. Injected DynamoDB faults (IOT_PRESENCE_FAULTS) are SDK middleware inside the retry loop, as real
+ * throttling would be.
+ */
+export function createDynamoDbClient(options: AwsClientOptions = {}): DynamoDBDocumentClient {
+  const { common, faults } = clientSettings(options);
+  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(common), {
+    marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
+    unmarshallOptions: { wrapNumbers: false },
+  });
+  if (faults.rates.dynamodb > 0) {
+    (dynamo.middlewareStack as unknown as MiddlewareStack).add(
+      (next) => async (args) => {
+        if (faults.strikes('dynamodb')) throw injectedDynamoDbError();
+        return next(args);
+      },
+      { step: 'finalizeRequest', name: 'iotPresenceInjectedDynamoDbFault' },
+    );
+  }
+  return dynamo;
+}

@@ -1,0 +1,94 @@
+import type { SNSClient } from '@aws-sdk/client-sns';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { systemClock } from '../adapters/clock.js';
+import { DynamoDbAlertLedger } from '../adapters/dynamodb/alert-ledger.js';
+import type { DynamoDbDeviceStore } from '../adapters/dynamodb/device-store.js';
+import { DynamoDbRejectionStore } from '../adapters/dynamodb/rejection-store.js';
+import { createDynamoDbClient } from '../adapters/dynamodb-client.js';
+import { logger } from '../adapters/observability.js';
+import { SnsAlertPublisher } from '../adapters/sns-alert-publisher.js';
+import { createSnsClient } from '../adapters/sns-client.js';
+import { SqsCheckScheduler } from '../adapters/sqs-check-scheduler.js';
+import { createSqsClient } from '../adapters/sqs-client.js';
+import { type Config, productionConfig } from '../config.js';
+import type { CheckScheduler, Clock } from '../domain/ports.js';
+import { Reconciler } from '../domain/reconciler.js';
+import { DEFAULT_SETTINGS, type PresenceSettings } from '../domain/settings.js';
+import { deviceStore } from './api.js';
+
+/** What the reconciling functions (stream, settle check, sweep) use: the reconciler over DynamoDB, SNS and SQS. */
+export interface ReconcilerPorts {
+  config: Config;
+  clock: Clock;
+  settings: PresenceSettings;
+  devices: DynamoDbDeviceStore;
+  ledger: DynamoDbAlertLedger;
+  rejections: DynamoDbRejectionStore;
+  reconciler: Reconciler;
+}
+
+export interface ReconcilerClients {
+  dynamo: DynamoDBDocumentClient;
+  sns: SNSClient;
+  /** Unused when a scheduler is given. */
+  sqs?: SQSClient;
+  scheduler?: CheckScheduler;
+  clock?: Clock;
+}
+
+export function settingsFrom(config: Config): PresenceSettings {
+  return {
+    ...DEFAULT_SETTINGS,
+    settleWindowMs: config.SETTLE_WINDOW_SECONDS * 1000,
+    alertOn: config.ALERT_ON,
+    willMatchMs: config.WILL_MATCH_SECONDS * 1000,
+    versionWindowMs: config.VERSION_WINDOW_SECONDS * 1000,
+  };
+}
+
+export function createReconcilerPorts(config: Config, clients: ReconcilerClients): ReconcilerPorts {
+  const clock = clients.clock ?? systemClock;
+  const settings = settingsFrom(config);
+  const devices = deviceStore(config, clients.dynamo);
+  const ledger = new DynamoDbAlertLedger(clients.dynamo, config.ALERTS_TABLE);
+  const scheduler =
+    clients.scheduler ?? new SqsCheckScheduler(clients.sqs ?? createSqsClient(), config.CHECK_QUEUE_URL);
+  const reconciler = new Reconciler({
+    store: devices,
+    ledger,
+    publisher: new SnsAlertPublisher(clients.sns, config.ALERT_TOPIC_ARN),
+    scheduler,
+    dueDevices: devices,
+    clock,
+    settings,
+    onPublishFailure: (alert, error) =>
+      logger.warn('alert publish failed; the sweep will retry it', {
+        deviceId: alert.deviceId,
+        sessionIdentifier: alert.sessionIdentifier,
+        alertId: alert.alertId,
+        error: error instanceof Error ? error.name : String(error),
+      }),
+  });
+  return {
+    config,
+    clock,
+    settings,
+    devices,
+    ledger,
+    rejections: new DynamoDbRejectionStore(clients.dynamo, config.REJECTED_TABLE, config.EVENT_TTL_DAYS),
+    reconciler,
+  };
+}
+
+let production: ReconcilerPorts | undefined;
+
+/** The ports of a deployed reconciling function, built once per cold start. */
+export function productionReconcilerPorts(): ReconcilerPorts {
+  production ??= createReconcilerPorts(productionConfig(), {
+    dynamo: createDynamoDbClient(),
+    sns: createSnsClient(),
+    sqs: createSqsClient(),
+  });
+  return production;
+}

@@ -1,0 +1,63 @@
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { describe, expect, it } from 'vitest';
+
+const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The packages a handler's bundle holds, built as serverless.yml's custom.esbuild does (bundle, ESM, node22). */
+async function bundledPackages(handler: string): Promise<Set<string>> {
+  const result = await build({
+    absWorkingDir: projectRoot,
+    entryPoints: [`src/handlers/${handler}.ts`],
+    bundle: true,
+    minify: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    write: false,
+    outdir: 'out',
+    metafile: true,
+    logLevel: 'silent',
+  });
+  const inputs = Object.entries(Object.values(result.metafile.outputs)[0]?.inputs ?? {});
+  return new Set(
+    inputs
+      .filter(([, info]) => info.bytesInOutput > 0)
+      .map(
+        ([module]) => /node_modules\/((?:@[^/]+\/)?[^/]+\/(?:v4\/(?:classic|mini))?)/.exec(module)?.[1] ?? '',
+      ),
+  );
+}
+
+// The cold-start budget of GitHub issue 4: a function bundles only the SDK clients it uses, and zod/mini, not zod.
+describe('what each function bundles', () => {
+  it.each([
+    ['ingest-presence'],
+    ['ingest-device-message'],
+    ['get-device'],
+    ['list-devices'],
+    ['list-device-events'],
+    ['list-alerts'],
+  ])('%s holds the DynamoDB client only', async (handler) => {
+    const packages = [...(await bundledPackages(handler))];
+    expect(packages).toContain('@aws-sdk/client-dynamodb/');
+    expect(packages.filter((p) => /client-(sns|sqs|lambda)|zod\/v4\/classic/.test(p))).toEqual([]);
+  });
+
+  it.each([['reconcile-events'], ['settle-check'], ['sweep']])(
+    '%s holds the DynamoDB, SNS and SQS clients, not Lambda',
+    async (handler) => {
+      const packages = [...(await bundledPackages(handler))];
+      expect(packages).toEqual(
+        expect.arrayContaining(['@aws-sdk/client-dynamodb/', '@aws-sdk/client-sns/', '@aws-sdk/client-sqs/']),
+      );
+      expect(packages.filter((p) => /client-lambda|zod\/v4\/classic/.test(p))).toEqual([]);
+    },
+  );
+
+  it('redrive holds the SQS and Lambda clients, not DynamoDB or SNS', async () => {
+    const packages = [...(await bundledPackages('redrive'))];
+    expect(packages).toEqual(expect.arrayContaining(['@aws-sdk/client-sqs/', '@aws-sdk/client-lambda/']));
+    expect(packages.filter((p) => /client-(dynamodb|sns)|zod\/v4\/classic/.test(p))).toEqual([]);
+  });
+});
