@@ -1,43 +1,13 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { logger, metrics } from '../adapters/observability.js';
 import { productionReconcilerPorts } from '../composition/reconciler.js';
 import type { AppPorts } from '../composition-root.js';
-import type { DeviceEvent } from '../domain/device-events.js';
 import { forEachWithLimit } from './shared/device-batches.js';
-import { storedEventSchema } from './shared/iot-schemas.js';
 import { lambdaShell } from './shared/lambda-shell.js';
+import { groupByDevice } from './shared/stream-batches.js';
 
-type StreamImage = Parameters<typeof unmarshall>[0];
-
-interface DeviceBatch {
-  events: DeviceEvent[];
-  firstSequenceNumber: string;
-}
-
-/** Groups the stream batch by device: each device is reconciled once, devices in parallel. */
-export function groupByDevice(event: DynamoDBStreamEvent): Map<string, DeviceBatch> {
-  const batches = new Map<string, DeviceBatch>();
-  for (const record of event.Records) {
-    const image = record.dynamodb?.NewImage;
-    if (record.eventName !== 'INSERT' || !image) continue;
-    const stored = storedEventSchema.safeParse(unmarshall(image as StreamImage));
-    if (!stored.success) {
-      logger.error('stream record is not a stored event', {
-        sequenceNumber: record.dynamodb?.SequenceNumber,
-      });
-      continue;
-    }
-    const deviceEvent = JSON.parse(stored.data.event) as DeviceEvent;
-    if (deviceEvent.kind === 'connect_failed') continue;
-    const sequenceNumber = record.dynamodb?.SequenceNumber ?? '0';
-    const batch = batches.get(stored.data.deviceId);
-    if (batch) batch.events.push(deviceEvent);
-    else batches.set(stored.data.deviceId, { events: [deviceEvent], firstSequenceNumber: sequenceNumber });
-  }
-  return batches;
-}
+export { groupByDevice } from './shared/stream-batches.js';
 
 const bySequence = (a: string, b: string) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0);
 
