@@ -26,7 +26,7 @@ export interface LocalHttpServerOptions {
   host?: string;
   log?: (line: string) => void;
   /** Local stand-in for invoking the deployed redrive function (`npm run redrive`). */
-  redrive?: () => Promise<number>;
+  redrive?: () => Promise<{ redriven: number; reconciled: number }>;
 }
 
 /** The one route the deployment does not have: feeding dead-lettered events back, on loopback only. */
@@ -204,7 +204,7 @@ export async function startHttpServer(options: LocalHttpServerOptions): Promise<
       throw error;
     }
     if (rawPath === REDRIVE_PATH && request.method === 'POST' && options.redrive) {
-      return send(response, 200, { redriven: await options.redrive() });
+      return send(response, 200, { ...(await options.redrive()) });
     }
     if (!route) return send(response, 404, { error: 'not found' });
     if (request.method !== 'GET') {

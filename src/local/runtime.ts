@@ -1,3 +1,4 @@
+import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import {
   DeleteMessageBatchCommand,
   ReceiveMessageCommand,
@@ -7,8 +8,10 @@ import {
 import type { Context, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import { type FaultInjector, installFaults } from '../adapters/faults.js';
 import { applyTopicRules, type MqttMessage, type RuleTarget } from '../adapters/iot-rules.js';
+import { readStreamRange } from '../adapters/stream-dead-letters.js';
 import type { AppPorts } from '../composition-root.js';
 import type { CheckScheduler } from '../domain/ports.js';
+import type { RedriveResult } from '../handlers/redrive.js';
 import { forEachWithLimit } from '../handlers/shared/device-batches.js';
 import { lambdaContext } from './lambda-context.js';
 import type { LocalAws } from './services/local-aws.js';
@@ -69,8 +72,11 @@ export interface LocalRuntime {
    * as Lambda's event source mapping batches them.
    */
   publishBatch(messages: readonly MqttMessage[]): Promise<void>;
-  /** Feeds dead-lettered events back through their function (what `npm run redrive` does). */
-  redrive(): Promise<number>;
+  /**
+   * Feeds dead-lettered events back through their function and reconciles again the devices of parked stream
+   * batches (what `npm run redrive` does).
+   */
+  redrive(): Promise<RedriveResult>;
   /** Reads (and removes) the alerts that reached the queue subscribed to the topic. */
   receiveAlerts(): Promise<ReceivedAlert[]>;
   sweep(): Promise<void>;
@@ -150,27 +156,39 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   const reconcileHandler = reconcileEvents.buildReconcileEventsHandler(ports) as Handler<DynamoDBStreamEvent>;
   const sweepHandler = sweepModule.buildSweepHandler(ports) as Handler;
 
-  const pump = new StreamPump(options.aws.dynamoEndpoint, options.aws.eventsStreamArn, async (event) => {
-    // The event source mapping retries a failed batch; reconciling is idempotent.
-    for (let attempt = 1; ; attempt += 1) {
-      let failed: boolean;
-      try {
-        const result = (await reconcileHandler(event, lambdaContext('reconcileEvents'))) as {
-          batchItemFailures: unknown[];
-        };
-        failed = result.batchItemFailures.length > 0;
-      } catch {
-        failed = true;
+  const pump = new StreamPump(
+    options.aws.dynamoEndpoint,
+    options.aws.eventsStreamArn,
+    async (event, shardId) => {
+      // The event source mapping retries a failed batch; reconciling is idempotent.
+      for (let attempt = 1; ; attempt += 1) {
+        let failed: boolean;
+        try {
+          const result = (await reconcileHandler(event, lambdaContext('reconcileEvents'))) as {
+            batchItemFailures: unknown[];
+          };
+          failed = result.batchItemFailures.length > 0;
+        } catch {
+          failed = true;
+        }
+        if (!failed) return;
+        counters.retries += 1;
+        if (attempt >= 10) {
+          counters.deadLettered += 1;
+          deadLetters.push({ target: 'reconcileEvents', event, error: 'batch kept failing' });
+          await sqs.send(
+            new SendMessageCommand({
+              QueueUrl: options.aws.env.RECONCILE_DLQ_URL,
+              MessageBody: JSON.stringify(
+                streamFailureRecord(event, shardId, options.aws.eventsStreamArn, timers.now()),
+              ),
+            }),
+          );
+          return;
+        }
       }
-      if (!failed) return;
-      counters.retries += 1;
-      if (attempt >= 10) {
-        counters.deadLettered += 1;
-        deadLetters.push({ target: 'reconcileEvents', event, error: 'batch kept failing' });
-        return;
-      }
-    }
-  });
+    },
+  );
   await pump.start();
 
   let draining: Promise<void> | undefined;
@@ -238,12 +256,19 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
 
+  const streams = new DynamoDBStreamsClient({
+    endpoint: options.aws.dynamoEndpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
   const redriveHandler = redriveModule.buildRedriveHandler({
     ...ports,
     sqs,
     queueUrl: options.aws.env.INGEST_DLQ_URL as string,
     invoke: (target, event) => invokeAsync(target, event),
-  }) as Handler;
+    reconcileQueueUrl: options.aws.env.RECONCILE_DLQ_URL as string,
+    readStreamRange: (info) => readStreamRange(streams, info),
+  }) as Handler<unknown, RedriveResult>;
 
   const sweepEvery = options.sweepEveryMs ?? 60_000;
   const scheduleSweep = (at: number) =>
@@ -277,10 +302,10 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       await drainStream();
     },
     async redrive() {
-      const result = (await redriveHandler({}, lambdaContext('redrive'))) as { redriven: number };
+      const result = await redriveHandler({}, lambdaContext('redrive'));
       deadLetters.splice(0);
       await drainStream();
-      return result.redriven;
+      return result;
     },
     async receiveAlerts() {
       const alerts: ReceivedAlert[] = [];
@@ -308,6 +333,33 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       await draining;
       pump.close();
       sqs.destroy();
+      streams.destroy();
+    },
+  };
+}
+
+/** The record Lambda's on-failure destination of a stream mapping writes: the batch's range, not its records. */
+function streamFailureRecord(event: DynamoDBStreamEvent, shardId: string, streamArn: string, now: number) {
+  const sequences = event.Records.map((record) => record.dynamodb?.SequenceNumber ?? '0');
+  const at = new Date(now).toISOString();
+  return {
+    requestContext: {
+      requestId: `local-${now}`,
+      functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:reconcileEvents',
+      condition: 'RetryAttemptsExhausted',
+      approximateInvokeCount: 10,
+    },
+    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+    version: '1.0',
+    timestamp: at,
+    DDBStreamBatchInfo: {
+      shardId,
+      startSequenceNumber: sequences[0] ?? '0',
+      endSequenceNumber: sequences[sequences.length - 1] ?? '0',
+      approximateArrivalOfFirstRecord: at,
+      approximateArrivalOfLastRecord: at,
+      batchSize: event.Records.length,
+      streamArn,
     },
   };
 }

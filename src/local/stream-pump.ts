@@ -22,7 +22,8 @@ export class StreamPump {
   constructor(
     endpoint: string,
     private readonly streamArn: string,
-    private readonly deliver: (event: DynamoDBStreamEvent) => Promise<void>,
+    /** Gets one batch and the shard it was read from. */
+    private readonly deliver: (event: DynamoDBStreamEvent, shardId: string) => Promise<void>,
     private readonly batchSize = 100,
   ) {
     this.client = new DynamoDBStreamsClient({
@@ -82,7 +83,7 @@ export class StreamPump {
         const last = records[records.length - 1]?.dynamodb?.SequenceNumber;
         if (last) this.lastSequence.set(shardId, last);
         if (records.length > 0) {
-          await this.deliver({ Records: records as DynamoDBStreamEvent['Records'] });
+          await this.deliver({ Records: records as DynamoDBStreamEvent['Records'] }, shardId);
           delivered += records.length;
         }
         if (!page.NextShardIterator) {

@@ -1,5 +1,6 @@
+import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FaultInjector, type FaultRates, installFaults, NO_FAULTS } from '../../src/adapters/faults.js';
 import { type ReplayResult, replayTrace } from '../../src/local/replay.js';
 import { seededRandom } from '../../src/shared/seeded-random.js';
@@ -98,11 +99,84 @@ describe('faults never lose an event or duplicate an alert', () => {
       // Assert
       expect(parked).toBe(1);
       expect(stack.runtime.counters.retries).toBeGreaterThanOrEqual(2);
-      expect(redriven).toBe(1);
-      expect(again).toBe(0);
+      expect(redriven.redriven).toBe(1);
+      expect(again.redriven).toBe(0);
       expect((events.body.items as unknown[]).length).toBe(1);
     } finally {
       installFaults(new FaultInjector(NO_FAULTS));
+      await stack.stop();
+    }
+  }, 120_000);
+
+  it('reconciles again the devices of a stream batch parked in the reconcile dead-letter queue', async () => {
+    // Arrange: the reconciler fails before writing anything (an injected crash would come only after its writes), so
+    // the stream batch fails ten times and is parked in the reconcile DLQ while its event is in the log.
+    const stack = await startVirtualStack();
+    const sqs = new SQSClient({
+      endpoint: stack.aws.snsSqsEndpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    const waitingInReconcileDlq = async () => {
+      const { Attributes = {} } = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: stack.aws.env.RECONCILE_DLQ_URL,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      return (
+        Number(Attributes.ApproximateNumberOfMessages ?? 0) +
+        Number(Attributes.ApproximateNumberOfMessagesNotVisible ?? 0)
+      );
+    };
+    const getDevice = () =>
+      callApi(
+        stack.runtime.handlers.getDevice,
+        apiEvent('/devices/parked-batch-device', { deviceId: 'parked-batch-device' }),
+      );
+    try {
+      const failing = vi
+        .spyOn(stack.runtime.ports.reconciler, 'reconcile')
+        .mockRejectedValue(new Error('reconciler unavailable'));
+      const session = newSession('parked-batch-device', 0);
+      await deliverAt(stack, T0 + 1_000, connectedMessage(session, T0 + 1_000));
+      await stack.timers.advanceTo(T0 + 10 * 60_000);
+      const parkedBatches = stack.runtime.deadLetters.filter(
+        (letter) => letter.target === 'reconcileEvents',
+      ).length;
+      failing.mockRestore();
+      const before = await getDevice();
+      const waitingBefore = await waitingInReconcileDlq();
+
+      // Act
+      const first = await stack.runtime.redrive();
+      const after = await getDevice();
+      const waitingAfter = await waitingInReconcileDlq();
+      const second = await stack.runtime.redrive();
+
+      // Assert
+      expect(parkedBatches).toBe(1);
+      expect(stack.runtime.counters.retries).toBeGreaterThanOrEqual(10);
+      expect(waitingBefore).toBe(parkedBatches);
+      expect(before.statusCode).toBe(404);
+      expect(first).toMatchObject({
+        redriven: 0,
+        reconciled: 1,
+        reconciledDevices: 1,
+        leftInReconcileDlq: 0,
+      });
+      expect(after.statusCode).toBe(200);
+      expect(after.body).toMatchObject({ deviceId: 'parked-batch-device', status: 'connected' });
+      expect(waitingAfter).toBe(0);
+      expect(second).toMatchObject({
+        redriven: 0,
+        reconciled: 0,
+        reconciledDevices: 0,
+        leftInReconcileDlq: 0,
+      });
+    } finally {
+      vi.restoreAllMocks();
+      sqs.destroy();
       await stack.stop();
     }
   }, 120_000);

@@ -55,9 +55,18 @@ describe('what each function bundles', () => {
     },
   );
 
-  it('redrive holds the SQS and Lambda clients, not DynamoDB or SNS', async () => {
+  // The redrive also reconciles the devices of parked stream batches: it holds the reconciler's clients too.
+  it('redrive holds the SQS, Lambda, DynamoDB Streams, DynamoDB and SNS clients', async () => {
     const packages = [...(await bundledPackages('redrive'))];
-    expect(packages).toEqual(expect.arrayContaining(['@aws-sdk/client-sqs/', '@aws-sdk/client-lambda/']));
-    expect(packages.filter((p) => /client-(dynamodb|sns)|zod\/v4\/classic/.test(p))).toEqual([]);
+    expect(packages).toEqual(
+      expect.arrayContaining([
+        '@aws-sdk/client-sqs/',
+        '@aws-sdk/client-lambda/',
+        '@aws-sdk/client-dynamodb-streams/',
+        '@aws-sdk/client-dynamodb/',
+        '@aws-sdk/client-sns/',
+      ]),
+    );
+    expect(packages.filter((p) => /zod\/v4\/classic/.test(p))).toEqual([]);
   });
 });

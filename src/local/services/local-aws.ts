@@ -76,6 +76,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     const alertQueue = fauxqs.createQueue(`${prefix}-alert-inbox`);
     const checkQueue = fauxqs.createQueue(`${prefix}-checks`);
     const ingestDlq = fauxqs.createQueue(`${prefix}-ingest-dlq`);
+    const reconcileDlq = fauxqs.createQueue(`${prefix}-reconcile-dlq`);
     fauxqs.subscribe({ topic: `${prefix}-alerts`, queue: `${prefix}-alert-inbox` });
     const env: Record<string, string> = {
       AWS_REGION: REGION,
@@ -91,6 +92,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       ALERT_TOPIC_ARN: topic.topicArn,
       CHECK_QUEUE_URL: checkQueue.queueUrl,
       INGEST_DLQ_URL: ingestDlq.queueUrl,
+      RECONCILE_DLQ_URL: reconcileDlq.queueUrl,
       INGEST_PRESENCE_FUNCTION_NAME: 'ingestPresence',
       INGEST_DEVICE_MESSAGE_FUNCTION_NAME: 'ingestDeviceMessage',
       ...(options.settleWindowSeconds ? { SETTLE_WINDOW_SECONDS: String(options.settleWindowSeconds) } : {}),
