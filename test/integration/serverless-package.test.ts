@@ -283,6 +283,57 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
       expect(statements.length).toBeGreaterThan(0);
       expect(offending).toEqual([]);
     });
+    it('lets redrive drain both dead-letter queues, read the events stream and reconcile, naming each resource', () => {
+      // Act
+      const redrive = resource(template, 'RedriveLambdaFunction');
+      const variables = property<{ Variables: Record<string, unknown> }>(redrive, 'Environment').Variables;
+      const statements = policyStatements(template)
+        .filter(({ owner }) => owner === 'RedriveRole')
+        .map(({ statement }) => statement);
+      const grantsOn = (action: string) =>
+        statements
+          .filter((statement) => asArray(statement.Action).includes(action))
+          .flatMap((statement) => asArray(statement.Resource as unknown));
+
+      // Assert
+      expect(variables).toMatchObject({
+        INGEST_DLQ_URL: { Ref: 'IngestDlq' },
+        RECONCILE_DLQ_URL: { Ref: 'ReconcileDlq' },
+      });
+      for (const action of [
+        'sqs:ReceiveMessage',
+        'sqs:DeleteMessage',
+        'sqs:ChangeMessageVisibility',
+        'sqs:GetQueueAttributes',
+      ]) {
+        expect(grantsOn(action), action).toEqual(
+          expect.arrayContaining([
+            { 'Fn::GetAtt': ['IngestDlq', 'Arn'] },
+            { 'Fn::GetAtt': ['ReconcileDlq', 'Arn'] },
+          ]),
+        );
+      }
+      for (const action of ['dynamodb:DescribeStream', 'dynamodb:GetShardIterator', 'dynamodb:GetRecords']) {
+        expect(grantsOn(action), action).toEqual([{ 'Fn::GetAtt': ['EventsTable', 'StreamArn'] }]);
+      }
+      for (const action of [
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:Query',
+        'dynamodb:ConditionCheckItem',
+      ]) {
+        expect(grantsOn(action), action).toEqual(
+          expect.arrayContaining([
+            { 'Fn::GetAtt': ['DevicesTable', 'Arn'] },
+            { 'Fn::GetAtt': ['AlertsTable', 'Arn'] },
+          ]),
+        );
+      }
+      expect(grantsOn('sns:Publish')).toEqual([{ Ref: 'AlertTopic' }]);
+      expect(grantsOn('sqs:SendMessage')).toEqual([{ 'Fn::GetAtt': ['CheckQueue', 'Arn'] }]);
+      expect(statements.flatMap((statement) => asArray(statement.Resource as unknown))).not.toContain('*');
+    });
   });
 
   describe('event sources', () => {
@@ -365,7 +416,13 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
 
       // Assert
       expect(outputs).toEqual(
-        expect.arrayContaining(['HttpApiUrl', 'AlertTopicArn', 'CheckQueueUrl', 'IngestDlqUrl']),
+        expect.arrayContaining([
+          'HttpApiUrl',
+          'AlertTopicArn',
+          'CheckQueueUrl',
+          'IngestDlqUrl',
+          'ReconcileDlqUrl',
+        ]),
       );
     });
   });
