@@ -46,6 +46,7 @@ const FUNCTION_ENV: Record<string, string> = {
   CHECK_QUEUE_URL: 'http://127.0.0.1:9/000000000000/bench-checks',
   CURSOR_SIGNING_KEY: 'bench-cursor-signing-key-0123456789',
   INGEST_DLQ_URL: 'http://127.0.0.1:9/000000000000/bench-dlq',
+  RECONCILE_DLQ_URL: 'http://127.0.0.1:9/000000000000/bench-reconcile-dlq',
   INGEST_PRESENCE_FUNCTION_NAME: 'bench-ingestPresence',
   INGEST_DEVICE_MESSAGE_FUNCTION_NAME: 'bench-ingestDeviceMessage',
   POWERTOOLS_SERVICE_NAME: 'iot-presence',

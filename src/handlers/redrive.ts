@@ -3,25 +3,24 @@ import { DeleteMessageCommand, ReceiveMessageCommand, type SQSClient } from '@aw
 import type { DynamoDBRecord } from 'aws-lambda';
 import { systemClock } from '../adapters/clock.js';
 import { redriveTargets } from '../adapters/dead-letters.js';
-import { createDynamoDbStreamsClient } from '../adapters/dynamodb-streams-client.js';
 import type { RuleTarget } from '../adapters/iot-rules.js';
 import { logger } from '../adapters/observability.js';
 import { createSqsClient } from '../adapters/sqs-client.js';
 import {
   parseStreamFailureRecord,
-  readStreamRange,
   type StreamBatchInfo,
   StreamRangeUnavailableError,
 } from '../adapters/stream-dead-letters.js';
-import { productionReconcilerPorts } from '../composition/reconciler.js';
 import type { AppPorts } from '../composition-root.js';
 import { productionConfig } from '../config.js';
+import type { Reconciler } from '../domain/reconciler.js';
 import * as z from '../shared/zod.js';
 import { forEachWithLimit } from './shared/device-batches.js';
 import { lambdaShell } from './shared/lambda-shell.js';
 import { groupByDevice } from './shared/stream-batches.js';
 
-export interface RedrivePorts extends Pick<AppPorts, 'clock' | 'config' | 'reconciler'> {
+export interface RedrivePorts extends Pick<AppPorts, 'clock' | 'config'> {
+  reconciler: Pick<Reconciler, 'reconcile'>;
   sqs: SQSClient;
   /** IngestDlq. */
   queueUrl: string;
@@ -160,6 +159,30 @@ const redriveEnvSchema = z.object({
   RECONCILE_DLQ_URL: z.url(),
 });
 
+let streamBatches: Promise<Pick<RedrivePorts, 'reconciler' | 'readStreamRange'>> | undefined;
+
+/**
+ * The reconciler and the stream reader, built on first need and then kept for the container's life. Redrive is run
+ * by hand, and most runs find no parked stream batch: loading the DynamoDB, SNS and Streams clients only when one is
+ * there keeps its cold start that of its SQS work.
+ */
+function streamBatchPorts(): Promise<Pick<RedrivePorts, 'reconciler' | 'readStreamRange'>> {
+  streamBatches ??= (async () => {
+    const [{ productionReconcilerPorts }, { createDynamoDbStreamsClient }, { readStreamRange }] =
+      await Promise.all([
+        import('../composition/reconciler.js'),
+        import('../adapters/dynamodb-streams-client.js'),
+        import('../adapters/stream-range-reader.js'),
+      ]);
+    const streams = createDynamoDbStreamsClient();
+    return {
+      reconciler: productionReconcilerPorts().reconciler,
+      readStreamRange: (info: StreamBatchInfo) => readStreamRange(streams, info),
+    };
+  })();
+  return streamBatches;
+}
+
 function productionRedrivePorts(): RedrivePorts {
   const config = productionConfig();
   const env = redriveEnvSchema.parse({
@@ -171,15 +194,14 @@ function productionRedrivePorts(): RedrivePorts {
     ingestPresence: env.INGEST_PRESENCE_FUNCTION_NAME,
     ingestDeviceMessage: env.INGEST_DEVICE_MESSAGE_FUNCTION_NAME,
   };
-  const streams = createDynamoDbStreamsClient();
   return {
     config,
     clock: systemClock,
-    reconciler: productionReconcilerPorts().reconciler,
+    reconciler: { reconcile: async (...args) => (await streamBatchPorts()).reconciler.reconcile(...args) },
     sqs: createSqsClient(),
     queueUrl: env.INGEST_DLQ_URL,
     reconcileQueueUrl: env.RECONCILE_DLQ_URL,
-    readStreamRange: (info) => readStreamRange(streams, info),
+    readStreamRange: async (info) => (await streamBatchPorts()).readStreamRange(info),
     invoke: async (target, event) => {
       await lambda.send(
         new InvokeCommand({

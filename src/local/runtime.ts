@@ -8,7 +8,7 @@ import {
 import type { Context, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import { type FaultInjector, installFaults } from '../adapters/faults.js';
 import { applyTopicRules, type MqttMessage, type RuleTarget } from '../adapters/iot-rules.js';
-import { readStreamRange } from '../adapters/stream-dead-letters.js';
+import { readStreamRange } from '../adapters/stream-range-reader.js';
 import type { AppPorts } from '../composition-root.js';
 import type { CheckScheduler } from '../domain/ports.js';
 import type { RedriveResult } from '../handlers/redrive.js';

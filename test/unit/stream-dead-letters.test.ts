@@ -2,9 +2,9 @@ import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import { describe, expect, it } from 'vitest';
 import {
   parseStreamFailureRecord,
-  readStreamRange,
   StreamRangeUnavailableError,
 } from '../../src/adapters/stream-dead-letters.js';
+import { readStreamRange } from '../../src/adapters/stream-range-reader.js';
 
 const STREAM_ARN =
   'arn:aws:dynamodb:eu-west-1:1:table/iot-presence-prod-events/stream/2026-11-01T00:00:00.000';
