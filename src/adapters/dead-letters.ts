@@ -1,3 +1,4 @@
+import { parseJsonOrUndefined } from '../shared/json.js';
 import * as z from '../shared/zod.js';
 import { applyTopicRules, type RuleInvocation, type RuleTarget, type RuleTopics } from './iot-rules.js';
 
@@ -25,12 +26,8 @@ export interface RedriveTarget {
  * payload, so the rule's projection is applied again (its receive time is lost: the redrive time stands in).
  */
 export function redriveTargets(body: string, topics: RuleTopics, now: number): RedriveTarget[] | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
+  const parsed = parseJsonOrUndefined(body);
+  if (parsed === undefined) return undefined;
   const failure = lambdaFailureRecordSchema.safeParse(parsed);
   if (failure.success) {
     const arn = failure.data.requestContext.functionArn;

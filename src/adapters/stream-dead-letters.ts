@@ -1,3 +1,4 @@
+import { parseJsonOrUndefined } from '../shared/json.js';
 import * as z from '../shared/zod.js';
 
 /** What Lambda's on-failure destination of a DynamoDB stream mapping writes: the batch's range, not its records. */
@@ -22,12 +23,8 @@ export interface StreamBatchInfo {
 
 /** Reads one ReconcileDlq message; undefined when it is not a stream batch's failure record. */
 export function parseStreamFailureRecord(body: string): StreamBatchInfo | undefined {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
+  const parsed = parseJsonOrUndefined(body);
+  if (parsed === undefined) return undefined;
   const record = streamFailureRecordSchema.safeParse(parsed);
   if (!record.success) return undefined;
   const info = record.data.DDBStreamBatchInfo;

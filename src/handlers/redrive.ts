@@ -64,13 +64,7 @@ export function buildRedriveHandler(ports: RedrivePorts, maxMessages = 1000) {
       birthTopicFilter: ports.config.BIRTH_TOPIC_FILTER,
     };
     while (result.redriven + result.unreadable < maxMessages) {
-      const { Messages = [] } = await ports.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: ports.queueUrl,
-          MaxNumberOfMessages: 10,
-          VisibilityTimeout: 60,
-        }),
-      );
+      const Messages = await receiveBatch(ports.sqs, ports.queueUrl, 60);
       if (Messages.length === 0) break;
       for (const message of Messages) {
         const targets = redriveTargets(message.Body ?? '', topics, ports.clock.now());
@@ -93,17 +87,23 @@ export function buildRedriveHandler(ports: RedrivePorts, maxMessages = 1000) {
   });
 }
 
+/** Up to ten messages, hidden from other readers for `visibilitySeconds` while they are redriven. */
+async function receiveBatch(sqs: SQSClient, queueUrl: string, visibilitySeconds: number) {
+  const { Messages = [] } = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: 10,
+      VisibilityTimeout: visibilitySeconds,
+    }),
+  );
+  return Messages;
+}
+
 /** Reconciles again the devices of each batch parked in ReconcileDlq; reconciling is idempotent. */
 async function redriveReconcileDlq(ports: RedrivePorts, result: RedriveResult, maxMessages: number) {
   let handled = 0;
   while (handled < maxMessages) {
-    const { Messages = [] } = await ports.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: ports.reconcileQueueUrl,
-        MaxNumberOfMessages: 10,
-        VisibilityTimeout: 300,
-      }),
-    );
+    const Messages = await receiveBatch(ports.sqs, ports.reconcileQueueUrl, 300);
     if (Messages.length === 0) break;
     for (const message of Messages) {
       handled += 1;

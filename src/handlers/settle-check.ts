@@ -3,6 +3,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { logger, metrics } from '../adapters/observability.js';
 import { productionReconcilerPorts } from '../composition/reconciler.js';
 import type { AppPorts } from '../composition-root.js';
+import { parseJsonOrUndefined } from '../shared/json.js';
 import * as z from '../shared/zod.js';
 import { forEachWithLimit } from './shared/device-batches.js';
 import { deviceIdSchema } from './shared/input-guards.js';
@@ -16,13 +17,7 @@ export function buildSettleCheckHandler(ports: Pick<AppPorts, 'reconciler' | 're
   return lambdaShell(async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const devices = new Map<string, string[]>();
     for (const record of event.Records) {
-      let body: unknown;
-      try {
-        body = JSON.parse(record.body);
-      } catch {
-        body = undefined;
-      }
-      const parsed = checkMessageSchema.safeParse(body);
+      const parsed = checkMessageSchema.safeParse(parseJsonOrUndefined(record.body));
       if (!parsed.success) {
         await rejectInput(
           ports.rejections,

@@ -1,6 +1,6 @@
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LocalStack, startLocalStack } from '../../src/local/local-stack.js';
+import type { LocalStack } from '../../src/local/local-stack.js';
 import { listeningAddresses } from '../fixtures/listening-sockets.js';
 import {
   AlertInbox,
@@ -8,6 +8,7 @@ import {
   destroySocket,
   request,
   silence,
+  startTestStack,
   waitForDevice,
   waitUntilPortFree,
   waitUntilProcessGone,
@@ -55,12 +56,7 @@ async function device(id: string, keepalive = 10): Promise<MqttClient> {
 const connected = (id: string) => waitForDevice(stack.httpUrl, id, (d) => d.status === 'connected');
 
 beforeAll(async () => {
-  stack = await startLocalStack({
-    mqttPort: 0,
-    httpPort: 0,
-    settleWindowSeconds: W_SECONDS,
-    onAlert: inbox.push,
-  });
+  stack = await startTestStack(W_SECONDS, inbox);
 });
 
 afterAll(async () => {

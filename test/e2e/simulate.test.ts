@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFleetSimulation, SCENARIOS } from '../../src/local/fleet-simulator.js';
-import { type LocalStack, startLocalStack } from '../../src/local/local-stack.js';
-import { AlertInbox } from '../fixtures/local-stack.js';
+import type { LocalStack } from '../../src/local/local-stack.js';
+import { AlertInbox, startTestStack } from '../fixtures/local-stack.js';
 
 const W_SECONDS = 4;
 
@@ -9,12 +9,7 @@ let stack: LocalStack;
 const inbox = new AlertInbox();
 
 beforeAll(async () => {
-  stack = await startLocalStack({
-    mqttPort: 0,
-    httpPort: 0,
-    settleWindowSeconds: W_SECONDS,
-    onAlert: inbox.push,
-  });
+  stack = await startTestStack(W_SECONDS, inbox);
 });
 
 afterAll(async () => {
