@@ -1,7 +1,7 @@
 import { BatchWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoDbDeviceStore } from '../src/adapters/dynamodb/device-store.js';
 import type { ConnectedEvent, DeviceEvent, DisconnectedEvent } from '../src/domain/device-events.js';
-import { applyEvents, emptyFacts, pruneFacts } from '../src/domain/device-facts.js';
+import { applyEvents, emptyFacts } from '../src/domain/device-facts.js';
 import { evaluateDevice } from '../src/domain/evaluate.js';
 import type { DeviceCommit } from '../src/domain/ports.js';
 import type { PresenceSettings } from '../src/domain/settings.js';
@@ -12,7 +12,7 @@ export function connected(deviceId: string, sessionIdentifier: string, versionNu
   const event: ConnectedEvent = {
     kind: 'connected',
     deviceId,
-    eventId: `connected:${sessionIdentifier}`,
+    eventId: `connected:${sessionIdentifier}:${versionNumber}`,
     receivedAt: at,
     timestamp: at,
     sessionIdentifier,
@@ -25,7 +25,7 @@ export function disconnected(deviceId: string, sessionIdentifier: string, versio
   const event: DisconnectedEvent = {
     kind: 'disconnected',
     deviceId,
-    eventId: `disconnected:${sessionIdentifier}`,
+    eventId: `disconnected:${sessionIdentifier}:${versionNumber}`,
     receivedAt: at,
     timestamp: at,
     sessionIdentifier,
@@ -48,17 +48,17 @@ export function commitFor(
   if (evaluation.alerts.length > 0) throw new Error(`${deviceId}: a seeded device must not owe alerts`);
   return {
     deviceId,
-    facts: pruneFacts(facts, settings, evaluation.cursor?.sessionIdentifier),
+    facts: evaluation.facts,
     cursor: evaluation.cursor,
     view: evaluation.view,
-    dueAt: evaluation.dueAt,
+    recheckAt: evaluation.recheckAt,
     expectedRevision: undefined,
     alerts: [],
     now,
   };
 }
 
-/** A device that connected once and stays connected: settled, so it has no dueAt/dueShard. */
+/** A device that connected once and stays connected: settled, so it has no check due (no dueAt/dueShard). */
 export function idleCommit(deviceId: string, now: number, settings: PresenceSettings): DeviceCommit {
   return commitFor(deviceId, [connected(deviceId, `${deviceId}-s1`, 1, now - 3_600_000)], now, settings);
 }

@@ -8,7 +8,7 @@ import { rawText } from '../src/handlers/shared/input-guards.js';
 import { parseDeviceMessage, parsePresence } from '../src/handlers/shared/iot-schemas.js';
 import { lambdaContext } from '../src/local/lambda-context.js';
 import { createTableFromDefinition, LOCAL_CREDENTIALS } from '../src/local/services/local-aws.js';
-import { seededRandom } from '../test/fixtures/device-history.js';
+import { seededRandom } from '../test/fixtures/aws-model/index.js';
 import type { BenchStack } from './stack.js';
 import { type BenchOutcome, fmt, median, progress, round, timed } from './support.js';
 

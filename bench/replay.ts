@@ -1,7 +1,7 @@
 import { driveTrace, replayTrace } from '../src/local/replay.js';
 import { createLocalRuntime } from '../src/local/runtime.js';
 import { VirtualTimers } from '../src/local/timers.js';
-import { type FleetTrace, generateFleetTrace } from '../test/fixtures/device-history.js';
+import { type FleetTrace, generateFleetTrace } from '../test/fixtures/aws-model/index.js';
 import { type BenchStack, instrument } from './stack.js';
 import { type BenchOutcome, fmt, percentile, progress, round, timed } from './support.js';
 

@@ -1,5 +1,5 @@
 import { lambdaContext } from '../src/local/lambda-context.js';
-import { seededRandom } from '../test/fixtures/device-history.js';
+import { seededRandom } from '../test/fixtures/aws-model/index.js';
 import { apiEvent } from '../test/fixtures/virtual-runtime.js';
 import type { BenchStack } from './stack.js';
 import { type BenchOutcome, fmt, mean, percentile, progress, round } from './support.js';

@@ -1,3 +1,4 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -6,7 +7,7 @@ import { DynamoDbAlertLedger } from '../adapters/dynamodb/alert-ledger.js';
 import type { DynamoDbDeviceStore } from '../adapters/dynamodb/device-store.js';
 import { DynamoDbRejectionStore } from '../adapters/dynamodb/rejection-store.js';
 import { createDynamoDbClient } from '../adapters/dynamodb-client.js';
-import { logger } from '../adapters/observability.js';
+import { logger, metrics } from '../adapters/observability.js';
 import { SnsAlertPublisher } from '../adapters/sns-alert-publisher.js';
 import { createSnsClient } from '../adapters/sns-client.js';
 import { SqsCheckScheduler } from '../adapters/sqs-check-scheduler.js';
@@ -69,6 +70,11 @@ export function createReconcilerPorts(config: Config, clients: ReconcilerClients
         alertId: alert.alertId,
         error: error instanceof Error ? error.name : String(error),
       }),
+    onUnexplainedWill: (deviceId, will) => {
+      // Evidence only: kept in the event log, counted, and it changed nothing.
+      logger.info('will with no presence end to explain it', { deviceId, willReceivedAt: will.receivedAt });
+      metrics.addMetric('UnexplainedWills', MetricUnit.Count, 1);
+    },
   });
   return {
     config,

@@ -19,7 +19,7 @@ export const DISCONNECT_REASONS = [
 
 export type PresenceDisconnectReason = (typeof DISCONNECT_REASONS)[number];
 
-/** A session ended by a Last Will that no presence event explained. */
+/** The end of a connection of a device without presence events: its Last Will. */
 export const LAST_WILL_REASON = 'LAST_WILL';
 export type DisconnectReason = PresenceDisconnectReason | typeof LAST_WILL_REASON;
 

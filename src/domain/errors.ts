@@ -35,3 +35,15 @@ export class ConcurrentUpdateError extends DomainError {
     super(`device ${deviceId} changed concurrently ${attempts} times in a row`);
   }
 }
+
+/** A stored record that this code cannot read (unknown schema version, or damaged). It is never overwritten. */
+export class StoredRecordError extends DomainError {
+  override name = 'StoredRecordError';
+  readonly code = 'stored_record_unreadable';
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+  ) {
+    super(`stored record ${key} cannot be read: ${reason}`);
+  }
+}

@@ -1,54 +1,63 @@
-import { type DisconnectReason, isAbruptReason, LAST_WILL_REASON } from './device-events.js';
+/**
+ * From a device's facts, its alert cursor and the time, derives its state, the alerts owed, when to look again,
+ * and the smaller facts worth keeping. Four phases, each a pure function of immutable values:
+ *   1. order the connections           (orderConnections, connection.ts)
+ *   2. work out how each one ended     (presenceEnds: wills attached as evidence; lwtEnds: wills end connections)
+ *   3. decide each end's fate          (decideFates: open, pending, passed, outage)
+ *   4. walk the alerts from the cursor (walkAlerts), then keep what can still change an answer (compact)
+ * docs/how-state-is-derived.md tells the same story in prose.
+ */
 import {
-  type DeviceFacts,
+  type ConnectionEnd,
+  type ConnectionFacts,
+  type ConnectionRef,
+  compareConnections,
   firstSeenAt,
-  orderSessions,
-  type SessionFacts,
-  type WillFacts,
-} from './device-facts.js';
+  orderConnections,
+  orderTime,
+  refOf,
+  sameConnection,
+} from './connection.js';
+import { type DisconnectReason, isAbruptReason, LAST_WILL_REASON } from './device-events.js';
+import type { DeviceFacts, WillFacts } from './device-facts.js';
 import type { PresenceSettings } from './settings.js';
 
 export type AlertType = 'offline' | 'online';
 
 /**
- * Where the alert walk resumes. offline: an outage is open after this session; online: this session may still go
- * offline; settled: this session's fate is final with no outage open. Alerts are only ever decided after it.
+ * How far the alert walk has gone: every alert about `at` up to its start (its online alert) or its end (its
+ * offline alert) is decided, and so is everything about the connections before it, which the record forgets.
  */
 export interface AlertCursor {
-  type: AlertType | 'settled';
-  sessionIdentifier: string;
-  /** For offline: when the outage began; for online: when the recovery was first seen. */
-  since: number;
+  at: ConnectionRef;
+  /** `orderTime` of `at`, so that connections can be placed against it after it is gone. */
+  atTime: number;
+  through: 'start' | 'end';
+  /** Set when `at`'s end opened an outage: when it was first seen. The next connection owes an online alert. */
+  outageSince?: number;
 }
 
-export interface AlertDecision {
+export interface AlertDecision extends ConnectionRef {
   type: AlertType;
   deviceId: string;
-  sessionIdentifier: string;
-  versionNumber?: number;
   disconnectReason?: DisconnectReason;
   abrupt?: boolean;
   lastWill?: unknown;
-  /** offline: when the end was first seen; online: when the new session was first seen. */
+  lastWillAt?: number;
+  /** offline: when the end was first seen; online: when the new connection was first seen. */
   since: number;
   /** The earliest time the contract allows this alert. */
-  dueAt: number;
+  earliestAt: number;
   /** online only: how long the device was offline. */
   outageMs?: number;
-}
-
-export interface SessionEnd {
-  endSeenAt: number;
-  reason: DisconnectReason;
-  abrupt: boolean;
-  lastWill?: unknown;
-  lastWillAt?: number;
 }
 
 export interface DeviceView {
   deviceId: string;
   status: 'connected' | 'disconnected';
+  /** false while a change may still happen inside W. */
   settled: boolean;
+  /** When the current status began: the end's or the connection's first receive time. */
   since: number;
   sessionIdentifier: string;
   versionNumber?: number;
@@ -62,256 +71,315 @@ export interface DeviceView {
 }
 
 export interface Evaluation {
-  /** Undefined while the device has no session at all (for example only a pending will). */
+  /** Undefined while the device has no connection at all. */
   view?: DeviceView;
   alerts: AlertDecision[];
   cursor?: AlertCursor;
-  /** When something pending must be looked at again. */
-  dueAt?: number;
+  /** When the device must be evaluated again even if no event arrives (an end that may become an outage). */
+  recheckAt?: number;
+  /** The facts worth keeping: what can still change an answer. */
+  facts: DeviceFacts;
+  /** Wills dropped without any presence end to explain them (presence devices only). */
+  unexplainedWills: WillFacts[];
 }
 
-interface Timeline {
-  sessions: SessionFacts[];
-  ends: Map<string, SessionEnd>;
-  pendingUntil: number[];
+/** Unattached wills of a presence device kept while their end may still arrive. */
+const MAX_UNATTACHED_WILLS = 8;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Phase 2: how each connection ended
+// ---------------------------------------------------------------------------------------------------------------
+
+interface Ends {
+  /** By index in the ordered connections. */
+  byIndex: ReadonlyMap<number, ConnectionEnd>;
+  /** Wills that explain an end, whether or not they were the one shown. */
+  explained: ReadonlySet<string>;
+  /** The eventId of the will each end shows, by index. */
+  shownWill: ReadonlyMap<number, string>;
 }
 
-/** A known end of a session, kept or pruned, that a will could accompany. */
-interface AbruptEnd {
-  sessionIdentifier: string;
-  disconnectSeenAt?: number;
-  disconnectedAt?: number;
-}
-
-function willDistance(will: WillFacts, end: AbruptEnd): number {
+function willDistance(will: WillFacts, connection: ConnectionFacts): number {
   const bySeen =
-    end.disconnectSeenAt === undefined ? Infinity : Math.abs(will.receivedAt - end.disconnectSeenAt);
+    connection.endSeenAt === undefined ? Infinity : Math.abs(will.receivedAt - connection.endSeenAt);
   const byTimestamp =
-    end.disconnectedAt === undefined ? Infinity : Math.abs(will.receivedAt - end.disconnectedAt);
+    connection.endedAt === undefined ? Infinity : Math.abs(will.receivedAt - connection.endedAt);
   return Math.min(bySeen, byTimestamp);
 }
 
-/** The abrupt presence disconnect a will accompanies, if any is close enough (candidates in session order). */
-function matchWill(
-  will: WillFacts,
-  candidates: AbruptEnd[],
+/**
+ * Presence devices: ends come from disconnected events only. Each will is attached to the abrupt end nearest in
+ * time within willMatchMs (on a tie, the newer connection); each end shows the nearest of its wills.
+ */
+export function presenceEnds(
+  ordered: readonly ConnectionFacts[],
+  wills: readonly WillFacts[],
   settings: PresenceSettings,
-): AbruptEnd | undefined {
-  let best: AbruptEnd | undefined;
-  let bestDistance = Infinity;
-  for (const end of candidates) {
-    const distance = willDistance(will, end);
-    // `<=` so that on a tie the newer session (later in order) wins.
-    if (distance <= settings.willMatchMs && distance <= bestDistance) {
-      best = end;
-      bestDistance = distance;
-    }
+): Ends {
+  const nearestWill = new Map<number, { will: WillFacts; distance: number }>();
+  const explained = new Set<string>();
+  for (const will of wills) {
+    let best: { index: number; distance: number } | undefined;
+    ordered.forEach((connection, index) => {
+      if (connection.endReason === undefined || !isAbruptReason(connection.endReason)) return;
+      const distance = willDistance(will, connection);
+      if (distance <= settings.willMatchMs && distance <= (best?.distance ?? Infinity))
+        best = { index, distance };
+    });
+    if (!best) continue;
+    explained.add(will.eventId);
+    const current = nearestWill.get(best.index);
+    const closer =
+      !current ||
+      best.distance < current.distance ||
+      (best.distance === current.distance && will.receivedAt < current.will.receivedAt);
+    if (closer) nearestWill.set(best.index, { will, distance: best.distance });
   }
-  return best;
+  const byIndex = new Map<number, ConnectionEnd>();
+  ordered.forEach((connection, index) => {
+    if (connection.endReason === undefined || connection.endSeenAt === undefined) return;
+    const will = nearestWill.get(index)?.will;
+    byIndex.set(index, {
+      seenAt: connection.endSeenAt,
+      reason: connection.endReason,
+      abrupt: isAbruptReason(connection.endReason),
+      lastWill: will?.payload,
+      lastWillAt: will?.receivedAt,
+    });
+  });
+  const shownWill = new Map([...nearestWill].map(([index, { will }]) => [index, will.eventId]));
+  return { byIndex, explained, shownWill };
+}
+
+/** A connection that only a will tells of: a device without presence whose will came with no birth before it. */
+function willOnlyConnection(will: WillFacts): ConnectionFacts {
+  return {
+    sessionIdentifier: `will:${will.eventId}`,
+    source: 'birth',
+    startedAt: will.receivedAt,
+    endSeenAt: will.receivedAt,
+  };
 }
 
 /**
- * The session a will no presence event explained belongs to: the one current when it arrived, except right after
- * a takeover. A will that comes within the takeover window of the newest session's start, while an older session
- * is still open, is the old connection's will (AWS publishes it as the new connection replaces the old one).
+ * Devices without presence events: a will ends the newest connection (birth) that started before it. A will
+ * whose connection already ended changes nothing; a will with no connection before it stands for one.
  */
-function willTarget(
-  will: WillFacts,
-  ordered: SessionFacts[],
-  ends: Map<string, SessionEnd>,
+export function lwtConnections(
+  births: readonly ConnectionFacts[],
+  wills: readonly WillFacts[],
   settings: PresenceSettings,
-): SessionFacts | undefined {
-  const started = ordered.filter((s) => (s.connectedSeenAt ?? Number.NEGATIVE_INFINITY) <= will.receivedAt);
-  const current = started[started.length - 1];
-  if (!current) return undefined;
-  const justStarted =
-    (current.connectedSeenAt ?? Number.NEGATIVE_INFINITY) >= will.receivedAt - settings.takeoverWindowMs;
-  if (justStarted) {
-    const olderOpen = started
-      .slice(0, -1)
-      .reverse()
-      .find((s) => !ends.has(s.sessionIdentifier));
-    if (olderOpen) return olderOpen;
-  }
-  return current;
-}
-
-/** Orders the sessions and works out how each one ended, given what is known at `now`. */
-function buildTimeline(facts: DeviceFacts, now: number, settings: PresenceSettings): Timeline {
-  const hasPresence = facts.sessions.some((s) => s.source === 'presence');
-  // Births only stand in for presence events on devices that have none.
-  let sessions = orderSessions(
-    facts.sessions.filter((s) => s.source === (hasPresence ? 'presence' : 'birth')),
-    settings,
-  );
-  const ends = new Map<string, SessionEnd>();
-  for (const session of sessions) {
-    if (session.disconnectReason && session.disconnectSeenAt !== undefined) {
-      ends.set(session.sessionIdentifier, {
-        endSeenAt: session.disconnectSeenAt,
-        reason: session.disconnectReason,
-        abrupt: isAbruptReason(session.disconnectReason),
-      });
-    }
-  }
-
-  const pendingUntil: number[] = [];
-  const unmatched: WillFacts[] = [];
-  const wills = [...facts.wills].sort(
-    (a, b) => a.receivedAt - b.receivedAt || a.eventId.localeCompare(b.eventId),
-  );
-  // Pruned sessions come first: they are older than every kept one.
-  const abruptEnds: AbruptEnd[] = [
-    ...(facts.pruned ?? []).filter((p) => p.abrupt),
-    ...sessions.filter((s) => s.disconnectReason !== undefined && isAbruptReason(s.disconnectReason)),
-  ];
-  for (const will of wills) {
-    const match = matchWill(will, abruptEnds, settings);
-    const end = match && ends.get(match.sessionIdentifier);
-    if (match && !end) continue; // the will of a pruned session: explained, and it changes nothing
-    if (end) {
-      if (end.lastWillAt === undefined || will.receivedAt < end.lastWillAt) {
-        end.lastWill = will.payload;
-        end.lastWillAt = will.receivedAt;
-      }
-    } else if (will.receivedAt + settings.settleWindowMs <= now) {
-      unmatched.push(will);
-    } else {
-      pendingUntil.push(will.receivedAt + settings.settleWindowMs);
-    }
-  }
-
-  // A will no presence disconnect explained within W ends the session current when it arrived.
-  const synthetic: SessionFacts[] = [];
-  for (const will of unmatched) {
-    const target = willTarget(will, sessions, ends, settings);
-    const willEnd: SessionEnd = {
-      endSeenAt: will.receivedAt,
+): { ordered: ConnectionFacts[]; ends: Ends } {
+  let ordered = orderConnections(births, settings);
+  const endOf = new Map<ConnectionFacts, ConnectionEnd>();
+  const used = new Set<string>();
+  const byTime = [...wills].sort((a, b) => a.receivedAt - b.receivedAt || a.eventId.localeCompare(b.eventId));
+  for (const will of byTime) {
+    const target = ordered.filter((c) => orderTime(c) <= will.receivedAt).at(-1);
+    const end: ConnectionEnd = {
+      seenAt: will.receivedAt,
       reason: LAST_WILL_REASON,
       abrupt: true,
       lastWill: will.payload,
       lastWillAt: will.receivedAt,
     };
     if (!target) {
-      const session: SessionFacts = {
-        sessionIdentifier: `will:${will.eventId}`,
-        source: hasPresence ? 'presence' : 'birth',
-        connectedSeenAt: will.receivedAt,
-        disconnectSeenAt: will.receivedAt,
-        connectedAt: will.receivedAt,
-      };
-      synthetic.push(session);
-      ends.set(session.sessionIdentifier, willEnd);
-    } else if (!ends.has(target.sessionIdentifier)) {
-      ends.set(target.sessionIdentifier, willEnd);
+      const connection = willOnlyConnection(will);
+      ordered = orderConnections([...ordered, connection], settings);
+      endOf.set(connection, end);
+      used.add(will.eventId);
+    } else if (!endOf.has(target)) {
+      endOf.set(target, end);
+      used.add(will.eventId);
     }
   }
-  if (synthetic.length > 0) sessions = orderSessions([...sessions, ...synthetic], settings);
-  return { sessions, ends, pendingUntil };
+  const byIndex = new Map<number, ConnectionEnd>();
+  ordered.forEach((connection, index) => {
+    const end = endOf.get(connection);
+    if (end) byIndex.set(index, end);
+  });
+  return { ordered, ends: { byIndex, explained: used, shownWill: new Map() } };
 }
 
-/** Where the alert walk resumes: at the session of an online cursor, after the session of any other. */
-function walkStart(sessions: SessionFacts[], cursor: AlertCursor | undefined): number {
-  if (!cursor) return 0;
-  const resumeAt = cursor.type === 'online';
-  const index = sessions.findIndex((s) => s.sessionIdentifier === cursor.sessionIdentifier);
-  if (index >= 0) return resumeAt ? index : index + 1;
-  // The cursor's session is no longer kept (a will-derived session whose will was pruned): resume by time.
-  const resume = sessions.findIndex((s) =>
-    resumeAt ? firstSeenAt(s) >= cursor.since : firstSeenAt(s) > cursor.since,
-  );
-  return resume >= 0 ? resume : sessions.length;
-}
+// ---------------------------------------------------------------------------------------------------------------
+// Phase 3: the fate of each end
+// ---------------------------------------------------------------------------------------------------------------
 
-function alertsOn(end: SessionEnd, settings: PresenceSettings): boolean {
+/**
+ * open: the newest connection, not ended. pending: may still become an outage (or, for an older connection with
+ * no known end, its end may still arrive). passed: ended or superseded without an outage. outage: ended, and no
+ * newer connection was seen within W of the end being first seen.
+ */
+export type Fate =
+  | { kind: 'open' }
+  | { kind: 'pending'; recheckAt?: number }
+  | { kind: 'passed' }
+  | { kind: 'outage'; end: ConnectionEnd };
+
+function alertsOn(end: ConnectionEnd, settings: PresenceSettings): boolean {
   return settings.alertOn === 'all' || end.abrupt;
 }
 
+export function decideFates(
+  ordered: readonly ConnectionFacts[],
+  ends: Ends,
+  now: number,
+  settings: PresenceSettings,
+): Fate[] {
+  return ordered.map((_, index): Fate => {
+    const next = ordered[index + 1];
+    const end = ends.byIndex.get(index);
+    if (!end) {
+      if (!next) return { kind: 'open' };
+      // Its end may still come, delivered late; once W has passed since the newer connection, it cannot matter.
+      return firstSeenAt(next) + settings.settleWindowMs <= now ? { kind: 'passed' } : { kind: 'pending' };
+    }
+    if (!alertsOn(end, settings)) return { kind: 'passed' };
+    const deadline = end.seenAt + settings.settleWindowMs;
+    if (next) return firstSeenAt(next) > deadline ? { kind: 'outage', end } : { kind: 'passed' };
+    return deadline <= now ? { kind: 'outage', end } : { kind: 'pending', recheckAt: deadline };
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Phase 4: the alert walk
+// ---------------------------------------------------------------------------------------------------------------
+
+function cursorPosition(cursor: AlertCursor): ConnectionFacts {
+  return { ...cursor.at, source: 'presence', startedAt: cursor.atTime };
+}
+
+/** Where a connection stands against the cursor: < 0 before it, 0 the cursor's own, > 0 after. */
+function againstCursor(connection: ConnectionFacts, cursor: AlertCursor, settings: PresenceSettings): number {
+  if (sameConnection(connection, cursor.at)) return 0;
+  return compareConnections(connection, cursorPosition(cursor), settings);
+}
+
+interface Walk {
+  alerts: AlertDecision[];
+  cursor?: AlertCursor;
+}
+
 /**
- * Derives the authoritative state of a device at `now` and the alerts owed since the cursor.
- * Pure: the same facts, cursor and time always give the same answer.
+ * Walks the connections after the cursor, deciding online alerts at starts and offline alerts at ends. The cursor
+ * moves over a run of decided steps only; an undecided end holds it, yet the walk goes on so that newer
+ * connections still get their alerts (the ledger records each alert once, so deciding one again is harmless).
  */
-export function evaluateDevice(
+export function walkAlerts(
+  deviceId: string,
+  ordered: readonly ConnectionFacts[],
+  fates: readonly Fate[],
+  cursor: AlertCursor | undefined,
+  settings: PresenceSettings,
+): Walk {
+  const alerts: AlertDecision[] = [];
+  let nextCursor = cursor;
+  let outageSince = cursor?.outageSince;
+  let holding = false;
+  const advance = (connection: ConnectionFacts, through: AlertCursor['through']) => {
+    if (holding) return;
+    nextCursor = { at: refOf(connection), atTime: orderTime(connection), through };
+    if (outageSince !== undefined) nextCursor.outageSince = outageSince;
+  };
+  ordered.forEach((connection, index) => {
+    const position = cursor ? againstCursor(connection, cursor, settings) : 1;
+    if (position < 0 || (position === 0 && cursor?.through === 'end')) return;
+    if (position > 0) {
+      if (outageSince !== undefined) {
+        const since = firstSeenAt(connection);
+        alerts.push({
+          type: 'online',
+          deviceId,
+          ...refOf(connection),
+          since,
+          earliestAt: since,
+          outageMs: Math.max(0, since - outageSince),
+        });
+        outageSince = undefined;
+      }
+      advance(connection, 'start');
+    }
+    const fate = fates[index] as Fate;
+    if (fate.kind === 'outage') {
+      alerts.push({
+        type: 'offline',
+        deviceId,
+        ...refOf(connection),
+        disconnectReason: fate.end.reason,
+        abrupt: fate.end.abrupt,
+        lastWill: fate.end.lastWill,
+        lastWillAt: fate.end.lastWillAt,
+        since: fate.end.seenAt,
+        earliestAt: fate.end.seenAt + settings.settleWindowMs,
+      });
+      outageSince = fate.end.seenAt;
+    }
+    if (fate.kind === 'outage' || fate.kind === 'passed') advance(connection, 'end');
+    else holding = true;
+  });
+  return { alerts, cursor: nextCursor };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// What to keep, and the view
+// ---------------------------------------------------------------------------------------------------------------
+
+/**
+ * Keeps the connections from the cursor on (the walk never looks before it) and the wills that can still matter:
+ * for a presence device, the will shown on a kept end and unattached wills young enough to meet their end; for a
+ * device without presence, the wills from the cursor's connection on.
+ */
+function compact(
   facts: DeviceFacts,
+  ordered: readonly ConnectionFacts[],
+  ends: Ends,
   cursor: AlertCursor | undefined,
   now: number,
   settings: PresenceSettings,
-): Evaluation {
-  const { sessions, ends, pendingUntil } = buildTimeline(facts, now, settings);
-  const alerts: AlertDecision[] = [];
-  let nextCursor = cursor;
-
-  const start = walkStart(sessions, cursor);
-  let openOutage = cursor?.type === 'offline' ? cursor : undefined;
-  let heldBack = false;
-
-  for (let index = start; index < sessions.length; index += 1) {
-    const session = sessions[index] as SessionFacts;
-    const next = sessions[index + 1];
-    if (openOutage) {
-      const since = firstSeenAt(session);
-      alerts.push({
-        type: 'online',
-        deviceId: facts.deviceId,
-        sessionIdentifier: session.sessionIdentifier,
-        versionNumber: session.versionNumber,
-        since,
-        dueAt: since,
-        outageMs: Math.max(0, since - openOutage.since),
-      });
-      nextCursor = { type: 'online', sessionIdentifier: session.sessionIdentifier, since };
-      openOutage = undefined;
-      heldBack = false;
-    }
-    const end = ends.get(session.sessionIdentifier);
-    if (end && alertsOn(end, settings)) {
-      const deadline = end.endSeenAt + settings.settleWindowMs;
-      const outlasted = next ? firstSeenAt(next) > deadline : deadline <= now;
-      if (!next && !outlasted) pendingUntil.push(deadline);
-      if (outlasted) {
-        alerts.push({
-          type: 'offline',
-          deviceId: facts.deviceId,
-          sessionIdentifier: session.sessionIdentifier,
-          versionNumber: session.versionNumber,
-          disconnectReason: end.reason,
-          abrupt: end.abrupt,
-          lastWill: end.lastWill,
-          since: end.endSeenAt,
-          dueAt: deadline,
-        });
-        openOutage = { type: 'offline', sessionIdentifier: session.sessionIdentifier, since: end.endSeenAt };
-        nextCursor = openOutage;
-        heldBack = false;
-        continue;
-      }
-    }
-    // A session with a successor is decided for good once its end is known (or W after the successor, when a late
-    // end could no longer make an outage of it). The cursor moves past a run of such sessions so that pruning can
-    // never make the walk decide them again; an undecided one holds it back, yet the walk goes on, so that newer
-    // sessions still get their alerts and checks.
-    const decided =
-      next !== undefined && (end !== undefined || firstSeenAt(next) + settings.settleWindowMs <= now);
-    if (decided && !heldBack) {
-      nextCursor = {
-        type: 'settled',
-        sessionIdentifier: session.sessionIdentifier,
-        since: firstSeenAt(session),
-      };
-    } else if (next && !decided) {
-      heldBack = true;
-    }
+): { facts: DeviceFacts; unexplainedWills: WillFacts[] } {
+  const stillNeeded = (c: ConnectionFacts) => !cursor || againstCursor(c, cursor, settings) >= 0;
+  const connections = facts.connections.filter(
+    (c) => (!facts.presence || c.source === 'presence') && stillNeeded(c),
+  );
+  if (!facts.presence) {
+    const from = cursor?.atTime ?? Number.NEGATIVE_INFINITY;
+    const wills = facts.wills.filter(
+      (w) =>
+        w.receivedAt >= from && (ends.explained.has(w.eventId) || w.receivedAt + settings.willMatchMs > now),
+    );
+    return { facts: { ...facts, connections, wills }, unexplainedWills: [] };
   }
+  const keptShown = new Set(
+    [...ends.shownWill].flatMap(([index, eventId]) =>
+      stillNeeded(ordered[index] as ConnectionFacts) ? [eventId] : [],
+    ),
+  );
+  const unattached = facts.wills
+    .filter((w) => !ends.explained.has(w.eventId))
+    .sort((a, b) => b.receivedAt - a.receivedAt || a.eventId.localeCompare(b.eventId));
+  const waiting = unattached
+    .filter((w) => w.receivedAt + 2 * settings.willMatchMs > now)
+    .slice(0, MAX_UNATTACHED_WILLS);
+  const wills = facts.wills.filter((w) => keptShown.has(w.eventId) || waiting.includes(w));
+  const unexplainedWills = unattached.filter((w) => !waiting.includes(w));
+  return { facts: { ...facts, connections, wills }, unexplainedWills };
+}
 
-  const dueAt = pendingUntil.length > 0 ? Math.min(...pendingUntil) : undefined;
-  const newest = sessions[sessions.length - 1];
-  if (!newest) return { alerts, cursor: nextCursor, dueAt };
-  const end = ends.get(newest.sessionIdentifier);
-  const view: DeviceView = {
+function viewOf(
+  facts: DeviceFacts,
+  ordered: readonly ConnectionFacts[],
+  ends: Ends,
+  recheckAt: number | undefined,
+): DeviceView | undefined {
+  const index = ordered.length - 1;
+  const newest = ordered[index];
+  if (!newest) return undefined;
+  const end = ends.byIndex.get(index);
+  return {
     deviceId: facts.deviceId,
     status: end ? 'disconnected' : 'connected',
-    settled: dueAt === undefined,
-    since: end ? end.endSeenAt : (newest.connectedSeenAt ?? firstSeenAt(newest)),
+    settled: recheckAt === undefined,
+    since: end ? end.seenAt : (newest.startSeenAt ?? firstSeenAt(newest)),
     sessionIdentifier: newest.sessionIdentifier,
     versionNumber: newest.versionNumber,
     disconnectReason: end?.reason,
@@ -322,5 +390,56 @@ export function evaluateDevice(
     lastConnectedAt: facts.lastConnectedAt,
     lastDisconnectedAt: facts.lastDisconnectedAt,
   };
-  return { view, alerts, cursor: nextCursor, dueAt };
+}
+
+/**
+ * A device becomes a presence device with its first presence event. What births and wills decided before is
+ * forgotten, but an outage they opened stays open: the first presence connection owes its online alert.
+ * (Presence connections always carry a versionNumber; births and will-only connections never do.)
+ */
+function presenceCursor(facts: DeviceFacts, cursor: AlertCursor | undefined): AlertCursor | undefined {
+  if (!facts.presence || !cursor || cursor.at.versionNumber !== undefined) return cursor;
+  if (cursor.outageSince === undefined) return undefined;
+  return { at: cursor.at, atTime: Number.NEGATIVE_INFINITY, through: 'end', outageSince: cursor.outageSince };
+}
+
+/** Phases 1 and 2: presence devices order their presence connections; the others derive theirs from births and wills. */
+function connectionsAndEnds(
+  facts: DeviceFacts,
+  settings: PresenceSettings,
+): { ordered: ConnectionFacts[]; ends: Ends } {
+  if (!facts.presence) return lwtConnections(facts.connections, facts.wills, settings);
+  const ordered = orderConnections(
+    facts.connections.filter((c) => c.source === 'presence'),
+    settings,
+  );
+  return { ordered, ends: presenceEnds(ordered, facts.wills, settings) };
+}
+
+/**
+ * Derives the authoritative state of a device at `now`, the alerts owed since the cursor, and what to keep.
+ * Pure: the same facts, cursor and time always give the same answer.
+ */
+export function evaluateDevice(
+  facts: DeviceFacts,
+  cursor: AlertCursor | undefined,
+  now: number,
+  settings: PresenceSettings,
+): Evaluation {
+  const { ordered, ends } = connectionsAndEnds(facts, settings);
+  const fates = decideFates(ordered, ends, now, settings);
+  const walk = walkAlerts(facts.deviceId, ordered, fates, presenceCursor(facts, cursor), settings);
+  const rechecks = fates.flatMap((fate) =>
+    fate.kind === 'pending' && fate.recheckAt !== undefined ? [fate.recheckAt] : [],
+  );
+  const recheckAt = rechecks.length > 0 ? Math.min(...rechecks) : undefined;
+  const kept = compact(facts, ordered, ends, walk.cursor, now, settings);
+  return {
+    view: viewOf(facts, ordered, ends, recheckAt),
+    alerts: walk.alerts,
+    cursor: walk.cursor,
+    recheckAt,
+    facts: kept.facts,
+    unexplainedWills: kept.unexplainedWills,
+  };
 }

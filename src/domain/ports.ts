@@ -16,7 +16,7 @@ export interface Alert extends AlertDecision {
 export interface StoredDevice {
   facts: DeviceFacts;
   cursor?: AlertCursor;
-  dueAt?: number;
+  recheckAt?: number;
   revision: number;
 }
 
@@ -25,7 +25,7 @@ export interface DeviceCommit {
   facts: DeviceFacts;
   cursor?: AlertCursor;
   view?: DeviceView;
-  dueAt?: number;
+  recheckAt?: number;
   /** undefined: the device must not exist yet. */
   expectedRevision: number | undefined;
   /** Written to the ledger atomically with the device record. */
@@ -55,8 +55,8 @@ export interface AlertPublisher {
 }
 
 export interface CheckScheduler {
-  /** Asks for `reconcile(deviceId)` to run again at `dueAt` (or soon after). */
-  scheduleCheck(deviceId: string, dueAt: number, now: number): Promise<void>;
+  /** Asks for `reconcile(deviceId)` to run again at `recheckAt` (or soon after). */
+  scheduleCheck(deviceId: string, recheckAt: number, now: number): Promise<void>;
 }
 
 export interface DueDeviceFinder {

@@ -1,5 +1,6 @@
+import type { ConnectionRef } from './connection.js';
 import type { DeviceEvent } from './device-events.js';
-import { applyEvents, emptyFacts, pruneFacts } from './device-facts.js';
+import { applyEvents, emptyFacts, type WillFacts } from './device-facts.js';
 import { ConcurrentUpdateError } from './errors.js';
 import { type AlertDecision, type DeviceView, evaluateDevice } from './evaluate.js';
 import type {
@@ -23,6 +24,8 @@ export interface ReconcilerPorts {
   settings: PresenceSettings;
   /** Called for alerts that could not be published now; the sweep retries them. */
   onPublishFailure?: (alert: Alert, error: unknown) => void;
+  /** Called, once the record no longer keeps it, for each will that no presence end explained. */
+  onUnexplainedWill?: (deviceId: string, will: WillFacts) => void;
 }
 
 export interface ReconcileOutcome {
@@ -30,15 +33,24 @@ export interface ReconcileOutcome {
   view?: DeviceView;
   alerts: Alert[];
   published: number;
-  dueAt?: number;
+  recheckAt?: number;
   written: boolean;
   attempts: number;
 }
 
 const MAX_ATTEMPTS = 8;
 
-export function alertId(decision: Pick<AlertDecision, 'deviceId' | 'type' | 'sessionIdentifier'>): string {
-  return `${decision.deviceId}/${decision.type}/${decision.sessionIdentifier}`;
+/** A connection's name in alert ids and ledger keys: `sessionIdentifier/versionNumber` (births have no version). */
+export function connectionName(connection: ConnectionRef): string {
+  return connection.versionNumber === undefined
+    ? connection.sessionIdentifier
+    : `${connection.sessionIdentifier}/${connection.versionNumber}`;
+}
+
+export function alertId(
+  decision: Pick<AlertDecision, 'deviceId' | 'type' | 'sessionIdentifier' | 'versionNumber'>,
+): string {
+  return `${decision.deviceId}/${decision.type}/${connectionName(decision)}`;
 }
 
 /**
@@ -60,7 +72,6 @@ export class Reconciler {
       const stored = await store.load(deviceId);
       const facts = applyEvents(stored?.facts ?? emptyFacts(deviceId), events);
       const evaluation = evaluateDevice(facts, stored?.cursor, now, settings);
-      const nextFacts = pruneFacts(facts, settings, evaluation.cursor?.sessionIdentifier);
       const alerts: Alert[] = evaluation.alerts.map((decision) => ({
         ...decision,
         alertId: alertId(decision),
@@ -69,28 +80,38 @@ export class Reconciler {
       const unchanged =
         stored !== undefined &&
         alerts.length === 0 &&
-        stored.dueAt === evaluation.dueAt &&
-        JSON.stringify(stored.facts) === JSON.stringify(nextFacts) &&
+        stored.recheckAt === evaluation.recheckAt &&
+        JSON.stringify(stored.facts) === JSON.stringify(evaluation.facts) &&
         JSON.stringify(stored.cursor) === JSON.stringify(evaluation.cursor);
-      const outcome = { deviceId, view: evaluation.view, alerts, dueAt: evaluation.dueAt, attempts: attempt };
-      if (unchanged || (stored === undefined && facts.sessions.length === 0 && facts.wills.length === 0)) {
-        if (fromCheck && evaluation.dueAt !== undefined) await this.schedule(deviceId, evaluation.dueAt, now);
+      const outcome = {
+        deviceId,
+        view: evaluation.view,
+        alerts,
+        recheckAt: evaluation.recheckAt,
+        attempts: attempt,
+      };
+      const nothingKnown = stored === undefined && evaluation.view === undefined && facts.wills.length === 0;
+      if (unchanged || nothingKnown) {
+        if (fromCheck && evaluation.recheckAt !== undefined) {
+          await this.schedule(deviceId, evaluation.recheckAt, now);
+        }
         return { ...outcome, published: 0, written: false };
       }
       const result = await store.commit({
         deviceId,
-        facts: nextFacts,
+        facts: evaluation.facts,
         cursor: evaluation.cursor,
         view: evaluation.view,
-        dueAt: evaluation.dueAt,
+        recheckAt: evaluation.recheckAt,
         expectedRevision: stored?.revision,
         alerts,
         now,
       });
       if (result.status === 'conflict') continue;
+      for (const will of evaluation.unexplainedWills) this.ports.onUnexplainedWill?.(deviceId, will);
       const published = await this.publishAll(result.newAlerts);
-      if (evaluation.dueAt !== undefined && (fromCheck || evaluation.dueAt !== stored?.dueAt)) {
-        await this.schedule(deviceId, evaluation.dueAt, now);
+      if (evaluation.recheckAt !== undefined && (fromCheck || evaluation.recheckAt !== stored?.recheckAt)) {
+        await this.schedule(deviceId, evaluation.recheckAt, now);
       }
       return { ...outcome, published, written: true };
     }
@@ -107,8 +128,8 @@ export class Reconciler {
     return { devices: due.length, retried };
   }
 
-  private async schedule(deviceId: string, dueAt: number, now: number): Promise<void> {
-    await this.ports.scheduler.scheduleCheck(deviceId, dueAt, now);
+  private async schedule(deviceId: string, recheckAt: number, now: number): Promise<void> {
+    await this.ports.scheduler.scheduleCheck(deviceId, recheckAt, now);
   }
 
   private async publishAll(alerts: readonly Alert[]): Promise<number> {

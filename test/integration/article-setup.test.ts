@@ -4,6 +4,7 @@ import {
   callApi,
   connectedMessage,
   deliverAt,
+  disconnectedMessage,
   newSession,
   startVirtualStack,
   T0,
@@ -26,8 +27,8 @@ afterAll(async () => {
 });
 
 describe('the source articles’ setup, by configuration alone', () => {
-  it('takes a will on /last/will/topic as the will of its publisher and ends its session after W', async () => {
-    // Arrange: lwtThing is online; its connection dies and only the will arrives (no presence disconnect).
+  it('takes a will on /last/will/topic as the will of its publisher and shows it on the presence end it accompanies', async () => {
+    // Arrange: lwtThing is online; its connection dies: the will, then the presence disconnect half a second later.
     const session = newSession('lwtThing', 3);
     await deliverAt(stack, T0, connectedMessage(session, T0));
 
@@ -37,7 +38,8 @@ describe('the source articles’ setup, by configuration alone', () => {
       clientId: 'lwtThing',
       payload: ARTICLE_WILL,
     });
-    await stack.timers.advanceTo(T0 + 60_000 + W);
+    await deliverAt(stack, T0 + 60_500, disconnectedMessage(session, T0 + 60_500, 'CONNECTION_LOST'));
+    await stack.timers.advanceTo(T0 + 60_500 + W);
     const alerts = await stack.runtime.receiveAlerts();
     const device = await callApi(
       stack.runtime.handlers.getDevice,
@@ -50,14 +52,43 @@ describe('the source articles’ setup, by configuration alone', () => {
         type: 'offline',
         deviceId: 'lwtThing',
         sessionIdentifier: session.sessionIdentifier,
-        disconnectReason: 'LAST_WILL',
+        versionNumber: 3,
+        disconnectReason: 'CONNECTION_LOST',
         lastWill: ARTICLE_WILL,
       },
     ]);
     expect(device.body).toMatchObject({
       status: 'disconnected',
-      disconnectReason: 'LAST_WILL',
+      disconnectReason: 'CONNECTION_LOST',
       lastWill: ARTICLE_WILL,
+    });
+  });
+
+  it('leaves a presence device connected when its will comes with no presence end', async () => {
+    // Arrange: a redelivered will reaches the rule while the device is connected.
+    const start = T0 + 500_000;
+    const session = newSession('lwtThing2', 7);
+    await deliverAt(stack, start, connectedMessage(session, start));
+
+    // Act
+    await deliverAt(stack, start + 60_000, {
+      topic: '/last/will/topic',
+      clientId: 'lwtThing2',
+      payload: ARTICLE_WILL,
+    });
+    await stack.timers.advanceTo(start + 60_000 + 3 * W);
+    const alerts = await stack.runtime.receiveAlerts();
+    const device = await callApi(
+      stack.runtime.handlers.getDevice,
+      apiEvent('/devices/lwtThing2', { deviceId: 'lwtThing2' }),
+    );
+
+    // Assert
+    expect(alerts).toEqual([]);
+    expect(device.body).toMatchObject({
+      status: 'connected',
+      sessionIdentifier: session.sessionIdentifier,
+      versionNumber: 7,
     });
   });
 

@@ -4,7 +4,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { FaultInjector, type FaultRates, installFaults, NO_FAULTS } from '../../src/adapters/faults.js';
 import { type ReplayResult, replayTrace } from '../../src/local/replay.js';
 import { seededRandom } from '../../src/shared/seeded-random.js';
-import { type FleetTrace, generateFleetTrace } from '../fixtures/device-history.js';
+import { type FleetTrace, generateFleetTrace } from '../fixtures/aws-model/index.js';
 import {
   apiEvent,
   callApi,

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { replayTrace } from '../../src/local/replay.js';
-import { generateFleetTrace } from '../fixtures/device-history.js';
+import { generateFleetTrace } from '../fixtures/aws-model/index.js';
 
 const examples = fileURLToPath(new URL('../../../shared/examples/', import.meta.url));
 const exampleTrace = `${examples}small-fleet.trace.jsonl`;

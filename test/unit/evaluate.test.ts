@@ -1,12 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { orderConnections } from '../../src/domain/connection.js';
 import type { DeviceEvent, PresenceDisconnectReason } from '../../src/domain/device-events.js';
-import {
-  applyEvents,
-  type DeviceFacts,
-  emptyFacts,
-  orderSessions,
-  pruneFacts,
-} from '../../src/domain/device-facts.js';
+import { applyEvents, type DeviceFacts, emptyFacts } from '../../src/domain/device-facts.js';
 import { type AlertCursor, type AlertDecision, evaluateDevice } from '../../src/domain/evaluate.js';
 import { DEFAULT_SETTINGS, type PresenceSettings } from '../../src/domain/settings.js';
 import { birthEvent, connectedEvent, disconnectedEvent, willEvent } from '../fixtures/in-memory-ports.js';
@@ -68,10 +63,12 @@ function settleOver(
 
 const brief = (alerts: AlertDecision[]) =>
   alerts.map((a) => ({ type: a.type, sessionIdentifier: a.sessionIdentifier }));
+const names = (facts: DeviceFacts) =>
+  facts.connections.map((c) => `${c.sessionIdentifier}/${c.versionNumber}`);
 
-describe('evaluateDevice', () => {
-  it('keeps the device connected when an old session is taken over', () => {
-    // Arrange: session B takes over A; A's DUPLICATE_CLIENTID disconnect arrives after B's connect.
+describe('evaluateDevice: the connection model', () => {
+  it('keeps the device connected when an old connection is taken over', () => {
+    // Arrange: B takes over A; A's DUPLICATE_CLIENTID disconnect and its will arrive after B's connect.
     const facts = factsOf(
       connected('A', 1, T),
       connected('B', 2, T + MINUTE),
@@ -81,12 +78,42 @@ describe('evaluateDevice', () => {
     // Act
     const evaluation = evaluateDevice(facts, undefined, T + MINUTE + 3 * W, settings);
     // Assert
-    expect(evaluation.view?.status).toBe('connected');
-    expect(evaluation.view?.sessionIdentifier).toBe('B');
+    expect(evaluation.view).toMatchObject({ status: 'connected', sessionIdentifier: 'B', versionNumber: 2 });
     expect(evaluation.alerts).toEqual([]);
   });
 
-  it('ignores a duplicate disconnect of an older session', () => {
+  it('tells apart the connections of one persistent session by their versionNumber', () => {
+    // Arrange: a resumed persistent session keeps its sessionIdentifier; version 5 ended, version 6 is live.
+    const facts = factsOf(
+      connected('P', 5, T),
+      disconnected('P', 5, T + MINUTE),
+      connected('P', 6, T + MINUTE + 30 * SECOND),
+    );
+    // Act
+    const evaluation = evaluateDevice(facts, undefined, T + HOUR, settings);
+    // Assert
+    expect(names(facts)).toEqual(['P/5', 'P/6']);
+    expect(evaluation.view).toMatchObject({ status: 'connected', sessionIdentifier: 'P', versionNumber: 6 });
+    expect(evaluation.alerts).toEqual([]);
+  });
+
+  it('alerts on a persistent session that resumes after an outage, naming each connection by both fields', () => {
+    // Arrange: version 5 drops; the session is resumed 19 minutes later as version 6.
+    // Act
+    const { alertsByStep } = settleOver([
+      { at: T, events: [connected('P', 5, T)] },
+      { at: T + MINUTE, events: [disconnected('P', 5, T + MINUTE)] },
+      { at: T + MINUTE + W },
+      { at: T + 20 * MINUTE, events: [connected('P', 6, T + 20 * MINUTE)] },
+    ]);
+    // Assert
+    expect(alertsByStep.flat().map((a) => `${a.type} ${a.sessionIdentifier}/${a.versionNumber}`)).toEqual([
+      'offline P/5',
+      'online P/6',
+    ]);
+  });
+
+  it('ignores a duplicate disconnect of an older connection', () => {
     // Arrange: A ends, B connects within W, then A's disconnect is delivered again long after.
     const events = [
       connected('A', 4, T),
@@ -100,31 +127,31 @@ describe('evaluateDevice', () => {
     const expected = evaluateDevice(withoutDuplicate, undefined, now, settings);
     const actual = evaluateDevice(withDuplicate, undefined, now, settings);
     // Assert
-    expect(actual.view?.status).toBe('connected');
-    expect(actual.view?.sessionIdentifier).toBe('B');
-    expect(actual.view?.since).toBe(expected.view?.since);
+    expect(actual.view).toMatchObject({
+      status: 'connected',
+      sessionIdentifier: 'B',
+      since: expected.view?.since,
+    });
     expect(actual.alerts).toEqual([]);
-    expect(withDuplicate.sessions.find((s) => s.sessionIdentifier === 'A')?.disconnectSeenAt).toBe(
-      T + MINUTE,
-    );
+    expect(withDuplicate.connections.find((c) => c.sessionIdentifier === 'A')?.endSeenAt).toBe(T + MINUTE);
   });
 
-  it('orders sessions by versionNumber when they start close together', () => {
-    // Arrange: AWS's approximate timestamps put the newer session B 90 s before A.
+  it('orders connections by versionNumber when they start close together', () => {
+    // Arrange: AWS's approximate timestamps put the newer connection B 90 s before A.
     const facts = factsOf(
       connected('B', 8, T + 5 * SECOND, T),
       connected('A', 7, T, T + 90 * SECOND),
       disconnected('A', 7, T + 6 * SECOND, 'DUPLICATE_CLIENTID', T + 95 * SECOND),
     );
     // Act
-    const ordered = orderSessions(facts.sessions, settings).map((s) => s.sessionIdentifier);
+    const ordered = orderConnections(facts.connections, settings).map((c) => c.sessionIdentifier);
     const evaluation = evaluateDevice(facts, undefined, T + 2 * W, settings);
     // Assert
     expect(ordered).toEqual(['A', 'B']);
     expect(evaluation.view).toMatchObject({ status: 'connected', sessionIdentifier: 'B' });
   });
 
-  it('orders sessions by time after a version reset', () => {
+  it('orders connections by time after a version reset', () => {
     // Arrange: after two hours offline the version restarts at 0; C follows B closely with version 1.
     const facts = factsOf(
       connected('A', 25, T),
@@ -134,7 +161,7 @@ describe('evaluateDevice', () => {
       disconnected('B', 0, T + 2 * HOUR + 5 * MINUTE, 'DUPLICATE_CLIENTID'),
     );
     // Act
-    const ordered = orderSessions(facts.sessions, settings).map((s) => s.sessionIdentifier);
+    const ordered = orderConnections(facts.connections, settings).map((c) => c.sessionIdentifier);
     const evaluation = evaluateDevice(facts, undefined, T + 3 * HOUR, settings);
     // Assert
     expect(ordered).toEqual(['A', 'B', 'C']);
@@ -151,10 +178,12 @@ describe('evaluateDevice', () => {
     expect(early.view).toMatchObject({ status: 'disconnected', sessionIdentifier: 'A', settled: false });
     expect(early.alerts).toEqual([]);
     expect(brief(afterW.alerts)).toEqual([{ type: 'offline', sessionIdentifier: 'A' }]);
-    expect(afterW.alerts[0]?.dueAt).toBe(T + W);
+    expect(afterW.alerts[0]?.earliestAt).toBe(T + W);
   });
+});
 
-  it('matches a will with the abrupt disconnect it accompanies', () => {
+describe('evaluateDevice: wills are evidence for presence devices', () => {
+  it('attaches a will to the abrupt end it accompanies', () => {
     // Arrange: the will arrives half a second before the presence disconnect.
     const facts = factsOf(connected('A', 1, T), will(T + MINUTE), disconnected('A', 1, T + MINUTE + 500));
     // Act
@@ -162,64 +191,76 @@ describe('evaluateDevice', () => {
     // Assert
     expect(evaluation.view).toMatchObject({
       status: 'disconnected',
-      sessionIdentifier: 'A',
       disconnectReason: 'CONNECTION_LOST',
       abrupt: true,
       lastWill: WILL_PAYLOAD,
       lastWillAt: T + MINUTE,
     });
-    expect(evaluation.alerts).toHaveLength(1);
-    expect(evaluation.alerts[0]).toMatchObject({
-      type: 'offline',
-      sessionIdentifier: 'A',
-      disconnectReason: 'CONNECTION_LOST',
-      lastWill: WILL_PAYLOAD,
-      since: T + MINUTE + 500,
-      dueAt: T + MINUTE + 500 + W,
-    });
-  });
-
-  it('ends the current session with a will no presence event explains after W', () => {
-    // Arrange: a will arrives and no presence disconnect ever does.
-    const facts = factsOf(connected('A', 1, T), will(T + MINUTE));
-    // Act
-    const beforeW = evaluateDevice(facts, undefined, T + MINUTE + W - 1, settings);
-    const atW = evaluateDevice(facts, undefined, T + MINUTE + W, settings);
-    // Assert
-    expect(beforeW.view).toMatchObject({ status: 'connected', sessionIdentifier: 'A', settled: false });
-    expect(beforeW.dueAt).toBe(T + MINUTE + W);
-    expect(beforeW.alerts).toEqual([]);
-    expect(atW.view).toMatchObject({
-      status: 'disconnected',
-      sessionIdentifier: 'A',
-      disconnectReason: 'LAST_WILL',
-    });
-    expect(atW.alerts).toEqual([
+    expect(evaluation.alerts).toEqual([
       expect.objectContaining({
         type: 'offline',
         sessionIdentifier: 'A',
-        disconnectReason: 'LAST_WILL',
-        since: T + MINUTE,
+        lastWill: WILL_PAYLOAD,
+        since: T + MINUTE + 500,
+        earliestAt: T + MINUTE + 500 + W,
       }),
     ]);
   });
 
-  it('never lets a will end a newer session', () => {
-    // Arrange: A's will, then B takes over, then A's DUPLICATE_CLIENTID disconnect.
+  it('attaches a will to the nearest of two abrupt ends', () => {
+    // Arrange: A and B both drop; the will comes 5 s after B's end, 40 s after A's.
     const facts = factsOf(
       connected('A', 1, T),
-      will(T + MINUTE),
-      connected('B', 2, T + MINUTE + SECOND),
-      disconnected('A', 1, T + MINUTE + 2 * SECOND, 'DUPLICATE_CLIENTID'),
+      disconnected('A', 1, T + MINUTE),
+      connected('B', 2, T + MINUTE + 10 * SECOND),
+      disconnected('B', 2, T + MINUTE + 35 * SECOND),
+      will(T + MINUTE + 40 * SECOND),
     );
     // Act
-    const evaluation = evaluateDevice(facts, undefined, T + MINUTE + 3 * W, settings);
+    const evaluation = evaluateDevice(facts, undefined, T + MINUTE + 40 * SECOND, settings);
     // Assert
-    expect(evaluation.view).toMatchObject({ status: 'connected', sessionIdentifier: 'B' });
-    expect(evaluation.alerts).toEqual([]);
+    expect(evaluation.view).toMatchObject({ sessionIdentifier: 'B', lastWillAt: T + MINUTE + 40 * SECOND });
   });
 
-  it('never lets a will end a newer session even when the old session never reports its disconnect', () => {
+  it('never ends a connection with a will that no presence end explains, and counts it once it is dropped', () => {
+    // Arrange: a will arrives and no presence disconnect ever does.
+    const facts = factsOf(connected('A', 1, T), will(T + MINUTE));
+    // Act
+    const soon = evaluateDevice(facts, undefined, T + MINUTE + W, settings);
+    const later = evaluateDevice(soon.facts, soon.cursor, T + MINUTE + 3 * W, settings);
+    // Assert
+    expect(soon.view).toMatchObject({ status: 'connected', sessionIdentifier: 'A', settled: true });
+    expect(soon.alerts).toEqual([]);
+    expect(soon.unexplainedWills).toEqual([]);
+    expect(later.view).toMatchObject({ status: 'connected', sessionIdentifier: 'A' });
+    expect(later.unexplainedWills.map((w) => w.receivedAt)).toEqual([T + MINUTE]);
+    expect(later.facts.wills).toEqual([]);
+  });
+
+  it('changes nothing when a will is delivered again minutes later, after a reconnection', () => {
+    // Arrange: A drops with its will; B connects 40 s later; the same will reaches the rule again 5 minutes on.
+    const events = [
+      connected('A', 1, T),
+      disconnected('A', 1, T + MINUTE),
+      will(T + MINUTE),
+      connected('B', 2, T + MINUTE + 40 * SECOND),
+    ];
+    const again = will(T + 6 * MINUTE);
+    // Act
+    const { alertsByStep, facts, cursor } = settleOver([
+      { at: T + MINUTE + 40 * SECOND, events },
+      { at: T + 6 * MINUTE, events: [again] },
+      { at: T + 6 * MINUTE + 2 * W },
+    ]);
+    // Assert
+    expect(alertsByStep.flat()).toEqual([]);
+    expect(evaluateDevice(facts, cursor, T + HOUR, settings).view).toMatchObject({
+      status: 'connected',
+      sessionIdentifier: 'B',
+    });
+  });
+
+  it('never lets a will end a newer connection even when the old one never reports its disconnect', () => {
     // Arrange: A's will arrives, B connects a second later, A's presence disconnect is lost.
     const facts = factsOf(connected('A', 1, T), will(T + MINUTE), connected('B', 2, T + MINUTE + SECOND));
     // Act
@@ -228,8 +269,10 @@ describe('evaluateDevice', () => {
     expect(evaluation.view).toMatchObject({ status: 'connected', sessionIdentifier: 'B' });
     expect(evaluation.alerts).toEqual([]);
   });
+});
 
-  it('starts and ends sessions from birth and will messages for a fleet without presence events', () => {
+describe('evaluateDevice: devices without presence events', () => {
+  it('starts connections with births and ends the newest one with a will', () => {
     // Arrange: birth, will (the device dies), birth again 20 minutes later.
     const firstBirth = birth(T);
     const secondBirth = birth(T + 30 * MINUTE);
@@ -240,12 +283,6 @@ describe('evaluateDevice', () => {
       { at: T + 10 * MINUTE + W },
       { at: T + 30 * MINUTE, events: [secondBirth] },
     ]);
-    const final = evaluateDevice(
-      factsOf(firstBirth, will(T + 10 * MINUTE), secondBirth),
-      undefined,
-      T + 30 * MINUTE,
-      settings,
-    );
     const whileDead = evaluateDevice(
       factsOf(firstBirth, will(T + 10 * MINUTE)),
       undefined,
@@ -258,10 +295,6 @@ describe('evaluateDevice', () => {
       sessionIdentifier: `birth:${firstBirth.eventId}`,
       disconnectReason: 'LAST_WILL',
     });
-    expect(final.view).toMatchObject({
-      status: 'connected',
-      sessionIdentifier: `birth:${secondBirth.eventId}`,
-    });
     expect(alertsByStep.map(brief)).toEqual([
       [],
       [],
@@ -270,6 +303,47 @@ describe('evaluateDevice', () => {
     ]);
   });
 
+  it('ignores a copy of a will that arrives after its connection already ended by a will', () => {
+    // Arrange
+    const first = birth(T);
+    // Act
+    const { alertsByStep, facts, cursor } = settleOver([
+      { at: T, events: [first] },
+      { at: T + MINUTE, events: [will(T + MINUTE)] },
+      { at: T + MINUTE + W },
+      { at: T + 4 * MINUTE, events: [will(T + 4 * MINUTE)] },
+      { at: T + 4 * MINUTE + 2 * W },
+    ]);
+    // Assert
+    expect(alertsByStep.flatMap(brief)).toEqual([
+      { type: 'offline', sessionIdentifier: `birth:${first.eventId}` },
+    ]);
+    expect(evaluateDevice(facts, cursor, T + HOUR, settings).view).toMatchObject({
+      status: 'disconnected',
+      sessionIdentifier: `birth:${first.eventId}`,
+      lastWillAt: T + MINUTE,
+    });
+  });
+
+  it('becomes a presence device with its first presence event, forgetting what a lone will decided', () => {
+    // Arrange: the will of a device seen for the first time arrives 2 s before its presence disconnect.
+    // Act
+    const { alertsByStep, facts, cursor } = settleOver([
+      { at: T, events: [will(T)] },
+      { at: T + 2 * SECOND, events: [disconnected('A', 9, T + 2 * SECOND)] },
+      { at: T + 2 * SECOND + W },
+    ]);
+    // Assert
+    expect(alertsByStep.map(brief)).toEqual([[], [], [{ type: 'offline', sessionIdentifier: 'A' }]]);
+    expect(evaluateDevice(facts, cursor, T + HOUR, settings).view).toMatchObject({
+      sessionIdentifier: 'A',
+      versionNumber: 9,
+      lastWillAt: T,
+    });
+  });
+});
+
+describe('evaluateDevice: alerts', () => {
   it('publishes nothing for a flap shorter than W', () => {
     // Arrange: A drops, B reconnects 60 s later.
     const end = T + 10 * MINUTE;
@@ -284,7 +358,7 @@ describe('evaluateDevice', () => {
     ]);
     // Assert
     expect(alertsByStep.flat()).toEqual([]);
-    expect(['offline', 'online']).not.toContain(cursor?.type);
+    expect(cursor?.outageSince).toBeUndefined();
     expect(evaluateDevice(facts, cursor, end + HOUR, settings).view).toMatchObject({
       status: 'connected',
       sessionIdentifier: 'B',
@@ -318,8 +392,18 @@ describe('evaluateDevice', () => {
       [],
       [],
     ]);
-    expect(alertsByStep[3]?.[0]).toMatchObject({ since: end, dueAt: end + W, abrupt: true });
-    expect(alertsByStep[5]?.[0]).toMatchObject({ since: back, dueAt: back, outageMs: back - end });
+    expect(alertsByStep[3]?.[0]).toMatchObject({
+      since: end,
+      earliestAt: end + W,
+      abrupt: true,
+      versionNumber: 1,
+    });
+    expect(alertsByStep[5]?.[0]).toMatchObject({
+      since: back,
+      earliestAt: back,
+      outageMs: back - end,
+      versionNumber: 2,
+    });
   });
 
   it('alerts on clean disconnects only when alertOn is all', () => {
@@ -336,7 +420,7 @@ describe('evaluateDevice', () => {
     expect(abruptOnly.view).toMatchObject({ status: 'disconnected', abrupt: false, settled: true });
     expect(abruptOnly.alerts).toEqual([]);
     expect(all.alerts).toEqual([
-      expect.objectContaining({ type: 'offline', sessionIdentifier: 'A', abrupt: false, dueAt: now }),
+      expect.objectContaining({ type: 'offline', sessionIdentifier: 'A', abrupt: false, earliestAt: now }),
     ]);
   });
 
@@ -350,33 +434,32 @@ describe('evaluateDevice', () => {
     const afterW = evaluateDevice(facts, undefined, end + W, settings);
     // Assert
     expect(justAfter.view).toMatchObject({ status: 'disconnected', settled: false });
-    expect(justAfter.dueAt).toBe(end + W);
+    expect(justAfter.recheckAt).toBe(end + W);
     expect(almost.view?.settled).toBe(false);
     expect(afterW.view?.settled).toBe(true);
-    expect(afterW.dueAt).toBeUndefined();
+    expect(afterW.recheckAt).toBeUndefined();
   });
 
-  it('still schedules the newest session’s outage when an older session’s disconnect never arrived', () => {
-    // Arrange: B takes over A, but A's disconnect is never delivered; then B drops for good.
+  it('still alerts the newest connection’s outage while an older connection’s disconnect has not arrived', () => {
+    // Arrange: B takes over A, but A's disconnect is not delivered; then B drops for good.
     const facts = factsOf(
       connected('A', 1, T),
       connected('B', 2, T + MINUTE),
       disconnected('B', 2, T + 2 * MINUTE),
     );
-
     // Act
     const pending = evaluateDevice(facts, undefined, T + 2 * MINUTE + SECOND, settings);
     const due = evaluateDevice(facts, pending.cursor, T + 2 * MINUTE + W, settings);
-
     // Assert
-    expect(pending.dueAt).toBe(T + 2 * MINUTE + W);
+    expect(pending.recheckAt).toBe(T + 2 * MINUTE + W);
     expect(brief(due.alerts)).toEqual([{ type: 'offline', sessionIdentifier: 'B' }]);
   });
+});
 
-  it('ignores late duplicates of a pruned session, its will included', () => {
-    // Arrange: A is taken over by B (with A's will); B ends cleanly; C connects; the record keeps only two sessions.
-    const small: PresenceSettings = { ...settings, maxSessions: 2 };
-    const history = factsOf(
+describe('evaluateDevice: what the record keeps', () => {
+  it('keeps only the connections from the cursor on', () => {
+    // Arrange: A is taken over by B (with A's will); B ends cleanly; C connects.
+    const facts = factsOf(
       connected('A', 0, T),
       disconnected('A', 0, T + 10 * SECOND, 'DUPLICATE_CLIENTID'),
       will(T + 10 * SECOND),
@@ -384,16 +467,36 @@ describe('evaluateDevice', () => {
       disconnected('B', 1, T + 20 * SECOND, 'CLIENT_INITIATED_DISCONNECT'),
       connected('C', 2, T + 21 * SECOND),
     );
-    const pruned = pruneFacts(history, small);
-
-    // Act: a minute later, A's connected event and its will are delivered again.
-    const late = applyEvents(pruned, [connected('A', 0, T + 70 * SECOND, T), will(T + 71 * SECOND)]);
-    const evaluation = evaluateDevice(late, undefined, T + 71 * SECOND + W, small);
-
+    // Act
+    const evaluation = evaluateDevice(facts, undefined, T + 21 * SECOND, settings);
     // Assert
-    expect(pruned.sessions.map((s) => s.sessionIdentifier)).toEqual(['B', 'C']);
-    expect(late.sessions.map((s) => s.sessionIdentifier)).toEqual(['B', 'C']);
+    expect(evaluation.cursor).toMatchObject({
+      at: { sessionIdentifier: 'C', versionNumber: 2 },
+      through: 'start',
+    });
+    expect(names(evaluation.facts)).toEqual(['C/2']);
+    expect(evaluation.facts.wills).toEqual([]);
+  });
+
+  it('ignores late copies of the events of a connection it no longer keeps, its will included', () => {
+    // Arrange
+    const first = evaluateDevice(
+      factsOf(
+        connected('A', 0, T),
+        disconnected('A', 0, T + 10 * SECOND, 'DUPLICATE_CLIENTID'),
+        connected('B', 1, T + 10 * SECOND + 400),
+      ),
+      undefined,
+      T + 11 * SECOND,
+      settings,
+    );
+    // Act: minutes later, A's connected event and its will are delivered again.
+    const late = applyEvents(first.facts, [connected('A', 0, T + 7 * MINUTE, T), will(T + 7 * MINUTE)]);
+    const evaluation = evaluateDevice(late, first.cursor, T + 7 * MINUTE + W, settings);
+    // Assert
+    expect(names(first.facts)).toEqual(['B/1']);
+    expect(names(evaluation.facts)).toEqual(['B/1']);
     expect(evaluation.alerts).toEqual([]);
-    expect(evaluation.view).toMatchObject({ status: 'connected', sessionIdentifier: 'C' });
+    expect(evaluation.view).toMatchObject({ status: 'connected', sessionIdentifier: 'B' });
   });
 });

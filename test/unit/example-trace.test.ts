@@ -1,13 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import {
-  expectedOutcome,
-  parseTraceLine,
-  scenarioFromPlans,
-  type TraceLine,
-  toTraceLines,
-} from '../fixtures/device-history.js';
+import { generateFleetTrace, parseTraceLine, type TraceLine } from '../fixtures/aws-model/index.js';
 import { type DeliveryLine, VirtualFleetHarness } from '../fixtures/in-memory-ports.js';
 
 /** The shared examples live next to the repository: <repo>/../shared/examples. */
@@ -90,15 +84,13 @@ describe('small-fleet example trace', () => {
         .map((line) => JSON.parse(line) as TraceLine);
       expected = JSON.parse(readFileSync(expectedPath, 'utf8')) as ExpectedFile;
     } else {
-      // The shared example is not next to this checkout: replay a generated trace of the same shape instead, with
-      // the expected outcome computed by the device-history oracle, so the conversion path is still exercised.
-      console.warn(`example trace not found at ${tracePath}: replaying a generated stand-in trace`);
-      const scenario = scenarioFromPlans(standInPlans());
-      lines = toTraceLines(scenario.histories);
-      const outcome = expectedOutcome(scenario.histories);
+      // The shared example is not next to this checkout: replay a generated trace of the same size instead, with
+      // the expected outcome computed by the model's oracle, so the conversion path is still exercised.
+      const trace = generateFleetTrace({ devices: 12, hours: 2, seed: 5, profile: 'mixed' });
+      lines = trace.lines;
       expected = {
-        devices: outcome.devices,
-        alerts: outcome.alerts.map(({ earliest, ...alert }) => ({ ...alert, publishedAt: earliest })),
+        devices: trace.expected.devices,
+        alerts: trace.expected.alerts.map(({ earliest, ...alert }) => ({ ...alert, publishedAt: earliest })),
       };
     }
     // Act
@@ -153,47 +145,3 @@ describe('small-fleet example trace', () => {
     expect(ids[2]).not.toBe(ids[0]);
   });
 });
-
-/** A small fixed fleet: a flap, an outage with recovery, a takeover, an already-online device. */
-function standInPlans() {
-  const noNoise = { timestampErrorMs: 0, delayMs: 500 };
-  const session = (
-    durationMs: number,
-    end: 'clean' | 'abrupt' | 'takeover',
-    gap: { kind: 'flap' | 'outage'; ms: number },
-  ) => ({
-    durationMs,
-    end,
-    abruptReason: 'CONNECTION_LOST' as const,
-    gap,
-    connected: { ...noNoise, timestampErrorMs: -40_000 },
-    disconnected: { ...noNoise, duplicateAfterMs: 60_000 },
-    will: noNoise,
-    connectFailedBefore: true,
-  });
-  return [
-    {
-      deviceId: 'thing-9-0000',
-      startOffsetMs: 0,
-      firstVersion: 3,
-      alreadyOnline: false,
-      lastOpen: true,
-      sessions: [
-        session(600_000, 'abrupt', { kind: 'flap', ms: 30_000 }),
-        session(600_000, 'abrupt', { kind: 'outage', ms: 900_000 }),
-        session(60_000, 'clean', { kind: 'flap', ms: 0 }),
-      ],
-    },
-    {
-      deviceId: 'thing-9-0001',
-      startOffsetMs: 5_000,
-      firstVersion: 12,
-      alreadyOnline: true,
-      lastOpen: false,
-      sessions: [
-        session(300_000, 'takeover', { kind: 'flap', ms: 0 }),
-        session(300_000, 'abrupt', { kind: 'outage', ms: 600_000 }),
-      ],
-    },
-  ];
-}

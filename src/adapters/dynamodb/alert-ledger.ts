@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Alert, AlertLedger } from '../../domain/ports.js';
+import { connectionName } from '../../domain/reconciler.js';
 import { shardOf } from '../shards.js';
 import type { Key, Page } from './paging.js';
 import { queryEveryShard } from './sharded-query.js';
@@ -16,10 +17,15 @@ export interface LedgerEntry {
 
 export const utcDay = (epochMs: number) => new Date(epochMs).toISOString().slice(0, 10);
 
+/** One ledger entry per device, alert type and connection. */
+export function alertKey(alert: Pick<Alert, 'type' | 'sessionIdentifier' | 'versionNumber'>): string {
+  return `${alert.type}#${connectionName(alert)}`;
+}
+
 export function ledgerItem(alert: Alert, now: number, ttlDays: number) {
   return {
     deviceId: alert.deviceId,
-    alertKey: `${alert.type}#${alert.sessionIdentifier}`,
+    alertKey: alertKey(alert),
     alertId: alert.alertId,
     type: alert.type,
     decidedAt: alert.decidedAt,
@@ -51,7 +57,7 @@ export class DynamoDbAlertLedger implements AlertLedger {
     await this.dynamo.send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { deviceId: alert.deviceId, alertKey: `${alert.type}#${alert.sessionIdentifier}` },
+        Key: { deviceId: alert.deviceId, alertKey: alertKey(alert) },
         UpdateExpression: 'SET #status = :sent, publishedAt = :at REMOVE retryAt, unsentShard',
         ConditionExpression: 'attribute_exists(alertKey)',
         ExpressionAttributeNames: { '#status': 'status' },

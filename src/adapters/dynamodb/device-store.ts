@@ -6,8 +6,7 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { DeviceFacts } from '../../domain/device-facts.js';
-import type { AlertCursor, DeviceView } from '../../domain/evaluate.js';
+import type { DeviceView } from '../../domain/evaluate.js';
 import type {
   CommitResult,
   DeviceCommit,
@@ -17,12 +16,13 @@ import type {
 } from '../../domain/ports.js';
 import { shardOf } from '../shards.js';
 import { ledgerItem } from './alert-ledger.js';
+import { decodeDeviceRecord, encodeDeviceRecord } from './device-record.js';
 import type { Key, Page } from './paging.js';
 import { queryEveryShard } from './sharded-query.js';
 
 export type DeviceSummary = Pick<
   DeviceView,
-  'deviceId' | 'status' | 'since' | 'sessionIdentifier' | 'disconnectReason' | 'settled'
+  'deviceId' | 'status' | 'since' | 'sessionIdentifier' | 'versionNumber' | 'disconnectReason' | 'settled'
 >;
 
 function viewAttributes(view: DeviceView | undefined, deviceId: string) {
@@ -77,9 +77,8 @@ export class DynamoDbDeviceStore implements DeviceStore, DueDeviceFinder {
     );
     if (!Item) return undefined;
     return {
-      facts: JSON.parse(String(Item.facts)) as DeviceFacts,
-      cursor: typeof Item.cursor === 'string' ? (JSON.parse(Item.cursor) as AlertCursor) : undefined,
-      dueAt: Item.dueAt as number | undefined,
+      ...decodeDeviceRecord(deviceId, Item.record),
+      recheckAt: typeof Item.dueAt === 'number' ? Item.dueAt : undefined,
       revision: Number(Item.revision),
     };
   }
@@ -90,10 +89,10 @@ export class DynamoDbDeviceStore implements DeviceStore, DueDeviceFinder {
       Item: {
         deviceId: change.deviceId,
         revision: (change.expectedRevision ?? 0) + 1,
-        facts: JSON.stringify(change.facts),
-        cursor: change.cursor ? JSON.stringify(change.cursor) : undefined,
-        dueAt: change.dueAt,
-        dueShard: change.dueAt === undefined ? undefined : String(shardOf(change.deviceId)),
+        record: encodeDeviceRecord({ facts: change.facts, cursor: change.cursor }),
+        // The check index keeps its attribute names: dueAt is when the device must be evaluated again.
+        dueAt: change.recheckAt,
+        dueShard: change.recheckAt === undefined ? undefined : String(shardOf(change.deviceId)),
         updatedAt: change.now,
         ...viewAttributes(change.view, change.deviceId),
       },
@@ -193,6 +192,7 @@ export class DynamoDbDeviceStore implements DeviceStore, DueDeviceFinder {
         status: item.status as DeviceView['status'],
         since: Number(item.since),
         sessionIdentifier: String(item.sessionIdentifier),
+        versionNumber: typeof item.versionNumber === 'number' ? item.versionNumber : undefined,
         disconnectReason: item.disconnectReason as DeviceView['disconnectReason'],
         settled: Boolean(item.settled),
       })),

@@ -61,7 +61,7 @@ export function parsePresence(input: unknown, now: number): Parsed {
         event: {
           ...base,
           kind: 'connected',
-          eventId: `connected:${e.sessionIdentifier}`,
+          eventId: `connected:${e.sessionIdentifier}:${e.versionNumber}`,
           sessionIdentifier: e.sessionIdentifier,
           versionNumber: e.versionNumber,
         },
@@ -72,7 +72,7 @@ export function parsePresence(input: unknown, now: number): Parsed {
         event: {
           ...base,
           kind: 'disconnected',
-          eventId: `disconnected:${e.sessionIdentifier}`,
+          eventId: `disconnected:${e.sessionIdentifier}:${e.versionNumber}`,
           sessionIdentifier: e.sessionIdentifier,
           versionNumber: e.versionNumber,
           disconnectReason: e.disconnectReason,
