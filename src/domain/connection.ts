@@ -38,15 +38,15 @@ export function refOf(connection: ConnectionRef): ConnectionRef {
 const earliest = (a: number | undefined, b: number | undefined) =>
   a === undefined ? b : b === undefined ? a : Math.min(a, b);
 
-/** The union of two partial views of the same connection: first-known values, earliest receive times. */
+/** The union of two partial views of the same connection: earliest times, first-known reason. */
 export function mergeConnection(a: ConnectionFacts, b: ConnectionFacts): ConnectionFacts {
   return dropUndefined({
     sessionIdentifier: a.sessionIdentifier,
     versionNumber: a.versionNumber,
     source: a.source,
-    startedAt: a.startedAt ?? b.startedAt,
+    startedAt: earliest(a.startedAt, b.startedAt),
     startSeenAt: earliest(a.startSeenAt, b.startSeenAt),
-    endedAt: a.endedAt ?? b.endedAt,
+    endedAt: earliest(a.endedAt, b.endedAt),
     endSeenAt: earliest(a.endSeenAt, b.endSeenAt),
     endReason: a.endReason ?? b.endReason,
   });

@@ -20,7 +20,7 @@ function traceAndExpectation(): { lines: string[]; expected: Expected } {
       expected: JSON.parse(readFileSync(`${examples}small-fleet.expected.json`, 'utf8')) as Expected,
     };
   }
-  const trace = generateFleetTrace({ devices: 12, hours: 2, seed: 99 });
+  const trace = generateFleetTrace({ devices: 12, hours: 2, seed: 99, profile: 'mixed' });
   return {
     lines: trace.lines.map((line) => JSON.stringify(line)),
     expected: {
