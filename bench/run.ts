@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { benchAlerts } from './alerts.js';
 import { benchColdStart } from './cold-start.js';
+import { benchEndToEnd } from './end-to-end.js';
 import { benchIngest } from './ingest.js';
 import { benchReconcile } from './reconcile.js';
 import { benchReplay, type CountedPipeline, countedPipeline } from './replay.js';
@@ -26,6 +27,7 @@ const SIZES = quick
       status: { gets: 200, pages: 60 },
       coldStart: { runs: 3 },
       replay: { devices: 18, hours: 24, countedDevices: 6, countedHours: 6 },
+      endToEnd: { devices: 8, hours: 6 },
     }
   : {
       ingest: { rounds: 10, eventsPerRound: 1_000, warmupEvents: 1_500, concurrency: 16 },
@@ -34,6 +36,7 @@ const SIZES = quick
       status: { gets: 500, pages: 200 },
       coldStart: { runs: 9 },
       replay: { devices: 70, hours: 24, countedDevices: 10, countedHours: 12 },
+      endToEnd: { devices: 20, hours: 12 },
     };
 
 // Handler logs (Powertools) would drown the table; errors still show.
@@ -88,6 +91,7 @@ async function main(): Promise<number> {
     results.push(await measure('ingest', () => benchIngest(running, SIZES.ingest)));
     results.push(await measure('reconcile', () => benchReconcile(running, SIZES.reconcile)));
     results.push(await measure('alerts', () => benchAlerts(running, SIZES.alerts)));
+    results.push(await measure('end-to-end', () => benchEndToEnd(running, SIZES.endToEnd)));
     const fleet = Math.max(...SIZES.reconcile.fleets);
     results.push(
       await measure('status-api', () =>

@@ -226,3 +226,45 @@ export async function startBenchStack(): Promise<BenchStack> {
     throw error;
   }
 }
+
+/** Approximate DynamoDB item size (attribute names plus values, as AWS counts them). */
+export function itemBytes(value: unknown): number {
+  if (value === null || value === undefined || typeof value === 'boolean') return 1;
+  if (typeof value === 'number') return Math.ceil(String(value).replace(/^-|\./g, '').length / 2) + 1;
+  if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
+  if (Array.isArray(value)) return 3 + value.reduce((sum: number, v) => sum + 1 + itemBytes(v), 0);
+  if (typeof value === 'object') {
+    return (
+      3 +
+      Object.entries(value as Record<string, unknown>)
+        .filter(([, v]) => v !== undefined)
+        .reduce((sum, [k, v]) => sum + Buffer.byteLength(k, 'utf8') + 1 + itemBytes(v), 0)
+    );
+  }
+  return 0;
+}
+
+/** Records the size of every device item the functions write (PutItem, or a Put inside a transaction). */
+export function recordDeviceItemSizes(clients: AwsClients, devicesTable: string): number[] {
+  const sizes: number[] = [];
+  const topLevel = (item: Record<string, unknown>) =>
+    Object.entries(item)
+      .filter(([, v]) => v !== undefined)
+      .reduce((sum, [k, v]) => sum + Buffer.byteLength(k, 'utf8') + itemBytes(v), 0);
+  (clients.dynamo.middlewareStack as unknown as MiddlewareStackLike).add(
+    (next) => async (args) => {
+      const input = args.input as {
+        TableName?: string;
+        Item?: Record<string, unknown>;
+        TransactItems?: Array<{ Put?: { TableName?: string; Item?: Record<string, unknown> } }>;
+      };
+      if (input.TableName === devicesTable && input.Item) sizes.push(topLevel(input.Item));
+      for (const entry of input.TransactItems ?? []) {
+        if (entry.Put?.TableName === devicesTable && entry.Put.Item) sizes.push(topLevel(entry.Put.Item));
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: 'benchDeviceItemSizes', override: true },
+  );
+  return sizes;
+}
