@@ -3,7 +3,7 @@ import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { logger, metrics } from '../adapters/observability.js';
 import { productionReconcilerPorts } from '../composition/reconciler.js';
 import type { AppPorts } from '../composition-root.js';
-import { forEachWithLimit } from './shared/device-batches.js';
+import { forEachWithLimit, retryableFailures } from './shared/device-batches.js';
 import { lambdaShell } from './shared/lambda-shell.js';
 import { groupByDevice } from './shared/stream-batches.js';
 
@@ -16,10 +16,18 @@ export function buildReconcileEventsHandler(ports: Pick<AppPorts, 'reconciler'>)
   return lambdaShell(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
     const batches = groupByDevice(event);
     metrics.addMetric('ReconciledDevices', MetricUnit.Count, batches.size);
-    const failures = await forEachWithLimit([...batches.keys()], 8, async (deviceId) => {
+    const attempted = await forEachWithLimit([...batches.keys()], 8, async (deviceId) => {
       const outcome = await ports.reconciler.reconcile(deviceId, batches.get(deviceId)?.events ?? []);
       if (outcome.alerts.length > 0)
         metrics.addMetric('AlertsDecided', MetricUnit.Count, outcome.alerts.length);
+    });
+    const failures = retryableFailures(attempted, ({ key, error }) => {
+      logger.error('stored device record cannot be read; its events stay in the log', {
+        deviceId: key,
+        record: error.key,
+        reason: error.reason,
+      });
+      metrics.addMetric('UnreadableRecords', MetricUnit.Count, 1);
     });
     for (const failure of failures) {
       logger.error('reconcile failed', { deviceId: failure.key, error: failure.error as Error });

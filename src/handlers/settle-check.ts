@@ -5,7 +5,7 @@ import { productionReconcilerPorts } from '../composition/reconciler.js';
 import type { AppPorts } from '../composition-root.js';
 import { parseJsonOrUndefined } from '../shared/json.js';
 import * as z from '../shared/zod.js';
-import { forEachWithLimit } from './shared/device-batches.js';
+import { forEachWithLimit, retryableFailures } from './shared/device-batches.js';
 import { deviceIdSchema } from './shared/input-guards.js';
 import { lambdaShell } from './shared/lambda-shell.js';
 import { rejectInput } from './shared/reject.js';
@@ -31,8 +31,16 @@ export function buildSettleCheckHandler(ports: Pick<AppPorts, 'reconciler' | 're
       devices.set(parsed.data.deviceId, [...(devices.get(parsed.data.deviceId) ?? []), record.messageId]);
     }
     metrics.addMetric('SettleChecks', MetricUnit.Count, devices.size);
-    const failures = await forEachWithLimit([...devices.keys()], 8, async (deviceId) => {
+    const attempted = await forEachWithLimit([...devices.keys()], 8, async (deviceId) => {
       await ports.reconciler.reconcile(deviceId, [], true);
+    });
+    const failures = retryableFailures(attempted, ({ key, error }) => {
+      logger.error('stored device record cannot be read', {
+        deviceId: key,
+        record: error.key,
+        reason: error.reason,
+      });
+      metrics.addMetric('UnreadableRecords', MetricUnit.Count, 1);
     });
     for (const failure of failures)
       logger.error('settle check failed', { deviceId: failure.key, error: failure.error as Error });

@@ -1,3 +1,4 @@
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   apiEvent,
@@ -148,5 +149,42 @@ describe('the deployed pipeline on DynamoDB Local and the SNS/SQS emulator', () 
     // Assert
     expect(alerts.map((a) => [a.type, a.deviceId])).toEqual([['offline', 'it-first-disconnect']]);
     expect((await getDevice('it-first-disconnect')).body).toMatchObject({ status: 'disconnected' });
+  });
+
+  it('reports a device record it cannot read and still reconciles the rest of the batch', async () => {
+    // Arrange: a record of a schema this code does not know, for a device whose event shares a batch with another's.
+    const { dynamo } = stack.runtime.ports.clients;
+    const table = stack.runtime.ports.config.DEVICES_TABLE;
+    const foreign = {
+      deviceId: 'it-unreadable',
+      revision: 4,
+      record: '{"schemaVersion":99,"whatever":true}',
+    };
+    await dynamo.send(new PutCommand({ TableName: table, Item: foreign }));
+    const start = T0 + 6_000_000;
+    await stack.timers.advanceTo(start);
+    const healthy = newSession('it-readable', 1);
+    const damaged = newSession('it-unreadable', 5);
+    const toMessage = (m: { topic: string; payload: unknown }) => ({
+      topic: m.topic,
+      payload: Buffer.from(JSON.stringify(m.payload)),
+      clientId: null,
+      receivedAt: start,
+    });
+
+    // Act
+    await stack.runtime.publishBatch([
+      toMessage(connectedMessage(damaged, start)),
+      toMessage(connectedMessage(healthy, start)),
+    ]);
+    await stack.timers.advanceTo(start + W);
+    const { Item } = await dynamo.send(
+      new GetCommand({ TableName: table, Key: { deviceId: 'it-unreadable' } }),
+    );
+
+    // Assert
+    expect((await getDevice('it-readable')).body).toMatchObject({ status: 'connected' });
+    expect(Item).toEqual(foreign);
+    expect(stack.runtime.counters.deadLettered).toBe(0);
   });
 });

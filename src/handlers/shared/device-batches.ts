@@ -1,3 +1,5 @@
+import { StoredRecordError } from '../../domain/errors.js';
+
 /** Runs `work` for each key with at most `concurrency` in flight; collects which keys failed. */
 export async function forEachWithLimit<T>(
   keys: readonly T[],
@@ -19,4 +21,20 @@ export async function forEachWithLimit<T>(
   });
   await Promise.all(runners);
   return failures;
+}
+
+/**
+ * The failures worth retrying. A device whose stored record cannot be read will not read better on a retry: it is
+ * reported with its key and reason, counted, and left out so that it never holds back the rest of its batch (its
+ * events stay in the event log, and the record is never overwritten).
+ */
+export function retryableFailures<T>(
+  failures: ReadonlyArray<{ key: T; error: unknown }>,
+  report: (failure: { key: T; error: StoredRecordError }) => void,
+): Array<{ key: T; error: unknown }> {
+  return failures.filter((failure) => {
+    if (!(failure.error instanceof StoredRecordError)) return true;
+    report({ key: failure.key, error: failure.error });
+    return false;
+  });
 }
