@@ -53,7 +53,7 @@ export function commitFor(
     view: evaluation.view,
     recheckAt: evaluation.recheckAt,
     expectedRevision: undefined,
-    alerts: [],
+    outbox: [],
     now,
   };
 }
@@ -82,7 +82,7 @@ export class DeviceItemShaper {
   private readonly captured = new Map<string, Record<string, unknown>>();
   private readonly store: DynamoDbDeviceStore;
 
-  constructor(tableName: string, alertsTableName: string, alertTtlDays: number) {
+  constructor(tableName: string) {
     const recorder = {
       send: async (command: { input: { Item?: Record<string, unknown> } }) => {
         const item = command.input.Item;
@@ -90,11 +90,10 @@ export class DeviceItemShaper {
         return {};
       },
     } as unknown as DynamoDBDocumentClient;
-    this.store = new DynamoDbDeviceStore(recorder, tableName, alertsTableName, alertTtlDays);
+    this.store = new DynamoDbDeviceStore(recorder, tableName);
   }
 
   async item(commit: DeviceCommit): Promise<Record<string, unknown>> {
-    if (commit.alerts.length > 0) throw new Error('the shaper only captures single-item commits');
     await this.store.commit(commit);
     const item = this.captured.get(commit.deviceId);
     this.captured.delete(commit.deviceId);

@@ -59,11 +59,7 @@ export async function benchReconcile(stack: BenchStack, sizes: ReconcileSizes): 
   const { ports } = runtime;
   const { SWEEP_GRACE_MS } = await import('../src/handlers/sweep.js');
   const W = ports.settings.settleWindowMs;
-  const shaper = new DeviceItemShaper(
-    ports.config.DEVICES_TABLE,
-    ports.config.ALERTS_TABLE,
-    ports.config.ALERT_TTL_DAYS,
-  );
+  const shaper = new DeviceItemShaper(ports.config.DEVICES_TABLE);
   const fleets = [...sizes.fleets].sort((a, b) => a - b);
   const results: FleetMeasurement[] = [];
   let seeded = 0;
@@ -196,7 +192,7 @@ export async function benchReconcile(stack: BenchStack, sizes: ReconcileSizes): 
     budget: 'ratio <= 1.1 (no growth with the idle fleet)',
     pass: ratio <= 1.1 && allSettled,
     notes: [
-      'sweep: the real sweep handler (findDue on the sharded dueChecks index, reconcile, claimUnsent)',
+      'sweep: the real sweep handler (findDue on the sharded dueChecks index, reconcile, findUnsent on the devices’ unsent index)',
       'settle: the settleCheck handler fired by the (virtual) delay queue',
       'idle devices seeded with BatchWriteItem in the exact shape DynamoDbDeviceStore.commit() writes',
     ],

@@ -19,7 +19,7 @@ export interface ApiPorts {
 }
 
 export function deviceStore(config: Config, dynamo: DynamoDBDocumentClient): DynamoDbDeviceStore {
-  return new DynamoDbDeviceStore(dynamo, config.DEVICES_TABLE, config.ALERTS_TABLE, config.ALERT_TTL_DAYS);
+  return new DynamoDbDeviceStore(dynamo, config.DEVICES_TABLE);
 }
 
 export function createApiPorts(
@@ -30,7 +30,7 @@ export function createApiPorts(
     config,
     clock,
     devices: deviceStore(config, dynamo),
-    ledger: new DynamoDbAlertLedger(dynamo, config.ALERTS_TABLE),
+    ledger: new DynamoDbAlertLedger(dynamo, config.ALERTS_TABLE, config.ALERT_TTL_DAYS),
     eventLog: new DynamoDbEventLog(dynamo, config.EVENTS_TABLE, config.EVENT_TTL_DAYS),
     cursors: new CursorCodec(config.CURSOR_SIGNING_KEY),
   };

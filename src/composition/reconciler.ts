@@ -52,12 +52,12 @@ export function createReconcilerPorts(config: Config, clients: ReconcilerClients
   const clock = clients.clock ?? systemClock;
   const settings = settingsFrom(config);
   const devices = deviceStore(config, clients.dynamo);
-  const ledger = new DynamoDbAlertLedger(clients.dynamo, config.ALERTS_TABLE);
+  const ledger = new DynamoDbAlertLedger(clients.dynamo, config.ALERTS_TABLE, config.ALERT_TTL_DAYS);
   const scheduler =
     clients.scheduler ?? new SqsCheckScheduler(clients.sqs ?? createSqsClient(), config.CHECK_QUEUE_URL);
   const reconciler = new Reconciler({
     store: devices,
-    ledger,
+    history: ledger,
     publisher: new SnsAlertPublisher(clients.sns, config.ALERT_TOPIC_ARN),
     scheduler,
     dueDevices: devices,

@@ -29,6 +29,13 @@ export function sameConnection(a: ConnectionRef, b: ConnectionRef): boolean {
   return a.sessionIdentifier === b.sessionIdentifier && a.versionNumber === b.versionNumber;
 }
 
+/** A connection's name in alert ids and ledger keys: `sessionIdentifier/versionNumber` (births have no version). */
+export function connectionName(connection: ConnectionRef): string {
+  return connection.versionNumber === undefined
+    ? connection.sessionIdentifier
+    : `${connection.sessionIdentifier}/${connection.versionNumber}`;
+}
+
 export function refOf(connection: ConnectionRef): ConnectionRef {
   return connection.versionNumber === undefined
     ? { sessionIdentifier: connection.sessionIdentifier }

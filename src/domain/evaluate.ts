@@ -12,6 +12,7 @@ import {
   type ConnectionFacts,
   type ConnectionRef,
   compareConnections,
+  connectionName,
   firstSeenAt,
   orderConnections,
   orderTime,
@@ -35,9 +36,13 @@ export interface AlertCursor {
   through: 'start' | 'end';
   /** Set when `at`'s end opened an outage: when it was first seen. The next connection owes an online alert. */
   outageSince?: number;
+  /** Ids of the alerts already decided beyond `at` while an undecided end held the cursor: never decided twice. */
+  ahead?: string[];
 }
 
 export interface AlertDecision extends ConnectionRef {
+  /** `device/type/sessionIdentifier/versionNumber`: one alert of a type per connection, ever. */
+  alertId: string;
   type: AlertType;
   deviceId: string;
   disconnectReason?: DisconnectReason;
@@ -263,7 +268,7 @@ interface Walk {
 /**
  * Walks the connections after the cursor, deciding online alerts at starts and offline alerts at ends. The cursor
  * moves over a run of decided steps only; an undecided end holds it, yet the walk goes on so that newer
- * connections still get their alerts (the ledger records each alert once, so deciding one again is harmless).
+ * connections still get their alerts; the cursor remembers those (`ahead`), so no alert is ever decided twice.
  */
 export function walkAlerts(
   deviceId: string,
@@ -273,13 +278,20 @@ export function walkAlerts(
   settings: PresenceSettings,
 ): Walk {
   const alerts: AlertDecision[] = [];
+  const alreadyDecided = new Set(cursor?.ahead);
   let nextCursor = cursor;
   let outageSince = cursor?.outageSince;
   let holding = false;
+  const ahead: string[] = [];
   const advance = (connection: ConnectionFacts, through: AlertCursor['through']) => {
     if (holding) return;
     nextCursor = { at: refOf(connection), atTime: orderTime(connection), through };
     if (outageSince !== undefined) nextCursor.outageSince = outageSince;
+  };
+  const decide = (alert: Omit<AlertDecision, 'alertId'>) => {
+    const alertId = `${deviceId}/${alert.type}/${connectionName(alert)}`;
+    if (!alreadyDecided.has(alertId)) alerts.push({ alertId, ...alert });
+    if (holding) ahead.push(alertId);
   };
   ordered.forEach((connection, index) => {
     const position = cursor ? againstCursor(connection, cursor, settings) : 1;
@@ -287,7 +299,7 @@ export function walkAlerts(
     if (position > 0) {
       if (outageSince !== undefined) {
         const since = firstSeenAt(connection);
-        alerts.push({
+        decide({
           type: 'online',
           deviceId,
           ...refOf(connection),
@@ -301,7 +313,7 @@ export function walkAlerts(
     }
     const fate = fates[index] as Fate;
     if (fate.kind === 'outage') {
-      alerts.push({
+      decide({
         type: 'offline',
         deviceId,
         ...refOf(connection),
@@ -317,6 +329,11 @@ export function walkAlerts(
     if (fate.kind === 'outage' || fate.kind === 'passed') advance(connection, 'end');
     else holding = true;
   });
+  if (nextCursor && ahead.length > 0) nextCursor = { ...nextCursor, ahead };
+  else if (nextCursor?.ahead) {
+    const { ahead: _, ...rest } = nextCursor;
+    nextCursor = rest;
+  }
   return { alerts, cursor: nextCursor };
 }
 

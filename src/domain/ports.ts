@@ -7,16 +7,25 @@ export interface Clock {
   now(): number;
 }
 
-/** An alert decision with its identity, as kept in the ledger and published. */
+/** An alert decision as recorded and published. */
 export interface Alert extends AlertDecision {
-  alertId: string;
   decidedAt: number;
+}
+
+/**
+ * The device's outbox: alerts decided (in the same conditional write as the cursor that decided them) and not yet
+ * confirmed published. `retryAt` is the end of the current publisher's lease: after it, anyone may take it over.
+ */
+export interface OutboxEntry {
+  alert: Alert;
+  retryAt: number;
 }
 
 export interface StoredDevice {
   facts: DeviceFacts;
   cursor?: AlertCursor;
   recheckAt?: number;
+  outbox: OutboxEntry[];
   revision: number;
 }
 
@@ -26,28 +35,26 @@ export interface DeviceCommit {
   cursor?: AlertCursor;
   view?: DeviceView;
   recheckAt?: number;
+  outbox: OutboxEntry[];
   /** undefined: the device must not exist yet. */
   expectedRevision: number | undefined;
-  /** Written to the ledger atomically with the device record. */
-  alerts: Alert[];
   now: number;
 }
 
-export type CommitResult = { status: 'committed'; newAlerts: Alert[] } | { status: 'conflict' };
+export type CommitResult = { status: 'committed'; revision: number } | { status: 'conflict' };
 
 export interface DeviceStore {
   load(deviceId: string): Promise<StoredDevice | undefined>;
-  /**
-   * Conditional on the revision: 'conflict' when another writer got there first. `newAlerts` are the alerts this
-   * commit put in the ledger (an alert already there is not recorded twice and must not be published again).
-   */
+  /** One conditional write on the revision read: 'conflict' when another writer got there first. */
   commit(commit: DeviceCommit): Promise<CommitResult>;
 }
 
-export interface AlertLedger {
-  markSent(alert: Alert, publishedAt: number): Promise<void>;
-  /** Alerts decided but not confirmed sent whose retry time has come, each claimed for one publisher. */
-  claimUnsent(now: number, limit: number): Promise<Alert[]>;
+/** The history of published alerts. */
+export interface AlertHistory {
+  /** Records a published alert; recording it again changes nothing. */
+  record(alert: Alert, publishedAt: number): Promise<void>;
+  /** Whether the alert was already recorded as published (a publisher died before clearing its outbox). */
+  has(alert: Alert): Promise<boolean>;
 }
 
 export interface AlertPublisher {
@@ -62,6 +69,8 @@ export interface CheckScheduler {
 export interface DueDeviceFinder {
   /** Devices whose check was due before `before`: the sweep's safety net for lost scheduled checks. */
   findDue(before: number, limit: number): Promise<string[]>;
+  /** Devices whose outbox holds an alert whose lease ended before `before`. */
+  findUnsent(before: number, limit: number): Promise<string[]>;
 }
 
 export interface EventLog {

@@ -1,28 +1,29 @@
-import type { ConnectionRef } from './connection.js';
 import type { DeviceEvent } from './device-events.js';
 import { applyEvents, emptyFacts, type WillFacts } from './device-facts.js';
 import { ConcurrentUpdateError } from './errors.js';
-import { type AlertDecision, type DeviceView, evaluateDevice } from './evaluate.js';
+import { type DeviceView, evaluateDevice } from './evaluate.js';
 import type {
   Alert,
-  AlertLedger,
+  AlertHistory,
   AlertPublisher,
   CheckScheduler,
   Clock,
   DeviceStore,
   DueDeviceFinder,
+  OutboxEntry,
+  StoredDevice,
 } from './ports.js';
 import type { PresenceSettings } from './settings.js';
 
 export interface ReconcilerPorts {
   store: DeviceStore;
-  ledger: AlertLedger;
+  history: AlertHistory;
   publisher: AlertPublisher;
   scheduler: CheckScheduler;
   dueDevices: DueDeviceFinder;
   clock: Clock;
   settings: PresenceSettings;
-  /** Called for alerts that could not be published now; the sweep retries them. */
+  /** Called for alerts that could not be published now; they stay in the outbox and are retried. */
   onPublishFailure?: (alert: Alert, error: unknown) => void;
   /** Called, once the record no longer keeps it, for each will that no presence end explained. */
   onUnexplainedWill?: (deviceId: string, will: WillFacts) => void;
@@ -31,6 +32,7 @@ export interface ReconcilerPorts {
 export interface ReconcileOutcome {
   deviceId: string;
   view?: DeviceView;
+  /** Alerts decided by this call. */
   alerts: Alert[];
   published: number;
   recheckAt?: number;
@@ -39,23 +41,16 @@ export interface ReconcileOutcome {
 }
 
 const MAX_ATTEMPTS = 8;
+/** How long a publisher owns an outbox entry before someone else may publish it. */
+export const PUBLISH_LEASE_MS = 30_000;
 
-/** A connection's name in alert ids and ledger keys: `sessionIdentifier/versionNumber` (births have no version). */
-export function connectionName(connection: ConnectionRef): string {
-  return connection.versionNumber === undefined
-    ? connection.sessionIdentifier
-    : `${connection.sessionIdentifier}/${connection.versionNumber}`;
-}
-
-export function alertId(
-  decision: Pick<AlertDecision, 'deviceId' | 'type' | 'sessionIdentifier' | 'versionNumber'>,
-): string {
-  return `${decision.deviceId}/${decision.type}/${connectionName(decision)}`;
-}
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /**
- * Settles devices: folds new events into the stored facts, derives the authoritative state, records owed alerts
- * in the ledger atomically with the state (conditional on the revision read), then publishes them.
+ * Settles devices: folds new events into the stored facts, derives the authoritative state, and records owed
+ * alerts in the device's outbox in the same conditional write as the cursor that decided them. Then it publishes
+ * them, records them in the history, and clears them from the outbox. Exactly once on at-least-once delivery:
+ * the cursor never decides an alert twice, and an alert is only published by the holder of its lease.
  */
 export class Reconciler {
   constructor(private readonly ports: ReconcilerPorts) {}
@@ -72,24 +67,28 @@ export class Reconciler {
       const stored = await store.load(deviceId);
       const facts = applyEvents(stored?.facts ?? emptyFacts(deviceId), events);
       const evaluation = evaluateDevice(facts, stored?.cursor, now, settings);
-      const alerts: Alert[] = evaluation.alerts.map((decision) => ({
-        ...decision,
-        alertId: alertId(decision),
-        decidedAt: now,
-      }));
-      const unchanged =
-        stored !== undefined &&
-        alerts.length === 0 &&
-        stored.recheckAt === evaluation.recheckAt &&
-        JSON.stringify(stored.facts) === JSON.stringify(evaluation.facts) &&
-        JSON.stringify(stored.cursor) === JSON.stringify(evaluation.cursor);
+      const decided: Alert[] = evaluation.alerts.map((decision) => ({ ...decision, decidedAt: now }));
+      // Entries whose publisher's lease ran out (it failed, or died) are taken over with this write.
+      const previous = stored?.outbox ?? [];
+      const takenOver = previous.filter((entry) => entry.retryAt <= now).map((entry) => entry.alert);
+      const claimed = [...takenOver, ...decided];
+      const outbox: OutboxEntry[] = [
+        ...previous.filter((entry) => entry.retryAt > now),
+        ...claimed.map((alert) => ({ alert, retryAt: now + PUBLISH_LEASE_MS })),
+      ];
       const outcome = {
         deviceId,
         view: evaluation.view,
-        alerts,
+        alerts: decided,
         recheckAt: evaluation.recheckAt,
         attempts: attempt,
       };
+      const unchanged =
+        stored !== undefined &&
+        claimed.length === 0 &&
+        stored.recheckAt === evaluation.recheckAt &&
+        sameJson(stored.facts, evaluation.facts) &&
+        sameJson(stored.cursor, evaluation.cursor);
       const nothingKnown = stored === undefined && evaluation.view === undefined && facts.wills.length === 0;
       if (unchanged || nothingKnown) {
         if (fromCheck && evaluation.recheckAt !== undefined) {
@@ -97,34 +96,36 @@ export class Reconciler {
         }
         return { ...outcome, published: 0, written: false };
       }
-      const result = await store.commit({
-        deviceId,
+      const written: Omit<StoredDevice, 'revision'> & { view?: DeviceView } = {
         facts: evaluation.facts,
         cursor: evaluation.cursor,
         view: evaluation.view,
         recheckAt: evaluation.recheckAt,
-        expectedRevision: stored?.revision,
-        alerts,
-        now,
-      });
+        outbox,
+      };
+      const result = await store.commit({ deviceId, ...written, expectedRevision: stored?.revision, now });
       if (result.status === 'conflict') continue;
       for (const will of evaluation.unexplainedWills) this.ports.onUnexplainedWill?.(deviceId, will);
-      const published = await this.publishAll(result.newAlerts);
       if (evaluation.recheckAt !== undefined && (fromCheck || evaluation.recheckAt !== stored?.recheckAt)) {
         await this.schedule(deviceId, evaluation.recheckAt, now);
       }
-      return { ...outcome, published, written: true };
+      const published = await this.publishAll(claimed, new Set(takenOver.map((alert) => alert.alertId)));
+      if (published.length > 0) {
+        await this.clearOutbox(deviceId, published, { ...written, revision: result.revision });
+      }
+      return { ...outcome, published: published.length, written: true };
     }
     throw new ConcurrentUpdateError(deviceId, MAX_ATTEMPTS);
   }
 
-  /** The scheduled safety net: settles devices whose check is overdue and retries unsent alerts. */
+  /** The scheduled safety net: settles devices whose check is overdue and publishes what outboxes still hold. */
   async sweep(options: { graceMs: number; limit: number }): Promise<{ devices: number; retried: number }> {
     const now = this.ports.clock.now();
     const due = await this.ports.dueDevices.findDue(now - options.graceMs, options.limit);
     for (const deviceId of due) await this.reconcile(deviceId, [], true);
-    const unsent = await this.ports.ledger.claimUnsent(this.ports.clock.now(), options.limit);
-    const retried = await this.publishAll(unsent);
+    const unsent = await this.ports.dueDevices.findUnsent(this.ports.clock.now(), options.limit);
+    let retried = 0;
+    for (const deviceId of unsent) retried += (await this.reconcile(deviceId)).published;
     return { devices: due.length, retried };
   }
 
@@ -132,20 +133,56 @@ export class Reconciler {
     await this.ports.scheduler.scheduleCheck(deviceId, recheckAt, now);
   }
 
-  private async publishAll(alerts: readonly Alert[]): Promise<number> {
-    let published = 0;
+  /**
+   * Publishes the alerts this call holds the lease of; returns the ids that SNS accepted (or that were already
+   * in the history: their publisher died after recording them and before clearing its outbox).
+   */
+  private async publishAll(alerts: readonly Alert[], takenOver: ReadonlySet<string>): Promise<string[]> {
+    const done: string[] = [];
     for (const alert of alerts) {
+      // Only an entry taken over from another publisher can already be in the history.
+      if (takenOver.has(alert.alertId) && (await this.ports.history.has(alert))) {
+        done.push(alert.alertId);
+        continue;
+      }
       const publishedAt = this.ports.clock.now();
       try {
         await this.ports.publisher.publish(alert, publishedAt);
       } catch (error) {
-        // The ledger keeps it unsent with a retry time; the sweep publishes it later.
+        // It stays in the outbox; when its lease ends, the next reconcile or the sweep publishes it.
         this.ports.onPublishFailure?.(alert, error);
         continue;
       }
-      await this.ports.ledger.markSent(alert, publishedAt);
-      published += 1;
+      await this.ports.history.record(alert, publishedAt);
+      done.push(alert.alertId);
     }
-    return published;
+    return done;
+  }
+
+  /** Removes published alerts from the outbox: a conditional write on the revision, re-read on conflict. */
+  private async clearOutbox(
+    deviceId: string,
+    published: readonly string[],
+    known: StoredDevice & { view?: DeviceView },
+  ): Promise<void> {
+    const gone = new Set(published);
+    let current: (StoredDevice & { view?: DeviceView }) | undefined = known;
+    for (let attempt = 1; current && attempt <= MAX_ATTEMPTS; attempt += 1) {
+      if (!current.outbox.some((entry) => gone.has(entry.alert.alertId))) return;
+      const { revision, ...rest } = current;
+      const result = await this.ports.store.commit({
+        deviceId,
+        ...rest,
+        view:
+          rest.view ??
+          evaluateDevice(rest.facts, rest.cursor, this.ports.clock.now(), this.ports.settings).view,
+        outbox: current.outbox.filter((entry) => !gone.has(entry.alert.alertId)),
+        expectedRevision: revision,
+        now: this.ports.clock.now(),
+      });
+      if (result.status === 'committed') return;
+      current = await this.ports.store.load(deviceId);
+    }
+    // Left as it is, the entries are found by the sweep, which sees them in the history and clears them.
   }
 }

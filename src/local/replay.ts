@@ -145,7 +145,11 @@ export async function replayTrace(
     await driveTrace(runtime, timers, valid);
     await timers.runUntilIdle();
     // Nothing is pending until the outbox is empty too: let the sweep retry what SNS refused.
-    for (let sweeps = 0; sweeps < MAX_FINAL_SWEEPS && (await runtime.ports.ledger.hasUnsent()); sweeps += 1) {
+    for (
+      let sweeps = 0;
+      sweeps < MAX_FINAL_SWEEPS && (await runtime.ports.devices.hasUnsent());
+      sweeps += 1
+    ) {
       await timers.advanceTo(timers.now() + SWEEP_EVERY_MS);
       await timers.runUntilIdle();
     }

@@ -1,5 +1,4 @@
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { FaultInjector, type FaultRates, installFaults, NO_FAULTS } from '../../src/adapters/faults.js';
 import { type ReplayResult, replayTrace } from '../../src/local/replay.js';

@@ -456,6 +456,32 @@ describe('evaluateDevice: alerts', () => {
   });
 });
 
+describe('evaluateDevice: deciding each alert once', () => {
+  it('never decides an alert twice while an older connection with no known end holds the cursor', () => {
+    // Arrange: A's end is unknown; X (v3) drops for good; N (v2), ordered between them, is first heard of later.
+    // A stays undecided until W after N was seen, while X's outage is decided: the cursor must remember it.
+    const steps = [
+      {
+        at: T + 20 * SECOND,
+        events: [
+          connected('A', 1, T),
+          connected('X', 3, T + 10 * SECOND),
+          disconnected('X', 3, T + 20 * SECOND),
+        ],
+      },
+      { at: T + 100 * SECOND, events: [connected('N', 2, T + 100 * SECOND, T + 5 * SECOND)] },
+      { at: T + 20 * SECOND + W },
+      { at: T + 20 * SECOND + W + 10 * SECOND },
+      { at: T + 100 * SECOND + W },
+    ];
+    // Act
+    const { alertsByStep, cursor } = settleOver(steps);
+    // Assert
+    expect(alertsByStep.map(brief)).toEqual([[], [], [{ type: 'offline', sessionIdentifier: 'X' }], [], []]);
+    expect(cursor?.ahead).toBeUndefined();
+  });
+});
+
 describe('evaluateDevice: what the record keeps', () => {
   it('keeps only the connections from the cursor on', () => {
     // Arrange: A is taken over by B (with A's will); B ends cleanly; C connects.

@@ -82,8 +82,7 @@ function discrepancies(
       problems.push(`unexpected alert ${alertKey(actual)}${story(actual.deviceId)}`);
     }
   }
-  if (harness.ledger.unsent().length > 0)
-    problems.push(`${harness.ledger.unsent().length} alerts left unsent`);
+  if (harness.store.unsent().length > 0) problems.push(`${harness.store.unsent().length} alerts left unsent`);
   return problems;
 }
 
@@ -330,84 +329,67 @@ describe('Reconciler keeping only what can still change an answer', () => {
   });
 });
 
-describe('in-memory ports', () => {
-  it('rejects a commit whose expected revision is stale and retries in the reconciler', async () => {
+describe('Reconciler publishing from the device outbox', () => {
+  const deviceId = 'd';
+  const outage = (harness: VirtualFleetHarness) =>
+    harness.deliverAll([
+      {
+        at: 0,
+        deviceEvent: connectedEvent({ deviceId, sessionIdentifier: 's1', versionNumber: 1, receivedAt: 0 }),
+      },
+      {
+        at: 10_000,
+        deviceEvent: disconnectedEvent({
+          deviceId,
+          sessionIdentifier: 's1',
+          versionNumber: 1,
+          receivedAt: 10_000,
+          disconnectReason: 'CONNECTION_LOST',
+        }),
+      },
+    ]);
+
+  it('rejects a commit whose expected revision is stale', async () => {
     // Arrange
     const harness = new VirtualFleetHarness({ startAt: 1_000 });
-    await harness.deliver({
-      at: 1_000,
-      deviceEvent: connectedEvent({
-        deviceId: 'd',
-        sessionIdentifier: 's1',
-        versionNumber: 1,
-        receivedAt: 1_000,
-      }),
-    });
-    const stored = await harness.store.load('d');
+    await outage(harness);
+    const stored = await harness.store.load(deviceId);
     // Act
     const result = await harness.store.commit({
-      deviceId: 'd',
+      deviceId,
       facts: stored!.facts,
+      outbox: [],
       expectedRevision: (stored?.revision ?? 0) - 1,
-      alerts: [],
       now: 2_000,
     });
     // Assert
     expect(result).toEqual({ status: 'conflict' });
   });
 
-  it('records an alert in the ledger once and returns it as new only the first time', async () => {
+  it('decides an alert once however many times the device is reconciled, and clears it from the outbox', async () => {
     // Arrange
     const harness = new VirtualFleetHarness({ startAt: 0 });
-    const deviceId = 'd';
-    await harness.deliver({
-      at: 0,
-      deviceEvent: connectedEvent({ deviceId, sessionIdentifier: 's1', versionNumber: 1, receivedAt: 0 }),
-    });
-    await harness.deliver({
-      at: 10_000,
-      deviceEvent: disconnectedEvent({
-        deviceId,
-        sessionIdentifier: 's1',
-        versionNumber: 1,
-        receivedAt: 10_000,
-        disconnectReason: 'CONNECTION_LOST',
-      }),
-    });
+    await outage(harness);
     await harness.finish();
-    const alert = harness.alerts()[0]?.alert;
-    const stored = await harness.store.load(deviceId);
     // Act
-    const again = await harness.store.commit({
-      deviceId,
-      facts: stored!.facts,
-      cursor: stored?.cursor,
-      expectedRevision: stored?.revision,
-      alerts: alert ? [alert] : [],
-      now: 500_000,
-    });
+    for (let i = 1; i <= 5; i += 1) {
+      await harness.advanceTo(130_000 + i * 60_000);
+      await harness.reconciler.reconcile(deviceId, [], true);
+    }
     // Assert
-    expect(alert?.type).toBe('offline');
-    expect(again).toEqual({ status: 'committed', newAlerts: [] });
+    expect(harness.alerts().map((a) => a.alert.alertId)).toEqual(['d/offline/s1/1']);
+    expect(harness.store.unsent()).toEqual([]);
+    expect(await harness.history.has(harness.alerts()[0]!.alert)).toBe(true);
   });
 
-  it('keeps an alert whose publish failed unsent until the sweep publishes it', async () => {
+  it('keeps an alert whose publish failed in the outbox until its lease ends, then the sweep publishes it', async () => {
     // Arrange
     let fail = true;
     const harness = new VirtualFleetHarness({ failureProbability: 0.5, random: () => (fail ? 0 : 0.99) });
-    await harness.deliver({
-      at: 0,
-      deviceEvent: disconnectedEvent({
-        deviceId: 'd',
-        sessionIdentifier: 's1',
-        versionNumber: 1,
-        receivedAt: 0,
-        disconnectReason: 'CONNECTION_LOST',
-      }),
-    });
+    await outage(harness);
     await harness.finish();
     expect(harness.alerts()).toEqual([]);
-    expect(harness.ledger.unsent()).toHaveLength(1);
+    expect(harness.store.unsent()).toHaveLength(1);
     // Act
     fail = false;
     const early = await harness.sweep();
@@ -417,6 +399,30 @@ describe('in-memory ports', () => {
     expect(early.retried).toBe(0);
     expect(onTime.retried).toBe(1);
     expect(harness.alerts().map((a) => a.type)).toEqual(['offline']);
-    expect(harness.ledger.unsent()).toEqual([]);
+    expect(harness.store.unsent()).toEqual([]);
+  });
+
+  it('does not publish again an alert whose publisher recorded it and died before clearing the outbox', async () => {
+    // Arrange: the alert is published and in the history, but the outbox still holds it (as after a crash).
+    const harness = new VirtualFleetHarness({ startAt: 0 });
+    await outage(harness);
+    await harness.finish();
+    const published = harness.alerts()[0]!.alert;
+    const stored = await harness.store.load(deviceId);
+    await harness.store.commit({
+      deviceId,
+      facts: stored!.facts,
+      cursor: stored!.cursor,
+      outbox: [{ alert: published, retryAt: harness.clock.now() }],
+      expectedRevision: stored!.revision,
+      now: harness.clock.now(),
+    });
+    // Act
+    await harness.advanceTo(harness.clock.now() + 1_000);
+    const swept = await harness.sweep();
+    // Assert
+    expect(swept.retried).toBe(1);
+    expect(harness.alerts()).toHaveLength(1);
+    expect(harness.store.unsent()).toEqual([]);
   });
 });

@@ -2,10 +2,11 @@
  * The stored form of a device's facts and alert cursor, with its schema version. Read back through a schema, so a
  * record this code does not understand is reported with its key and reason instead of being trusted.
  */
-import { DISCONNECT_REASONS } from '../../domain/device-events.js';
+import { DISCONNECT_REASONS, LAST_WILL_REASON } from '../../domain/device-events.js';
 import type { DeviceFacts } from '../../domain/device-facts.js';
 import { StoredRecordError } from '../../domain/errors.js';
 import type { AlertCursor } from '../../domain/evaluate.js';
+import type { OutboxEntry } from '../../domain/ports.js';
 import * as z from '../../shared/zod.js';
 
 export const DEVICE_RECORD_SCHEMA_VERSION = 2;
@@ -39,17 +40,36 @@ const cursorSchema = z.object({
   atTime: epochMs,
   through: z.enum(['start', 'end']),
   outageSince: z.optional(epochMs),
+  ahead: z.optional(z.array(z.string())),
+});
+
+const alertSchema = z.object({
+  alertId: z.string(),
+  type: z.enum(['offline', 'online']),
+  deviceId: z.string(),
+  sessionIdentifier: z.string(),
+  versionNumber: z.optional(z.number()),
+  disconnectReason: z.optional(z.enum([...DISCONNECT_REASONS, LAST_WILL_REASON])),
+  abrupt: z.optional(z.boolean()),
+  lastWill: z.optional(z.unknown()),
+  lastWillAt: z.optional(epochMs),
+  since: epochMs,
+  earliestAt: epochMs,
+  outageMs: z.optional(z.number()),
+  decidedAt: epochMs,
 });
 
 const recordSchema = z.object({
   schemaVersion: z.literal(DEVICE_RECORD_SCHEMA_VERSION),
   facts: factsSchema,
   cursor: z.optional(cursorSchema),
+  outbox: z.array(z.object({ alert: alertSchema, retryAt: epochMs })),
 });
 
 export interface DeviceRecord {
   facts: DeviceFacts;
   cursor?: AlertCursor;
+  outbox: OutboxEntry[];
 }
 
 /** The one attribute that holds the record, as JSON. */
@@ -73,6 +93,6 @@ export function decodeDeviceRecord(deviceId: string, text: unknown): DeviceRecor
       `${where}: ${issue?.message ?? 'does not match its schema'}`,
     );
   }
-  const { facts, cursor } = result.data;
-  return cursor === undefined ? { facts } : { facts, cursor };
+  const { facts, cursor, outbox } = result.data;
+  return cursor === undefined ? { facts, outbox } : { facts, cursor, outbox };
 }

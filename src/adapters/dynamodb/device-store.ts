@@ -1,11 +1,5 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { DeviceView } from '../../domain/evaluate.js';
 import type {
   CommitResult,
@@ -15,7 +9,6 @@ import type {
   StoredDevice,
 } from '../../domain/ports.js';
 import { shardOf } from '../shards.js';
-import { ledgerItem } from './alert-ledger.js';
 import { decodeDeviceRecord, encodeDeviceRecord } from './device-record.js';
 import type { Key, Page } from './paging.js';
 import { queryEveryShard } from './sharded-query.js';
@@ -62,13 +55,11 @@ function toView(item: Record<string, unknown>): DeviceView {
   };
 }
 
-/** One item per device: the facts the reconciler folds, the alert cursor, and the derived view the API serves. */
+/** One item per device: the facts the reconciler folds, the alert cursor and outbox, and the view the API serves. */
 export class DynamoDbDeviceStore implements DeviceStore, DueDeviceFinder {
   constructor(
     private readonly dynamo: DynamoDBDocumentClient,
     private readonly tableName: string,
-    private readonly alertsTableName: string,
-    private readonly alertTtlDays: number,
   ) {}
 
   async load(deviceId: string): Promise<StoredDevice | undefined> {
@@ -83,74 +74,61 @@ export class DynamoDbDeviceStore implements DeviceStore, DueDeviceFinder {
     };
   }
 
+  /** One conditional PutItem: the record, the alert outbox and the attributes the indexes and the API read. */
   async commit(change: DeviceCommit): Promise<CommitResult> {
-    const put = {
+    const revision = (change.expectedRevision ?? 0) + 1;
+    const shard = String(shardOf(change.deviceId));
+    const leaseEnds = change.outbox.length > 0 ? Math.min(...change.outbox.map((e) => e.retryAt)) : undefined;
+    try {
+      await this.dynamo.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: {
+            deviceId: change.deviceId,
+            revision,
+            record: encodeDeviceRecord({ facts: change.facts, cursor: change.cursor, outbox: change.outbox }),
+            // The check index keeps its attribute names: dueAt is when the device must be evaluated again.
+            dueAt: change.recheckAt,
+            dueShard: change.recheckAt === undefined ? undefined : shard,
+            // Sparse: only devices whose outbox holds alerts are in the unsent index.
+            retryAt: leaseEnds,
+            unsentShard: leaseEnds === undefined ? undefined : shard,
+            ...viewAttributes(change.view, change.deviceId),
+          },
+          ConditionExpression:
+            change.expectedRevision === undefined ? 'attribute_not_exists(deviceId)' : 'revision = :expected',
+          ExpressionAttributeValues:
+            change.expectedRevision === undefined ? undefined : { ':expected': change.expectedRevision },
+        }),
+      );
+      return { status: 'committed', revision };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return { status: 'conflict' };
+      throw error;
+    }
+  }
+
+  async findUnsent(before: number, limit: number): Promise<string[]> {
+    const unsent = await queryEveryShard(this.dynamo, (shard) => ({
       TableName: this.tableName,
-      Item: {
-        deviceId: change.deviceId,
-        revision: (change.expectedRevision ?? 0) + 1,
-        record: encodeDeviceRecord({ facts: change.facts, cursor: change.cursor }),
-        // The check index keeps its attribute names: dueAt is when the device must be evaluated again.
-        dueAt: change.recheckAt,
-        dueShard: change.recheckAt === undefined ? undefined : String(shardOf(change.deviceId)),
-        updatedAt: change.now,
-        ...viewAttributes(change.view, change.deviceId),
-      },
-      ConditionExpression:
-        change.expectedRevision === undefined ? 'attribute_not_exists(deviceId)' : 'revision = :expected',
-      ExpressionAttributeValues:
-        change.expectedRevision === undefined ? undefined : { ':expected': change.expectedRevision },
-    };
-    if (change.alerts.length === 0) {
-      try {
-        await this.dynamo.send(new PutCommand(put));
-        return { status: 'committed', newAlerts: [] };
-      } catch (error) {
-        if (error instanceof ConditionalCheckFailedException) return { status: 'conflict' };
-        throw error;
-      }
-    }
-    let alerts = change.alerts;
-    // The ledger entries go in the same transaction as the cursor that records them: both or neither.
-    for (;;) {
-      try {
-        await this.dynamo.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              { Put: put },
-              ...alerts.map((alert) => ({
-                Put: {
-                  TableName: this.alertsTableName,
-                  Item: ledgerItem(alert, change.now, this.alertTtlDays),
-                  ConditionExpression: 'attribute_not_exists(alertKey)',
-                },
-              })),
-            ],
-          }),
-        );
-        return { status: 'committed', newAlerts: alerts };
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        const reasons = error.CancellationReasons ?? [];
-        if (reasons[0]?.Code === 'ConditionalCheckFailed') return { status: 'conflict' };
-        const alreadyRecorded = new Set(
-          reasons.flatMap((reason, index) =>
-            index > 0 && reason.Code === 'ConditionalCheckFailed' ? [index - 1] : [],
-          ),
-        );
-        if (alreadyRecorded.size === 0) throw error;
-        alerts = alerts.filter((_, index) => !alreadyRecorded.has(index));
-        if (alerts.length === 0) {
-          try {
-            await this.dynamo.send(new PutCommand(put));
-            return { status: 'committed', newAlerts: [] };
-          } catch (putError) {
-            if (putError instanceof ConditionalCheckFailedException) return { status: 'conflict' };
-            throw putError;
-          }
-        }
-      }
-    }
+      IndexName: 'unsent',
+      KeyConditionExpression: 'unsentShard = :s AND retryAt <= :before',
+      ExpressionAttributeValues: { ':s': shard, ':before': before },
+      Limit: limit,
+    }));
+    return unsent.map((item) => String(item.deviceId)).slice(0, limit);
+  }
+
+  /** Whether any outbox still holds an alert (one small query per shard). */
+  async hasUnsent(): Promise<boolean> {
+    const items = await queryEveryShard(this.dynamo, (shard) => ({
+      TableName: this.tableName,
+      IndexName: 'unsent',
+      KeyConditionExpression: 'unsentShard = :s',
+      ExpressionAttributeValues: { ':s': shard },
+      Limit: 1,
+    }));
+    return items.length > 0;
   }
 
   async findDue(before: number, limit: number): Promise<string[]> {
