@@ -4,7 +4,7 @@ import type { ConnectedEvent, DeviceEvent, DisconnectedEvent } from '../src/doma
 import { applyEvents, emptyFacts } from '../src/domain/device-facts.js';
 import { evaluateDevice } from '../src/domain/evaluate.js';
 import type { DeviceCommit } from '../src/domain/ports.js';
-import type { PresenceSettings } from '../src/domain/settings.js';
+import { DEFAULT_SETTINGS, type PresenceSettings } from '../src/domain/settings.js';
 import { forEachWithLimit } from '../src/handlers/shared/device-batches.js';
 
 /** Device events as the ingest handlers store them (same eventId scheme as parsePresence). */
@@ -58,7 +58,7 @@ export function commitFor(
   };
 }
 
-/** A device that connected once and stays connected: settled, so it has no check due (no dueAt/dueShard). */
+/** A device that connected once and stays connected: settled, nothing to check and nothing in its outbox. */
 export function idleCommit(deviceId: string, now: number, settings: PresenceSettings): DeviceCommit {
   return commitFor(deviceId, [connected(deviceId, `${deviceId}-s1`, 1, now - 3_600_000)], now, settings);
 }
@@ -72,6 +72,33 @@ export function pendingOutageCommit(deviceId: string, now: number, settings: Pre
     now,
     settings,
   );
+}
+
+/**
+ * A device whose offline alert was decided and committed to its outbox, and whose publisher died: the lease ends at
+ * `now`, after which only the sweep (or the device's next event) publishes it.
+ */
+export function strandedAlertCommit(deviceId: string, now: number, settings: PresenceSettings): DeviceCommit {
+  const session = `${deviceId}-s1`;
+  const end = now - settings.settleWindowMs - 30_000;
+  const facts = applyEvents(emptyFacts(deviceId), [
+    connected(deviceId, session, 1, end - 60_000),
+    disconnected(deviceId, session, 1, end),
+  ]);
+  const evaluation = evaluateDevice(facts, undefined, now - 30_000, settings);
+  return {
+    deviceId,
+    facts: evaluation.facts,
+    cursor: evaluation.cursor,
+    view: evaluation.view,
+    recheckAt: evaluation.recheckAt,
+    outbox: evaluation.alerts.map((alert) => ({
+      alert: { ...alert, decidedAt: now - 30_000 },
+      retryAt: now,
+    })),
+    expectedRevision: undefined,
+    now: now - 30_000,
+  };
 }
 
 /**
@@ -90,7 +117,7 @@ export class DeviceItemShaper {
         return {};
       },
     } as unknown as DynamoDBDocumentClient;
-    this.store = new DynamoDbDeviceStore(recorder, tableName);
+    this.store = new DynamoDbDeviceStore(recorder, tableName, DEFAULT_SETTINGS);
   }
 
   async item(commit: DeviceCommit): Promise<Record<string, unknown>> {

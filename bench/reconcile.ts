@@ -5,7 +5,7 @@ import {
   DeviceItemShaper,
   disconnected,
   idleCommit,
-  pendingOutageCommit,
+  strandedAlertCommit,
 } from './fleet.js';
 import type { BenchStack, Measured } from './stack.js';
 import { type BenchOutcome, fmt, progress, round, timed } from './support.js';
@@ -57,7 +57,6 @@ function phase(measured: Measured, ms: number): PhaseFigures {
 export async function benchReconcile(stack: BenchStack, sizes: ReconcileSizes): Promise<BenchOutcome> {
   const { runtime, timers, meter, plainDynamo } = stack;
   const { ports } = runtime;
-  const { SWEEP_GRACE_MS } = await import('../src/handlers/sweep.js');
   const W = ports.settings.settleWindowMs;
   const shaper = new DeviceItemShaper(ports.config.DEVICES_TABLE);
   const fleets = [...sizes.fleets].sort((a, b) => a - b);
@@ -95,9 +94,9 @@ export async function benchReconcile(stack: BenchStack, sizes: ReconcileSizes): 
           disconnected(id, session, 1, now),
         ]);
       });
-      // Sweep path: the same state, but the delayed check was lost, so only the sweep can settle them.
+      // Sweep path: an offline alert sits in each outbox, its publisher died; only the sweep can publish it.
       const sweepFailures = await forEachWithLimit(sweepIds, 8, async (id) => {
-        const result = await ports.devices.commit(pendingOutageCommit(id, now, ports.settings));
+        const result = await ports.devices.commit(strandedAlertCommit(id, now + W + 1_000, ports.settings));
         if (result.status !== 'committed') throw new Error(`${id}: could not seed a pending device`);
       });
       if (setupFailures.length + sweepFailures.length > 0)
@@ -108,17 +107,17 @@ export async function benchReconcile(stack: BenchStack, sizes: ReconcileSizes): 
       const settle = await timed(() => timers.advanceTo(now + W));
       const settleMeasured = stop();
 
-      // A sweep with nothing overdue yet (the lost checks are inside the sweep's grace period).
+      // A sweep with nothing overdue yet (the stranded alerts are still inside their publisher's lease).
       stop = meter.start();
       const idle = await timed(() => runtime.sweep());
       const idleMeasured = stop();
 
-      // Past the grace period: the sweep finds the devices that lost their check and settles them.
-      await timers.advanceTo(now + W + SWEEP_GRACE_MS + 1_000);
+      // Past the lease: the sweep finds the stranded outboxes and publishes their alerts.
+      await timers.advanceTo(now + W + 1_000);
       stop = meter.start();
       const sweep = await timed(() => runtime.sweep());
       const sweepMeasured = stop();
-      const settledBySweep = sweepMeasured.requests['dynamodb.TransactWriteItemsCommand'] ?? 0;
+      const settledBySweep = sweepMeasured.requests['sns.PublishCommand'] ?? 0;
 
       results.push({
         idleDevices: fleet,
@@ -192,7 +191,7 @@ export async function benchReconcile(stack: BenchStack, sizes: ReconcileSizes): 
     budget: 'ratio <= 1.1 (no growth with the idle fleet)',
     pass: ratio <= 1.1 && allSettled,
     notes: [
-      'sweep: the real sweep handler (findDue on the sharded dueChecks index, reconcile, findUnsent on the devices’ unsent index)',
+      'sweep: the real sweep handler (findUnsent on the devices’ sharded unsent index, then reconcile and publish)',
       'settle: the settleCheck handler fired by the (virtual) delay queue',
       'idle devices seeded with BatchWriteItem in the exact shape DynamoDbDeviceStore.commit() writes',
     ],

@@ -13,7 +13,7 @@ import type { CheckScheduler, Clock } from './domain/ports.js';
 import type { Reconciler } from './domain/reconciler.js';
 import type { PresenceSettings } from './domain/settings.js';
 
-export { settingsFrom } from './composition/reconciler.js';
+export { settingsFrom } from './config.js';
 
 /**
  * Everything any handler may need (the local runtime and tests). A deployed function imports only its own

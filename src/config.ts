@@ -1,3 +1,4 @@
+import { DEFAULT_SETTINGS, type PresenceSettings } from './domain/settings.js';
 import * as z from './shared/zod.js';
 
 const seconds = (fallback: number, max: number) =>
@@ -47,4 +48,15 @@ let production: Config | undefined;
 export function productionConfig(): Config {
   production ??= parseConfig(process.env);
   return production;
+}
+
+/** The presence rules' settings from the configuration. */
+export function settingsFrom(config: Config): PresenceSettings {
+  return {
+    ...DEFAULT_SETTINGS,
+    settleWindowMs: config.SETTLE_WINDOW_SECONDS * 1000,
+    alertOn: config.ALERT_ON,
+    willMatchMs: config.WILL_MATCH_SECONDS * 1000,
+    versionWindowMs: config.VERSION_WINDOW_SECONDS * 1000,
+  };
 }

@@ -5,7 +5,7 @@ import { DynamoDbAlertLedger } from '../adapters/dynamodb/alert-ledger.js';
 import { DynamoDbDeviceStore } from '../adapters/dynamodb/device-store.js';
 import { DynamoDbEventLog } from '../adapters/dynamodb/event-log.js';
 import { createDynamoDbClient } from '../adapters/dynamodb-client.js';
-import { type Config, productionConfig } from '../config.js';
+import { type Config, productionConfig, settingsFrom } from '../config.js';
 import type { Clock } from '../domain/ports.js';
 
 /** What the read API functions use: the DynamoDB stores and the cursor codec. */
@@ -19,7 +19,7 @@ export interface ApiPorts {
 }
 
 export function deviceStore(config: Config, dynamo: DynamoDBDocumentClient): DynamoDbDeviceStore {
-  return new DynamoDbDeviceStore(dynamo, config.DEVICES_TABLE);
+  return new DynamoDbDeviceStore(dynamo, config.DEVICES_TABLE, settingsFrom(config));
 }
 
 export function createApiPorts(

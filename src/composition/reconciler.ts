@@ -12,10 +12,10 @@ import { SnsAlertPublisher } from '../adapters/sns-alert-publisher.js';
 import { createSnsClient } from '../adapters/sns-client.js';
 import { SqsCheckScheduler } from '../adapters/sqs-check-scheduler.js';
 import { createSqsClient } from '../adapters/sqs-client.js';
-import { type Config, productionConfig } from '../config.js';
+import { type Config, productionConfig, settingsFrom } from '../config.js';
 import type { CheckScheduler, Clock } from '../domain/ports.js';
 import { Reconciler } from '../domain/reconciler.js';
-import { DEFAULT_SETTINGS, type PresenceSettings } from '../domain/settings.js';
+import type { PresenceSettings } from '../domain/settings.js';
 import { deviceStore } from './api.js';
 
 /** What the reconciling functions (stream, settle check, sweep) use: the reconciler over DynamoDB, SNS and SQS. */
@@ -38,16 +38,6 @@ export interface ReconcilerClients {
   clock?: Clock;
 }
 
-export function settingsFrom(config: Config): PresenceSettings {
-  return {
-    ...DEFAULT_SETTINGS,
-    settleWindowMs: config.SETTLE_WINDOW_SECONDS * 1000,
-    alertOn: config.ALERT_ON,
-    willMatchMs: config.WILL_MATCH_SECONDS * 1000,
-    versionWindowMs: config.VERSION_WINDOW_SECONDS * 1000,
-  };
-}
-
 export function createReconcilerPorts(config: Config, clients: ReconcilerClients): ReconcilerPorts {
   const clock = clients.clock ?? systemClock;
   const settings = settingsFrom(config);
@@ -60,7 +50,7 @@ export function createReconcilerPorts(config: Config, clients: ReconcilerClients
     history: ledger,
     publisher: new SnsAlertPublisher(clients.sns, config.ALERT_TOPIC_ARN),
     scheduler,
-    dueDevices: devices,
+    outboxes: devices,
     clock,
     settings,
     onPublishFailure: (alert, error) =>

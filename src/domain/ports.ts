@@ -62,14 +62,15 @@ export interface AlertPublisher {
 }
 
 export interface CheckScheduler {
-  /** Asks for `reconcile(deviceId)` to run again at `recheckAt` (or soon after). */
+  /**
+   * Asks for `reconcile(deviceId)` to run again at `recheckAt` (or soon after). Called before the state that needs
+   * the check is written, so that no written state ever waits for a check that was never asked for.
+   */
   scheduleCheck(deviceId: string, recheckAt: number, now: number): Promise<void>;
 }
 
-export interface DueDeviceFinder {
-  /** Devices whose check was due before `before`: the sweep's safety net for lost scheduled checks. */
-  findDue(before: number, limit: number): Promise<string[]>;
-  /** Devices whose outbox holds an alert whose lease ended before `before`. */
+export interface OutboxFinder {
+  /** Devices whose outbox holds an alert whose publisher's lease ended before `before`. */
   findUnsent(before: number, limit: number): Promise<string[]>;
 }
 

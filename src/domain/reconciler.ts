@@ -9,8 +9,8 @@ import type {
   CheckScheduler,
   Clock,
   DeviceStore,
-  DueDeviceFinder,
   OutboxEntry,
+  OutboxFinder,
   StoredDevice,
 } from './ports.js';
 import type { PresenceSettings } from './settings.js';
@@ -20,7 +20,7 @@ export interface ReconcilerPorts {
   history: AlertHistory;
   publisher: AlertPublisher;
   scheduler: CheckScheduler;
-  dueDevices: DueDeviceFinder;
+  outboxes: OutboxFinder;
   clock: Clock;
   settings: PresenceSettings;
   /** Called for alerts that could not be published now; they stay in the outbox and are retried. */
@@ -44,7 +44,19 @@ const MAX_ATTEMPTS = 8;
 /** How long a publisher owns an outbox entry before someone else may publish it. */
 export const PUBLISH_LEASE_MS = 30_000;
 
-const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+/** Deep equality of plain data, whatever the key order, with undefined fields taken as absent. */
+export function sameData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const entries = (value: object) => Object.entries(value).filter(([, v]) => v !== undefined);
+  const left = entries(a);
+  const right = new Map(entries(b));
+  return (
+    left.length === right.size &&
+    left.every(([key, value]) => right.has(key) && sameData(value, right.get(key)))
+  );
+}
 
 /**
  * Settles devices: folds new events into the stored facts, derives the authoritative state, and records owed
@@ -87,8 +99,8 @@ export class Reconciler {
         stored !== undefined &&
         claimed.length === 0 &&
         stored.recheckAt === evaluation.recheckAt &&
-        sameJson(stored.facts, evaluation.facts) &&
-        sameJson(stored.cursor, evaluation.cursor);
+        sameData(stored.facts, evaluation.facts) &&
+        sameData(stored.cursor, evaluation.cursor);
       const nothingKnown = stored === undefined && evaluation.view === undefined && facts.wills.length === 0;
       if (unchanged || nothingKnown) {
         if (fromCheck && evaluation.recheckAt !== undefined) {
@@ -103,12 +115,13 @@ export class Reconciler {
         recheckAt: evaluation.recheckAt,
         outbox,
       };
-      const result = await store.commit({ deviceId, ...written, expectedRevision: stored?.revision, now });
-      if (result.status === 'conflict') continue;
-      for (const will of evaluation.unexplainedWills) this.ports.onUnexplainedWill?.(deviceId, will);
+      // The check is asked for before the state that needs it is written: a conflict only costs a spare check.
       if (evaluation.recheckAt !== undefined && (fromCheck || evaluation.recheckAt !== stored?.recheckAt)) {
         await this.schedule(deviceId, evaluation.recheckAt, now);
       }
+      const result = await store.commit({ deviceId, ...written, expectedRevision: stored?.revision, now });
+      if (result.status === 'conflict') continue;
+      for (const will of evaluation.unexplainedWills) this.ports.onUnexplainedWill?.(deviceId, will);
       const published = await this.publishAll(claimed, new Set(takenOver.map((alert) => alert.alertId)));
       if (published.length > 0) {
         await this.clearOutbox(deviceId, published, { ...written, revision: result.revision });
@@ -118,15 +131,12 @@ export class Reconciler {
     throw new ConcurrentUpdateError(deviceId, MAX_ATTEMPTS);
   }
 
-  /** The scheduled safety net: settles devices whose check is overdue and publishes what outboxes still hold. */
-  async sweep(options: { graceMs: number; limit: number }): Promise<{ devices: number; retried: number }> {
-    const now = this.ports.clock.now();
-    const due = await this.ports.dueDevices.findDue(now - options.graceMs, options.limit);
-    for (const deviceId of due) await this.reconcile(deviceId, [], true);
-    const unsent = await this.ports.dueDevices.findUnsent(this.ports.clock.now(), options.limit);
+  /** The scheduled safety net: publishes what outboxes still hold once their publisher's lease ended. */
+  async sweep(options: { limit: number }): Promise<{ devices: number; retried: number }> {
+    const unsent = await this.ports.outboxes.findUnsent(this.ports.clock.now(), options.limit);
     let retried = 0;
     for (const deviceId of unsent) retried += (await this.reconcile(deviceId)).published;
-    return { devices: due.length, retried };
+    return { devices: unsent.length, retried };
   }
 
   private async schedule(deviceId: string, recheckAt: number, now: number): Promise<void> {

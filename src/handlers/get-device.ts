@@ -22,11 +22,11 @@ export function deviceStatusBody(view: DeviceView) {
   };
 }
 
-/** GET /devices/{deviceId}: one read of the device item. */
-export function buildGetDeviceHandler(ports: Pick<AppPorts, 'devices'>) {
+/** GET /devices/{deviceId}: one read of the device item, its state derived at the time of the request. */
+export function buildGetDeviceHandler(ports: Pick<AppPorts, 'devices' | 'clock'>) {
   return httpShell(async (event) => {
     const deviceId = pathDeviceId(event);
-    const view = await ports.devices.getView(deviceId);
+    const view = await ports.devices.getView(deviceId, ports.clock.now());
     if (!view) throw new DeviceNotFoundError(deviceId);
     return json(200, deviceStatusBody(view));
   });

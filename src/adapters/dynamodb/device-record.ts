@@ -1,41 +1,37 @@
 /**
- * The stored form of a device's facts and alert cursor, with its schema version. Read back through a schema, so a
- * record this code does not understand is reported with its key and reason instead of being trusted.
+ * The stored form of a device's facts, alert cursor, outbox and next check, with its schema version. The device
+ * item is rewritten on most events and DynamoDB bills each started KB, so the stored form uses short keys; it is
+ * read back through a schema, and a record this code does not understand is reported with its key and reason
+ * instead of being trusted.
  */
+import type { ConnectionFacts } from '../../domain/connection.js';
 import { DISCONNECT_REASONS, LAST_WILL_REASON } from '../../domain/device-events.js';
-import type { DeviceFacts } from '../../domain/device-facts.js';
+import type { DeviceFacts, WillFacts } from '../../domain/device-facts.js';
 import { StoredRecordError } from '../../domain/errors.js';
 import type { AlertCursor } from '../../domain/evaluate.js';
 import type { OutboxEntry } from '../../domain/ports.js';
 import * as z from '../../shared/zod.js';
 
-export const DEVICE_RECORD_SCHEMA_VERSION = 2;
+export const DEVICE_RECORD_SCHEMA_VERSION = 3;
 
 const epochMs = z.number();
 
-const connectionSchema = z.object({
-  sessionIdentifier: z.string(),
-  versionNumber: z.optional(z.number()),
-  source: z.enum(['presence', 'birth']),
-  startedAt: z.optional(epochMs),
-  startSeenAt: z.optional(epochMs),
-  endedAt: z.optional(epochMs),
-  endSeenAt: z.optional(epochMs),
-  endReason: z.optional(z.enum(DISCONNECT_REASONS)),
+/** s: sessionIdentifier, v: versionNumber, b: a birth, t0/s0: started at / first seen, t1/s1: ended at / first seen, r: reason. */
+const storedConnection = z.object({
+  s: z.string(),
+  v: z.optional(z.number()),
+  b: z.optional(z.literal(1)),
+  t0: z.optional(epochMs),
+  s0: z.optional(epochMs),
+  t1: z.optional(epochMs),
+  s1: z.optional(epochMs),
+  r: z.optional(z.enum(DISCONNECT_REASONS)),
 });
 
-const factsSchema = z.object({
-  deviceId: z.string(),
-  presence: z.boolean(),
-  connections: z.array(connectionSchema),
-  wills: z.array(z.object({ eventId: z.string(), receivedAt: epochMs, payload: z.unknown() })),
-  lastEventAt: z.optional(epochMs),
-  lastConnectedAt: z.optional(epochMs),
-  lastDisconnectedAt: z.optional(epochMs),
-  lastWillAt: z.optional(epochMs),
-});
+/** id: eventId, at: receivedAt, p: payload. */
+const storedWill = z.object({ id: z.string(), at: epochMs, p: z.unknown() });
 
-const cursorSchema = z.object({
+const storedCursor = z.object({
   at: z.object({ sessionIdentifier: z.string(), versionNumber: z.optional(z.number()) }),
   atTime: epochMs,
   through: z.enum(['start', 'end']),
@@ -43,7 +39,7 @@ const cursorSchema = z.object({
   ahead: z.optional(z.array(z.string())),
 });
 
-const alertSchema = z.object({
+const storedAlert = z.object({
   alertId: z.string(),
   type: z.enum(['offline', 'online']),
   deviceId: z.string(),
@@ -59,22 +55,80 @@ const alertSchema = z.object({
   decidedAt: epochMs,
 });
 
-const recordSchema = z.object({
+const storedRecord = z.object({
   schemaVersion: z.literal(DEVICE_RECORD_SCHEMA_VERSION),
-  facts: factsSchema,
-  cursor: z.optional(cursorSchema),
-  outbox: z.array(z.object({ alert: alertSchema, retryAt: epochMs })),
+  presence: z.boolean(),
+  connections: z.array(storedConnection),
+  wills: z.array(storedWill),
+  /** Latest receive times: any event, a connect or birth, a disconnect, a will. */
+  last: z.object({
+    event: z.optional(epochMs),
+    connected: z.optional(epochMs),
+    disconnected: z.optional(epochMs),
+    will: z.optional(epochMs),
+  }),
+  cursor: z.optional(storedCursor),
+  recheckAt: z.optional(epochMs),
+  outbox: z.array(z.object({ alert: storedAlert, retryAt: epochMs })),
 });
+
+type StoredRecord = z.infer<typeof storedRecord>;
 
 export interface DeviceRecord {
   facts: DeviceFacts;
   cursor?: AlertCursor;
+  recheckAt?: number;
   outbox: OutboxEntry[];
+}
+
+const defined = <T extends object>(value: T): T =>
+  Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+
+function toStoredConnection(c: ConnectionFacts): StoredRecord['connections'][number] {
+  return defined({
+    s: c.sessionIdentifier,
+    v: c.versionNumber,
+    b: c.source === 'birth' ? (1 as const) : undefined,
+    t0: c.startedAt,
+    s0: c.startSeenAt,
+    t1: c.endedAt,
+    s1: c.endSeenAt,
+    r: c.endReason,
+  });
+}
+
+function fromStoredConnection(c: StoredRecord['connections'][number]): ConnectionFacts {
+  return defined({
+    sessionIdentifier: c.s,
+    versionNumber: c.v,
+    source: c.b === 1 ? ('birth' as const) : ('presence' as const),
+    startedAt: c.t0,
+    startSeenAt: c.s0,
+    endedAt: c.t1,
+    endSeenAt: c.s1,
+    endReason: c.r,
+  });
 }
 
 /** The one attribute that holds the record, as JSON. */
 export function encodeDeviceRecord(record: DeviceRecord): string {
-  return JSON.stringify({ schemaVersion: DEVICE_RECORD_SCHEMA_VERSION, ...record });
+  const { facts } = record;
+  const stored: StoredRecord = defined({
+    schemaVersion: DEVICE_RECORD_SCHEMA_VERSION,
+    presence: facts.presence,
+    connections: facts.connections.map(toStoredConnection),
+    wills: facts.wills.map((w) => ({ id: w.eventId, at: w.receivedAt, p: w.payload })),
+    last: defined({
+      event: facts.lastEventAt,
+      connected: facts.lastConnectedAt,
+      disconnected: facts.lastDisconnectedAt,
+      will: facts.lastWillAt,
+    }),
+    cursor: record.cursor,
+    recheckAt: record.recheckAt,
+    outbox: record.outbox,
+  });
+  return JSON.stringify(stored);
 }
 
 export function decodeDeviceRecord(deviceId: string, text: unknown): DeviceRecord {
@@ -84,7 +138,7 @@ export function decodeDeviceRecord(deviceId: string, text: unknown): DeviceRecor
   } catch {
     throw new StoredRecordError(`device ${deviceId}`, 'the record is not JSON');
   }
-  const result = recordSchema.safeParse(json);
+  const result = storedRecord.safeParse(json);
   if (!result.success) {
     const issue = result.error.issues[0];
     const where = issue?.path.length ? issue.path.join('.') : 'the record';
@@ -93,6 +147,16 @@ export function decodeDeviceRecord(deviceId: string, text: unknown): DeviceRecor
       `${where}: ${issue?.message ?? 'does not match its schema'}`,
     );
   }
-  const { facts, cursor, outbox } = result.data;
-  return cursor === undefined ? { facts, outbox } : { facts, cursor, outbox };
+  const stored = result.data;
+  const facts: DeviceFacts = defined({
+    deviceId,
+    presence: stored.presence,
+    connections: stored.connections.map(fromStoredConnection),
+    wills: stored.wills.map((w): WillFacts => ({ eventId: w.id, receivedAt: w.at, payload: w.p })),
+    lastEventAt: stored.last.event,
+    lastConnectedAt: stored.last.connected,
+    lastDisconnectedAt: stored.last.disconnected,
+    lastWillAt: stored.last.will,
+  });
+  return defined({ facts, cursor: stored.cursor, recheckAt: stored.recheckAt, outbox: stored.outbox });
 }

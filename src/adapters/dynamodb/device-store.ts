@@ -1,13 +1,14 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import type { DeviceView } from '../../domain/evaluate.js';
+import { type DeviceView, evaluateDevice } from '../../domain/evaluate.js';
 import type {
   CommitResult,
   DeviceCommit,
   DeviceStore,
-  DueDeviceFinder,
+  OutboxFinder,
   StoredDevice,
 } from '../../domain/ports.js';
+import type { PresenceSettings } from '../../domain/settings.js';
 import { shardOf } from '../shards.js';
 import { decodeDeviceRecord, encodeDeviceRecord } from './device-record.js';
 import type { Key, Page } from './paging.js';
@@ -18,7 +19,8 @@ export type DeviceSummary = Pick<
   'deviceId' | 'status' | 'since' | 'sessionIdentifier' | 'versionNumber' | 'disconnectReason' | 'settled'
 >;
 
-function viewAttributes(view: DeviceView | undefined, deviceId: string) {
+/** What the status index and its listing read: the view's summary, never the whole view. */
+function summaryAttributes(view: DeviceView | undefined, deviceId: string) {
   if (!view) return {};
   return {
     status: view.status,
@@ -28,38 +30,18 @@ function viewAttributes(view: DeviceView | undefined, deviceId: string) {
     sessionIdentifier: view.sessionIdentifier,
     versionNumber: view.versionNumber,
     disconnectReason: view.disconnectReason,
-    abrupt: view.abrupt,
-    lastWill: view.lastWill === undefined ? undefined : JSON.stringify(view.lastWill),
-    lastWillAt: view.lastWillAt,
-    lastEventAt: view.lastEventAt,
-    lastConnectedAt: view.lastConnectedAt,
-    lastDisconnectedAt: view.lastDisconnectedAt,
   };
 }
 
-function toView(item: Record<string, unknown>): DeviceView {
-  return {
-    deviceId: String(item.deviceId),
-    status: item.status as DeviceView['status'],
-    settled: Boolean(item.settled),
-    since: Number(item.since),
-    sessionIdentifier: String(item.sessionIdentifier),
-    versionNumber: item.versionNumber as number | undefined,
-    disconnectReason: item.disconnectReason as DeviceView['disconnectReason'],
-    abrupt: item.abrupt as boolean | undefined,
-    lastWill: typeof item.lastWill === 'string' ? JSON.parse(item.lastWill) : undefined,
-    lastWillAt: item.lastWillAt as number | undefined,
-    lastEventAt: item.lastEventAt as number | undefined,
-    lastConnectedAt: item.lastConnectedAt as number | undefined,
-    lastDisconnectedAt: item.lastDisconnectedAt as number | undefined,
-  };
-}
-
-/** One item per device: the facts the reconciler folds, the alert cursor and outbox, and the view the API serves. */
-export class DynamoDbDeviceStore implements DeviceStore, DueDeviceFinder {
+/**
+ * One item per device: the record the reconciler folds (facts, alert cursor, outbox, next check) and the summary
+ * the status index lists. The full view is derived from the record when it is read, so it is always current.
+ */
+export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder {
   constructor(
     private readonly dynamo: DynamoDBDocumentClient,
     private readonly tableName: string,
+    private readonly settings: PresenceSettings,
   ) {}
 
   async load(deviceId: string): Promise<StoredDevice | undefined> {
@@ -67,17 +49,12 @@ export class DynamoDbDeviceStore implements DeviceStore, DueDeviceFinder {
       new GetCommand({ TableName: this.tableName, Key: { deviceId }, ConsistentRead: true }),
     );
     if (!Item) return undefined;
-    return {
-      ...decodeDeviceRecord(deviceId, Item.record),
-      recheckAt: typeof Item.dueAt === 'number' ? Item.dueAt : undefined,
-      revision: Number(Item.revision),
-    };
+    return { ...decodeDeviceRecord(deviceId, Item.record), revision: Number(Item.revision) };
   }
 
-  /** One conditional PutItem: the record, the alert outbox and the attributes the indexes and the API read. */
+  /** One conditional PutItem: the record with its outbox, and the summary the indexes read. */
   async commit(change: DeviceCommit): Promise<CommitResult> {
     const revision = (change.expectedRevision ?? 0) + 1;
-    const shard = String(shardOf(change.deviceId));
     const leaseEnds = change.outbox.length > 0 ? Math.min(...change.outbox.map((e) => e.retryAt)) : undefined;
     try {
       await this.dynamo.send(
@@ -86,14 +63,11 @@ export class DynamoDbDeviceStore implements DeviceStore, DueDeviceFinder {
           Item: {
             deviceId: change.deviceId,
             revision,
-            record: encodeDeviceRecord({ facts: change.facts, cursor: change.cursor, outbox: change.outbox }),
-            // The check index keeps its attribute names: dueAt is when the device must be evaluated again.
-            dueAt: change.recheckAt,
-            dueShard: change.recheckAt === undefined ? undefined : shard,
+            record: encodeDeviceRecord(change),
             // Sparse: only devices whose outbox holds alerts are in the unsent index.
             retryAt: leaseEnds,
-            unsentShard: leaseEnds === undefined ? undefined : shard,
-            ...viewAttributes(change.view, change.deviceId),
+            unsentShard: leaseEnds === undefined ? undefined : String(shardOf(change.deviceId)),
+            ...summaryAttributes(change.view, change.deviceId),
           },
           ConditionExpression:
             change.expectedRevision === undefined ? 'attribute_not_exists(deviceId)' : 'revision = :expected',
@@ -131,20 +105,12 @@ export class DynamoDbDeviceStore implements DeviceStore, DueDeviceFinder {
     return items.length > 0;
   }
 
-  async findDue(before: number, limit: number): Promise<string[]> {
-    const due = await queryEveryShard(this.dynamo, (shard) => ({
-      TableName: this.tableName,
-      IndexName: 'dueChecks',
-      KeyConditionExpression: 'dueShard = :s AND dueAt <= :before',
-      ExpressionAttributeValues: { ':s': shard, ':before': before },
-      Limit: limit,
-    }));
-    return due.map((item) => String(item.deviceId)).slice(0, limit);
-  }
-
-  async getView(deviceId: string): Promise<DeviceView | undefined> {
+  /** The device as it stands at `now`, derived from its record (one eventually consistent GetItem). */
+  async getView(deviceId: string, now: number): Promise<DeviceView | undefined> {
     const { Item } = await this.dynamo.send(new GetCommand({ TableName: this.tableName, Key: { deviceId } }));
-    return Item?.status ? toView(Item) : undefined;
+    if (!Item) return undefined;
+    const { facts, cursor } = decodeDeviceRecord(deviceId, Item.record);
+    return evaluateDevice(facts, cursor, now, this.settings).view;
   }
 
   /** One query on one shard of the status index; the caller's cursor carries the shard. */
