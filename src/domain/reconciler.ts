@@ -1,5 +1,5 @@
 import type { DeviceEvent } from './device-events.js';
-import { applyEvents, emptyFacts, type WillFacts } from './device-facts.js';
+import { applyEvents, type DeviceFacts, emptyFacts, type WillFacts } from './device-facts.js';
 import { ConcurrentUpdateError } from './errors.js';
 import { type DeviceView, evaluateDevice } from './evaluate.js';
 import type {
@@ -43,6 +43,17 @@ export interface ReconcileOutcome {
 const MAX_ATTEMPTS = 8;
 /** How long a publisher owns an outbox entry before someone else may publish it. */
 export const PUBLISH_LEASE_MS = 30_000;
+
+/**
+ * The facts without the latest-receive-time fields: a copy of an event delivered again moves those and nothing
+ * else, and is not worth a write. They are brought up to date with the next write that changes anything.
+ */
+function whatDecides(
+  facts: DeviceFacts,
+): Omit<DeviceFacts, 'lastEventAt' | 'lastConnectedAt' | 'lastDisconnectedAt' | 'lastWillAt'> {
+  const { lastEventAt: _e, lastConnectedAt: _c, lastDisconnectedAt: _d, lastWillAt: _w, ...deciding } = facts;
+  return deciding;
+}
 
 /** Deep equality of plain data, whatever the key order, with undefined fields taken as absent. */
 export function sameData(a: unknown, b: unknown): boolean {
@@ -99,7 +110,7 @@ export class Reconciler {
         stored !== undefined &&
         claimed.length === 0 &&
         stored.recheckAt === evaluation.recheckAt &&
-        sameData(stored.facts, evaluation.facts) &&
+        sameData(whatDecides(stored.facts), whatDecides(evaluation.facts)) &&
         sameData(stored.cursor, evaluation.cursor);
       const nothingKnown = stored === undefined && evaluation.view === undefined && facts.wills.length === 0;
       if (unchanged || nothingKnown) {
