@@ -20,15 +20,32 @@
  *   destroying the socket; both are read to pick the disconnect reason.
  * - `broker.close()` only closes registered clients, so sockets that never sent a
  *   CONNECT are tracked and destroyed here, otherwise `server.close()` would hang.
+ * - aedes drops a message for a subscriber whose per-client "duplicates" counter has
+ *   already seen a later message of the same broker: a dedupe meant for overlapping
+ *   subscriptions, which assumes messages reach subscribers in the order they were
+ *   published. A QoS 1 message (a will) waits for the persistence before it is
+ *   delivered, so the QoS 0 presence event published after it overtakes it and the
+ *   will was lost for every subscriber that received both (`#` and `$aws/events/#`).
+ *   That counter is switched off per client in the `preConnect` hook, and
+ *   `authorizeForward` drops exact duplicates (same broker id and counter) instead.
+ *
+ * These private parts are checked at start-up against the aedes versions they were
+ * verified on; another version fails the start with a message naming them.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { createServer, type Socket } from 'node:net';
 import { finished } from 'node:stream';
-import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from 'aedes';
+import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type Subscription } from 'aedes';
+import mqttPacket from 'mqtt-packet';
+import { acceptMqttConnection } from './mqtt-front.js';
 
 export const PRESENCE_TOPIC_PREFIX = '$aws/events/presence/';
+export const SUBSCRIPTIONS_TOPIC_PREFIX = '$aws/events/subscriptions/';
 export const DEFAULT_VERSION_RESET_MS = 3_600_000;
+
+/** aedes versions whose private parts used here (see the header) were checked. */
+const VERIFIED_AEDES_VERSIONS = ['1.2.0'];
 
 /** AWS IoT disconnect reasons this broker can produce. */
 export type DisconnectReason =
@@ -61,6 +78,38 @@ export interface PresenceDisconnectedEvent {
   versionNumber: number;
 }
 
+export interface PresenceConnectFailedEvent {
+  clientId: string;
+  timestamp: number;
+  eventType: 'connect_failed';
+  connectFailureReason: 'AUTHORIZATION_FAILED';
+  principalIdentifier: string;
+  sessionIdentifier: string;
+  ipAddress: string;
+}
+
+/** `$aws/events/subscriptions/subscribed|unsubscribed/<clientId>`. */
+export interface SubscriptionEvent {
+  clientId: string;
+  timestamp: number;
+  eventType: 'subscribed' | 'unsubscribed';
+  sessionIdentifier: string;
+  principalIdentifier: string;
+  topics: string[];
+}
+
+/**
+ * Which client ids may connect, as an AWS IoT policy's `iot:Connect` on `client/<pattern>` would say:
+ * `*` matches any run of characters, `?` exactly one, everything else itself. A client id matching a
+ * `deny` pattern is refused; otherwise it must match an `allow` pattern.
+ */
+export interface LocalIotPolicy {
+  allow: string[];
+  deny: string[];
+}
+
+export const ALLOW_ALL_POLICY: LocalIotPolicy = { allow: ['*'], deny: [] };
+
 export interface BrokerPublish {
   topic: string;
   payload: Buffer;
@@ -80,6 +129,8 @@ export interface IotCoreBrokerOptions {
   now?: () => number;
   /** Called for every publish through the broker. Exceptions and rejections are logged, not propagated. */
   onPublish?: (message: BrokerPublish) => void;
+  /** Which client ids may connect; default: `LOCAL_IOT_POLICY` from the environment, else everyone. */
+  policy?: LocalIotPolicy;
 }
 
 export interface IotCoreBroker {
@@ -111,12 +162,73 @@ interface ClientIdRecord {
 
 /** The parts of aedes that are not in its public typings. */
 interface AedesInternals {
+  version: string;
   clients: Record<string, Client | undefined>;
   registerClient(client: Client): void;
   publish(packet: PublishPacket, client: Client | null, done?: (error?: Error) => void): void;
 }
 
-type ClientInternals = Client & { _disconnected?: boolean };
+type ClientInternals = Client & { _disconnected?: boolean; duplicates?: Record<string, number> };
+
+/** What aedes hands to authorizeForward: the packet with the broker id and counter it was published with. */
+type ForwardedPacket = AedesPublishPacket & { brokerId?: string | null; brokerCounter?: number };
+
+/** How many recently forwarded message identities each client remembers to drop duplicates. */
+const FORWARDED_MEMORY = 1_024;
+
+/** Client ids that contain `+` or `#` get no lifecycle events on AWS, and are not tracked here. */
+function hasLifecycle(clientId: string): boolean {
+  return !clientId.includes('+') && !clientId.includes('#');
+}
+
+function patternToRegExp(pattern: string): RegExp {
+  const source = [...pattern]
+    .map((character) => {
+      if (character === '*') return '.*';
+      if (character === '?') return '.';
+      return character.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('');
+  return new RegExp(`^${source}$`, 'su');
+}
+
+/** True when the policy lets this client id connect. */
+export function isClientIdAllowed(policy: LocalIotPolicy, clientId: string): boolean {
+  const matches = (pattern: string) => patternToRegExp(pattern).test(clientId);
+  return !policy.deny.some(matches) && policy.allow.some(matches);
+}
+
+/**
+ * Reads `LOCAL_IOT_POLICY`: JSON `{"allow": [patterns], "deny": [patterns]}`, both optional (`allow`
+ * defaults to `["*"]`, `deny` to `[]`). Unset or empty means everyone may connect. Anything else fails.
+ */
+export function parseLocalIotPolicy(text: string | undefined): LocalIotPolicy {
+  if (text === undefined || text.trim() === '') return ALLOW_ALL_POLICY;
+  const fail = (why: string): never => {
+    throw new Error(
+      `LOCAL_IOT_POLICY ${why}: expected JSON such as {"allow": ["thing-*"], "deny": ["thing-13"]}`,
+    );
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    fail('is not JSON');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) fail('is not an object');
+  const record = parsed as Record<string, unknown>;
+  const unknown = Object.keys(record).filter((key) => key !== 'allow' && key !== 'deny');
+  if (unknown.length > 0) fail(`has unknown keys ${unknown.join(', ')}`);
+  const list = (key: 'allow' | 'deny', fallback: string[]): string[] => {
+    const value = record[key];
+    if (value === undefined) return fallback;
+    if (!Array.isArray(value) || !value.every((item) => typeof item === 'string' && item.length > 0)) {
+      return fail(`"${key}" is not a list of non-empty strings`);
+    }
+    return value as string[];
+  };
+  return { allow: list('allow', ['*']), deny: list('deny', []) };
+}
 
 /** Errors that mean the transport went away rather than the client misbehaving. */
 const TRANSPORT_ERROR_MESSAGES = new Set(['connection closed', 'drain timeout', 'keep alive timeout']);
@@ -144,6 +256,7 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
   const versionResetMs = options.versionResetMs ?? DEFAULT_VERSION_RESET_MS;
   const now = options.now ?? Date.now;
   const onPublish = options.onPublish;
+  const policy = options.policy ?? parseLocalIotPolicy(process.env.LOCAL_IOT_POLICY);
 
   const sessions = new Map<Client, Session>();
   const liveByClientId = new Map<string, Client>();
@@ -153,7 +266,58 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
   let inflightPublishes = 0;
   let idleWaiters: Array<() => void> = [];
 
+  const forwarded = new WeakMap<Client, Set<string>>();
+
   const broker = await Aedes.createBroker({
+    preConnect(client, _packet, callback) {
+      const internal = client as ClientInternals;
+      if (internal.duplicates === null || typeof internal.duplicates !== 'object') {
+        reportError('preConnect', new Error('aedes Client.duplicates is gone: see VERIFIED_AEDES_VERSIONS'));
+        callback(new Error('broker misconfigured'), false);
+        return;
+      }
+      // aedes' ordering-based dedupe (see the header): never "already seen"; authorizeForward dedupes.
+      internal.duplicates = new Proxy(Object.create(null) as Record<string, number>, {
+        get: () => undefined,
+        set: () => true,
+      });
+      callback(null, true);
+    },
+    authorizeForward(client, packet) {
+      const { brokerId, brokerCounter } = packet as ForwardedPacket;
+      if (!brokerId) return packet;
+      const identity = `${brokerId}:${brokerCounter}`;
+      let seen = forwarded.get(client);
+      if (!seen) {
+        seen = new Set();
+        forwarded.set(client, seen);
+      }
+      // The same message reaches a client once per matching subscription, one right after the other.
+      if (seen.has(identity)) return null;
+      seen.add(identity);
+      if (seen.size > FORWARDED_MEMORY) seen.delete(seen.values().next().value as string);
+      return packet;
+    },
+    authenticate(client, _username, _password, callback) {
+      if (isClientIdAllowed(policy, client.id)) {
+        callback(null, true);
+        return;
+      }
+      if (hasLifecycle(client.id)) {
+        const event: PresenceConnectFailedEvent = {
+          clientId: client.id,
+          timestamp: now(),
+          eventType: 'connect_failed',
+          connectFailureReason: 'AUTHORIZATION_FAILED',
+          principalIdentifier: principalFor(client.id),
+          sessionIdentifier: randomUUID(),
+          ipAddress: remoteAddressOf(client),
+        };
+        publishEvent(`${PRESENCE_TOPIC_PREFIX}connect_failed/${client.id}`, event);
+      }
+      // CONNACK 0x05 (MQTT 3.1.1) / 0x87 (MQTT 5): not authorized.
+      callback(Object.assign(new Error('not authorized'), { returnCode: 5 as const }), false);
+    },
     // Clients may not impersonate the broker on its reserved topics. aedes' default only guards $SYS/.
     authorizePublish(client, packet, callback) {
       const topic = packet.topic;
@@ -169,6 +333,20 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
     },
   });
   const internals = broker as unknown as AedesInternals;
+  const unverified = [
+    VERIFIED_AEDES_VERSIONS.includes(internals.version) ? null : `version ${internals.version}`,
+    typeof internals.registerClient === 'function' ? null : 'registerClient()',
+    typeof internals.publish === 'function' ? null : 'publish()',
+    internals.clients !== null && typeof internals.clients === 'object' ? null : 'clients',
+  ].filter((problem) => problem !== null);
+  if (unverified.length > 0) {
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    throw new Error(
+      `iot-core-broker relies on private parts of aedes (registerClient, publish, clients, Client.duplicates, ` +
+        `Client._disconnected) verified on aedes ${VERIFIED_AEDES_VERSIONS.join(', ')}; this aedes differs ` +
+        `(${unverified.join(', ')}). Check those parts against it, then add its version to VERIFIED_AEDES_VERSIONS.`,
+    );
+  }
 
   // Track in-flight publishes (including the wills aedes publishes itself) so stop() can wait for
   // their onPublish callbacks.
@@ -205,9 +383,14 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
     clientId: string,
     event: PresenceConnectedEvent | PresenceDisconnectedEvent,
   ): void {
+    publishEvent(`${PRESENCE_TOPIC_PREFIX}${event.eventType}/${clientId}`, event);
+  }
+
+  /** Publishes a broker-originated lifecycle event (QoS 0, not retained), as AWS IoT does. */
+  function publishEvent(topic: string, event: object): void {
     const packet = {
       cmd: 'publish',
-      topic: `${PRESENCE_TOPIC_PREFIX}${event.eventType}/${clientId}`,
+      topic,
       payload: Buffer.from(JSON.stringify(event)),
       qos: 0,
       retain: false,
@@ -232,7 +415,7 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
 
   function startSession(client: Client): void {
     // aedes can register a client whose socket died while it was authenticating; it never connected.
-    if (client.closed || sessions.has(client)) return;
+    if (client.closed || sessions.has(client) || !hasLifecycle(client.id)) return;
     const at = now();
     const session: Session = {
       clientId: client.id,
@@ -290,7 +473,38 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
     if (session) session.reason ??= reason;
   }
 
+  function publishSubscriptionEvent(
+    client: Client,
+    eventType: SubscriptionEvent['eventType'],
+    topics: string[],
+  ): void {
+    const session = sessions.get(client);
+    // aedes also unsubscribes a closing client from everything: AWS publishes no event for that.
+    if (!session || client.closed || topics.length === 0) return;
+    const event: SubscriptionEvent = {
+      clientId: session.clientId,
+      timestamp: now(),
+      eventType,
+      sessionIdentifier: session.sessionIdentifier,
+      principalIdentifier: session.principalIdentifier,
+      topics,
+    };
+    publishEvent(`${SUBSCRIPTIONS_TOPIC_PREFIX}${eventType}/${session.clientId}`, event);
+  }
+
   broker.on('client', startSession);
+  broker.on('subscribe', (subscriptions: Subscription[], client: Client) => {
+    // A refused topic filter (SUBACK 0x80) is not a subscription.
+    const granted = subscriptions.filter((subscription) => (subscription.qos as number) !== 128);
+    publishSubscriptionEvent(
+      client,
+      'subscribed',
+      granted.map((subscription) => subscription.topic),
+    );
+  });
+  broker.on('unsubscribe', (topics: string[], client: Client) => {
+    publishSubscriptionEvent(client, 'unsubscribed', topics);
+  });
   broker.on('clientDisconnect', endSession);
   broker.on('keepaliveTimeout', (client) => markSession(client, 'MQTT_KEEP_ALIVE_TIMEOUT'));
   broker.on('clientError', (client, error) => {
@@ -318,7 +532,18 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    broker.handle(socket);
+    acceptMqttConnection(socket, {
+      mqtt311: (connection) => broker.handle(connection),
+      // MQTT 5 is not spoken yet: CONNACK 0x84 (unsupported protocol version).
+      mqtt5: (connection) => {
+        connection.end(
+          mqttPacket.generate(
+            { cmd: 'connack', reasonCode: 0x84, sessionPresent: false },
+            { protocolVersion: 5 },
+          ),
+        );
+      },
+    });
   });
 
   try {
