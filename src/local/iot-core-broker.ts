@@ -35,14 +35,36 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { createServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { finished } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type Subscription } from 'aedes';
-import mqttPacket from 'mqtt-packet';
 import { acceptMqttConnection } from './mqtt-front.js';
+import {
+  bridgeMqtt5,
+  grantedSessionExpiry,
+  MAX_SESSION_EXPIRY_SECONDS,
+  type Mqtt5BridgeHooks,
+  ReasonCode,
+  toMqtt311Clean,
+} from './mqtt5-bridge.js';
 
 export const PRESENCE_TOPIC_PREFIX = '$aws/events/presence/';
 export const SUBSCRIPTIONS_TOPIC_PREFIX = '$aws/events/subscriptions/';
 export const DEFAULT_VERSION_RESET_MS = 3_600_000;
+
+/** How long AWS keeps the persistent session of an MQTT 3.1.1 client (clean session 0) by default. */
+export const MQTT311_PERSISTENT_SESSION_SECONDS = 3_600;
+
+/** The DISCONNECT reason code an MQTT 5 client gets before the broker closes its connection. */
+const MQTT5_DISCONNECT_REASON: Record<DisconnectReason, number | null> = {
+  CLIENT_INITIATED_DISCONNECT: null,
+  CONNECTION_LOST: null,
+  DUPLICATE_CLIENTID: ReasonCode.sessionTakenOver,
+  MQTT_KEEP_ALIVE_TIMEOUT: ReasonCode.keepAliveTimeout,
+  SERVER_INITIATED_DISCONNECT: ReasonCode.serverShuttingDown,
+  FORBIDDEN_ACCESS: ReasonCode.notAuthorized,
+  CLIENT_ERROR: ReasonCode.protocolError,
+};
 
 /** aedes versions whose private parts used here (see the header) were checked. */
 const VERIFIED_AEDES_VERSIONS = ['1.2.0'];
@@ -163,6 +185,7 @@ interface ClientIdRecord {
 /** The parts of aedes that are not in its public typings. */
 interface AedesInternals {
   version: string;
+  persistence: { cleanSubscriptions(client: { id: string }): Promise<unknown> };
   clients: Record<string, Client | undefined>;
   registerClient(client: Client): void;
   publish(packet: PublishPacket, client: Client | null, done?: (error?: Error) => void): void;
@@ -262,6 +285,14 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
   const liveByClientId = new Map<string, Client>();
   const records = new Map<string, ClientIdRecord>();
   const sockets = new Set<Socket>();
+  /** The reason each ended session was given, for the DISCONNECT an MQTT 5 client gets. */
+  const finalReasons = new WeakMap<Client, DisconnectReason>();
+  /** The session expiry granted to each MQTT 5 connection (MQTT 3.1.1 ones get AWS's default). */
+  const sessionExpiryOf = new WeakMap<Duplex, number>();
+  /** The aedes side of each bridged MQTT 5 socket. */
+  const bridgeOf = new WeakMap<Socket, Duplex>();
+  /** Persistent sessions waiting for their expiry, by client id. */
+  const expiryTimers = new Map<string, NodeJS.Timeout>();
 
   let inflightPublishes = 0;
   let idleWaiters: Array<() => void> = [];
@@ -427,6 +458,8 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
     };
     sessions.set(client, session);
     liveByClientId.set(client.id, client);
+    clearTimeout(expiryTimers.get(client.id));
+    expiryTimers.delete(client.id);
     publishPresence(client.id, {
       clientId: client.id,
       timestamp: at,
@@ -456,6 +489,8 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
     const reason: DisconnectReason = (client as ClientInternals)._disconnected
       ? 'CLIENT_INITIATED_DISCONNECT'
       : (session.reason ?? 'CONNECTION_LOST');
+    finalReasons.set(client, reason);
+    if (!client.clean) scheduleSessionExpiry(client);
     publishPresence(session.clientId, {
       clientId: session.clientId,
       timestamp: at,
@@ -468,10 +503,63 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
     });
   }
 
-  function markSession(client: Client, reason: DisconnectReason): void {
-    const session = sessions.get(client);
+  function markSession(client: Client | undefined, reason: DisconnectReason): void {
+    const session = client ? sessions.get(client) : undefined;
     if (session) session.reason ??= reason;
   }
+
+  function wipeSession(clientId: string): Promise<void> {
+    return internals.persistence.cleanSubscriptions({ id: clientId }).then(
+      () => undefined,
+      (error: unknown) => reportError(`discarding the session of ${clientId}`, error),
+    );
+  }
+
+  /** A persistent session outlives its connection for its session expiry (at most 7 days), then goes. */
+  function scheduleSessionExpiry(client: Client): void {
+    const clientId = client.id;
+    const seconds = Math.min(
+      sessionExpiryOf.get(client.conn as Duplex) ?? MQTT311_PERSISTENT_SESSION_SECONDS,
+      MAX_SESSION_EXPIRY_SECONDS,
+    );
+    clearTimeout(expiryTimers.get(clientId));
+    expiryTimers.delete(clientId);
+    if (seconds === 0) {
+      void wipeSession(clientId);
+      return;
+    }
+    const timer = setTimeout(() => {
+      expiryTimers.delete(clientId);
+      if (!liveByClientId.has(clientId)) void wipeSession(clientId);
+    }, seconds * 1_000);
+    timer.unref();
+    expiryTimers.set(clientId, timer);
+  }
+
+  function clientOf(connection: Duplex): Client | undefined {
+    return (connection as Duplex & { client?: Client }).client;
+  }
+
+  const bridgeHooks: Mqtt5BridgeHooks = {
+    serverDisconnectReason(connection) {
+      const client = clientOf(connection);
+      if (!client) return null;
+      const live = (client as ClientInternals)._disconnected
+        ? 'CLIENT_INITIATED_DISCONNECT'
+        : (sessions.get(client)?.reason ?? null);
+      const reason = finalReasons.get(client) ?? live;
+      return reason ? MQTT5_DISCONNECT_REASON[reason] : null;
+    },
+    clientDisconnectWithWill(connection) {
+      markSession(clientOf(connection), 'CLIENT_INITIATED_DISCONNECT');
+    },
+    clientProtocolError(connection) {
+      markSession(clientOf(connection), 'CLIENT_ERROR');
+    },
+    sessionExpiryChanged(connection, seconds) {
+      sessionExpiryOf.set(connection, Math.min(seconds, MAX_SESSION_EXPIRY_SECONDS));
+    },
+  };
 
   function publishSubscriptionEvent(
     client: Client,
@@ -534,14 +622,14 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
     socket.once('close', () => sockets.delete(socket));
     acceptMqttConnection(socket, {
       mqtt311: (connection) => broker.handle(connection),
-      // MQTT 5 is not spoken yet: CONNACK 0x84 (unsupported protocol version).
-      mqtt5: (connection) => {
-        connection.end(
-          mqttPacket.generate(
-            { cmd: 'connack', reasonCode: 0x84, sessionPresent: false },
-            { protocolVersion: 5 },
-          ),
+      mqtt5: (connection, connect, parser) => {
+        const { wipeExistingSession } = toMqtt311Clean(connect);
+        const bridged = bridgeMqtt5(connection, connect, parser, bridgeHooks, () =>
+          wipeExistingSession ? wipeSession(connect.clientId) : Promise.resolve(),
         );
+        sessionExpiryOf.set(bridged, grantedSessionExpiry(connect));
+        bridgeOf.set(connection, bridged);
+        broker.handle(bridged);
       },
     });
   });
@@ -572,7 +660,8 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
       closing.push(new Promise<void>((resolve) => client.close(() => resolve())));
     }
     for (const socket of sockets) {
-      const client = (socket as Socket & { client?: Client }).client;
+      const bridged = bridgeOf.get(socket);
+      const client = bridged ? clientOf(bridged) : (socket as Socket & { client?: Client }).client;
       if (!client || !sessions.has(client)) socket.destroy();
     }
     return Promise.all(closing).then(() => undefined);
@@ -599,6 +688,8 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
       // Socket 'close' handlers end the remaining sessions; let them run, then flush their publishes.
       await new Promise<void>((resolve) => setImmediate(resolve));
       await waitForIdlePublishes();
+      for (const timer of expiryTimers.values()) clearTimeout(timer);
+      expiryTimers.clear();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
     })();
     return stopping;
