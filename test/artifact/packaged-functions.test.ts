@@ -22,15 +22,19 @@ const W_SECONDS = 2;
 const REPORT_PATH = join(tmpdir(), 'iot-presence-artifact-report.json');
 
 let stack: ArtifactStack;
+let starting: Promise<ArtifactStack> | undefined;
 const startedAt = performance.now();
 let startupMs = 0;
 
 beforeAll(async () => {
-  stack = await startArtifactStack({ stage: 'artifact', params: { settleWindowSeconds: String(W_SECONDS) } });
+  starting = startArtifactStack({ stage: 'artifact', params: { settleWindowSeconds: String(W_SECONDS) } });
+  stack = await starting;
   startupMs = performance.now() - startedAt;
 }, packageTimeoutMs + 120_000);
 
 afterAll(async () => {
+  // A start that outlived the hook's timeout still ends with running processes: wait for it, then stop them.
+  stack ??= (await starting?.catch(() => undefined)) as ArtifactStack;
   if (stack) {
     const report = {
       node: NODE24_VERSION,
@@ -49,7 +53,7 @@ afterAll(async () => {
     await writeFile(REPORT_PATH, `${JSON.stringify(report, null, 2)}\n`);
   }
   await stack?.stop();
-});
+}, packageTimeoutMs + 120_000);
 
 interface Session {
   clientId: string;
