@@ -20,15 +20,54 @@
  *   destroying the socket; both are read to pick the disconnect reason.
  * - `broker.close()` only closes registered clients, so sockets that never sent a
  *   CONNECT are tracked and destroyed here, otherwise `server.close()` would hang.
+ * - aedes drops a message for a subscriber whose per-client "duplicates" counter has
+ *   already seen a later message of the same broker: a dedupe meant for overlapping
+ *   subscriptions, which assumes messages reach subscribers in the order they were
+ *   published. A QoS 1 message (a will) waits for the persistence before it is
+ *   delivered, so the QoS 0 presence event published after it overtakes it and the
+ *   will was lost for every subscriber that received both (`#` and `$aws/events/#`).
+ *   That counter is switched off per client in the `preConnect` hook, and
+ *   `authorizeForward` drops exact duplicates (same broker id and counter) instead.
+ *
+ * These private parts are checked at start-up against the aedes versions they were
+ * verified on; another version fails the start with a message naming them.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
 import { createServer, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { finished } from 'node:stream';
-import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from 'aedes';
+import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { acceptMqttConnection } from './mqtt-front.js';
+import {
+  bridgeMqtt5,
+  grantedSessionExpiry,
+  MAX_SESSION_EXPIRY_SECONDS,
+  type Mqtt5BridgeHooks,
+  ReasonCode,
+  toMqtt311Clean,
+} from './mqtt5-bridge.js';
 
 export const PRESENCE_TOPIC_PREFIX = '$aws/events/presence/';
+export const SUBSCRIPTIONS_TOPIC_PREFIX = '$aws/events/subscriptions/';
 export const DEFAULT_VERSION_RESET_MS = 3_600_000;
+
+/** How long AWS keeps the persistent session of an MQTT 3.1.1 client (clean session 0) by default. */
+export const MQTT311_PERSISTENT_SESSION_SECONDS = 3_600;
+
+/** The DISCONNECT reason code an MQTT 5 client gets before the broker closes its connection. */
+const MQTT5_DISCONNECT_REASON: Record<DisconnectReason, number | null> = {
+  CLIENT_INITIATED_DISCONNECT: null,
+  CONNECTION_LOST: null,
+  DUPLICATE_CLIENTID: ReasonCode.sessionTakenOver,
+  MQTT_KEEP_ALIVE_TIMEOUT: ReasonCode.keepAliveTimeout,
+  SERVER_INITIATED_DISCONNECT: ReasonCode.serverShuttingDown,
+  FORBIDDEN_ACCESS: ReasonCode.notAuthorized,
+  CLIENT_ERROR: ReasonCode.protocolError,
+};
+
+/** aedes versions whose private parts used here (see the header) were checked. */
+const VERIFIED_AEDES_VERSIONS = ['1.2.0'];
 
 /** AWS IoT disconnect reasons this broker can produce. */
 export type DisconnectReason =
@@ -61,6 +100,38 @@ export interface PresenceDisconnectedEvent {
   versionNumber: number;
 }
 
+export interface PresenceConnectFailedEvent {
+  clientId: string;
+  timestamp: number;
+  eventType: 'connect_failed';
+  connectFailureReason: 'AUTHORIZATION_FAILED';
+  principalIdentifier: string;
+  sessionIdentifier: string;
+  ipAddress: string;
+}
+
+/** `$aws/events/subscriptions/subscribed|unsubscribed/<clientId>`. */
+export interface SubscriptionEvent {
+  clientId: string;
+  timestamp: number;
+  eventType: 'subscribed' | 'unsubscribed';
+  sessionIdentifier: string;
+  principalIdentifier: string;
+  topics: string[];
+}
+
+/**
+ * Which client ids may connect, as an AWS IoT policy's `iot:Connect` on `client/<pattern>` would say:
+ * `*` matches any run of characters, `?` exactly one, everything else itself. A client id matching a
+ * `deny` pattern is refused; otherwise it must match an `allow` pattern.
+ */
+export interface LocalIotPolicy {
+  allow: string[];
+  deny: string[];
+}
+
+export const ALLOW_ALL_POLICY: LocalIotPolicy = { allow: ['*'], deny: [] };
+
 export interface BrokerPublish {
   topic: string;
   payload: Buffer;
@@ -80,6 +151,8 @@ export interface IotCoreBrokerOptions {
   now?: () => number;
   /** Called for every publish through the broker. Exceptions and rejections are logged, not propagated. */
   onPublish?: (message: BrokerPublish) => void;
+  /** Which client ids may connect; default: `LOCAL_IOT_POLICY` from the environment, else everyone. */
+  policy?: LocalIotPolicy;
 }
 
 export interface IotCoreBroker {
@@ -111,12 +184,74 @@ interface ClientIdRecord {
 
 /** The parts of aedes that are not in its public typings. */
 interface AedesInternals {
+  version: string;
+  persistence: { cleanSubscriptions(client: { id: string }): Promise<unknown> };
   clients: Record<string, Client | undefined>;
   registerClient(client: Client): void;
   publish(packet: PublishPacket, client: Client | null, done?: (error?: Error) => void): void;
 }
 
-type ClientInternals = Client & { _disconnected?: boolean };
+type ClientInternals = Client & { _disconnected?: boolean; duplicates?: Record<string, number> };
+
+/** What aedes hands to authorizeForward: the packet with the broker id and counter it was published with. */
+type ForwardedPacket = AedesPublishPacket & { brokerId?: string | null; brokerCounter?: number };
+
+/** How many recently forwarded message identities each client remembers to drop duplicates. */
+const FORWARDED_MEMORY = 1_024;
+
+/** Client ids that contain `+` or `#` get no lifecycle events on AWS, and are not tracked here. */
+function hasLifecycle(clientId: string): boolean {
+  return !clientId.includes('+') && !clientId.includes('#');
+}
+
+function patternToRegExp(pattern: string): RegExp {
+  const source = [...pattern]
+    .map((character) => {
+      if (character === '*') return '.*';
+      if (character === '?') return '.';
+      return character.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    })
+    .join('');
+  return new RegExp(`^${source}$`, 'su');
+}
+
+/** True when the policy lets this client id connect. */
+export function isClientIdAllowed(policy: LocalIotPolicy, clientId: string): boolean {
+  const matches = (pattern: string) => patternToRegExp(pattern).test(clientId);
+  return !policy.deny.some(matches) && policy.allow.some(matches);
+}
+
+/**
+ * Reads `LOCAL_IOT_POLICY`: JSON `{"allow": [patterns], "deny": [patterns]}`, both optional (`allow`
+ * defaults to `["*"]`, `deny` to `[]`). Unset or empty means everyone may connect. Anything else fails.
+ */
+export function parseLocalIotPolicy(text: string | undefined): LocalIotPolicy {
+  if (text === undefined || text.trim() === '') return ALLOW_ALL_POLICY;
+  const fail = (why: string): never => {
+    throw new Error(
+      `LOCAL_IOT_POLICY ${why}: expected JSON such as {"allow": ["thing-*"], "deny": ["thing-13"]}`,
+    );
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    fail('is not JSON');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) fail('is not an object');
+  const record = parsed as Record<string, unknown>;
+  const unknown = Object.keys(record).filter((key) => key !== 'allow' && key !== 'deny');
+  if (unknown.length > 0) fail(`has unknown keys ${unknown.join(', ')}`);
+  const list = (key: 'allow' | 'deny', fallback: string[]): string[] => {
+    const value = record[key];
+    if (value === undefined) return fallback;
+    if (!Array.isArray(value) || !value.every((item) => typeof item === 'string' && item.length > 0)) {
+      return fail(`"${key}" is not a list of non-empty strings`);
+    }
+    return value as string[];
+  };
+  return { allow: list('allow', ['*']), deny: list('deny', []) };
+}
 
 /** Errors that mean the transport went away rather than the client misbehaving. */
 const TRANSPORT_ERROR_MESSAGES = new Set(['connection closed', 'drain timeout', 'keep alive timeout']);
@@ -144,16 +279,76 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
   const versionResetMs = options.versionResetMs ?? DEFAULT_VERSION_RESET_MS;
   const now = options.now ?? Date.now;
   const onPublish = options.onPublish;
+  const policy = options.policy ?? parseLocalIotPolicy(process.env.LOCAL_IOT_POLICY);
 
   const sessions = new Map<Client, Session>();
   const liveByClientId = new Map<string, Client>();
   const records = new Map<string, ClientIdRecord>();
   const sockets = new Set<Socket>();
+  /** The reason each ended session was given, for the DISCONNECT an MQTT 5 client gets. */
+  const finalReasons = new WeakMap<Client, DisconnectReason>();
+  /** The session expiry granted to each MQTT 5 connection (MQTT 3.1.1 ones get AWS's default). */
+  const sessionExpiryOf = new WeakMap<Duplex, number>();
+  /** The aedes side of each bridged MQTT 5 socket. */
+  const bridgeOf = new WeakMap<Socket, Duplex>();
+  /** Persistent sessions waiting for their expiry, by client id. */
+  const expiryTimers = new Map<string, NodeJS.Timeout>();
 
   let inflightPublishes = 0;
   let idleWaiters: Array<() => void> = [];
 
+  const forwarded = new WeakMap<Client, Set<string>>();
+
   const broker = await Aedes.createBroker({
+    preConnect(client, _packet, callback) {
+      const internal = client as ClientInternals;
+      if (internal.duplicates === null || typeof internal.duplicates !== 'object') {
+        reportError('preConnect', new Error('aedes Client.duplicates is gone: see VERIFIED_AEDES_VERSIONS'));
+        callback(new Error('broker misconfigured'), false);
+        return;
+      }
+      // aedes' ordering-based dedupe (see the header): never "already seen"; authorizeForward dedupes.
+      internal.duplicates = new Proxy(Object.create(null) as Record<string, number>, {
+        get: () => undefined,
+        set: () => true,
+      });
+      callback(null, true);
+    },
+    authorizeForward(client, packet) {
+      const { brokerId, brokerCounter } = packet as ForwardedPacket;
+      if (!brokerId) return packet;
+      const identity = `${brokerId}:${brokerCounter}`;
+      let seen = forwarded.get(client);
+      if (!seen) {
+        seen = new Set();
+        forwarded.set(client, seen);
+      }
+      // The same message reaches a client once per matching subscription, one right after the other.
+      if (seen.has(identity)) return null;
+      seen.add(identity);
+      if (seen.size > FORWARDED_MEMORY) seen.delete(seen.values().next().value as string);
+      return packet;
+    },
+    authenticate(client, _username, _password, callback) {
+      if (isClientIdAllowed(policy, client.id)) {
+        callback(null, true);
+        return;
+      }
+      if (hasLifecycle(client.id)) {
+        const event: PresenceConnectFailedEvent = {
+          clientId: client.id,
+          timestamp: now(),
+          eventType: 'connect_failed',
+          connectFailureReason: 'AUTHORIZATION_FAILED',
+          principalIdentifier: principalFor(client.id),
+          sessionIdentifier: randomUUID(),
+          ipAddress: remoteAddressOf(client),
+        };
+        publishEvent(`${PRESENCE_TOPIC_PREFIX}connect_failed/${client.id}`, event);
+      }
+      // CONNACK 0x05 (MQTT 3.1.1) / 0x87 (MQTT 5): not authorized.
+      callback(Object.assign(new Error('not authorized'), { returnCode: 5 as const }), false);
+    },
     // Clients may not impersonate the broker on its reserved topics. aedes' default only guards $SYS/.
     authorizePublish(client, packet, callback) {
       const topic = packet.topic;
@@ -169,6 +364,20 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
     },
   });
   const internals = broker as unknown as AedesInternals;
+  const unverified = [
+    VERIFIED_AEDES_VERSIONS.includes(internals.version) ? null : `version ${internals.version}`,
+    typeof internals.registerClient === 'function' ? null : 'registerClient()',
+    typeof internals.publish === 'function' ? null : 'publish()',
+    internals.clients !== null && typeof internals.clients === 'object' ? null : 'clients',
+  ].filter((problem) => problem !== null);
+  if (unverified.length > 0) {
+    await new Promise<void>((resolve) => broker.close(() => resolve()));
+    throw new Error(
+      `iot-core-broker relies on private parts of aedes (registerClient, publish, clients, Client.duplicates, ` +
+        `Client._disconnected) verified on aedes ${VERIFIED_AEDES_VERSIONS.join(', ')}; this aedes differs ` +
+        `(${unverified.join(', ')}). Check those parts against it, then add its version to VERIFIED_AEDES_VERSIONS.`,
+    );
+  }
 
   // Track in-flight publishes (including the wills aedes publishes itself) so stop() can wait for
   // their onPublish callbacks.
@@ -205,9 +414,14 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
     clientId: string,
     event: PresenceConnectedEvent | PresenceDisconnectedEvent,
   ): void {
+    publishEvent(`${PRESENCE_TOPIC_PREFIX}${event.eventType}/${clientId}`, event);
+  }
+
+  /** Publishes a broker-originated lifecycle event (QoS 0, not retained), as AWS IoT does. */
+  function publishEvent(topic: string, event: object): void {
     const packet = {
       cmd: 'publish',
-      topic: `${PRESENCE_TOPIC_PREFIX}${event.eventType}/${clientId}`,
+      topic,
       payload: Buffer.from(JSON.stringify(event)),
       qos: 0,
       retain: false,
@@ -232,7 +446,7 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
 
   function startSession(client: Client): void {
     // aedes can register a client whose socket died while it was authenticating; it never connected.
-    if (client.closed || sessions.has(client)) return;
+    if (client.closed || sessions.has(client) || !hasLifecycle(client.id)) return;
     const at = now();
     const session: Session = {
       clientId: client.id,
@@ -244,6 +458,8 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
     };
     sessions.set(client, session);
     liveByClientId.set(client.id, client);
+    clearTimeout(expiryTimers.get(client.id));
+    expiryTimers.delete(client.id);
     publishPresence(client.id, {
       clientId: client.id,
       timestamp: at,
@@ -273,6 +489,8 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
     const reason: DisconnectReason = (client as ClientInternals)._disconnected
       ? 'CLIENT_INITIATED_DISCONNECT'
       : (session.reason ?? 'CONNECTION_LOST');
+    finalReasons.set(client, reason);
+    if (!client.clean) scheduleSessionExpiry(client);
     publishPresence(session.clientId, {
       clientId: session.clientId,
       timestamp: at,
@@ -285,12 +503,96 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
     });
   }
 
-  function markSession(client: Client, reason: DisconnectReason): void {
-    const session = sessions.get(client);
+  function markSession(client: Client | undefined, reason: DisconnectReason): void {
+    const session = client ? sessions.get(client) : undefined;
     if (session) session.reason ??= reason;
   }
 
+  function wipeSession(clientId: string): Promise<void> {
+    return internals.persistence.cleanSubscriptions({ id: clientId }).then(
+      () => undefined,
+      (error: unknown) => reportError(`discarding the session of ${clientId}`, error),
+    );
+  }
+
+  /** A persistent session outlives its connection for its session expiry (at most 7 days), then goes. */
+  function scheduleSessionExpiry(client: Client): void {
+    const clientId = client.id;
+    const seconds = Math.min(
+      sessionExpiryOf.get(client.conn as Duplex) ?? MQTT311_PERSISTENT_SESSION_SECONDS,
+      MAX_SESSION_EXPIRY_SECONDS,
+    );
+    clearTimeout(expiryTimers.get(clientId));
+    expiryTimers.delete(clientId);
+    if (seconds === 0) {
+      void wipeSession(clientId);
+      return;
+    }
+    const timer = setTimeout(() => {
+      expiryTimers.delete(clientId);
+      if (!liveByClientId.has(clientId)) void wipeSession(clientId);
+    }, seconds * 1_000);
+    timer.unref();
+    expiryTimers.set(clientId, timer);
+  }
+
+  function clientOf(connection: Duplex): Client | undefined {
+    return (connection as Duplex & { client?: Client }).client;
+  }
+
+  const bridgeHooks: Mqtt5BridgeHooks = {
+    serverDisconnectReason(connection) {
+      const client = clientOf(connection);
+      if (!client) return null;
+      const live = (client as ClientInternals)._disconnected
+        ? 'CLIENT_INITIATED_DISCONNECT'
+        : (sessions.get(client)?.reason ?? null);
+      const reason = finalReasons.get(client) ?? live;
+      return reason ? MQTT5_DISCONNECT_REASON[reason] : null;
+    },
+    clientDisconnectWithWill(connection) {
+      markSession(clientOf(connection), 'CLIENT_INITIATED_DISCONNECT');
+    },
+    clientProtocolError(connection) {
+      markSession(clientOf(connection), 'CLIENT_ERROR');
+    },
+    sessionExpiryChanged(connection, seconds) {
+      sessionExpiryOf.set(connection, Math.min(seconds, MAX_SESSION_EXPIRY_SECONDS));
+    },
+  };
+
+  function publishSubscriptionEvent(
+    client: Client,
+    eventType: SubscriptionEvent['eventType'],
+    topics: string[],
+  ): void {
+    const session = sessions.get(client);
+    // aedes also unsubscribes a closing client from everything: AWS publishes no event for that.
+    if (!session || client.closed || topics.length === 0) return;
+    const event: SubscriptionEvent = {
+      clientId: session.clientId,
+      timestamp: now(),
+      eventType,
+      sessionIdentifier: session.sessionIdentifier,
+      principalIdentifier: session.principalIdentifier,
+      topics,
+    };
+    publishEvent(`${SUBSCRIPTIONS_TOPIC_PREFIX}${eventType}/${session.clientId}`, event);
+  }
+
   broker.on('client', startSession);
+  broker.on('subscribe', (subscriptions: Subscription[], client: Client) => {
+    // A refused topic filter (SUBACK 0x80) is not a subscription.
+    const granted = subscriptions.filter((subscription) => (subscription.qos as number) !== 128);
+    publishSubscriptionEvent(
+      client,
+      'subscribed',
+      granted.map((subscription) => subscription.topic),
+    );
+  });
+  broker.on('unsubscribe', (topics: string[], client: Client) => {
+    publishSubscriptionEvent(client, 'unsubscribed', topics);
+  });
   broker.on('clientDisconnect', endSession);
   broker.on('keepaliveTimeout', (client) => markSession(client, 'MQTT_KEEP_ALIVE_TIMEOUT'));
   broker.on('clientError', (client, error) => {
@@ -318,7 +620,18 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    broker.handle(socket);
+    acceptMqttConnection(socket, {
+      mqtt311: (connection) => broker.handle(connection),
+      mqtt5: (connection, connect, parser) => {
+        const { wipeExistingSession } = toMqtt311Clean(connect);
+        const bridged = bridgeMqtt5(connection, connect, parser, bridgeHooks, () =>
+          wipeExistingSession ? wipeSession(connect.clientId) : Promise.resolve(),
+        );
+        sessionExpiryOf.set(bridged, grantedSessionExpiry(connect));
+        bridgeOf.set(connection, bridged);
+        broker.handle(bridged);
+      },
+    });
   });
 
   try {
@@ -347,7 +660,8 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
       closing.push(new Promise<void>((resolve) => client.close(() => resolve())));
     }
     for (const socket of sockets) {
-      const client = (socket as Socket & { client?: Client }).client;
+      const bridged = bridgeOf.get(socket);
+      const client = bridged ? clientOf(bridged) : (socket as Socket & { client?: Client }).client;
       if (!client || !sessions.has(client)) socket.destroy();
     }
     return Promise.all(closing).then(() => undefined);
@@ -374,6 +688,8 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
       // Socket 'close' handlers end the remaining sessions; let them run, then flush their publishes.
       await new Promise<void>((resolve) => setImmediate(resolve));
       await waitForIdlePublishes();
+      for (const timer of expiryTimers.values()) clearTimeout(timer);
+      expiryTimers.clear();
       await new Promise<void>((resolve) => broker.close(() => resolve()));
     })();
     return stopping;

@@ -96,7 +96,7 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
   });
 
   describe('functions', () => {
-    it('defines every function with its fixed handler, on nodejs22.x and arm64', () => {
+    it('defines every function with its fixed handler, on nodejs24.x and arm64', () => {
       // Act
       const functions = resourcesOfType(template, 'AWS::Lambda::Function');
 
@@ -106,9 +106,24 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
       );
       expect(handlers).toEqual(functionHandlers);
       for (const fn of Object.values(functions)) {
-        expect(fn.Properties?.Runtime).toBe('nodejs22.x');
+        expect(fn.Properties?.Runtime).toBe('nodejs24.x');
         expect(fn.Properties?.Architectures).toEqual(['arm64']);
       }
+    });
+
+    it('bundles for the Node.js major version of the runtime (esbuild target)', async () => {
+      // Arrange
+      const config = await readFile(join(projectRoot, 'serverless.yml'), 'utf8');
+      const runtimes = Object.values(resourcesOfType(template, 'AWS::Lambda::Function')).map(
+        (fn) => fn.Properties?.Runtime,
+      );
+
+      // Act
+      const targets = [...config.matchAll(/^\s+target:\s*(\S+)\s*$/gm)].map((match) => match[1]);
+
+      // Assert
+      expect(new Set(runtimes)).toEqual(new Set(['nodejs24.x']));
+      expect(targets).toEqual(['node24']);
     });
 
     it('gives every function its own dedicated role instead of one shared default role', () => {
@@ -283,6 +298,16 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
       expect(statements.length).toBeGreaterThan(0);
       expect(offending).toEqual([]);
     });
+    it('grants dynamodb:ListStreams to no one: nothing lists streams, and the action only accepts "*"', () => {
+      // Act
+      const listStreams = policyStatements(template).filter(({ statement }) =>
+        asArray(statement.Action).includes('dynamodb:ListStreams'),
+      );
+
+      // Assert
+      expect(listStreams).toEqual([]);
+    });
+
     it('lets redrive drain both dead-letter queues, read the events stream and reconcile, naming each resource', () => {
       // Act
       const redrive = resource(template, 'RedriveLambdaFunction');
@@ -360,6 +385,19 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
           dynamodb: { NewImage: { kind: { S: [{ 'anything-but': ['connect_failed'] }] } } },
         },
       ]);
+    });
+
+    it('hides a received check message for at least six times settleCheck’s timeout', () => {
+      // Arrange
+      const settle = resource(template, 'SettleCheckLambdaFunction');
+
+      // Act
+      const functionTimeout = property<number>(settle, 'Timeout');
+      const visibilityTimeout = property<number>(resource(template, 'CheckQueue'), 'VisibilityTimeout');
+
+      // Assert
+      expect(functionTimeout).toBeGreaterThan(0);
+      expect(visibilityTimeout).toBeGreaterThanOrEqual(6 * functionTimeout);
     });
 
     it('feeds the settle-check queue to settleCheck with partial batch failures', () => {
