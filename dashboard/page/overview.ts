@@ -239,8 +239,9 @@ export class OverviewView {
   private async searchPage(signal: AbortSignal): Promise<DeviceListItem[]> {
     const all = this.listing ? [...this.listing.connected, ...this.listing.disconnected] : [];
     const found = searchDevices(all, this.query, this.filter);
-    if (!found.some((device) => device.deviceId === this.query)) {
-      // The listing may have stopped at its cap, or the device changed status meanwhile: ask for it by id.
+    const listingMayMissIt = !this.listing?.complete || found.length === 0;
+    if (listingMayMissIt && !found.some((device) => device.deviceId === this.query)) {
+      // The listing stopped at its cap, or the device is newer than the listing: ask for it by id.
       const exact = await getDevice(this.query, signal);
       if (exact && (this.filter === 'all' || exact.status === this.filter)) found.unshift(exact);
     }
