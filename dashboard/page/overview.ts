@@ -226,7 +226,8 @@ export class OverviewView {
 
   // ---------------------------------------------------------------- device list
 
-  private async loadPage(signal: AbortSignal): Promise<DeviceListItem[]> {
+  /** One page of the unfiltered list from the API, and where the next one starts. */
+  private async loadPage(signal: AbortSignal): Promise<{ items: DeviceListItem[]; next: Position | null }> {
     const items: DeviceListItem[] = [];
     let position: Position | null = this.position;
     // "All" walks the connected devices, then the disconnected ones.
@@ -238,11 +239,11 @@ export class OverviewView {
         position = { status: 'disconnected', cursor: null };
       else position = null;
     }
-    this.nextPosition = position;
-    return items;
+    return { items, next: position };
   }
 
-  private async searchPage(signal: AbortSignal): Promise<DeviceListItem[]> {
+  /** Every match of the search (the page is cut from it when shown). */
+  private async searchMatches(signal: AbortSignal): Promise<DeviceListItem[]> {
     const all = this.listing ? [...this.listing.connected, ...this.listing.disconnected] : [];
     const found = searchDevices(all, this.query, this.filter);
     const listingMayMissIt = !this.listing?.complete || found.length === 0;
@@ -251,13 +252,27 @@ export class OverviewView {
       const exact = await getDevice(this.query, signal);
       if (exact && (this.filter === 'all' || exact.status === this.filter)) found.unshift(exact);
     }
-    this.searchTotal = found.length;
-    if (this.searchOffset >= found.length) this.searchOffset = 0;
-    return found.slice(this.searchOffset, this.searchOffset + PAGE_SIZE);
+    return found;
   }
 
+  /** Counts list loads, so that an older answer arriving late never replaces a newer page. */
+  private listLoads = 0;
+
   async refreshList(signal: AbortSignal): Promise<void> {
-    const items = this.searching() ? await this.searchPage(signal) : await this.loadPage(signal);
+    const load = ++this.listLoads;
+    let items: DeviceListItem[];
+    if (this.searching()) {
+      const found = await this.searchMatches(signal);
+      if (load !== this.listLoads) return;
+      this.searchTotal = found.length;
+      if (this.searchOffset >= found.length) this.searchOffset = 0;
+      items = found.slice(this.searchOffset, this.searchOffset + PAGE_SIZE);
+    } else {
+      const page = await this.loadPage(signal);
+      if (load !== this.listLoads) return;
+      this.nextPosition = page.next;
+      items = page.items;
+    }
     this.renderList(items);
     if (!this.firstListRendered) {
       this.firstListRendered = true;

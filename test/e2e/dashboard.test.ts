@@ -268,10 +268,13 @@ describe('the live fleet dashboard on the local stack (W = 4 s)', () => {
       const style = active.ownerDocument.defaultView.getComputedStyle(active);
       return { text: active.textContent, outline: `${style.outlineStyle} ${style.outlineWidth}` };
     });
+    await page.keyboard.press('Enter');
+    const afterSkip = await page.locator(':focus').getAttribute('id');
     await page.getByLabel('Search by device id').fill('-steady');
 
     // Assert
     expect(skipLink).toEqual({ text: 'Skip to content', outline: 'solid 3px' });
+    expect(afterSkip).toBe('main');
     await eventually(async () =>
       expect((await tableRows('#devices')).map((row) => row.device)).toEqual([ids.steady]),
     );
