@@ -5,6 +5,8 @@ import type { MqttClient } from 'mqtt';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard } from '../../dashboard/server/build.js';
+import { startDashboardServer } from '../../dashboard/server/dashboard-server.js';
+import { staticAssets } from '../../dashboard/server/static-assets.js';
 import { type LocalStack, startLocalStack } from '../../src/local/local-stack.js';
 import { AlertInbox, destroySocket, processIsAlive } from '../fixtures/local-stack.js';
 import { connectMqtt, sleep } from '../fixtures/mqtt-clients.js';
@@ -286,4 +288,71 @@ describe('the live fleet dashboard on the local stack (W = 4 s)', () => {
     expect(width[0]).toBeLessThanOrEqual(width[1] as number);
     expect(pageErrors).toEqual([]);
   }, 60_000);
+
+  it('prefers the counts of GET /fleet when the API answers it, and shows versionNumber when items carry it', async () => {
+    // Arrange: an API that already has GET /fleet and versioned list items (what the next API version adds)
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const answers: Record<string, unknown> = {
+      '/fleet': {
+        connected: 1200,
+        disconnected: 34,
+        unsettled: 5,
+        disconnectedByReason: { CONNECTION_LOST: 30, THROTTLED: 4 },
+      },
+      '/devices': {
+        items: [
+          {
+            deviceId: 'v-1',
+            status: 'connected',
+            since,
+            sessionIdentifier: 's',
+            disconnectReason: null,
+            settled: true,
+            versionNumber: 7,
+          },
+        ],
+        cursor: null,
+      },
+      '/devices?status=disconnected': { items: [], cursor: null },
+      '/alerts': { items: [], cursor: null },
+    };
+    const api = await startDashboardServer({
+      port: 0,
+      assets: staticAssets(assetsDir),
+      forward: async (request, response) => {
+        const url = new URL(request.url ?? '/', 'http://x');
+        const status = url.searchParams.get('status');
+        const path = status === 'disconnected' ? '/devices?status=disconnected' : url.pathname;
+        if (!(path in answers)) return false;
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(JSON.stringify(answers[path]));
+        return true;
+      },
+    });
+    try {
+      await page.setViewportSize({ width: 1280, height: 900 });
+
+      // Act
+      await page.goto(`${api.url}/`);
+
+      // Assert
+      await eventually(async () => {
+        const glance = await page.locator('#glance').innerText();
+        expect(glance).toMatch(/Connected\s*1,200\s*Disconnected\s*34\s*Unsettled\s*5/);
+        expect(glance).toContain('Counted by GET /fleet.');
+      });
+      expect(await tableRows('#reasons')).toEqual([
+        { reason: 'CONNECTION_LOST', devices: '30' },
+        { reason: 'THROTTLED', devices: '4' },
+      ]);
+      await eventually(async () =>
+        expect(await tableRows('#devices')).toEqual([
+          expect.objectContaining({ device: 'v-1', version: '7' }),
+        ]),
+      );
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await api.stop();
+    }
+  }, 30_000);
 });
