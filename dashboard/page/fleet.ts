@@ -111,6 +111,18 @@ export function parseFleetRoute(body: unknown): FleetSummary | null {
   };
 }
 
+/**
+ * A listing that took more requests than this is read again at most every FLEET_RECOUNT_MS rather than at every
+ * refresh: on a deployed stage every request costs, and a large fleet needs many.
+ */
+export const LARGE_LISTING_REQUESTS = 10;
+export const FLEET_RECOUNT_MS = 30_000;
+
+/** Whether the fleet should be listed again now, given the last listing (its request count and time). */
+export function recountDue(last: { requests: number; at: number } | null, now: number): boolean {
+  return last === null || last.requests <= LARGE_LISTING_REQUESTS || now - last.at >= FLEET_RECOUNT_MS;
+}
+
 /** Devices whose id contains `query` (case-insensitive), sorted by id. */
 export function searchDevices(
   devices: readonly DeviceListItem[],

@@ -12,7 +12,16 @@ import {
   versionView,
 } from './cells.js';
 import { byId, h, reconcileRows, replaceContent } from './dom.js';
-import { type FleetSummary, parseFleetRoute, searchDevices, summarizeListing } from './fleet.js';
+import {
+  FLEET_RECOUNT_MS,
+  type FleetSummary,
+  LARGE_LISTING_REQUESTS,
+  parseFleetRoute,
+  recountDue,
+  searchDevices,
+  summarizeListing,
+} from './fleet.js';
+import { relativeTime } from './format.js';
 import type { AlertItem, DeviceListItem, DeviceStatus } from './model.js';
 
 export const PAGE_SIZE = 25;
@@ -35,6 +44,8 @@ interface Listing {
   disconnected: DeviceListItem[];
   complete: boolean;
   requests: number;
+  /** When it was read (epoch ms). */
+  at: number;
 }
 
 function firstPosition(filter: StatusFilter): Position {
@@ -154,17 +165,21 @@ export class OverviewView {
       this.fleetRoute = { available: summary !== null, checkedAt: this.now() };
     }
     if (summary === null || this.searching()) {
-      const [connected, disconnected] = await Promise.all([
-        this.listAll('connected', signal),
-        this.listAll('disconnected', signal),
-      ]);
-      this.listing = {
-        connected: connected.items,
-        disconnected: disconnected.items,
-        complete: connected.complete && disconnected.complete,
-        requests: connected.pages + disconnected.pages,
-      };
-      summary ??= summarizeListing(this.listing.connected, this.listing.disconnected, this.listing.complete);
+      if (recountDue(this.listing, this.now())) {
+        const [connected, disconnected] = await Promise.all([
+          this.listAll('connected', signal),
+          this.listAll('disconnected', signal),
+        ]);
+        this.listing = {
+          connected: connected.items,
+          disconnected: disconnected.items,
+          complete: connected.complete && disconnected.complete,
+          requests: connected.pages + disconnected.pages,
+          at: this.now(),
+        };
+      }
+      const current = this.listing as Listing;
+      summary ??= summarizeListing(current.connected, current.disconnected, current.complete);
     }
     this.renderGlance(summary);
   }
@@ -198,12 +213,15 @@ export class OverviewView {
               ),
             ),
           );
+    const listing = this.listing;
     const source =
-      summary.source === 'fleet-route'
+      summary.source === 'fleet-route' || !listing
         ? 'Counted by GET /fleet.'
-        : `Counted from the device listing (${this.listing?.requests ?? 0} requests)${
-            summary.complete ? '.' : `; it stopped after ${FLEET_PAGE_CAP} pages per status.`
-          }`;
+        : `Counted from the device listing (${listing.requests} requests), ${relativeTime(listing.at, this.now())}${
+            listing.requests > LARGE_LISTING_REQUESTS
+              ? `; a fleet this size is recounted every ${FLEET_RECOUNT_MS / 1000} s`
+              : ''
+          }${summary.complete ? '.' : `; the listing stopped after ${FLEET_PAGE_CAP} pages per status.`}`;
     replaceContent(
       this.glance,
       h(

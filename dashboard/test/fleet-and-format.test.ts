@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { NO_REASON, parseFleetRoute, searchDevices, summarizeListing } from '../page/fleet.js';
+import {
+  FLEET_RECOUNT_MS,
+  NO_REASON,
+  parseFleetRoute,
+  recountDue,
+  searchDevices,
+  summarizeListing,
+} from '../page/fleet.js';
 import { duration, exactTime, relativeTime } from '../page/format.js';
 import { type DeviceListItem, decodeAlertPage, decodeDevicePage } from '../page/model.js';
 
@@ -63,6 +70,20 @@ describe('fleet counts from the listing', () => {
     expect(parseFleetRoute({ error: 'not found' })).toBeNull();
     expect(parseFleetRoute({ connected: '5', disconnected: 2 })).toBeNull();
     expect(parseFleetRoute([1, 2])).toBeNull();
+  });
+
+  it('lists a small fleet again at every refresh, a large one at most every 30 s', () => {
+    // Arrange
+    const now = 1_000_000;
+    const small = { requests: 2, at: now - 1_000 };
+    const largeRecent = { requests: 11, at: now - FLEET_RECOUNT_MS + 1 };
+    const largeOld = { requests: 11, at: now - FLEET_RECOUNT_MS };
+
+    // Act & Assert
+    expect(recountDue(null, now)).toBe(true);
+    expect(recountDue(small, now)).toBe(true);
+    expect(recountDue(largeRecent, now)).toBe(false);
+    expect(recountDue(largeOld, now)).toBe(true);
   });
 
   it('finds devices by part of their id, case-insensitively, within a status, sorted by id', () => {
