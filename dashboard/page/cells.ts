@@ -37,6 +37,13 @@ export function timeView(iso: string | null, now: number): Node {
   );
 }
 
+/** When SNS accepted the alert; an alert decided but not yet published (the ledger is its outbox) says so. */
+export function publishedCell(publishedAt: string | null, now: number): HTMLTableCellElement {
+  return publishedAt === null
+    ? h('td', {}, h('span', { class: 'badge badge-pending' }, 'not yet'))
+    : timeCell(publishedAt, now);
+}
+
 export function reasonView(reason: string | null): Node {
   return reason === null ? document.createTextNode('—') : h('code', { class: 'reason' }, reason);
 }

@@ -3,6 +3,7 @@ import { getDevice, listAlerts, listDeviceEvents, MAX_LIMIT } from './api.js';
 import {
   lastWillView,
   outageView,
+  publishedCell,
   reasonView,
   sessionView,
   settledView,
@@ -80,7 +81,7 @@ export class DeviceView {
         td(statusBadge(alert.type)),
         td(reasonView(alert.disconnectReason)),
         timeCell(alert.since, now),
-        timeCell(alert.publishedAt, now),
+        publishedCell(alert.publishedAt, now),
         td(outageView(alert.outageSeconds)),
         td(
           sessionView(alert.sessionIdentifier),
