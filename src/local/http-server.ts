@@ -27,6 +27,8 @@ export interface LocalHttpServerOptions {
   log?: (line: string) => void;
   /** Local stand-in for invoking the deployed redrive function (`npm run redrive`). */
   redrive?: () => Promise<{ redriven: number; reconciled: number }>;
+  /** Answers what is not an API route (the dashboard page); returns false to leave it to the 404. */
+  fallback?: (request: IncomingMessage, response: ServerResponse) => Promise<boolean>;
 }
 
 /** The one route the deployment does not have: feeding dead-lettered events back, on loopback only. */
@@ -206,6 +208,7 @@ export async function startHttpServer(options: LocalHttpServerOptions): Promise<
     if (rawPath === REDRIVE_PATH && request.method === 'POST' && options.redrive) {
       return send(response, 200, { ...(await options.redrive()) });
     }
+    if (!route && options.fallback && (await options.fallback(request, response))) return;
     if (!route) return send(response, 404, { error: 'not found' });
     if (request.method !== 'GET') {
       return send(response, 405, { error: `method ${request.method} not allowed` }, { allow: 'GET' });

@@ -4,6 +4,7 @@
  * Everything listens on 127.0.0.1 only.
  */
 
+import { DEFAULT_ASSETS_DIR, staticAssets } from '../../dashboard/server/static-assets.js';
 import { startHttpServer } from './http-server.js';
 import { type BrokerPublish, type IotCoreBroker, startIotCoreBroker } from './iot-core-broker.js';
 import { createLocalRuntime, type LocalRuntime, type ReceivedAlert } from './runtime.js';
@@ -25,6 +26,8 @@ export interface LocalStackOptions {
   alertPollMs?: number;
   onAlert?: (alert: ReceivedAlert) => void;
   log?: (line: string) => void;
+  /** The built dashboard served at `/`; default dashboard/dist. */
+  dashboardDir?: string;
 }
 
 export interface LocalStack {
@@ -274,6 +277,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       port: options.httpPort ?? 3000,
       log,
       redrive: () => runtime.redrive(),
+      fallback: staticAssets(options.dashboardDir ?? DEFAULT_ASSETS_DIR),
     });
     cleanups.push(() => http.stop());
 

@@ -92,6 +92,7 @@ console.log(
     `iot-presence local stack is up: started in ${startupSeconds.toFixed(1)} s (${stackSeconds.toFixed(1)} s for the services)`,
     '',
     `  MQTT broker (AWS IoT Core stand-in)  ${stack.mqttUrl}   MQTT 3.1.1, no TLS, no auth; presence events on $aws/events/presence/#`,
+    `  Dashboard                            ${stack.httpUrl}/  (the live fleet page)`,
     `  HTTP API (no IAM auth locally)       ${stack.httpUrl}   GET /devices/{id}, /devices?status=, /devices/{id}/events, /alerts`,
     `  DynamoDB Local                       ${stack.localAws.dynamoEndpoint}   (in memory, pid ${stack.localAws.pids.join(', ')}; it has no bind option)`,
     `  SNS/SQS emulator                     ${stack.localAws.snsSqsEndpoint}`,

@@ -1,0 +1,425 @@
+/** The fleet view: counts at a glance, the device list (filter, search, cursor pages) and the alert feed. */
+import { getDevice, getFleet, listAlerts, listDevices, MAX_LIMIT } from './api.js';
+import {
+  deviceCell,
+  lastWillView,
+  outageView,
+  publishedCell,
+  reasonView,
+  settledView,
+  statusBadge,
+  td,
+  timeCell,
+  versionView,
+} from './cells.js';
+import { byId, h, reconcileRows, replaceContent } from './dom.js';
+import {
+  FLEET_RECOUNT_MS,
+  type FleetSummary,
+  LARGE_LISTING_REQUESTS,
+  parseFleetRoute,
+  recountDue,
+  searchDevices,
+  summarizeListing,
+} from './fleet.js';
+import { relativeTime } from './format.js';
+import type { AlertItem, DeviceListItem, DeviceStatus } from './model.js';
+
+export const PAGE_SIZE = 25;
+/** The listing behind the counts stops after this many pages per status (10,000 devices each). */
+const FLEET_PAGE_CAP = 100;
+/** How often to look again for a `GET /fleet` route that was not there. */
+const FLEET_ROUTE_RECHECK_MS = 60_000;
+const LAST_WILL_LOOKUPS_AT_ONCE = 4;
+
+type StatusFilter = 'all' | DeviceStatus;
+
+/** Where a page of the unfiltered list starts: a status and the API's cursor within it. */
+interface Position {
+  status: DeviceStatus;
+  cursor: string | null;
+}
+
+interface Listing {
+  connected: DeviceListItem[];
+  disconnected: DeviceListItem[];
+  complete: boolean;
+  requests: number;
+  /** When it was read (epoch ms). */
+  at: number;
+}
+
+function firstPosition(filter: StatusFilter): Position {
+  return { status: filter === 'disconnected' ? 'disconnected' : 'connected', cursor: null };
+}
+
+export class OverviewView {
+  private filter: StatusFilter = 'all';
+  private query = '';
+  private position: Position = firstPosition('all');
+  private readonly previousPositions: Position[] = [];
+  private nextPosition: Position | null = null;
+  private searchOffset = 0;
+  private searchTotal = 0;
+  private listing: Listing | null = null;
+  private fleetRoute: { available: boolean; checkedAt: number } | null = null;
+  private alerts: AlertItem[] = [];
+  private alertsCursor: string | null = null;
+  private olderAlertsLoaded = false;
+  /** Last wills looked up for disconnected rows, by device and since. */
+  private readonly lastWills = new Map<string, unknown>();
+  /** Marks for measuring the page's load (performance.getEntriesByName). */
+  private firstListRendered = false;
+  private firstGlanceRendered = false;
+
+  private readonly glance = byId('glance');
+  private readonly devicesBody = byId<HTMLTableElement>('devices').tBodies[0] as HTMLTableSectionElement;
+  private readonly alertsBody = byId<HTMLTableElement>('alerts').tBodies[0] as HTMLTableSectionElement;
+
+  constructor(
+    private readonly now: () => number,
+    /** Asks the app to refresh the list now (after a filter or page change), reporting errors as usual. */
+    private readonly runNow: (task: (signal: AbortSignal) => Promise<void>) => void,
+  ) {
+    const search = byId<HTMLInputElement>('device-search');
+    const status = byId<HTMLSelectElement>('device-status');
+    let debounce: number | undefined;
+    search.addEventListener('input', () => {
+      window.clearTimeout(debounce);
+      debounce = window.setTimeout(() => {
+        this.query = search.value.trim();
+        this.resetPaging();
+        this.runNow((signal) => this.refreshList(signal));
+      }, 250);
+    });
+    byId('device-filters').addEventListener('submit', (event) => event.preventDefault());
+    status.addEventListener('change', () => {
+      this.filter = status.value as StatusFilter;
+      this.resetPaging();
+      this.runNow((signal) => this.refreshList(signal));
+    });
+    byId('devices-next').addEventListener('click', () => this.turnPage(1));
+    byId('devices-previous').addEventListener('click', () => this.turnPage(-1));
+    byId('alerts-older').addEventListener('click', () =>
+      this.runNow((signal) => this.loadOlderAlerts(signal)),
+    );
+  }
+
+  async refresh(signal: AbortSignal): Promise<void> {
+    // The list does not wait for the counts: on a large fleet the listing behind them takes many requests.
+    const results = await Promise.allSettled([
+      this.searching() ? Promise.resolve() : this.refreshList(signal),
+      this.refreshFleet(signal).then(() => (this.searching() ? this.refreshList(signal) : undefined)),
+      this.refreshAlerts(signal),
+    ]);
+    const failure = results.find((result) => result.status === 'rejected');
+    if (failure) throw failure.reason;
+  }
+
+  private searching(): boolean {
+    return this.query !== '';
+  }
+
+  private resetPaging(): void {
+    this.position = firstPosition(this.filter);
+    this.previousPositions.length = 0;
+    this.nextPosition = null;
+    this.searchOffset = 0;
+  }
+
+  private turnPage(direction: 1 | -1): void {
+    if (this.searching()) {
+      this.searchOffset = Math.max(0, this.searchOffset + direction * PAGE_SIZE);
+    } else if (direction === 1 && this.nextPosition) {
+      this.previousPositions.push(this.position);
+      this.position = this.nextPosition;
+    } else if (direction === -1) {
+      this.position = this.previousPositions.pop() ?? firstPosition(this.filter);
+    }
+    this.runNow((signal) => this.refreshList(signal));
+  }
+
+  // ---------------------------------------------------------------- counts
+
+  private async listAll(status: DeviceStatus, signal: AbortSignal) {
+    const items: DeviceListItem[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page = await listDevices(status, MAX_LIMIT, cursor, signal);
+      items.push(...page.items);
+      cursor = page.cursor;
+      pages += 1;
+    } while (cursor !== null && pages < FLEET_PAGE_CAP);
+    return { items, complete: cursor === null, pages };
+  }
+
+  private async refreshFleet(signal: AbortSignal): Promise<void> {
+    let summary: FleetSummary | null = null;
+    const routeDue =
+      !this.fleetRoute ||
+      this.fleetRoute.available ||
+      this.now() - this.fleetRoute.checkedAt > FLEET_ROUTE_RECHECK_MS;
+    if (routeDue) {
+      const body = await getFleet(signal);
+      summary = body === null ? null : parseFleetRoute(body);
+      this.fleetRoute = { available: summary !== null, checkedAt: this.now() };
+    }
+    if (summary === null || this.searching()) {
+      if (recountDue(this.listing, this.now())) {
+        const [connected, disconnected] = await Promise.all([
+          this.listAll('connected', signal),
+          this.listAll('disconnected', signal),
+        ]);
+        this.listing = {
+          connected: connected.items,
+          disconnected: disconnected.items,
+          complete: connected.complete && disconnected.complete,
+          requests: connected.pages + disconnected.pages,
+          at: this.now(),
+        };
+      }
+      const current = this.listing as Listing;
+      summary ??= summarizeListing(current.connected, current.disconnected, current.complete);
+    }
+    this.renderGlance(summary);
+  }
+
+  private renderGlance(summary: FleetSummary): void {
+    const atLeast = summary.complete ? '' : '≥ ';
+    const tile = (kind: string, label: string, value: number | null) =>
+      h(
+        'div',
+        { class: `tile tile-${kind}` },
+        h('dt', {}, label),
+        h('dd', {}, value === null ? '—' : `${atLeast}${value.toLocaleString('en')}`),
+      );
+    const reasons =
+      summary.byReason.length === 0
+        ? h('p', { class: 'muted' }, 'No disconnected devices.')
+        : h(
+            'table',
+            { class: 'data compact', id: 'reasons' },
+            h('caption', { class: 'visually-hidden' }, 'Disconnected devices per reason'),
+            h(
+              'thead',
+              {},
+              h('tr', {}, h('th', { scope: 'col' }, 'Reason'), h('th', { scope: 'col' }, 'Devices')),
+            ),
+            h(
+              'tbody',
+              {},
+              ...summary.byReason.map(({ reason, count }) =>
+                h('tr', {}, h('th', { scope: 'row' }, reasonView(reason)), h('td', {}, `${atLeast}${count}`)),
+              ),
+            ),
+          );
+    const listing = this.listing;
+    const source =
+      summary.source === 'fleet-route' || !listing
+        ? 'Counted by GET /fleet.'
+        : `Counted from the device listing (${listing.requests} requests), ${relativeTime(listing.at, this.now())}${
+            listing.requests > LARGE_LISTING_REQUESTS
+              ? `; a fleet this size is recounted every ${FLEET_RECOUNT_MS / 1000} s`
+              : ''
+          }${summary.complete ? '.' : `; the listing stopped after ${FLEET_PAGE_CAP} pages per status.`}`;
+    replaceContent(
+      this.glance,
+      h(
+        'dl',
+        { class: 'tiles' },
+        tile('connected', 'Connected', summary.connected),
+        tile('disconnected', 'Disconnected', summary.disconnected),
+        tile('pending', 'Unsettled', summary.unsettled),
+      ),
+      h('h3', {}, 'Disconnected by reason'),
+      reasons,
+      h('p', { class: 'muted small' }, source),
+    );
+    this.glance.setAttribute('aria-busy', 'false');
+    if (!this.firstGlanceRendered) {
+      this.firstGlanceRendered = true;
+      performance.mark('iot-presence:fleet-counted');
+    }
+  }
+
+  // ---------------------------------------------------------------- device list
+
+  /** One page of the unfiltered list from the API, and where the next one starts. */
+  private async loadPage(signal: AbortSignal): Promise<{ items: DeviceListItem[]; next: Position | null }> {
+    const items: DeviceListItem[] = [];
+    let position: Position | null = this.position;
+    // "All" walks the connected devices, then the disconnected ones.
+    for (let requests = 0; position && items.length < PAGE_SIZE && requests < 20; requests += 1) {
+      const page = await listDevices(position.status, PAGE_SIZE - items.length, position.cursor, signal);
+      items.push(...page.items);
+      if (page.cursor !== null) position = { status: position.status, cursor: page.cursor };
+      else if (position.status === 'connected' && this.filter === 'all')
+        position = { status: 'disconnected', cursor: null };
+      else position = null;
+    }
+    return { items, next: position };
+  }
+
+  /** Every match of the search (the page is cut from it when shown). */
+  private async searchMatches(signal: AbortSignal): Promise<DeviceListItem[]> {
+    const all = this.listing ? [...this.listing.connected, ...this.listing.disconnected] : [];
+    const found = searchDevices(all, this.query, this.filter);
+    const listingMayMissIt = !this.listing?.complete || found.length === 0;
+    if (listingMayMissIt && !found.some((device) => device.deviceId === this.query)) {
+      // The listing stopped at its cap, or the device is newer than the listing: ask for it by id.
+      const exact = await getDevice(this.query, signal);
+      if (exact && (this.filter === 'all' || exact.status === this.filter)) found.unshift(exact);
+    }
+    return found;
+  }
+
+  /** Counts list loads, so that an older answer arriving late never replaces a newer page. */
+  private listLoads = 0;
+
+  async refreshList(signal: AbortSignal): Promise<void> {
+    const load = ++this.listLoads;
+    let items: DeviceListItem[];
+    if (this.searching()) {
+      const found = await this.searchMatches(signal);
+      if (load !== this.listLoads) return;
+      this.searchTotal = found.length;
+      if (this.searchOffset >= found.length) this.searchOffset = 0;
+      items = found.slice(this.searchOffset, this.searchOffset + PAGE_SIZE);
+    } else {
+      const page = await this.loadPage(signal);
+      if (load !== this.listLoads) return;
+      this.nextPosition = page.next;
+      items = page.items;
+    }
+    this.renderList(items);
+    if (!this.firstListRendered) {
+      this.firstListRendered = true;
+      performance.mark('iot-presence:devices-rendered');
+    }
+    await this.lookUpLastWills(items, signal);
+  }
+
+  private lastWillKey(item: DeviceListItem): string {
+    return `${item.deviceId}\u0000${item.since ?? ''}`;
+  }
+
+  private lastWillOf(item: DeviceListItem): Node {
+    if ('lastWill' in item) return lastWillView(item.lastWill);
+    if (item.status === 'connected') return document.createTextNode('—');
+    const key = this.lastWillKey(item);
+    if (!this.lastWills.has(key)) return h('span', { class: 'muted' }, 'looking up…');
+    return lastWillView(this.lastWills.get(key));
+  }
+
+  /** The listing has no last will: look it up (once per disconnection) for the disconnected rows shown. */
+  private async lookUpLastWills(items: readonly DeviceListItem[], signal: AbortSignal): Promise<void> {
+    const missing = items.filter(
+      (item) =>
+        !('lastWill' in item) &&
+        item.status === 'disconnected' &&
+        !this.lastWills.has(this.lastWillKey(item)),
+    );
+    if (missing.length === 0) return;
+    const queue = [...missing];
+    const worker = async () => {
+      for (let item = queue.shift(); item; item = queue.shift()) {
+        const device = await getDevice(item.deviceId, signal);
+        this.lastWills.set(this.lastWillKey(item), device?.lastWill ?? null);
+      }
+    };
+    await Promise.all(Array.from({ length: LAST_WILL_LOOKUPS_AT_ONCE }, worker));
+    this.renderList(this.shown);
+  }
+
+  private shown: DeviceListItem[] = [];
+
+  private renderList(items: DeviceListItem[]): void {
+    this.shown = items;
+    const now = this.now();
+    const showVersion = items.some((item) => typeof item.versionNumber === 'number');
+    for (const cell of document.querySelectorAll<HTMLElement>('#devices [data-column="version"]'))
+      cell.hidden = !showVersion;
+    reconcileRows(
+      this.devicesBody,
+      items,
+      (item) => item.deviceId,
+      (item) => [
+        deviceCell(item.deviceId),
+        td(statusBadge(item.status)),
+        timeCell(item.since, now),
+        td(reasonView(item.disconnectReason)),
+        td(settledView(item.settled)),
+        td(this.lastWillOf(item)),
+        ...(showVersion ? [td(versionView(item.versionNumber))] : []),
+      ],
+    );
+    this.devicesBody.setAttribute('aria-busy', 'false');
+    byId('devices-empty').hidden = items.length > 0;
+
+    const searching = this.searching();
+    const pageNumber = searching
+      ? Math.floor(this.searchOffset / PAGE_SIZE) + 1
+      : this.previousPositions.length + 1;
+    const hasNext = searching ? this.searchOffset + PAGE_SIZE < this.searchTotal : this.nextPosition !== null;
+    const hasPrevious = searching ? this.searchOffset > 0 : this.previousPositions.length > 0;
+    byId<HTMLButtonElement>('devices-next').disabled = !hasNext;
+    byId<HTMLButtonElement>('devices-previous').disabled = !hasPrevious;
+    replaceContent(byId('devices-page'), `Page ${pageNumber}`);
+    const listed = this.listing ? this.listing.connected.length + this.listing.disconnected.length : 0;
+    replaceContent(
+      byId('devices-note'),
+      searching
+        ? `${this.searchTotal} device${this.searchTotal === 1 ? '' : 's'} whose id contains “${this.query}”, among the ${listed} listed for the counts.`
+        : '',
+    );
+  }
+
+  // ---------------------------------------------------------------- alerts
+
+  private async refreshAlerts(signal: AbortSignal): Promise<void> {
+    const page = await listAlerts({ limit: PAGE_SIZE }, signal);
+    if (this.olderAlertsLoaded) {
+      const fresh = new Set(page.items.map((alert) => alert.alertId));
+      this.alerts = [...page.items, ...this.alerts.filter((alert) => !fresh.has(alert.alertId))];
+    } else {
+      this.alerts = page.items;
+      this.alertsCursor = page.cursor;
+    }
+    this.renderAlerts();
+  }
+
+  private async loadOlderAlerts(signal: AbortSignal): Promise<void> {
+    if (this.alertsCursor === null) return;
+    const page = await listAlerts({ limit: PAGE_SIZE, cursor: this.alertsCursor }, signal);
+    const known = new Set(this.alerts.map((alert) => alert.alertId));
+    this.alerts.push(...page.items.filter((alert) => !known.has(alert.alertId)));
+    this.alertsCursor = page.cursor;
+    this.olderAlertsLoaded = true;
+    this.renderAlerts();
+  }
+
+  private renderAlerts(): void {
+    const now = this.now();
+    const showVersion = this.alerts.some((alert) => alert.versionNumber !== null);
+    for (const cell of document.querySelectorAll<HTMLElement>('#alerts [data-column="version"]'))
+      cell.hidden = !showVersion;
+    reconcileRows(
+      this.alertsBody,
+      this.alerts,
+      (alert) => alert.alertId,
+      (alert) => [
+        td(statusBadge(alert.type)),
+        deviceCell(alert.deviceId, false),
+        td(reasonView(alert.disconnectReason)),
+        timeCell(alert.since, now),
+        publishedCell(alert.publishedAt, now),
+        td(outageView(alert.outageSeconds)),
+        ...(showVersion ? [td(versionView(alert.versionNumber))] : []),
+      ],
+    );
+    this.alertsBody.setAttribute('aria-busy', 'false');
+    byId('alerts-empty').hidden = this.alerts.length > 0;
+    byId('alerts-older').hidden = this.alertsCursor === null;
+  }
+}
