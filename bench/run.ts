@@ -7,6 +7,8 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { FleetProfile } from '../test/fixtures/aws-model/index.js';
+import { benchAccuracy } from './accuracy.js';
 import { benchAlerts } from './alerts.js';
 import { benchColdStart } from './cold-start.js';
 import { benchEndToEnd } from './end-to-end.js';
@@ -28,6 +30,7 @@ const SIZES = quick
       coldStart: { runs: 3 },
       replay: { devices: 18, hours: 24, countedDevices: 6, countedHours: 6 },
       endToEnd: { devices: 8, hours: 6 },
+      accuracy: { devices: 6, hours: 2, profiles: ['mixed', 'fights', 'persistent'] as FleetProfile[] },
     }
   : {
       ingest: { rounds: 10, eventsPerRound: 1_000, warmupEvents: 1_500, concurrency: 16 },
@@ -37,6 +40,7 @@ const SIZES = quick
       coldStart: { runs: 9 },
       replay: { devices: 70, hours: 24, countedDevices: 10, countedHours: 12 },
       endToEnd: { devices: 20, hours: 12 },
+      accuracy: { devices: 12, hours: 4 },
     };
 
 // Handler logs (Powertools) would drown the table; errors still show.
@@ -114,6 +118,7 @@ async function main(): Promise<number> {
   }
   results.push(await measure('cold-start', () => benchColdStart(SIZES.coldStart)));
   results.push(await measure('replay', () => benchReplay(SIZES.replay, counted, startupMs)));
+  results.push(await measure('accuracy', () => benchAccuracy(SIZES.accuracy)));
 
   const totalSeconds = (performance.now() - started) / 1000;
   const output = fileURLToPath(new URL('./results.json', import.meta.url));

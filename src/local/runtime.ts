@@ -36,6 +36,8 @@ export interface ReceivedAlert {
 
 export interface RuntimeCounters {
   delivered: number;
+  /** Lambda invocations, as AWS would bill them (retries included). */
+  invocations: number;
   rejected: number;
   unrouted: number;
   retries: number;
@@ -117,7 +119,14 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   ]);
   const { timers } = options;
   const retryDelays = options.asyncRetryDelaysMs ?? [60_000, 120_000];
-  const counters: RuntimeCounters = { delivered: 0, rejected: 0, unrouted: 0, retries: 0, deadLettered: 0 };
+  const counters: RuntimeCounters = {
+    delivered: 0,
+    invocations: 0,
+    rejected: 0,
+    unrouted: 0,
+    retries: 0,
+    deadLettered: 0,
+  };
   const deadLetters: LocalRuntime['deadLetters'] = [];
 
   let settleCheckHandler: Handler<SQSEvent> | undefined;
@@ -127,6 +136,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
         const body = JSON.stringify({ deviceId, dueAt });
         const event: SQSEvent = { Records: [sqsRecord(body)] };
         let failed: boolean;
+        counters.invocations += 1;
         try {
           const result = (await settleCheckHandler?.(event, lambdaContext('settleCheck'))) as
             | { batchItemFailures?: unknown[] }
@@ -163,6 +173,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       // The event source mapping retries a failed batch; reconciling is idempotent.
       for (let attempt = 1; ; attempt += 1) {
         let failed: boolean;
+        counters.invocations += 1;
         try {
           const result = (await reconcileHandler(event, lambdaContext('reconcileEvents'))) as {
             batchItemFailures: unknown[];
@@ -210,6 +221,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   }
 
   async function invokeAsync(target: RuleTarget, event: unknown, attempt = 0): Promise<void> {
+    counters.invocations += 1;
     try {
       const result = (await ingest[target](event, lambdaContext(target))) as { outcome?: string };
       if (result?.outcome === 'rejected') counters.rejected += 1;
