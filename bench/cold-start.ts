@@ -91,6 +91,8 @@ function esbuildOptionsFrom(custom: Record<string, unknown>): BuildOptions {
     stripEntryResolveExtensions: _strip,
     disposeContext: _dispose,
     config: _config,
+    outputWorkFolder: _outputWorkFolder,
+    outputBuildFolder: _outputBuildFolder,
     ...options
   } = custom;
   return {
