@@ -88,7 +88,7 @@ async function runGroup(
   const measured = stop();
 
   const received = (await receiveAll(stack)).filter((alert) => alert.deviceId.startsWith(`alert-${label}-`));
-  const expected = new Set(ids.flatMap((id) => [`${id}/offline/${id}-s1`, `${id}/online/${id}-s2`]));
+  const expected = new Set(ids.flatMap((id) => [`${id}/offline/${id}-s1/1`, `${id}/online/${id}-s2/2`]));
   const seen = new Set(received.map((alert) => alert.alertId));
   return {
     label,
