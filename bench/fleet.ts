@@ -36,16 +36,22 @@ export function disconnected(deviceId: string, sessionIdentifier: string, versio
   return event;
 }
 
-/** What Reconciler.reconcile would commit for a new device after these events, at `now` (no alerts owed yet). */
+/**
+ * What Reconciler.reconcile would commit for a new device after these events, at `now`. Alerts owed are only
+ * allowed when `leaseEndsAt` is given: they are then put in the outbox with a publisher's lease ending then.
+ */
 export function commitFor(
   deviceId: string,
   events: readonly DeviceEvent[],
   now: number,
   settings: PresenceSettings,
+  leaseEndsAt?: number,
 ): DeviceCommit {
   const facts = applyEvents(emptyFacts(deviceId), events);
   const evaluation = evaluateDevice(facts, undefined, now, settings);
-  if (evaluation.alerts.length > 0) throw new Error(`${deviceId}: a seeded device must not owe alerts`);
+  if (leaseEndsAt === undefined && evaluation.alerts.length > 0) {
+    throw new Error(`${deviceId}: a seeded device must not owe alerts`);
+  }
   return {
     deviceId,
     facts: evaluation.facts,
@@ -53,7 +59,10 @@ export function commitFor(
     view: evaluation.view,
     recheckAt: evaluation.recheckAt,
     expectedRevision: undefined,
-    outbox: [],
+    outbox: evaluation.alerts.map((alert) => ({
+      alert: { ...alert, decidedAt: now },
+      retryAt: leaseEndsAt ?? now,
+    })),
     now,
   };
 }
@@ -81,24 +90,8 @@ export function pendingOutageCommit(deviceId: string, now: number, settings: Pre
 export function strandedAlertCommit(deviceId: string, now: number, settings: PresenceSettings): DeviceCommit {
   const session = `${deviceId}-s1`;
   const end = now - settings.settleWindowMs - 30_000;
-  const facts = applyEvents(emptyFacts(deviceId), [
-    connected(deviceId, session, 1, end - 60_000),
-    disconnected(deviceId, session, 1, end),
-  ]);
-  const evaluation = evaluateDevice(facts, undefined, now - 30_000, settings);
-  return {
-    deviceId,
-    facts: evaluation.facts,
-    cursor: evaluation.cursor,
-    view: evaluation.view,
-    recheckAt: evaluation.recheckAt,
-    outbox: evaluation.alerts.map((alert) => ({
-      alert: { ...alert, decidedAt: now - 30_000 },
-      retryAt: now,
-    })),
-    expectedRevision: undefined,
-    now: now - 30_000,
-  };
+  const events = [connected(deviceId, session, 1, end - 60_000), disconnected(deviceId, session, 1, end)];
+  return commitFor(deviceId, events, now - 30_000, settings, now);
 }
 
 /**

@@ -21,14 +21,7 @@ export function buildReconcileEventsHandler(ports: Pick<AppPorts, 'reconciler'>)
       if (outcome.alerts.length > 0)
         metrics.addMetric('AlertsDecided', MetricUnit.Count, outcome.alerts.length);
     });
-    const failures = retryableFailures(attempted, ({ key, error }) => {
-      logger.error('stored device record cannot be read; its events stay in the log', {
-        deviceId: key,
-        record: error.key,
-        reason: error.reason,
-      });
-      metrics.addMetric('UnreadableRecords', MetricUnit.Count, 1);
-    });
+    const failures = retryableFailures(attempted);
     for (const failure of failures) {
       logger.error('reconcile failed', { deviceId: failure.key, error: failure.error as Error });
     }

@@ -34,14 +34,7 @@ export function buildSettleCheckHandler(ports: Pick<AppPorts, 'reconciler' | 're
     const attempted = await forEachWithLimit([...devices.keys()], 8, async (deviceId) => {
       await ports.reconciler.reconcile(deviceId, [], true);
     });
-    const failures = retryableFailures(attempted, ({ key, error }) => {
-      logger.error('stored device record cannot be read', {
-        deviceId: key,
-        record: error.key,
-        reason: error.reason,
-      });
-      metrics.addMetric('UnreadableRecords', MetricUnit.Count, 1);
-    });
+    const failures = retryableFailures(attempted);
     for (const failure of failures)
       logger.error('settle check failed', { deviceId: failure.key, error: failure.error as Error });
     return {

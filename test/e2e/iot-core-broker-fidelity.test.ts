@@ -1,34 +1,22 @@
-import type { Socket } from 'node:net';
 import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  type BrokerPublish,
-  type IotCoreBroker,
   type IotCoreBrokerOptions,
   isClientIdAllowed,
   parseLocalIotPolicy,
-  startIotCoreBroker,
 } from '../../src/local/iot-core-broker.js';
+import { BrokerUnderTest, UUID } from '../fixtures/broker-under-test.js';
 import { connectMqtt, endGracefully, sleep, waitFor } from '../fixtures/mqtt-clients.js';
 import { rawConnect } from '../fixtures/raw-mqtt.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-
-let broker: IotCoreBroker | undefined;
-let published: BrokerPublish[] = [];
-const openClients: MqttClient[] = [];
-const openSockets: Socket[] = [];
+const underTest = new BrokerUnderTest();
+const { published, clients: openClients, sockets: openSockets } = underTest;
 const savedPolicy = process.env.LOCAL_IOT_POLICY;
 
-async function startBroker(options: IotCoreBrokerOptions = {}): Promise<IotCoreBroker> {
-  published = [];
-  broker = await startIotCoreBroker({ port: 0, onPublish: (message) => published.push(message), ...options });
-  return broker;
-}
+const startBroker = (options: IotCoreBrokerOptions = {}) => underTest.start(options);
 
 async function device(clientId: string, extra: Parameters<typeof connectMqtt>[1] = {}): Promise<MqttClient> {
-  if (!broker) throw new Error('broker not started');
-  const client = await connectMqtt(broker.url, { clientId, ...extra });
+  const client = await connectMqtt(underTest.url, { clientId, ...extra });
   openClients.push(client);
   return client;
 }
@@ -55,8 +43,7 @@ async function watcher(clientId: string, topics: string[]) {
 }
 
 function connectError(clientId: string, extra: Parameters<typeof connectMqtt>[1] = {}): Promise<unknown> {
-  if (!broker) throw new Error('broker not started');
-  return connectMqtt(broker.url, { clientId, ...extra }).then(
+  return connectMqtt(underTest.url, { clientId, ...extra }).then(
     (client) => {
       openClients.push(client);
       throw new Error(`${clientId} was let in`);
@@ -66,10 +53,7 @@ function connectError(clientId: string, extra: Parameters<typeof connectMqtt>[1]
 }
 
 afterEach(async () => {
-  for (const client of openClients.splice(0)) client.end(true);
-  for (const socket of openSockets.splice(0)) socket.destroy();
-  await broker?.stop();
-  broker = undefined;
+  await underTest.stop();
   if (savedPolicy === undefined) delete process.env.LOCAL_IOT_POLICY;
   else process.env.LOCAL_IOT_POLICY = savedPolicy;
 });
@@ -154,7 +138,7 @@ describe('client ids with + or #', () => {
     const plus = await device('fleet+1');
     const hash = await device('fleet#2');
     await subscribeQos1(plus, ['devices/#']);
-    const connectedIds = broker?.connectedClientIds();
+    const connectedIds = underTest.broker?.connectedClientIds();
     await endGracefully(plus);
     hash.stream.destroy();
     await endGracefully(await device('fleet-3'));
@@ -269,7 +253,7 @@ describe('local policy', () => {
     });
     expect(eventsOn('$aws/events/presence/connected/thing-13')).toEqual([]);
     expect(eventsOn('$aws/events/presence/disconnected/thing-13')).toEqual([]);
-    expect(broker?.connectedClientIds()).toEqual([]);
+    expect(underTest.broker?.connectedClientIds()).toEqual([]);
   });
 
   it('lets in the client ids the allow list matches and refuses the others', async () => {
@@ -285,7 +269,7 @@ describe('local policy', () => {
     expect(allowed.connected).toBe(true);
     expect(gateway.connected).toBe(true);
     expect(refused).toMatchObject({ code: 5 });
-    expect(broker?.connectedClientIds().sort()).toEqual(['gateway-9', 'thing-1']);
+    expect(underTest.broker?.connectedClientIds().sort()).toEqual(['gateway-9', 'thing-1']);
   });
 
   it('reads the policy from LOCAL_IOT_POLICY when none is given', async () => {
@@ -339,6 +323,6 @@ describe('protocol levels', () => {
     // Assert
     expect(error).toMatchObject({ code: 1 });
     expect(published.filter((message) => message.topic.startsWith('$aws/events/'))).toEqual([]);
-    expect(broker?.connectedClientIds()).toEqual([]);
+    expect(underTest.broker?.connectedClientIds()).toEqual([]);
   });
 });

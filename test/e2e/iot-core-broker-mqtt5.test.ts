@@ -1,28 +1,15 @@
-import type { Socket } from 'node:net';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import mqttPacket, { type IConnackPacket, type IDisconnectPacket, type Packet } from 'mqtt-packet';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type BrokerPublish,
-  type IotCoreBroker,
-  type IotCoreBrokerOptions,
-  startIotCoreBroker,
-} from '../../src/local/iot-core-broker.js';
+import type { IotCoreBrokerOptions } from '../../src/local/iot-core-broker.js';
+import { BrokerUnderTest, UUID } from '../fixtures/broker-under-test.js';
 import { connectMqtt, endGracefully, sleep, waitFor } from '../fixtures/mqtt-clients.js';
 import { rawConnect } from '../fixtures/raw-mqtt.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const underTest = new BrokerUnderTest();
+const { published, clients: openClients, sockets: openSockets } = underTest;
 
-let broker: IotCoreBroker | undefined;
-let published: BrokerPublish[] = [];
-const openClients: MqttClient[] = [];
-const openSockets: Socket[] = [];
-
-async function startBroker(options: IotCoreBrokerOptions = {}): Promise<IotCoreBroker> {
-  published = [];
-  broker = await startIotCoreBroker({ port: 0, onPublish: (message) => published.push(message), ...options });
-  return broker;
-}
+const startBroker = (options: IotCoreBrokerOptions = {}) => underTest.start(options);
 
 interface Device {
   client: MqttClient;
@@ -33,8 +20,7 @@ interface Device {
 }
 
 async function device(clientId: string, options: IClientOptions = {}): Promise<Device> {
-  if (!broker) throw new Error('broker not started');
-  const client = await connectMqtt(broker.url, { clientId, ...options });
+  const client = await connectMqtt(underTest.url, { clientId, ...options });
   openClients.push(client);
   // mqtt.js keeps the CONNACK it got (its 'connect' event has fired already).
   const connack = (client as unknown as { connackPacket?: IConnackPacket }).connackPacket;
@@ -109,10 +95,7 @@ function willOf(clientId: string) {
 }
 
 afterEach(async () => {
-  for (const client of openClients.splice(0)) client.end(true);
-  for (const socket of openSockets.splice(0)) socket.destroy();
-  await broker?.stop();
-  broker = undefined;
+  await underTest.stop();
 });
 
 describe.each([

@@ -1,14 +1,13 @@
-import { connect as connectTcp, createServer, type Socket } from 'node:net';
+import { connect as connectTcp, createServer } from 'node:net';
 import type { MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type BrokerPublish,
-  type IotCoreBroker,
-  type IotCoreBrokerOptions,
-  type PresenceConnectedEvent,
-  type PresenceDisconnectedEvent,
-  startIotCoreBroker,
+import type {
+  BrokerPublish,
+  IotCoreBrokerOptions,
+  PresenceConnectedEvent,
+  PresenceDisconnectedEvent,
 } from '../../src/local/iot-core-broker.js';
+import { BrokerUnderTest, UUID } from '../fixtures/broker-under-test.js';
 import { listeningAddresses } from '../fixtures/listening-sockets.js';
 import {
   connectMqtt,
@@ -19,22 +18,13 @@ import {
   waitFor,
 } from '../fixtures/mqtt-clients.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const underTest = new BrokerUnderTest();
+const { published, clients: openClients, sockets: openSockets } = underTest;
 
-let broker: IotCoreBroker | undefined;
-let published: BrokerPublish[] = [];
-const openClients: MqttClient[] = [];
-const openSockets: Socket[] = [];
-
-async function startBroker(options: IotCoreBrokerOptions = {}): Promise<IotCoreBroker> {
-  published = [];
-  broker = await startIotCoreBroker({ port: 0, onPublish: (message) => published.push(message), ...options });
-  return broker;
-}
+const startBroker = (options: IotCoreBrokerOptions = {}) => underTest.start(options);
 
 async function device(clientId: string, extra: Parameters<typeof connectMqtt>[1] = {}): Promise<MqttClient> {
-  if (!broker) throw new Error('broker not started');
-  const client = await connectMqtt(broker.url, { clientId, ...extra });
+  const client = await connectMqtt(underTest.url, { clientId, ...extra });
   openClients.push(client);
   return client;
 }
@@ -78,10 +68,7 @@ function will(topic: string) {
 }
 
 afterEach(async () => {
-  for (const client of openClients.splice(0)) client.end(true);
-  for (const socket of openSockets.splice(0)) socket.destroy();
-  await broker?.stop();
-  broker = undefined;
+  await underTest.stop();
 });
 
 describe('startIotCoreBroker', () => {
@@ -134,7 +121,7 @@ describe('startIotCoreBroker', () => {
     expect(events[1]?.versionNumber).toBe(1);
     expect(events[1]?.sessionIdentifier).not.toBe(firstEvent?.sessionIdentifier);
     expect(events[1]?.principalIdentifier).toBe(firstEvent?.principalIdentifier);
-    expect(broker?.connectedClientIds()).toEqual(['thermostat-1']);
+    expect(underTest.broker?.connectedClientIds()).toEqual(['thermostat-1']);
   });
 
   it('reports a graceful DISCONNECT as CLIENT_INITIATED_DISCONNECT and does not publish the will', async () => {
@@ -160,7 +147,7 @@ describe('startIotCoreBroker', () => {
       versionNumber: connected?.versionNumber,
     });
     expect(willsOn('devices/lamp-1/will')).toEqual([]);
-    expect(broker?.connectedClientIds()).toEqual([]);
+    expect(underTest.broker?.connectedClientIds()).toEqual([]);
   });
 
   it('reports a destroyed socket as CONNECTION_LOST and publishes the will', async () => {
@@ -248,7 +235,7 @@ describe('startIotCoreBroker', () => {
     await waitFor(() => (original.connected ? undefined : true), 'the old client to be closed');
     expect(replacement.connected).toBe(true);
     expect(presence('disconnected', 'gateway-1')).toHaveLength(1);
-    expect(broker?.connectedClientIds()).toEqual(['gateway-1']);
+    expect(underTest.broker?.connectedClientIds()).toEqual(['gateway-1']);
   });
 
   it('restarts versionNumber at 0 once the client id has been disconnected for versionResetMs', async () => {

@@ -254,6 +254,17 @@ describe('Reconciler keeping only what can still change an answer', () => {
     }),
   });
   const will = (at: number): DeliveryLine => ({ at, deviceEvent: willEvent({ deviceId, receivedAt: at }) });
+  /** Replays the lines one by one, noting the largest stored record of the device. */
+  const replayMeasuringRecord = async (lines: readonly DeliveryLine[]) => {
+    const harness = new VirtualFleetHarness();
+    let largest = 0;
+    for (const line of lines) {
+      await harness.deliver(line);
+      largest = Math.max(largest, harness.store.peek(deviceId)?.bytes ?? 0);
+    }
+    await harness.finish();
+    return { harness, largest };
+  };
 
   it('stays exact and small through a fight of 200 takeovers in 10 minutes, wills delivered twice', async () => {
     // Arrange: two devices share one persistent session; each takeover ends the other's connection.
@@ -270,14 +281,8 @@ describe('Reconciler keeping only what can still change an answer', () => {
     }
     lines.push(off('S', 200, t + 60_000, 'CONNECTION_LOST'), will(t + 60_100));
     lines.sort((a, b) => a.at - b.at);
-    const harness = new VirtualFleetHarness();
-    let largest = 0;
     // Act
-    for (const line of lines) {
-      await harness.deliver(line);
-      largest = Math.max(largest, harness.store.peek(deviceId)?.bytes ?? 0);
-    }
-    await harness.finish();
+    const { harness, largest } = await replayMeasuringRecord(lines);
     // Assert
     expect(harness.view(deviceId)).toMatchObject({
       status: 'disconnected',
@@ -297,14 +302,8 @@ describe('Reconciler keeping only what can still change an answer', () => {
       t += 20_000;
     }
     lines.push(on('back', 180, t + 10 * MINUTE));
-    const harness = new VirtualFleetHarness();
-    let largest = 0;
     // Act
-    for (const line of lines) {
-      await harness.deliver(line);
-      largest = Math.max(largest, harness.store.peek(deviceId)?.bytes ?? 0);
-    }
-    await harness.finish();
+    const { harness, largest } = await replayMeasuringRecord(lines);
     // Assert
     expect(harness.view(deviceId)).toMatchObject({ status: 'connected', sessionIdentifier: 'back' });
     expect(harness.alerts().map(alertKey)).toEqual([

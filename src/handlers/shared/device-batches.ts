@@ -1,3 +1,5 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logger, metrics } from '../../adapters/observability.js';
 import { StoredRecordError } from '../../domain/errors.js';
 
 /** Runs `work` for each key with at most `concurrency` in flight; collects which keys failed. */
@@ -28,13 +30,17 @@ export async function forEachWithLimit<T>(
  * reported with its key and reason, counted, and left out so that it never holds back the rest of its batch (its
  * events stay in the event log, and the record is never overwritten).
  */
-export function retryableFailures<T>(
-  failures: ReadonlyArray<{ key: T; error: unknown }>,
-  report: (failure: { key: T; error: StoredRecordError }) => void,
-): Array<{ key: T; error: unknown }> {
+export function retryableFailures(
+  failures: ReadonlyArray<{ key: string; error: unknown }>,
+): Array<{ key: string; error: unknown }> {
   return failures.filter((failure) => {
     if (!(failure.error instanceof StoredRecordError)) return true;
-    report({ key: failure.key, error: failure.error });
+    logger.error('stored device record cannot be read; its events stay in the log', {
+      deviceId: failure.key,
+      record: failure.error.key,
+      reason: failure.error.reason,
+    });
+    metrics.addMetric('UnreadableRecords', MetricUnit.Count, 1);
     return false;
   });
 }
