@@ -64,6 +64,7 @@ export interface LocalRuntime {
     listDevices: Handler;
     listDeviceEvents: Handler;
     listAlerts: Handler;
+    health: Handler;
   };
   counters: RuntimeCounters;
   deadLetters: Array<{ target: string; event: unknown; error: string }>;
@@ -101,6 +102,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     listDevices,
     listDeviceEvents,
     listAlerts,
+    health,
     redriveModule,
   ] = await Promise.all([
     import('../composition-root.js'),
@@ -115,6 +117,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     import('../handlers/list-devices.js'),
     import('../handlers/list-device-events.js'),
     import('../handlers/list-alerts.js'),
+    import('../handlers/health.js'),
     import('../handlers/redrive.js'),
   ]);
   const { timers } = options;
@@ -302,6 +305,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       listDevices: listDevices.buildListDevicesHandler(ports) as Handler,
       listDeviceEvents: listDeviceEvents.buildListDeviceEventsHandler(ports) as Handler,
       listAlerts: listAlerts.buildListAlertsHandler(ports) as Handler,
+      health: health.buildHealthHandler(ports) as Handler,
     },
     counters,
     deadLetters,

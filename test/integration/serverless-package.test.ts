@@ -45,6 +45,7 @@ const functionHandlers: Record<string, string> = {
   ListDevicesLambdaFunction: 'src/handlers/list-devices.handler',
   ListDeviceEventsLambdaFunction: 'src/handlers/list-device-events.handler',
   ListAlertsLambdaFunction: 'src/handlers/list-alerts.handler',
+  HealthLambdaFunction: 'src/handlers/health.handler',
   RedriveLambdaFunction: 'src/handlers/redrive.handler',
 };
 
@@ -305,7 +306,7 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
   });
 
   describe('HTTP API', () => {
-    it('exposes the four read routes', () => {
+    it('exposes the four read routes and the health route', () => {
       // Act
       const routeKeys = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Route')).map(
         (route) => route.Properties?.RouteKey,
@@ -317,6 +318,7 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
         'GET /devices',
         'GET /devices/{deviceId}',
         'GET /devices/{deviceId}/events',
+        'GET /health',
       ]);
     });
 
