@@ -82,6 +82,8 @@ export interface LocalRuntime {
   redrive(): Promise<RedriveResult>;
   /** Reads (and removes) the alerts that reached the queue subscribed to the topic. */
   receiveAlerts(): Promise<ReceivedAlert[]>;
+  /** Queues a settle check as the deployed reconciler does (local: a timer with the delay queue's semantics). */
+  scheduleCheck(deviceId: string, dueAt: number): Promise<void>;
   sweep(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -344,6 +346,9 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     },
     async sweep() {
       await sweepHandler({}, lambdaContext('sweep'));
+    },
+    async scheduleCheck(deviceId, dueAt) {
+      await scheduler.scheduleCheck(deviceId, dueAt, timers.now());
     },
     async stop() {
       await draining;
