@@ -15,6 +15,8 @@ export default defineConfig({
     // tests log ERROR lines with stack traces on purpose, and Powertools warns "No application metrics" whenever an
     // invocation emits none. A failing test keeps all of its output, next to its error.
     silent: 'passed-only',
+    // The summary lists a passed test under its file only when it took longer than this: the long end-to-end ones.
+    slowTestThreshold: 10_000,
     env: {
       // The AWS SDK warns once per process, in a 9-line block, that its releases after January 2027 will need
       // Node 22; the project supports Node 20 until then (package.json engines), so that one warning is switched off
