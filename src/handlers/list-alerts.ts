@@ -9,8 +9,12 @@ import { deviceIdSchema } from './shared/input-guards.js';
 
 const querySchema = z.extend(pageQuerySchema, { deviceId: z.optional(deviceIdSchema) });
 const DAY_MS = 86_400_000;
-/** A page looks back at most this many empty days before handing the caller a cursor to go on. */
-const MAX_DAYS_PER_PAGE = 31;
+/**
+ * A fleet-wide page walks back over empty days within the one request, up to the alert retention and at most this
+ * many days (each day is one small query), so that a page is empty only when no older alert can exist. With a
+ * retention longer than this, a year without alerts ends the page early: its `searchedBackTo` says how far it read.
+ */
+const MAX_DAYS_PER_PAGE = 366;
 
 interface FleetPosition {
   day: string;
@@ -23,6 +27,7 @@ export function buildListAlertsHandler(ports: Pick<AppPorts, 'ledger' | 'cursors
     const query = parseOrThrow(querySchema, event.queryStringParameters ?? {}, 'query');
     const entries = [];
     let cursor: string | null = null;
+    let searchedBackTo: string | undefined;
     if (query.deviceId) {
       const scope = `alerts:${query.deviceId}`;
       const startKey = query.cursor ? ports.cursors.decode<Key>(query.cursor, scope) : undefined;
@@ -38,6 +43,7 @@ export function buildListAlertsHandler(ports: Pick<AppPorts, 'ledger' | 'cursors
       for (let days = 0; position && entries.length < query.limit && days < MAX_DAYS_PER_PAGE; ) {
         const page = await ports.ledger.listForDay(position.day, query.limit - entries.length, position.key);
         entries.push(...page.items);
+        searchedBackTo = position.day;
         if (page.nextKey) {
           position = { day: position.day, key: page.nextKey };
         } else {
@@ -55,6 +61,7 @@ export function buildListAlertsHandler(ports: Pick<AppPorts, 'ledger' | 'cursors
         status: entry.status,
       })),
       cursor,
+      ...(searchedBackTo ? { searchedBackTo } : {}),
     });
   });
 }

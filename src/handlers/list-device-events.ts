@@ -1,16 +1,25 @@
 import type { Key } from '../adapters/dynamodb/paging.js';
 import { productionApiPorts } from '../composition/api.js';
 import type { AppPorts } from '../composition-root.js';
+import { DeviceNotFoundError } from '../domain/errors.js';
 import { httpShell, isoTime, json, pageQuerySchema, parseOrThrow, pathDeviceId } from './shared/http.js';
 
-/** GET /devices/{deviceId}/events: the stored raw events, newest first. */
-export function buildListDeviceEventsHandler(ports: Pick<AppPorts, 'eventLog' | 'cursors'>) {
+/**
+ * GET /devices/{deviceId}/events: the stored raw events, newest first; 404 for a device never seen, as
+ * GET /devices/{deviceId} answers. Only a first page without events costs the extra read of the device.
+ */
+export function buildListDeviceEventsHandler(
+  ports: Pick<AppPorts, 'eventLog' | 'cursors' | 'devices' | 'clock'>,
+) {
   return httpShell(async (event) => {
     const deviceId = pathDeviceId(event);
     const query = parseOrThrow(pageQuerySchema, event.queryStringParameters ?? {}, 'query');
     const scope = `events:${deviceId}`;
     const startKey = query.cursor ? ports.cursors.decode<Key>(query.cursor, scope) : undefined;
     const page = await ports.eventLog.listNewestFirst(deviceId, { limit: query.limit, startKey });
+    if (page.items.length === 0 && !startKey && !(await ports.devices.getView(deviceId, ports.clock.now()))) {
+      throw new DeviceNotFoundError(deviceId);
+    }
     return json(200, {
       items: page.items.map(({ event: stored, raw }) => ({
         ...stored,

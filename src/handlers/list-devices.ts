@@ -5,7 +5,9 @@ import type { AppPorts } from '../composition-root.js';
 import * as z from '../shared/zod.js';
 import { httpShell, isoTime, json, pageQuerySchema, parseOrThrow } from './shared/http.js';
 
-const querySchema = z.extend(pageQuerySchema, { status: z.enum(['connected', 'disconnected']) });
+const querySchema = z.extend(pageQuerySchema, {
+  status: z.enum(['connected', 'disconnected'], { error: 'status must be connected or disconnected' }),
+});
 
 interface Position {
   shard: number;

@@ -61,6 +61,13 @@ export interface FleetSimulationOptions {
   versionResetSeconds?: number;
   /** Print one line per action (default: only when there are at most 50 devices). */
   verbose?: boolean;
+  /**
+   * Shorter outages (at most 5 s beyond W + 5 s): with a short duration, the run ends within about W + 60 s and still
+   * plays every scenario kind.
+   */
+  quick?: boolean;
+  /** Seconds between two progress lines; default 15. */
+  progressEverySeconds?: number;
   log?: (line: string) => void;
 }
 
@@ -208,8 +215,22 @@ export async function listDeviceIds(
   return ids;
 }
 
-/** Fails fast, with a hint, when the stack is not there. */
-async function preflight(mqttUrl: string, apiUrl: string): Promise<void> {
+/** The stack's settings, from GET /health. */
+export async function stackSettings(apiUrl: string): Promise<{ SETTLE_WINDOW_SECONDS: number }> {
+  const { status, body } = await getJson<{ settings?: { SETTLE_WINDOW_SECONDS?: number } }>(
+    `${apiUrl.replace(/\/+$/, '')}/health`,
+  );
+  const w = body.settings?.SETTLE_WINDOW_SECONDS;
+  if (status !== 200 || typeof w !== 'number') {
+    throw new Error(
+      `GET ${apiUrl}/health answered ${status} without the stack's settings; is it an older stack?`,
+    );
+  }
+  return { SETTLE_WINDOW_SECONDS: w };
+}
+
+/** Fails fast, with a hint, when the stack is not there or runs with another W. */
+async function preflight(mqttUrl: string, apiUrl: string, settleWindowSeconds: number): Promise<void> {
   const url = new URL(mqttUrl);
   const port = Number(url.port || 1883);
   const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -232,6 +253,14 @@ async function preflight(mqttUrl: string, apiUrl: string): Promise<void> {
   } catch (error) {
     throw new Error(
       `the HTTP API at ${apiUrl} does not answer (${(error as Error).message}); is \`npm start\` running?`,
+    );
+  }
+  const stack = await stackSettings(apiUrl);
+  if (stack.SETTLE_WINDOW_SECONDS !== settleWindowSeconds) {
+    throw new Error(
+      `the stack at ${apiUrl} runs with W = ${stack.SETTLE_WINDOW_SECONDS} s (GET /health) and this simulation with ` +
+        `W = ${settleWindowSeconds} s: every expected alert would be wrong. Run it with ` +
+        `SETTLE_WINDOW_SECONDS=${stack.SETTLE_WINDOW_SECONDS}.`,
     );
   }
 }
@@ -262,6 +291,10 @@ class SimDevice {
   longestOutageMs = 0;
   lastActionAt = 0;
   lastOutcomeAt = 0;
+  /** When everything the service owes for this device (state, alerts) is due, margin included. */
+  settledBy = 0;
+  /** Whether its scenario has played out. */
+  done = false;
 
   constructor(
     readonly id: string,
@@ -406,7 +439,7 @@ function pickKinds(count: number, random: () => number): ScenarioKind[] {
 }
 
 /** Durations that are clearly shorter or longer than W, with margins for timing jitter and detection. */
-export function scenarioTimings(settleWindowSeconds: number, keepaliveSeconds: number) {
+export function scenarioTimings(settleWindowSeconds: number, keepaliveSeconds: number, quick = false) {
   const w = settleWindowSeconds * 1000;
   const detectMs = Math.ceil(1.5 * keepaliveSeconds * 1000);
   // Short: at least 5 s below W when W allows it, otherwise within the first quarter of W.
@@ -414,7 +447,7 @@ export function scenarioTimings(settleWindowSeconds: number, keepaliveSeconds: n
   const shortMinMs = Math.min(200, shortMaxMs / 2);
   // Long: at least 5 s beyond W (after the broker noticed the drop).
   const longMinMs = w + 5_000;
-  const longExtraMs = Math.min(20_000, w / 2);
+  const longExtraMs = Math.min(quick ? 5_000 : 20_000, w / 2);
   const stormJitterMs = Math.min(3_000, shortMaxMs);
   return { w, detectMs, shortMinMs, shortMaxMs, longMinMs, longExtraMs, stormJitterMs };
 }
@@ -480,17 +513,52 @@ function matchAlerts(expected: ExpectedAlert[], received: ApiAlert[]) {
 
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
+/**
+ * When a plan's outcome is due, from the start of the scenario phase: a device that stays down owes its offline
+ * alert W after the drop was seen; one that comes back owes its online alert within seconds of its return.
+ */
+function plannedSettleMs(plan: Plan, timings: ReturnType<typeof scenarioTimings>, marginMs: number): number {
+  switch (plan.kind) {
+    case 'power-loss':
+      return plan.startMs + timings.w + marginMs;
+    case 'silent-death':
+      return plan.recover
+        ? plan.startMs + plan.downMs + marginMs
+        : plan.startMs + timings.detectMs + timings.w + marginMs;
+    case 'flap':
+    case 'long-outage':
+      return plan.startMs + plan.downMs + marginMs;
+    default:
+      return plan.startMs;
+  }
+}
+
+/** A forecast of the whole run, in seconds: bring-up, storm, the scenarios and their outcomes, the check. */
+export function estimatedSeconds(
+  plans: readonly Plan[],
+  timings: ReturnType<typeof scenarioTimings>,
+  marginMs: number,
+  storm: boolean,
+): number {
+  const bringUpS = 2 + plans.length / 200;
+  const stormS = storm ? 2 + (timings.shortMinMs / 2 + timings.stormJitterMs) / 1000 : 0;
+  const scenariosS = 1 + Math.max(0, ...plans.map((plan) => plannedSettleMs(plan, timings, marginMs))) / 1000;
+  const checkS = 1 + plans.length / 50;
+  return Math.ceil(bringUpS + stormS + scenariosS + checkS);
+}
+
 export async function runFleetSimulation(options: FleetSimulationOptions): Promise<FleetSimulationResult> {
   const started = Date.now();
   const log = options.log ?? ((line: string) => console.log(line));
   assertLoopback(options.mqttUrl, 'the MQTT url');
   assertLoopback(options.apiUrl, 'the API url');
   const apiUrl = options.apiUrl.replace(/\/+$/, '');
-  await preflight(options.mqttUrl, apiUrl);
+  await preflight(options.mqttUrl, apiUrl, options.settleWindowSeconds);
   const seed = options.seed ?? 1;
   const random = seededRandom(seed);
   const keepaliveSeconds = options.keepaliveSeconds ?? 10;
-  const timings = scenarioTimings(options.settleWindowSeconds, keepaliveSeconds);
+  const timings = scenarioTimings(options.settleWindowSeconds, keepaliveSeconds, options.quick ?? false);
+  const marginMs = (options.settleMarginSeconds ?? 15) * 1000;
   const windowMs = options.durationSeconds * 1000;
   const prefix = options.prefix ?? `thing-${Date.now().toString(36).slice(-5)}-`;
   const verbose = options.verbose ?? options.devices <= 50;
@@ -527,12 +595,34 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
       `outages ${(timings.longMinMs / 1000).toFixed(0)}-${((timings.longMinMs + timings.longExtraMs) / 1000).toFixed(0)} s, ` +
       `keep-alive detection <= ${(timings.detectMs / 1000).toFixed(1)} s`,
   );
+  const estimate = estimatedSeconds(
+    devices.map((device) => device.plan),
+    timings,
+    marginMs,
+    (options.storm ?? true) && devices.length > 0,
+  );
+  log(
+    `estimated duration: about ${formatDuration(estimate)} (ends around ${new Date(started + estimate * 1000).toISOString().slice(11, 19)} UTC); ` +
+      `a progress line every ${options.progressEverySeconds ?? 15} s`,
+  );
+  let phase = () => 'starting';
+  const progress = setInterval(
+    () => {
+      const elapsed = (Date.now() - started) / 1000;
+      log(`progress: ${formatDuration(elapsed)} elapsed of about ${formatDuration(estimate)}; ${phase()}`);
+    },
+    (options.progressEverySeconds ?? 15) * 1000,
+  );
+  progress.unref();
 
   try {
     // 1. The fleet comes up.
     const connectStarted = Date.now();
     let failures = 0;
+    let connecting = 0;
+    phase = () => `connecting the fleet: ${connecting}/${devices.length} CONNECTs sent`;
     await forEachLimited(devices, options.connectConcurrency ?? 100, async (device) => {
+      connecting += 1;
       try {
         await device.connect();
       } catch (error) {
@@ -554,6 +644,7 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
     );
     const ids = devices.map((device) => device.id);
     let apiCaughtUpSeconds: number | null = null;
+    phase = () => 'waiting for GET /devices?status=connected to list the whole fleet';
     const caughtUpDeadline = Date.now() + Math.max(60_000, devices.length * 60);
     for (;;) {
       const listed = await listDeviceIds(apiUrl, 'connected');
@@ -580,6 +671,7 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
     let storm: FleetSimulationResult['storm'] = 'none';
     if ((options.storm ?? true) && devices.length > 0) {
       const live = devices.filter((device) => device.client);
+      phase = () => `reconnect storm of ${live.length} devices`;
       if (options.dropAllClients) {
         storm = 'broker-drop';
         log(`storm: the broker drops all ${live.length} connections (SERVER_INITIATED_DISCONNECT)`);
@@ -609,10 +701,24 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
     // 3. Scenarios.
     const phaseStart = Date.now() + 1_000;
     log(`scenarios start; the last action is due within ${options.durationSeconds} s`);
-    await Promise.all(devices.map((device) => playScenario(device, phaseStart, timings, problems)));
-    const lastOutcomeAt = Math.max(...devices.map((device) => device.lastOutcomeAt), Date.now());
-    const waitMs = lastOutcomeAt + timings.w + (options.settleMarginSeconds ?? 15) * 1000 - Date.now();
-    log(`all actions done; waiting ${(waitMs / 1000).toFixed(0)} s (W + margin) for every outcome to settle`);
+    phase = () => {
+      const done = devices.filter((device) => device.done).length;
+      return `scenarios: ${done}/${devices.length} devices have played theirs`;
+    };
+    await Promise.all(
+      devices.map(async (device) => {
+        await playScenario(device, phaseStart, timings, problems, marginMs);
+        device.done = true;
+      }),
+    );
+    // Each device's outcome is due at its own time: W after a drop that lasts, seconds after a return.
+    const settledBy = Math.max(...devices.map((device) => device.settledBy), Date.now());
+    const waitMs = settledBy - Date.now();
+    log(
+      `all actions done; waiting ${(waitMs / 1000).toFixed(0)} s for every outcome to be due (W + margin after the last drop that lasts)`,
+    );
+    phase = () =>
+      `waiting for the outcomes: ${Math.max(0, (settledBy - Date.now()) / 1000).toFixed(0)} s left`;
     await sleep(waitMs);
 
     // 4. Compare.
@@ -621,6 +727,7 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
     const latencies: number[] = [];
     const pipelineLatencies: number[] = [];
     const alertTotals = { expected: 0, received: 0, missing: 0, unexpected: 0 };
+    phase = () => `checking the API: ${reports.length}/${devices.length} devices compared`;
     await forEachLimited(devices, 16, async (device) => {
       const deviceProblems: string[] = [];
       const id = encodeURIComponent(device.id);
@@ -701,9 +808,11 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
       problems,
       elapsedSeconds: (Date.now() - started) / 1000,
     };
+    clearInterval(progress);
     printSummary(result, log);
     return result;
   } finally {
+    clearInterval(progress);
     await Promise.all(devices.map((device) => device.shutdown()));
   }
 }
@@ -713,8 +822,10 @@ async function playScenario(
   phaseStart: number,
   timings: ReturnType<typeof scenarioTimings>,
   problems: string[],
+  marginMs: number,
 ): Promise<void> {
   const { plan } = device;
+  device.settledBy = Date.now() + marginMs;
   if (!device.client) {
     // It never came up (or not after the storm): nothing sensible to play.
     device.expectedStatus = 'disconnected';
@@ -737,6 +848,8 @@ async function playScenario(
     device.longestOutageMs = Math.max(device.longestOutageMs, backAt - cutAt);
     device.lastActionAt = backAt;
     device.lastOutcomeAt = backAt;
+    // An online alert is due within 10 s of the return; nothing older can still change.
+    device.settledBy = backAt + marginMs;
     if (await reconnect(label)) {
       if (onlineAlertExpected) device.expected.push({ type: 'online', at: backAt });
     } else {
@@ -747,6 +860,7 @@ async function playScenario(
   const cutAt = Date.now();
   device.lastActionAt = cutAt;
   device.lastOutcomeAt = cutAt;
+  device.settledBy = cutAt + marginMs;
   switch (plan.kind) {
     case 'stable':
       return;
@@ -760,6 +874,7 @@ async function playScenario(
       if (plan.kind !== 'flap')
         device.expected.push({ type: 'offline', reason: 'CONNECTION_LOST', at: cutAt });
       if (!plan.recover) {
+        device.settledBy = cutAt + timings.w + marginMs;
         device.expectedStatus = 'disconnected';
         device.expectedReason = 'CONNECTION_LOST';
         device.expectWill = true;
@@ -776,6 +891,7 @@ async function playScenario(
       device.expected.push({ type: 'offline', reason: 'MQTT_KEEP_ALIVE_TIMEOUT', at: cutAt });
       device.lastOutcomeAt = cutAt + timings.detectMs;
       if (!plan.recover) {
+        device.settledBy = cutAt + timings.detectMs + timings.w + marginMs;
         device.expectedStatus = 'disconnected';
         device.expectedReason = 'MQTT_KEEP_ALIVE_TIMEOUT';
         device.expectWill = true;
@@ -801,6 +917,11 @@ async function playScenario(
       }
       return;
   }
+}
+
+function formatDuration(seconds: number): string {
+  const whole = Math.round(seconds);
+  return whole < 60 ? `${whole} s` : `${Math.floor(whole / 60)} min ${String(whole % 60).padStart(2, '0')} s`;
 }
 
 function formatLatency(stats: LatencyStats): string {

@@ -1,5 +1,5 @@
 /**
- * The deployed HTTP API (API Gateway HTTP API, payload format 2.0) on loopback: the same four GET routes as
+ * The deployed HTTP API (API Gateway HTTP API, payload format 2.0) on loopback: the same five GET routes as
  * serverless.yml, each request turned into an APIGatewayProxyEventV2 and handed to the function's handler.
  * There is no IAM signature check locally, so the server only ever binds to a loopback address.
  */
@@ -16,6 +16,7 @@ export interface HttpRoutesHandlers {
   listDevices: HttpHandler;
   listDeviceEvents: HttpHandler;
   listAlerts: HttpHandler;
+  health: HttpHandler;
 }
 
 export interface LocalHttpServerOptions {
@@ -56,6 +57,9 @@ export class PathDecodingError extends Error {
 /** Matches a raw path against the routes of serverless.yml; path parameters come back URL-decoded. */
 export function matchRoute(rawPath: string): RouteMatch | undefined {
   const segments = rawPath.split('/').slice(1);
+  if (segments[0] === 'health') {
+    return segments.length === 1 ? { routeKey: 'GET /health', functionName: 'health' } : undefined;
+  }
   if (segments[0] !== 'devices' && segments[0] !== 'alerts') return undefined;
   const decode = (segment: string) => {
     try {

@@ -4,11 +4,14 @@
  * Everything listens on 127.0.0.1 only.
  */
 
+import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DEFAULT_ASSETS_DIR, staticAssets } from '../../dashboard/server/static-assets.js';
+import { decodeDeviceRecord } from '../adapters/dynamodb/device-record.js';
 import { startHttpServer } from './http-server.js';
 import { type BrokerPublish, type IotCoreBroker, startIotCoreBroker } from './iot-core-broker.js';
 import { createLocalRuntime, type LocalRuntime, type ReceivedAlert } from './runtime.js';
-import { type LocalAws, startLocalAws } from './services/local-aws.js';
+import { LOCAL_CREDENTIALS, type LocalAws, startLocalAws } from './services/local-aws.js';
 import { RealTimers, type Timers } from './timers.js';
 
 export interface LocalStackOptions {
@@ -28,6 +31,11 @@ export interface LocalStackOptions {
   log?: (line: string) => void;
   /** The built dashboard served at `/`; default dashboard/dist. */
   dashboardDir?: string;
+  /**
+   * Keep DynamoDB Local's data in this folder, across runs (default: in memory, nothing kept). The delayed checks
+   * are timers of this process: on a start with kept data, the devices still waiting for one get it again.
+   */
+  dataDir?: string;
 }
 
 export interface LocalStack {
@@ -218,6 +226,40 @@ function describe(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
 
+/**
+ * The settle checks of `npm start` are timers of its process, gone when it dies. On a start with kept data, every
+ * device whose record still waits for a check (its `recheckAt`) is given one again, due at that time or at once.
+ * Local only, once per start: it scans the devices table, which no deployed path does.
+ */
+async function requeueLostChecks(localAws: LocalAws, runtime: LocalRuntime): Promise<number> {
+  const client = new DynamoDBClient({
+    endpoint: localAws.dynamoEndpoint,
+    region: localAws.env.AWS_REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  let count = 0;
+  try {
+    for await (const page of paginateScan({ client }, { TableName: localAws.env.DEVICES_TABLE })) {
+      for (const raw of page.Items ?? []) {
+        const item = unmarshall(raw);
+        const deviceId = String(item.deviceId);
+        let recheckAt: number | undefined;
+        try {
+          recheckAt = decodeDeviceRecord(deviceId, item.record).recheckAt;
+        } catch {
+          continue; // An unreadable record is the reconciler's to report, on the device's next event.
+        }
+        if (recheckAt === undefined) continue;
+        await runtime.scheduleCheck(deviceId, recheckAt);
+        count += 1;
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+  return count;
+}
+
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const log = options.log ?? ((line: string) => console.error(line));
   const settleWindowSeconds = options.settleWindowSeconds ?? envSettleWindow();
@@ -232,7 +274,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const restoreConsole = silenceEmptyMetricsWarning();
   cleanups.push(async () => restoreConsole());
   try {
-    const localAws = await startLocalAws({ ...(settleWindowSeconds ? { settleWindowSeconds } : {}) });
+    const localAws = await startLocalAws({
+      ...(settleWindowSeconds ? { settleWindowSeconds } : {}),
+      ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
+    });
     cleanups.push(() => localAws.stop());
 
     const timers = new ClosableTimers((error) =>
@@ -251,6 +296,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     // Unwound in reverse: pending timers are cancelled (and running tasks awaited) before the runtime stops.
     cleanups.push(() => runtime.stop());
     cleanups.push(() => timers.close(5_000));
+
+    if (localAws.keptData) {
+      const recovered = await requeueLostChecks(localAws, runtime);
+      log(
+        `[local-stack] kept data from an earlier run; ${recovered} devices waiting for a settle check get it again`,
+      );
+    }
 
     const queue = new PublishQueue(
       options.publishConcurrency ?? 32,

@@ -64,6 +64,7 @@ export interface LocalRuntime {
     listDevices: Handler;
     listDeviceEvents: Handler;
     listAlerts: Handler;
+    health: Handler;
   };
   counters: RuntimeCounters;
   deadLetters: Array<{ target: string; event: unknown; error: string }>;
@@ -81,6 +82,8 @@ export interface LocalRuntime {
   redrive(): Promise<RedriveResult>;
   /** Reads (and removes) the alerts that reached the queue subscribed to the topic. */
   receiveAlerts(): Promise<ReceivedAlert[]>;
+  /** Queues a settle check as the deployed reconciler does (local: a timer with the delay queue's semantics). */
+  scheduleCheck(deviceId: string, dueAt: number): Promise<void>;
   sweep(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -101,6 +104,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     listDevices,
     listDeviceEvents,
     listAlerts,
+    health,
     redriveModule,
   ] = await Promise.all([
     import('../composition-root.js'),
@@ -115,6 +119,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     import('../handlers/list-devices.js'),
     import('../handlers/list-device-events.js'),
     import('../handlers/list-alerts.js'),
+    import('../handlers/health.js'),
     import('../handlers/redrive.js'),
   ]);
   const { timers } = options;
@@ -302,6 +307,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       listDevices: listDevices.buildListDevicesHandler(ports) as Handler,
       listDeviceEvents: listDeviceEvents.buildListDeviceEventsHandler(ports) as Handler,
       listAlerts: listAlerts.buildListAlertsHandler(ports) as Handler,
+      health: health.buildHealthHandler(ports) as Handler,
     },
     counters,
     deadLetters,
@@ -340,6 +346,9 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     },
     async sweep() {
       await sweepHandler({}, lambdaContext('sweep'));
+    },
+    async scheduleCheck(deviceId, dueAt) {
+      await scheduler.scheduleCheck(deviceId, dueAt, timers.now());
     },
     async stop() {
       await draining;

@@ -2,15 +2,17 @@
  * `npm run simulate -- --devices N [--duration S] [--seed K] [--mqtt URL] [--api URL]`: a fleet of real MQTT
  * devices against a running `npm start`, then a check of what the API reports. Exits 1 on any mismatch.
  *
- * W is read from SETTLE_WINDOW_SECONDS (default 120) and must match the stack's; VERSION_RESET_SECONDS likewise.
+ * W is read from SETTLE_WINDOW_SECONDS (default 120) and must match the stack's: the simulator reads the stack's W
+ * from GET /health and refuses to run when they differ. VERSION_RESET_SECONDS must match too (not checked).
  */
 import { parseArgs } from 'node:util';
 import { runFleetSimulation } from './fleet-simulator.js';
 
 const usage = `usage: npm run simulate -- --devices N [--duration S] [--seed K] [--mqtt URL] [--api URL]
-                         [--keepalive S] [--prefix P] [--no-storm] [--verbose] [--json]
-  --devices     fleet size (default 50)
-  --duration    seconds in which the scenarios play out (default 300)
+                         [--keepalive S] [--prefix P] [--no-storm] [--quick] [--verbose] [--json]
+  --devices     fleet size (default 50; 14 with --quick)
+  --duration    seconds in which the scenarios play out (default 300; 5 with --quick)
+  --quick       every scenario kind, short outages: done in about W + 60 s
   --seed        PRNG seed: the same seed plays the same scenarios (default 1)
   --mqtt        broker url (default mqtt://127.0.0.1:1883)
   --api         HTTP API url (default http://127.0.0.1:3000)
@@ -18,7 +20,8 @@ const usage = `usage: npm run simulate -- --devices N [--duration S] [--seed K] 
   --prefix      client id prefix (default thing-<run tag>-, unique per run)
   --no-storm    skip the reconnect storm
   --json        print the result document as JSON on the last line
-env: SETTLE_WINDOW_SECONDS (W, default 120; must match the running stack), VERSION_RESET_SECONDS (default 3600)`;
+env: SETTLE_WINDOW_SECONDS (W, default 120; must match the running stack's GET /health),
+     VERSION_RESET_SECONDS (default 3600)`;
 
 function fail(message: string): never {
   console.error(`${message}\n\n${usage}`);
@@ -29,8 +32,9 @@ let values: ReturnType<typeof parse>['values'];
 function parse() {
   return parseArgs({
     options: {
-      devices: { type: 'string', default: '50' },
-      duration: { type: 'string', default: '300' },
+      devices: { type: 'string' },
+      duration: { type: 'string' },
+      quick: { type: 'boolean', default: false },
       seed: { type: 'string', default: '1' },
       mqtt: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
       api: { type: 'string', default: 'http://127.0.0.1:3000' },
@@ -61,8 +65,9 @@ function whole(name: string, raw: string | undefined, min: number, max = Number.
   return value;
 }
 
-const devices = whole('devices', values.devices, 1, 100_000);
-const durationSeconds = whole('duration', values.duration, 0);
+const quick = values.quick === true;
+const devices = whole('devices', values.devices ?? (quick ? '14' : '50'), 1, 100_000);
+const durationSeconds = whole('duration', values.duration ?? (quick ? '5' : '300'), 0);
 const seed = whole('seed', values.seed, 0, 2 ** 32 - 1);
 const keepaliveSeconds = whole('keepalive', values.keepalive, 1, 65_535);
 const settleWindowSeconds = whole(
@@ -84,6 +89,7 @@ try {
     keepaliveSeconds,
     versionResetSeconds,
     storm: !values['no-storm'],
+    quick,
     ...(values.prefix ? { prefix: values.prefix } : {}),
     ...(values.verbose !== undefined ? { verbose: values.verbose } : {}),
   });

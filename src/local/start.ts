@@ -1,10 +1,17 @@
 /**
- * `npm start`: the whole stack on this machine, on loopback, in real time. Stops cleanly on SIGINT/SIGTERM.
+ * `npm start [-- --fresh]`: the whole stack on this machine, on loopback, in real time. Stops cleanly on
+ * SIGINT/SIGTERM. DynamoDB Local keeps its data in the git-ignored `.local-data/` of the project, across runs;
+ * `--fresh` deletes it first and starts empty.
  *
  * Environment: MQTT_PORT (1883), HTTP_PORT (3000), SETTLE_WINDOW_SECONDS (120), VERSION_RESET_SECONDS (3600),
+ * LOCAL_DATA_DIR (.local-data/dynamodb),
  * POWERTOOLS_LOG_LEVEL (WARN here, so that the functions' logs do not drown the console).
  */
+import { rmSync } from 'node:fs';
+import { relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { assertJavaAvailable, JavaMissingError } from './services/dynamodb-local.js';
 
 const startedAt = performance.now();
@@ -47,6 +54,23 @@ try {
   throw error;
 }
 
+let fresh: boolean;
+try {
+  fresh =
+    parseArgs({ options: { fresh: { type: 'boolean', default: false } }, strict: true }).values.fresh ===
+    true;
+} catch (error) {
+  console.error(
+    `${(error as Error).message}\nusage: npm start [-- --fresh]   (--fresh: delete the kept data and start empty)`,
+  );
+  process.exit(2);
+}
+const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
+/** Git-ignored (.gitignore): DynamoDB Local's database, kept between runs of `npm start` (LOCAL_DATA_DIR: elsewhere). */
+const dataDir =
+  process.env.LOCAL_DATA_DIR || fileURLToPath(new URL('../../.local-data/dynamodb', import.meta.url));
+if (fresh) rmSync(dataDir, { recursive: true, force: true });
+
 const mqttPort = portFromEnv('MQTT_PORT', 1883);
 const httpPort = portFromEnv('HTTP_PORT', 3000);
 const settleWindowSeconds = positiveIntFromEnv('SETTLE_WINDOW_SECONDS');
@@ -59,6 +83,7 @@ try {
   stack = await startLocalStack({
     mqttPort,
     httpPort,
+    dataDir,
     ...(settleWindowSeconds ? { settleWindowSeconds } : {}),
     ...(versionResetSeconds ? { versionResetMs: versionResetSeconds * 1000 } : {}),
     log: (line) => console.error(line),
@@ -93,8 +118,9 @@ console.log(
     '',
     `  MQTT broker (AWS IoT Core stand-in)  ${stack.mqttUrl}   MQTT 3.1.1, no TLS, no auth; presence events on $aws/events/presence/#`,
     `  Dashboard                            ${stack.httpUrl}/  (the live fleet page)`,
-    `  HTTP API (no IAM auth locally)       ${stack.httpUrl}   GET /devices/{id}, /devices?status=, /devices/{id}/events, /alerts`,
-    `  DynamoDB Local                       ${stack.localAws.dynamoEndpoint}   (in memory, pid ${stack.localAws.pids.join(', ')}; it has no bind option)`,
+    `  HTTP API (no IAM auth locally)       ${stack.httpUrl}   GET /devices/{id}, /devices?status=, /devices/{id}/events, /alerts, /health`,
+    `  DynamoDB Local                       ${stack.localAws.dynamoEndpoint}   (pid ${stack.localAws.pids.join(', ')}; it has no bind option)`,
+    `  data     ${relative(projectRoot, dataDir)}/ (${stack.localAws.keptData ? 'kept from the last run' : 'new'}; kept across runs, \`npm start -- --fresh\` starts empty)`,
     `  SNS/SQS emulator                     ${stack.localAws.snsSqsEndpoint}`,
     `  tables   ${env.EVENTS_TABLE}, ${env.DEVICES_TABLE}, ${env.ALERTS_TABLE}, ${env.REJECTED_TABLE}`,
     `  topic    ${env.ALERT_TOPIC_ARN} -> queue ${stack.localAws.alertQueueUrl} (alerts print below)`,

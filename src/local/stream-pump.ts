@@ -34,8 +34,10 @@ export class StreamPump {
   }
 
   /**
-   * Starts at the beginning of the stream. The local stack always creates its tables fresh, so this is what LATEST
-   * means for the deployed mapping.
+   * Starts at the beginning of the stream: on fresh tables, this is what LATEST means for the deployed mapping. On
+   * tables kept from an earlier run (`npm start` keeps its data), it reads again the stream records DynamoDB Local
+   * kept, which reconciles every event the crash may have left unreconciled; the events already reconciled change
+   * nothing (the merge is idempotent and the cursor never decides an alert twice).
    */
   async start(): Promise<void> {
     await this.discoverShards();

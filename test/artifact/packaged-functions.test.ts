@@ -161,6 +161,7 @@ describe('the packaged artifact', () => {
     // Assert
     expect(loaded.map(({ fn }) => fn.key).sort()).toEqual([
       'getDevice',
+      'health',
       'ingestDeviceMessage',
       'ingestPresence',
       'listAlerts',

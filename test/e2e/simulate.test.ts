@@ -51,5 +51,52 @@ describe('the fleet simulator against the local stack', () => {
     );
     expect(result.alertPipelineLatencyBeyondW.maxMs).toBeLessThan(3_000);
     expect(lines.at(-1)).toMatch(/^result: OK/);
+    expect(lines.some((line) => /^estimated duration: about \d+ s/.test(line))).toBe(true);
+    expect(lines.filter((line) => line.startsWith('progress: ')).length).toBeGreaterThan(0);
   }, 150_000);
+
+  it('refuses to run, naming both values, when its W differs from the W the stack reports on GET /health', async () => {
+    // Act
+    const run = runFleetSimulation({
+      mqttUrl: stack.mqttUrl,
+      apiUrl: stack.httpUrl,
+      devices: 1,
+      durationSeconds: 1,
+      settleWindowSeconds: W_SECONDS + 1,
+      prefix: 'sim-wrong-w-',
+      log: () => undefined,
+    });
+
+    // Assert
+    await expect(run).rejects.toThrow(
+      `runs with W = ${W_SECONDS} s (GET /health) and this simulation with W = ${W_SECONDS + 1} s`,
+    );
+  });
+
+  it('plays every scenario kind in quick mode and is done within W + 60 s', async () => {
+    // Arrange
+    const lines: string[] = [];
+    const started = Date.now();
+
+    // Act
+    const result = await runFleetSimulation({
+      mqttUrl: stack.mqttUrl,
+      apiUrl: stack.httpUrl,
+      devices: 14,
+      durationSeconds: 5,
+      seed: 3,
+      quick: true,
+      settleWindowSeconds: W_SECONDS,
+      keepaliveSeconds: 2,
+      prefix: 'sim-quick-',
+      progressEverySeconds: 2,
+      log: (line) => lines.push(line),
+    });
+
+    // Assert
+    expect(result.ok, lines.join('\n')).toBe(true);
+    for (const kind of SCENARIOS) expect(result.scenarios[kind]).toBeGreaterThan(0);
+    expect(Date.now() - started).toBeLessThan((W_SECONDS + 60) * 1000);
+    expect(lines.filter((line) => line.startsWith('progress: ')).length).toBeGreaterThan(0);
+  }, 120_000);
 });

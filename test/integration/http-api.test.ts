@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import packageJson from '../../package.json' with { type: 'json' };
+import type { Alert } from '../../src/domain/ports.js';
 import {
   apiEvent,
   callApi,
@@ -74,14 +76,60 @@ describe('HTTP status API', () => {
   });
 
   it.each([
-    ['control characters', 'bad\u0001id'],
-    ['more than 128 bytes', 'x'.repeat(129)],
-    ['nothing', ''],
-  ])('answers 400 with a JSON error for a device id with %s', async (_label, deviceId) => {
-    const response = await callApi(api().getDevice, apiEvent('/devices/x', { deviceId }));
-    expect(response.statusCode).toBe(400);
-    expect(Object.keys(response.body)).toEqual(['error']);
-    expect(JSON.stringify(response.body)).not.toMatch(/at .*\.ts:\d+/);
+    ['control characters', 'bad\u0001id', 'deviceId must not contain control characters'],
+    ['more than 128 bytes', 'x'.repeat(129), 'deviceId must be at most 128 bytes'],
+    ['nothing', '', 'deviceId must not be empty'],
+  ])(
+    'answers 400 with a sentence about the request for a device id with %s',
+    async (_label, deviceId, error) => {
+      // Act
+      const response = await callApi(api().getDevice, apiEvent('/devices/x', { deviceId }));
+
+      // Assert
+      expect(response).toEqual({ statusCode: 400, body: { error } });
+    },
+  );
+
+  it('answers 404 for the events of a device never seen, as for the device itself', async () => {
+    // Act
+    const response = await callApi(
+      api().listDeviceEvents,
+      apiEvent('/devices/never-seen/events', { deviceId: 'never-seen' }),
+    );
+
+    // Assert
+    expect(response).toEqual({ statusCode: 404, body: { error: 'device not found' } });
+  });
+
+  it('answers GET /health with the service version and the stack settings', async () => {
+    // Act
+    const response = await callApi(api().health, apiEvent('/health'));
+
+    // Assert
+    expect(response).toEqual({
+      statusCode: 200,
+      body: {
+        service: 'iot-presence',
+        version: packageJson.version,
+        settings: {
+          SETTLE_WINDOW_SECONDS: 120,
+          ALERT_ON: 'abrupt',
+          WILL_MATCH_SECONDS: 120,
+          VERSION_WINDOW_SECONDS: 900,
+        },
+      },
+    });
+  });
+
+  it.each([
+    [{ status: 'sleeping' }, 'status must be connected or disconnected'],
+    [{ status: 'connected', cursor: '' }, 'cursor must be a cursor this API returned'],
+  ])('answers 400 with a sentence about the query %o', async (query, error) => {
+    // Act
+    const response = await callApi(api().listDevices, apiEvent('/devices', {}, query));
+
+    // Assert
+    expect(response).toEqual({ statusCode: 400, body: { error } });
   });
 
   it('lists every device of a status exactly once across pages of the sharded index', async () => {
@@ -94,13 +142,22 @@ describe('HTTP status API', () => {
     expect(disconnected.sort()).toEqual(disconnectedIds);
   });
 
-  it.each(['0', '101', 'ten', '-1'])('answers 400 for limit=%s', async (limit) => {
-    const response = await callApi(
-      api().listDevices,
-      apiEvent('/devices', {}, { status: 'connected', limit }),
-    );
-    expect(response.statusCode).toBe(400);
-  });
+  it.each(['0', '101', 'ten', '-1', '2.5'])(
+    'answers 400 for limit=%s, saying what limit must be',
+    async (limit) => {
+      // Act
+      const response = await callApi(
+        api().listDevices,
+        apiEvent('/devices', {}, { status: 'connected', limit }),
+      );
+
+      // Assert
+      expect(response).toEqual({
+        statusCode: 400,
+        body: { error: 'limit must be a whole number from 1 to 100' },
+      });
+    },
+  );
 
   it('answers 400 for a cursor that was modified or belongs to another query', async () => {
     // Arrange
@@ -148,5 +205,41 @@ describe('HTTP status API', () => {
       'connected',
     ]);
     expect(alerts).toMatchObject({ statusCode: 200, body: { items: [] } });
+  });
+
+  it('answers an empty fleet alert history with an empty page and no cursor', async () => {
+    // Act
+    const response = await callApi(api().listAlerts, apiEvent('/alerts', {}, { limit: '5' }));
+
+    // Assert
+    expect(response).toMatchObject({ statusCode: 200, body: { items: [], cursor: null } });
+  });
+
+  it('walks back over empty days within one request to the newest fleet alert, without an empty page', async () => {
+    // Arrange: an alert published 45 days ago, and nothing since.
+    const day = 86_400_000;
+    const decidedAt = stack.timers.now() - 45 * day;
+    const alert: Alert = {
+      alertId: 'api-old/offline/s-old/0',
+      type: 'offline',
+      deviceId: 'api-old',
+      sessionIdentifier: 's-old',
+      versionNumber: 0,
+      disconnectReason: 'CONNECTION_LOST',
+      abrupt: true,
+      since: decidedAt - 120_000,
+      earliestAt: decidedAt,
+      decidedAt,
+    };
+    await stack.runtime.ports.ledger.record(alert, decidedAt);
+
+    // Act
+    const response = await callApi(api().listAlerts, apiEvent('/alerts', {}, { limit: '1' }));
+
+    // Assert
+    expect(response.statusCode).toBe(200);
+    expect((response.body.items as Array<{ alertId: string }>).map((item) => item.alertId)).toEqual([
+      alert.alertId,
+    ]);
   });
 });

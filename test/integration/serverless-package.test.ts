@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -7,6 +7,8 @@ import {
   type PackagedService,
   packagedService,
   packageTimeoutMs,
+  packagingEnvironment,
+  packagingFailure,
   projectRoot,
   property,
   removePackagedServices,
@@ -43,12 +45,61 @@ const functionHandlers: Record<string, string> = {
   ListDevicesLambdaFunction: 'src/handlers/list-devices.handler',
   ListDeviceEventsLambdaFunction: 'src/handlers/list-device-events.handler',
   ListAlertsLambdaFunction: 'src/handlers/list-alerts.handler',
+  HealthLambdaFunction: 'src/handlers/health.handler',
   RedriveLambdaFunction: 'src/handlers/redrive.handler',
 };
 
 const presenceSql = "SELECT *, topic() AS topic, timestamp() AS receivedAt FROM '$aws/events/presence/+/+'";
 const deviceMessageSql = (filter: string) =>
   `SELECT encode(*, 'base64') AS payloadBase64, clientid() AS clientId, topic() AS topic, timestamp() AS receivedAt FROM '${filter}'`;
+
+interface AlarmProperties {
+  AlarmName: string;
+  AlarmActions: unknown[];
+  Namespace?: string;
+  MetricName?: string;
+  Dimensions?: Array<{ Name: string; Value: unknown }>;
+  Metrics?: Array<{
+    MetricStat?: { Metric: { MetricName: string; Dimensions: Array<{ Name: string; Value: unknown }> } };
+  }>;
+  ComparisonOperator: string;
+  Threshold: number;
+}
+
+/** The alarms of the template whose metric (or one of whose metrics) has the given name. */
+function alarmsOn(template: CfnTemplate, metricName: string): AlarmProperties[] {
+  return Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm'))
+    .map((alarm) => alarm.Properties as unknown as AlarmProperties)
+    .filter(
+      (alarm) =>
+        alarm.MetricName === metricName ||
+        (alarm.Metrics ?? []).some((metric) => metric.MetricStat?.Metric.MetricName === metricName),
+    );
+}
+
+/** The value of one dimension of an alarm (of its first metric, for a metric-math alarm). */
+function dimension(alarm: AlarmProperties, name: string): unknown {
+  const dimensions =
+    alarm.Dimensions ?? alarm.Metrics?.find((m) => m.MetricStat)?.MetricStat?.Metric.Dimensions;
+  return dimensions?.find((d) => d.Name === name)?.Value;
+}
+
+/** Every metric name the functions emit (`metrics.addMetric('Name', ...)` in src/). */
+async function emittedMetricNames(): Promise<string[]> {
+  const files = (await readdir(join(projectRoot, 'src'), { recursive: true })).filter((file) =>
+    file.endsWith('.ts'),
+  );
+  const names = new Set<string>();
+  for (const file of files) {
+    const source = await readFile(join(projectRoot, 'src', file), 'utf8');
+    for (const match of source.matchAll(/addMetric\(\s*'([A-Za-z]+)'/g)) names.add(match[1] as string);
+    for (const match of source.matchAll(/addMetric\(\s*\w+ === '\w+' \? '([A-Za-z]+)' : '([A-Za-z]+)'/g)) {
+      names.add(match[1] as string);
+      names.add(match[2] as string);
+    }
+  }
+  return [...names].sort();
+}
 
 function asArray<T>(value: T | T[]): T[] {
   return Array.isArray(value) ? value : [value];
@@ -255,7 +306,7 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
   });
 
   describe('HTTP API', () => {
-    it('exposes the four read routes', () => {
+    it('exposes the four read routes and the health route', () => {
       // Act
       const routeKeys = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Route')).map(
         (route) => route.Properties?.RouteKey,
@@ -267,6 +318,7 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
         'GET /devices',
         'GET /devices/{deviceId}',
         'GET /devices/{deviceId}/events',
+        'GET /health',
       ]);
     });
 
@@ -429,6 +481,168 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
     });
   });
 
+  describe('monitoring', () => {
+    const opsTopic = { Ref: 'OpsTopic' };
+
+    it('sends every alarm to an ops topic that is not the device alert topic', () => {
+      // Act
+      const alarms = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm'));
+
+      // Assert
+      expect(resource(template, 'OpsTopic').Type).toBe('AWS::SNS::Topic');
+      expect(property(resource(template, 'OpsTopic'), 'TopicName')).not.toEqual(
+        property(resource(template, 'AlertTopic'), 'TopicName'),
+      );
+      expect(alarms.length).toBeGreaterThan(0);
+      for (const alarm of alarms) {
+        expect(property(alarm, 'AlarmActions')).toEqual([opsTopic]);
+      }
+    });
+
+    it('creates no e-mail subscription to the ops topic when no opsEmail is given', () => {
+      // Act
+      const subscription = resource(template, 'OpsEmailSubscription');
+
+      // Assert
+      expect(property(subscription, 'TopicArn')).toEqual(opsTopic);
+      expect(evaluateCondition(template, subscription.Condition as string)).toBe(false);
+    });
+
+    it('alarms as soon as one message is visible in any dead-letter queue', () => {
+      // Act
+      const alarms = alarmsOn(template, 'ApproximateNumberOfMessagesVisible');
+
+      // Assert
+      const queues = alarms.map(
+        (alarm) => (dimension(alarm, 'QueueName') as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0],
+      );
+      expect(queues.sort()).toEqual(['CheckDlq', 'IngestDlq', 'ReconcileDlq']);
+      for (const alarm of alarms) {
+        expect(alarm).toMatchObject({
+          ComparisonOperator: 'GreaterThanThreshold',
+          Threshold: 0,
+          AlarmActions: [opsTopic],
+        });
+      }
+    });
+
+    it('alarms when the oldest settle check is older than W + 5 minutes', () => {
+      // Arrange
+      const variables = property<{ Variables: Record<string, unknown> }>(
+        resource(template, 'SettleCheckLambdaFunction'),
+        'Environment',
+      ).Variables;
+      const settleWindowSeconds = Number(variables.SETTLE_WINDOW_SECONDS);
+
+      // Act
+      const [alarm, ...others] = alarmsOn(template, 'ApproximateAgeOfOldestMessage');
+
+      // Assert
+      expect(others).toEqual([]);
+      expect(dimension(alarm as AlarmProperties, 'QueueName')).toEqual({
+        'Fn::GetAtt': ['CheckQueue', 'QueueName'],
+      });
+      expect(alarm).toMatchObject({
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: settleWindowSeconds + 300,
+        AlarmActions: [opsTopic],
+      });
+    });
+
+    it.each(['Errors', 'Throttles'])('alarms on the %s of every function', (metricName) => {
+      // Act
+      const alarms = alarmsOn(template, metricName);
+
+      // Assert
+      const watched = alarms.map((alarm) => (dimension(alarm, 'FunctionName') as { Ref: string }).Ref);
+      expect(watched.sort()).toEqual(Object.keys(functionHandlers).sort());
+      for (const alarm of alarms) {
+        expect(alarm).toMatchObject({
+          ComparisonOperator: 'GreaterThanThreshold',
+          Threshold: 0,
+          AlarmActions: [opsTopic],
+        });
+      }
+    });
+
+    it('alarms when the reconcile stream mapping falls more than 5 minutes behind', () => {
+      // Act
+      const alarms = alarmsOn(template, 'IteratorAge');
+
+      // Assert
+      expect(alarms).toHaveLength(1);
+      expect(dimension(alarms[0] as AlarmProperties, 'FunctionName')).toEqual({
+        Ref: 'ReconcileEventsLambdaFunction',
+      });
+      expect(alarms[0]).toMatchObject({
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 300_000,
+        AlarmActions: [opsTopic],
+      });
+    });
+
+    it('alarms on DynamoDB throttled requests to every table', () => {
+      // Act
+      const alarms = alarmsOn(template, 'ThrottledRequests');
+
+      // Assert
+      const tablesWatched = alarms.map((alarm) => (dimension(alarm, 'TableName') as { Ref: string }).Ref);
+      expect(tablesWatched.sort()).toEqual(Object.values(tableLogicalIds).sort());
+      for (const alarm of alarms) {
+        expect(alarm).toMatchObject({
+          ComparisonOperator: 'GreaterThanThreshold',
+          Threshold: 0,
+          AlarmActions: [opsTopic],
+        });
+      }
+    });
+
+    it('alarms when SNS fails to deliver a notification of the alert topic', () => {
+      // Act
+      const alarms = alarmsOn(template, 'NumberOfNotificationsFailed');
+
+      // Assert
+      expect(alarms).toHaveLength(1);
+      expect(dimension(alarms[0] as AlarmProperties, 'TopicName')).toEqual({
+        'Fn::GetAtt': ['AlertTopic', 'TopicName'],
+      });
+      expect(alarms[0]).toMatchObject({
+        ComparisonOperator: 'GreaterThanThreshold',
+        Threshold: 0,
+        AlarmActions: [opsTopic],
+      });
+    });
+
+    it('deploys a health dashboard of every metric the functions emit, next to the alarmed AWS metrics', async () => {
+      // Arrange
+      const emitted = await emittedMetricNames();
+
+      // Act
+      const body = property<{ 'Fn::Sub': string }>(resource(template, 'HealthDashboard'), 'DashboardBody')[
+        'Fn::Sub'
+      ];
+
+      // Assert
+      const widgets = (JSON.parse(body) as { widgets: Array<{ properties: { metrics: string[][] } }> })
+        .widgets;
+      const shown = new Set(
+        widgets.flatMap((widget) => widget.properties.metrics.map((metric) => `${metric[0]}/${metric[1]}`)),
+      );
+      expect(emitted.length).toBeGreaterThan(5);
+      for (const name of emitted) expect(shown).toContain(`IotPresence/${name}`);
+      for (const name of [
+        'AWS/Lambda/Errors',
+        'AWS/Lambda/Throttles',
+        'AWS/Lambda/IteratorAge',
+        'AWS/SQS/ApproximateAgeOfOldestMessage',
+        'AWS/SQS/ApproximateNumberOfMessagesVisible',
+        'AWS/SNS/NumberOfNotificationsFailed',
+      ]) {
+        expect(shown).toContain(name);
+      }
+    });
+  });
+
   describe('alerting', () => {
     it('creates no e-mail subscription to the alert topic when no alertEmail is given', () => {
       // Act
@@ -458,4 +672,23 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
       );
     });
   });
+});
+
+describe('serverless package of a real stage', () => {
+  it(
+    'refuses a stage other than local and dev while cursorSigningKey is the placeholder, saying how to fix it',
+    async () => {
+      // Arrange: no key in the environment, none on the command line.
+      const env = packagingEnvironment();
+      delete env.IOT_PRESENCE_CURSOR_SIGNING_KEY;
+
+      // Act
+      const output = await packagingFailure('prod', env);
+
+      // Assert
+      expect(output).toContain('stage "prod" cannot be deployed with the placeholder cursorSigningKey');
+      expect(output).toContain('--param="cursorSigningKey=');
+    },
+    packageTimeoutMs,
+  );
 });

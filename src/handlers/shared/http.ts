@@ -8,7 +8,7 @@ import {
   InvalidInputError,
 } from '../../domain/errors.js';
 import * as z from '../../shared/zod.js';
-import { describeZodError, deviceIdSchema } from './input-guards.js';
+import { deviceIdSchema } from './input-guards.js';
 import { lambdaShell } from './lambda-shell.js';
 
 export type HttpResponse = APIGatewayProxyStructuredResultV2;
@@ -47,16 +47,44 @@ export function httpShell(handler: (event: APIGatewayProxyEventV2) => Promise<Ht
   );
 }
 
+/**
+ * What is wrong with a request, as short sentences about it ("limit must be a whole number from 1 to 100"): the
+ * request schemas carry those sentences as their messages; an issue without one still names its parameter.
+ */
+export function requestProblem(error: z.core.$ZodError, what: string): string {
+  const sentences = error.issues.slice(0, 5).map((issue) => {
+    const parameter = issue.path.join('.') || what;
+    return issue.message.startsWith(parameter)
+      ? issue.message
+      : `${parameter} is not valid: ${issue.message}`;
+  });
+  return [...new Set(sentences)].join('; ');
+}
+
 /** Validates with zod and raises the domain's InvalidInputError with a readable reason. */
 export function parseOrThrow<T>(schema: z.ZodMiniType<T>, input: unknown, what: string): T {
   const result = schema.safeParse(input);
-  if (!result.success) throw new InvalidInputError(`invalid ${what}: ${describeZodError(result.error)}`);
+  if (!result.success) throw new InvalidInputError(requestProblem(result.error, what));
   return result.data;
 }
 
+const LIMIT_RULE = 'limit must be a whole number from 1 to 100';
+const CURSOR_RULE = 'cursor must be a cursor this API returned';
+
 export const pageQuerySchema = z.object({
-  limit: z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(100)), 25),
-  cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(4096))),
+  limit: z._default(
+    z.coerce
+      .number({ error: LIMIT_RULE })
+      .check(
+        z.int({ error: LIMIT_RULE }),
+        z.gte(1, { error: LIMIT_RULE }),
+        z.lte(100, { error: LIMIT_RULE }),
+      ),
+    25,
+  ),
+  cursor: z.optional(
+    z.string({ error: CURSOR_RULE }).check(z.minLength(1, CURSOR_RULE), z.maxLength(4096, CURSOR_RULE)),
+  ),
 });
 
 export function pathDeviceId(event: APIGatewayProxyEventV2): string {

@@ -1,11 +1,14 @@
 import * as z from '../../shared/zod.js';
 
 /** AWS IoT client ids: 1 to 128 bytes of UTF-8, and we refuse control characters. */
-export const deviceIdSchema = z.string().check(
-  z.minLength(1, 'deviceId is empty'),
-  z.refine((value) => Buffer.byteLength(value, 'utf8') <= 128, 'deviceId is longer than 128 bytes'),
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
-  z.refine((value) => !/[\u0000-\u001f\u007f-\u009f]/.test(value), 'deviceId contains control characters'),
+export const deviceIdSchema = z.string({ error: 'deviceId is required' }).check(
+  z.minLength(1, 'deviceId must not be empty'),
+  z.refine((value) => Buffer.byteLength(value, 'utf8') <= 128, 'deviceId must be at most 128 bytes'),
+  z.refine(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: rejecting control characters is the point
+    (value) => !/[\u0000-\u001f\u007f-\u009f]/.test(value),
+    'deviceId must not contain control characters',
+  ),
 );
 
 export const MAX_INPUT_BYTES = 262_144;

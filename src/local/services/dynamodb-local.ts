@@ -1,13 +1,16 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { freePort } from './free-port.js';
 
 export interface RunningDynamoDbLocal {
   endpoint: string;
   port: number;
   pid: number;
+  /** The folder its data is kept in, or undefined when it runs in memory. */
+  dbPath?: string;
   stop(): Promise<void>;
 }
 
@@ -56,11 +59,19 @@ function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Prom
   });
 }
 
-/** Starts an in-memory DynamoDB Local on loopback; stop() kills exactly the process it started. */
-export async function startDynamoDbLocal(options: { port?: number } = {}): Promise<RunningDynamoDbLocal> {
+/**
+ * Starts DynamoDB Local on loopback, in memory, or keeping its data in `dbPath` (one shared database file, whatever
+ * the credentials and region); stop() kills exactly the process it started.
+ */
+export async function startDynamoDbLocal(
+  options: { port?: number; dbPath?: string } = {},
+): Promise<RunningDynamoDbLocal> {
   assertJavaAvailable();
   const port = options.port ?? (await freePort());
   const jar = dynamoDbLocalJar();
+  const dbPath = options.dbPath === undefined ? undefined : resolve(options.dbPath);
+  if (dbPath) mkdirSync(dbPath, { recursive: true });
+  const storage = dbPath ? ['-dbPath', dbPath, '-sharedDb'] : ['-inMemory'];
   const child = spawn(
     'java',
     [
@@ -68,7 +79,7 @@ export async function startDynamoDbLocal(options: { port?: number } = {}): Promi
       '-Xms256m',
       '-jar',
       jar,
-      '-inMemory',
+      ...storage,
       '-port',
       String(port),
       '-disableTelemetry',
@@ -94,6 +105,7 @@ export async function startDynamoDbLocal(options: { port?: number } = {}): Promi
     endpoint: `http://127.0.0.1:${port}`,
     port,
     pid,
+    ...(dbPath ? { dbPath } : {}),
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve();

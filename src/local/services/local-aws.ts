@@ -3,6 +3,7 @@ import {
   type CreateTableCommandInput,
   DescribeTableCommand,
   DynamoDBClient,
+  ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
 import tables from '../../../infra/tables.json' with { type: 'json' };
 import { type RunningDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
@@ -20,10 +21,28 @@ export interface LocalAws {
   alertQueueUrl: string;
   eventsStreamArn: string;
   pids: number[];
+  /** Where DynamoDB Local keeps its data (undefined: in memory). */
+  dataDir?: string;
+  /** Whether the tables were already there, with the data of an earlier run. */
+  keptData: boolean;
   stop(): Promise<void>;
 }
 
 type TableName = keyof typeof tables;
+
+/**
+ * Creates a table from the same definition serverless.yml deploys (infra/tables.json); a table kept from an earlier
+ * run (DynamoDB Local with a data folder) is taken as it is. `existed` says which.
+ */
+export async function ensureTableFromDefinition(client: DynamoDBClient, key: TableName, tableName: string) {
+  try {
+    return { table: await createTableFromDefinition(client, key, tableName), existed: false };
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+    const described = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    return { table: described.Table, existed: true };
+  }
+}
 
 /** Creates a table from the same definition serverless.yml deploys (infra/tables.json). */
 export async function createTableFromDefinition(client: DynamoDBClient, key: TableName, tableName: string) {
@@ -43,13 +62,18 @@ export interface LocalAwsOptions {
   snsSqsPort?: number;
   settleWindowSeconds?: number;
   extraEnv?: Record<string, string>;
+  /** Keep DynamoDB Local's data in this folder (default: in memory). */
+  dataDir?: string;
 }
 
 /** DynamoDB Local and the SNS/SQS emulator on loopback, with everything serverless.yml would create. */
 export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
   const prefix = options.prefix ?? 'iot-presence-local';
   const [dynamo, fauxqs] = await Promise.all([
-    startDynamoDbLocal({ port: options.dynamoPort }),
+    startDynamoDbLocal({
+      ...(options.dynamoPort !== undefined ? { port: options.dynamoPort } : {}),
+      ...(options.dataDir !== undefined ? { dbPath: options.dataDir } : {}),
+    }),
     startSnsSqsEmulator(options.snsSqsPort ?? 0),
   ]);
   let dynamoToStop: RunningDynamoDbLocal | undefined = dynamo;
@@ -65,12 +89,13 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       alerts: `${prefix}-alerts`,
       rejected: `${prefix}-rejected`,
     };
-    const [events] = await Promise.all([
-      createTableFromDefinition(client, 'events', names.events),
-      createTableFromDefinition(client, 'devices', names.devices),
-      createTableFromDefinition(client, 'alerts', names.alerts),
-      createTableFromDefinition(client, 'rejected', names.rejected),
+    const created = await Promise.all([
+      ensureTableFromDefinition(client, 'events', names.events),
+      ensureTableFromDefinition(client, 'devices', names.devices),
+      ensureTableFromDefinition(client, 'alerts', names.alerts),
+      ensureTableFromDefinition(client, 'rejected', names.rejected),
     ]);
+    const events = created[0].table;
     client.destroy();
     const topic = fauxqs.createTopic(`${prefix}-alerts`);
     const alertQueue = fauxqs.createQueue(`${prefix}-alert-inbox`);
@@ -109,6 +134,8 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       alertQueueUrl: alertQueue.queueUrl,
       eventsStreamArn: String(events?.LatestStreamArn),
       pids: [dynamo.pid],
+      ...(dynamo.dbPath ? { dataDir: dynamo.dbPath } : {}),
+      keptData: created.some(({ existed }) => existed),
       stop: async () => {
         await Promise.all([dynamo.stop(), fauxqs.stop()]);
       },
