@@ -1,0 +1,81 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { decodeDeviceRecord, encodeDeviceRecord } from '../../src/adapters/dynamodb/device-record.js';
+import { StoredRecordError } from '../../src/domain/errors.js';
+import { evaluateDevice } from '../../src/domain/evaluate.js';
+import { DEFAULT_SETTINGS } from '../../src/domain/settings.js';
+import { fleetPlanArb, scenarioFromPlan } from '../fixtures/aws-model/index.js';
+import { VirtualFleetHarness } from '../fixtures/in-memory-ports.js';
+
+describe('the stored device record', () => {
+  it('reads back exactly what was written, for every record a generated fleet produces', async () => {
+    await fc.assert(
+      fc.asyncProperty(fleetPlanArb({ maxDevices: 2 }), async (fleet) => {
+        // Arrange: every record the reconciler writes along a generated history.
+        const harness = new VirtualFleetHarness();
+        const records = [];
+        for (const line of scenarioFromPlan(fleet).lines) {
+          await harness.deliver(line);
+          const stored = await harness.store.load(line.deviceEvent.deviceId);
+          if (stored) records.push({ deviceId: line.deviceEvent.deviceId, stored });
+        }
+        // Act
+        const again = records.map(({ deviceId, stored }) =>
+          decodeDeviceRecord(deviceId, encodeDeviceRecord(stored)),
+        );
+        // Assert
+        expect(again).toEqual(records.map(({ stored: { revision: _, ...record } }) => record));
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('keeps a record small: a device that stays connected fits in a few hundred bytes', () => {
+    // Arrange
+    const facts = {
+      deviceId: 'thing-1',
+      presence: true,
+      connections: [
+        {
+          sessionIdentifier: '2ee5e77e-7d9a-439f-a193-1b71b54ae1cc',
+          versionNumber: 11,
+          source: 'presence' as const,
+          startedAt: 1_793_520_000_000,
+          startSeenAt: 1_793_520_000_120,
+        },
+      ],
+      wills: [],
+      lastEventAt: 1_793_520_000_120,
+      lastConnectedAt: 1_793_520_000_120,
+    };
+    const { cursor } = evaluateDevice(facts, undefined, 1_793_520_100_000, DEFAULT_SETTINGS);
+    // Act
+    const text = encodeDeviceRecord({ facts, cursor, outbox: [] });
+    // Assert
+    expect(text.length).toBeLessThan(400);
+  });
+
+  it.each([
+    ['a record of another schema version', '{"schemaVersion":2,"facts":{}}', 'schemaVersion'],
+    ['text that is not JSON', 'not json', 'not JSON'],
+    ['a connection without its identifier', null, 'connections.0.s'],
+  ])('refuses %s with its key and the reason', (_label, text, reason) => {
+    // Arrange
+    const damaged =
+      text ??
+      JSON.stringify({
+        schemaVersion: 3,
+        presence: true,
+        connections: [{ v: 1 }],
+        wills: [],
+        last: {},
+        outbox: [],
+      });
+    // Act
+    const read = () => decodeDeviceRecord('thing-9', damaged);
+    // Assert
+    expect(read).toThrow(StoredRecordError);
+    expect(read).toThrow(/device thing-9/);
+    expect(read).toThrow(new RegExp(reason));
+  });
+});
