@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { connect, type MqttClient } from 'mqtt';
-import { chromium } from 'playwright-core';
 import { startLocalStack } from '../../src/local/local-stack.js';
 import { buildDashboard } from '../server/build.js';
+import { launchHeadlessChromium } from '../server/headless-chromium.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
@@ -28,16 +28,6 @@ const { values } = parseArgs({
 const DEVICES = Number(values.devices);
 const RUNS = Number(values.runs);
 const CUT = Math.round(DEVICES * 0.15);
-const FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -128,13 +118,8 @@ try {
 
   const runs: Array<{ devicesRendered: number; fleetCounted: number; load: number }> = [];
   for (let run = 0; run < RUNS; run += 1) {
-    const profile = mkdtempSync(join(tmpdir(), 'dashboard-measure-profile-'));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: FLAGS,
-      viewport: { width: 1280, height: 900 },
-    });
+    const browser = await launchHeadlessChromium('dashboard-measure-profile-');
+    const { context } = browser;
     try {
       const page = context.pages()[0] ?? (await context.newPage());
       await page.goto(`${stack.httpUrl}/`);
@@ -152,8 +137,7 @@ try {
         })`),
       );
     } finally {
-      await context.close();
-      rmSync(profile, { recursive: true, force: true });
+      await browser.close();
     }
   }
   const sizes = assetSizes(assetsDir);

@@ -3,8 +3,8 @@
  * Loopback only, and only for requests addressed to this server by name (the Host header), so that a web page
  * elsewhere cannot use it through DNS rebinding to read the fleet with the user's AWS credentials.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type RunningServer, serveOnLoopback } from '../../src/local/loopback-server.js';
 import type { Forwarder } from './signed-api.js';
 import { type StaticAssets, staticAssets } from './static-assets.js';
 
@@ -20,12 +20,7 @@ export interface DashboardServerOptions {
   log?: (line: string) => void;
 }
 
-export interface DashboardServer {
-  port: number;
-  url: string;
-  /** Stops accepting connections, closes the open ones; idempotent. */
-  stop(): Promise<void>;
-}
+export type DashboardServer = RunningServer;
 
 function sendText(response: ServerResponse, status: number, text: string): void {
   response.writeHead(status, {
@@ -43,7 +38,6 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
   const assets = options.assets ?? staticAssets();
   const log = options.log ?? (() => undefined);
   let allowedHosts = new Set<string>();
-  const sockets = new Set<Socket>();
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (!allowedHosts.has((request.headers.host ?? '').toLowerCase())) {
@@ -56,43 +50,14 @@ export async function startDashboardServer(options: DashboardServerOptions): Pro
     sendText(response, 404, 'not found\n');
   }
 
-  const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      log(
-        `[dashboard] ${request.method} ${request.url} failed: ${error instanceof Error ? error.stack : String(error)}`,
-      );
-      if (!response.headersSent) sendText(response, 500, 'internal error\n');
-      else response.destroy();
-    });
+  const running = await serveOnLoopback({
+    host,
+    port: options.port,
+    handle,
+    internalError: (response) => sendText(response, 500, 'internal error\n'),
+    log,
+    label: 'dashboard',
   });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`]);
-  const urlHost = host.includes(':') ? `[${host}]` : host;
-
-  let stopping: Promise<void> | undefined;
-  return {
-    port,
-    url: `http://${urlHost}:${port}`,
-    stop() {
-      stopping ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setTimeout(() => {
-          for (const socket of sockets) socket.destroy();
-        }, 250).unref();
-      });
-      return stopping;
-    },
-  };
+  allowedHosts = new Set([`127.0.0.1:${running.port}`, `localhost:${running.port}`, `[::1]:${running.port}`]);
+  return running;
 }

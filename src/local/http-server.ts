@@ -4,10 +4,10 @@
  * There is no IAM signature check locally, so the server only ever binds to a loopback address.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { lambdaContext } from './lambda-context.js';
+import { type RunningServer, serveOnLoopback } from './loopback-server.js';
 
 export type HttpHandler = (event: unknown, context: Context) => Promise<unknown>;
 
@@ -35,12 +35,7 @@ export interface LocalHttpServerOptions {
 /** The one route the deployment does not have: feeding dead-lettered events back, on loopback only. */
 export const REDRIVE_PATH = '/local/redrive';
 
-export interface LocalHttpServer {
-  port: number;
-  url: string;
-  /** Stops accepting connections, closes idle and open ones, resolves once the port is free. Idempotent. */
-  stop(): Promise<void>;
-}
+export type LocalHttpServer = RunningServer;
 
 interface RouteMatch {
   routeKey: string;
@@ -193,7 +188,6 @@ export async function startHttpServer(options: LocalHttpServerOptions): Promise<
     throw new Error(`the local HTTP API has no authentication and only binds to loopback, not ${host}`);
   const log = options.log ?? (() => undefined);
   let port = options.port;
-  const sockets = new Set<Socket>();
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     // GET requests carry no body; drain whatever comes so the connection can be reused.
@@ -222,43 +216,14 @@ export async function startHttpServer(options: LocalHttpServerOptions): Promise<
     writeResult(response, result);
   }
 
-  const server: Server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      log(
-        `[http] ${request.method} ${request.url} failed: ${error instanceof Error ? error.stack : String(error)}`,
-      );
-      if (!response.headersSent) send(response, 500, { error: 'internal error' });
-      else response.destroy();
-    });
-  });
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  port = (server.address() as AddressInfo).port;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
-
-  let stopping: Promise<void> | undefined;
-  return {
+  const running = await serveOnLoopback({
+    host,
     port,
-    url: `http://${urlHost}:${port}`,
-    stop() {
-      stopping ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        // In-flight requests get a moment to finish; then every connection goes.
-        setTimeout(() => {
-          for (const socket of sockets) socket.destroy();
-        }, 250).unref();
-      });
-      return stopping;
-    },
-  };
+    handle,
+    internalError: (response) => send(response, 500, { error: 'internal error' }),
+    log,
+    label: 'http',
+  });
+  port = running.port;
+  return running;
 }

@@ -2,10 +2,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard } from '../../dashboard/server/build.js';
 import { startDashboardServer } from '../../dashboard/server/dashboard-server.js';
+import { type HeadlessBrowser, launchHeadlessChromium } from '../../dashboard/server/headless-chromium.js';
 import { staticAssets } from '../../dashboard/server/static-assets.js';
 import { type LocalStack, startLocalStack } from '../../src/local/local-stack.js';
 import { AlertInbox, destroySocket, processIsAlive } from '../fixtures/local-stack.js';
@@ -17,17 +18,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 /** W: short, so that an outage longer than W takes seconds. */
 const W_SECONDS = 4;
 const W = W_SECONDS * 1000;
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 /** Set to a path (e.g. docs/dashboard.png) to keep the screenshot the test takes. */
 const KEEP_SCREENSHOT = process.env.DASHBOARD_SCREENSHOT;
 
@@ -38,6 +28,7 @@ let stack: LocalStack;
 let assetsDir: string;
 let profileDir: string;
 let context: BrowserContext;
+let browser: HeadlessBrowser | undefined;
 let page: Page;
 
 const prefix = `dash-${process.pid}`;
@@ -122,13 +113,8 @@ beforeAll(async () => {
     onAlert: inbox.push,
     dashboardDir: assetsDir,
   });
-  profileDir = mkdtempSync(join(tmpdir(), 'dashboard-e2e-profile-'));
-  context = await chromium.launchPersistentContext(profileDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_FLAGS,
-    viewport: { width: 1280, height: 900 },
-  });
+  browser = await launchHeadlessChromium('dashboard-e2e-profile-');
+  ({ context, profile: profileDir } = browser);
   page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (error) => pageErrors.push(error.message));
   page.on('console', (message) => {
@@ -147,11 +133,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   const pids = profileDir ? browserPids() : [];
-  await context?.close().catch(() => undefined);
+  await browser?.close().catch(() => undefined);
   for (const pid of pids) if (processIsAlive(pid)) process.kill(pid, 'SIGKILL');
   for (const client of clients) client.end(true);
   await stack?.stop();
-  for (const dir of [assetsDir, profileDir]) if (dir) rmSync(dir, { recursive: true, force: true });
+  if (assetsDir) rmSync(assetsDir, { recursive: true, force: true });
 });
 
 describe('the live fleet dashboard on the local stack (W = 4 s)', () => {
