@@ -15,9 +15,23 @@
  */
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import mqttPacket, { type IConnectPacket, type Packet, type Parser } from 'mqtt-packet';
+import mqttPacket, { type IConnectPacket, type IPublishPacket, type Packet, type Parser } from 'mqtt-packet';
 
 /** AWS IoT Core keeps a persistent session at most 7 days (Session Expiry Interval). */
+
+/** A PUBLISH as the other side gets it: the same message without MQTT 5 properties (a topic alias resolved). */
+function plainPublish(packet: IPublishPacket, topic: string): IPublishPacket {
+  return {
+    cmd: 'publish',
+    topic,
+    payload: packet.payload,
+    qos: packet.qos,
+    retain: packet.retain,
+    dup: packet.dup,
+    ...(packet.qos > 0 ? { messageId: packet.messageId } : {}),
+  };
+}
+
 export const MAX_SESSION_EXPIRY_SECONDS = 604_800;
 
 /** MQTT 5 reason codes used here. */
@@ -182,15 +196,7 @@ export function bridgeMqtt5(
         return;
       }
       case 'publish':
-        toClient({
-          cmd: 'publish',
-          topic: packet.topic,
-          payload: packet.payload,
-          qos: packet.qos,
-          retain: packet.retain,
-          dup: packet.dup,
-          ...(packet.qos > 0 ? { messageId: packet.messageId } : {}),
-        });
+        toClient(plainPublish(packet, packet.topic));
         return;
       case 'puback':
       case 'pubrec':
@@ -234,15 +240,7 @@ export function bridgeMqtt5(
           protocolError();
           return;
         }
-        toBroker({
-          cmd: 'publish',
-          topic,
-          payload: packet.payload,
-          qos: packet.qos,
-          retain: packet.retain,
-          dup: packet.dup,
-          ...(packet.qos > 0 ? { messageId: packet.messageId } : {}),
-        });
+        toBroker(plainPublish(packet, topic));
         return;
       }
       case 'puback':

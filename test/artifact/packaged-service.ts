@@ -29,9 +29,9 @@ import { LOCAL_CREDENTIALS, type LocalAws, startLocalAws } from '../../src/local
 import { StreamPump } from '../../src/local/stream-pump.js';
 import {
   type CfnTemplate,
-  packageTimeoutMs,
   packagingEnvironment,
   projectRoot,
+  runServerlessPackage,
 } from '../fixtures/serverless-template.js';
 
 const execFileAsync = promisify(execFile);
@@ -114,34 +114,20 @@ export async function packageAndUnzip(
   params: Record<string, string>,
 ): Promise<PackagedArtifact> {
   const directory = await mkdtemp(join(tmpdir(), 'iot-presence-artifact-'));
-  const started = performance.now();
+  let durationMs: number;
   try {
-    await execFileAsync(
-      'npx',
-      [
-        'serverless',
-        'package',
-        '--stage',
-        stage,
-        '--package',
-        join(directory, 'package'),
-        ...Object.entries(params).map(([name, value]) => `--param=${name}=${value}`),
-      ],
-      {
-        cwd: projectRoot,
-        env: { ...packagingEnvironment(), IOT_PRESENCE_ESBUILD_WORK_FOLDER: ESBUILD_WORK_FOLDER },
-        timeout: packageTimeoutMs,
-        maxBuffer: 16 * 1024 * 1024,
-      },
-    );
+    ({ durationMs } = await runServerlessPackage({
+      stage,
+      outDir: join(directory, 'package'),
+      params,
+      env: { ...packagingEnvironment(), IOT_PRESENCE_ESBUILD_WORK_FOLDER: ESBUILD_WORK_FOLDER },
+    }));
   } catch (error) {
     await rm(directory, { recursive: true, force: true });
-    const { stdout = '', stderr = '' } = error as { stdout?: string; stderr?: string };
-    throw new Error(`serverless package failed:\n${stdout}\n${stderr}`, { cause: error });
+    throw error;
   } finally {
     await rm(join(projectRoot, ESBUILD_WORK_FOLDER), { recursive: true, force: true });
   }
-  const durationMs = performance.now() - started;
   const template = JSON.parse(
     await readFile(join(directory, 'package', 'cloudformation-template-update-stack.json'), 'utf8'),
   ) as CfnTemplate;
