@@ -66,6 +66,7 @@ export function reconcileRows<T>(
   keyOf: (item: T) => string,
   cellsOf: (item: T) => HTMLTableCellElement[],
 ): void {
+  const focused = focusWithin(body);
   const existing = new Map<string, HTMLTableRowElement>();
   for (const row of [...body.rows]) existing.set(row.dataset.key ?? '', row);
   let previous: HTMLTableRowElement | null = null;
@@ -91,4 +92,27 @@ export function reconcileRows<T>(
     previous = row;
   }
   for (const row of [...body.rows]) if (!kept.has(row)) row.remove();
+  focused?.restore();
+}
+
+/**
+ * What has the keyboard focus inside `container` (a link or button of a keyed row), so that it can be given back
+ * if an update moved or replaced it: moving a focused node in the DOM drops its focus.
+ */
+function focusWithin(container: Element): { restore(): void } | undefined {
+  const active = document.activeElement;
+  if (!(active instanceof HTMLElement) || !container.contains(active)) return undefined;
+  const key = active.closest<HTMLElement>('[data-key]')?.dataset.key;
+  const href = active.getAttribute('href');
+  return {
+    restore() {
+      if (document.activeElement === active && active.isConnected) return;
+      const row = [...container.querySelectorAll<HTMLElement>('[data-key]')].find(
+        (r) => r.dataset.key === key,
+      );
+      const again =
+        href === null ? undefined : row?.querySelector<HTMLElement>(`[href="${CSS.escape(href)}"]`);
+      again?.focus();
+    },
+  };
 }
