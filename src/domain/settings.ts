@@ -1,4 +1,7 @@
 import type { EpisodeKind, EpisodeRule } from './episodes.js';
+import type { FleetRule } from './fleet-incidents.js';
+
+export const DEFAULT_FLEET_RULE: FleetRule = { minDevices: 25, windowMs: 120_000, recoveredShare: 0.9 };
 
 /** The knobs of the presence rules; every duration is in milliseconds. */
 export interface PresenceSettings {
