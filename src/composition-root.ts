@@ -1,6 +1,6 @@
 import { type AwsClients, createAwsClients } from './adapters/aws-clients.js';
 import { systemClock } from './adapters/clock.js';
-import type { CursorCodec } from './adapters/cursor-codec.js';
+import type { HmacCursorCodec } from './adapters/cursor-codec.js';
 import type { DynamoDbAlertLedger } from './adapters/dynamodb/alert-ledger.js';
 import type { DynamoDbDeviceStore } from './adapters/dynamodb/device-store.js';
 import type { DynamoDbEventLog } from './adapters/dynamodb/event-log.js';
@@ -29,7 +29,7 @@ export interface AppPorts {
   devices: DynamoDbDeviceStore;
   ledger: DynamoDbAlertLedger;
   reconciler: Reconciler;
-  cursors: CursorCodec;
+  cursors: HmacCursorCodec;
 }
 
 export interface PortOverrides {

@@ -1,4 +1,4 @@
-import { parseJsonOrUndefined } from '../shared/json.js';
+import { parseJsonOr } from '../shared/json.js';
 import * as z from '../shared/zod.js';
 import { applyTopicRules, type RuleInvocation, type RuleTarget, type RuleTopics } from './iot-rules.js';
 
@@ -26,7 +26,7 @@ export interface RedriveTarget {
  * payload, so the rule's projection is applied again (its receive time is lost: the redrive time stands in).
  */
 export function redriveTargets(body: string, topics: RuleTopics, now: number): RedriveTarget[] | undefined {
-  const parsed = parseJsonOrUndefined(body);
+  const parsed = parseJsonOr(body, undefined);
   if (parsed === undefined) return undefined;
   const failure = lambdaFailureRecordSchema.safeParse(parsed);
   if (failure.success) {

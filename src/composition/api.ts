@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { systemClock } from '../adapters/clock.js';
-import { CursorCodec } from '../adapters/cursor-codec.js';
+import { HmacCursorCodec } from '../adapters/cursor-codec.js';
 import { DynamoDbAlertLedger } from '../adapters/dynamodb/alert-ledger.js';
 import { DynamoDbDeviceStore } from '../adapters/dynamodb/device-store.js';
 import { DynamoDbEventLog } from '../adapters/dynamodb/event-log.js';
@@ -15,7 +15,7 @@ export interface ApiPorts {
   devices: DynamoDbDeviceStore;
   ledger: DynamoDbAlertLedger;
   eventLog: DynamoDbEventLog;
-  cursors: CursorCodec;
+  cursors: HmacCursorCodec;
 }
 
 export function deviceStore(config: Config, dynamo: DynamoDBDocumentClient): DynamoDbDeviceStore {
@@ -32,7 +32,7 @@ export function createApiPorts(
     devices: deviceStore(config, dynamo),
     ledger: new DynamoDbAlertLedger(dynamo, config.ALERTS_TABLE, config.ALERT_TTL_DAYS),
     eventLog: new DynamoDbEventLog(dynamo, config.EVENTS_TABLE, config.EVENT_TTL_DAYS),
-    cursors: new CursorCodec(config.CURSOR_SIGNING_KEY),
+    cursors: new HmacCursorCodec(config.CURSOR_SIGNING_KEY),
   };
 }
 

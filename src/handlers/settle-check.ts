@@ -3,7 +3,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { logger, metrics } from '../adapters/observability.js';
 import { productionReconcilerPorts } from '../composition/reconciler.js';
 import type { AppPorts } from '../composition-root.js';
-import { parseJsonOrUndefined } from '../shared/json.js';
+import { parseJsonOr } from '../shared/json.js';
 import * as z from '../shared/zod.js';
 import { forEachWithLimit, retryableFailures } from './shared/device-batches.js';
 import { deviceIdSchema } from './shared/input-guards.js';
@@ -17,7 +17,7 @@ export function buildSettleCheckHandler(ports: Pick<AppPorts, 'reconciler' | 're
   return lambdaShell(async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const devices = new Map<string, string[]>();
     for (const record of event.Records) {
-      const parsed = checkMessageSchema.safeParse(parseJsonOrUndefined(record.body));
+      const parsed = checkMessageSchema.safeParse(parseJsonOr(record.body, undefined));
       if (!parsed.success) {
         await rejectInput(
           ports.rejections,

@@ -7,6 +7,7 @@ import {
   InvalidCursorError,
   InvalidInputError,
 } from '../../domain/errors.js';
+import type { Page, PageRequest, PageToken } from '../../domain/queries.js';
 import * as z from '../../shared/zod.js';
 import { deviceIdSchema } from './input-guards.js';
 import { lambdaShell } from './lambda-shell.js';
@@ -86,6 +87,27 @@ export const pageQuerySchema = z.object({
     z.string({ error: CURSOR_RULE }).check(z.minLength(1, CURSOR_RULE), z.maxLength(4096, CURSOR_RULE)),
   ),
 });
+
+/** Signs a store's page token into the cursor a client holds, bound to the query (`scope`) it belongs to. */
+export interface CursorCodec {
+  encode(position: PageToken, scope: string): string;
+  /** Throws InvalidCursorError for a cursor this API did not sign for this scope. */
+  decode(cursor: string, scope: string): PageToken;
+}
+
+/** The page a client asks for: its size, and where its cursor (checked against `scope`) says to resume. */
+export function pageRequest(
+  cursors: CursorCodec,
+  query: { limit: number; cursor?: string | undefined },
+  scope: string,
+): PageRequest {
+  return { limit: query.limit, after: query.cursor ? cursors.decode(query.cursor, scope) : undefined };
+}
+
+/** The cursor of the next page, or null on the last one. */
+export function responseCursor(cursors: CursorCodec, page: Page<unknown>, scope: string): string | null {
+  return page.next ? cursors.encode(page.next, scope) : null;
+}
 
 export function pathDeviceId(event: APIGatewayProxyEventV2): string {
   return parseOrThrow(deviceIdSchema, event.pathParameters?.deviceId, 'deviceId');

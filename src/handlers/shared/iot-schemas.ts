@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type DeviceEvent, DISCONNECT_REASONS } from '../../domain/device-events.js';
+import { parseJsonOr } from '../../shared/json.js';
 import { matchTopicFilter } from '../../shared/topic-filter.js';
 import * as z from '../../shared/zod.js';
 import { describeZodError, deviceIdSchema, unsafeStructure } from './input-guards.js';
@@ -104,13 +105,10 @@ export interface DeviceMessageTopics {
   birthTopicFilter: string;
 }
 
+/** A payload that is not JSON is kept as the text it was. */
 function decodePayload(base64: string): unknown {
   const text = Buffer.from(base64, 'base64').toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text; // not JSON: kept as the text it was
-  }
+  return parseJsonOr(text, text);
 }
 
 function deviceFromTopic(filter: string, topic: string, clientId: string): string | undefined {
