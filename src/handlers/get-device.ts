@@ -1,4 +1,3 @@
-import { productionApiPorts } from '../composition/api.js';
 import { DeviceNotFoundError } from '../domain/errors.js';
 import type { DeviceView } from '../domain/evaluate.js';
 import type { Clock } from '../domain/ports.js';
@@ -32,5 +31,3 @@ export function buildGetDeviceHandler(wiring: { devices: Pick<DeviceQueries, 'ge
     return json(200, deviceStatusBody(view));
   });
 }
-
-export const handler = buildGetDeviceHandler(productionApiPorts());

@@ -1,5 +1,4 @@
 import { alertMessage } from '../adapters/alert-message.js';
-import { productionApiPorts } from '../composition/api.js';
 import type { Clock } from '../domain/ports.js';
 import type { AlertQueries, FleetAlertPage } from '../domain/queries.js';
 import * as z from '../shared/zod.js';
@@ -37,5 +36,3 @@ export function buildListAlertsHandler(wiring: { ledger: AlertQueries; cursors: 
     });
   });
 }
-
-export const handler = buildListAlertsHandler(productionApiPorts());

@@ -1,4 +1,3 @@
-import { productionApiPorts } from '../composition/api.js';
 import { DeviceNotFoundError } from '../domain/errors.js';
 import type { Clock } from '../domain/ports.js';
 import type { DeviceQueries, EventQueries } from '../domain/queries.js';
@@ -49,5 +48,3 @@ export function buildListDeviceEventsHandler(wiring: {
     });
   });
 }
-
-export const handler = buildListDeviceEventsHandler(productionApiPorts());

@@ -1,4 +1,3 @@
-import { productionApiPorts } from '../composition/api.js';
 import type { DeviceQueries } from '../domain/queries.js';
 import * as z from '../shared/zod.js';
 import {
@@ -35,5 +34,3 @@ export function buildListDevicesHandler(wiring: {
     });
   });
 }
-
-export const handler = buildListDevicesHandler(productionApiPorts());
