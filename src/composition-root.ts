@@ -11,7 +11,7 @@ import type { Config } from './config.js';
 import type { CheckScheduler, Clock } from './domain/ports.js';
 import type { Reconciler } from './domain/reconciler.js';
 import type { PresenceSettings } from './domain/settings.js';
-import type { CursorCodec } from './handlers/shared/http.js';
+import type { CursorCodec } from './handlers/shared/paging.js';
 
 /**
  * Everything any handler may need, over one set of clients (the local runtime, tests and benches), with the stores'

@@ -1,4 +1,5 @@
 import { DEFAULT_SETTINGS, type PresenceSettings } from './domain/settings.js';
+import type { DeviceMessageTopics } from './shared/topic-filter.js';
 import * as z from './shared/zod.js';
 
 const seconds = (fallback: number, max: number) =>
@@ -6,7 +7,7 @@ const seconds = (fallback: number, max: number) =>
 const minLength = (n: number) => z.string().check(z.minLength(n));
 
 /** Every setting the functions read, validated once at cold start. */
-export const configSchema = z.object({
+const configSchema = z.object({
   EVENTS_TABLE: minLength(3),
   DEVICES_TABLE: minLength(3),
   ALERTS_TABLE: minLength(3),
@@ -59,4 +60,9 @@ export function settingsFrom(config: Config): PresenceSettings {
     willMatchMs: config.WILL_MATCH_SECONDS * 1000,
     versionWindowMs: config.VERSION_WINDOW_SECONDS * 1000,
   };
+}
+
+/** The will and birth topic filters from the configuration. */
+export function deviceMessageTopicsFrom(config: Config): DeviceMessageTopics {
+  return { willTopicFilter: config.WILL_TOPIC_FILTER, birthTopicFilter: config.BIRTH_TOPIC_FILTER };
 }

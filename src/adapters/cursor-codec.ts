@@ -1,7 +1,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { InvalidCursorError } from '../domain/errors.js';
 import type { PageToken } from '../domain/queries.js';
-import type { CursorCodec } from '../handlers/shared/http.js';
+import type { CursorCodec } from '../handlers/shared/paging.js';
+import { parseJsonOr } from '../shared/json.js';
 
 /**
  * Pagination cursors are opaque and tamper-proof: base64url JSON plus an HMAC over it and the query it belongs to,
@@ -25,10 +26,8 @@ export class HmacCursorCodec implements CursorCodec {
     const expected = Buffer.from(this.sign(body, scope));
     const given = Buffer.from(signature);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw new InvalidCursorError();
-    try {
-      return JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as PageToken;
-    } catch {
-      throw new InvalidCursorError();
-    }
+    const position = parseJsonOr(Buffer.from(body, 'base64url').toString('utf8'), undefined);
+    if (position === null || typeof position !== 'object') throw new InvalidCursorError();
+    return position as PageToken;
   }
 }

@@ -7,7 +7,7 @@ import { createDynamoDbClient } from '../adapters/dynamodb-client.js';
 import { type Config, productionConfig } from '../config.js';
 import type { Clock } from '../domain/ports.js';
 import type { AlertQueries, DeviceQueries, EventQueries } from '../domain/queries.js';
-import type { CursorCodec } from '../handlers/shared/http.js';
+import type { CursorCodec } from '../handlers/shared/paging.js';
 import { createDeviceStore } from './device-store.js';
 
 /** What the read API functions use: the domain's query ports over DynamoDB, and the cursor codec. */

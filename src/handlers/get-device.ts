@@ -4,7 +4,7 @@ import type { Clock } from '../domain/ports.js';
 import type { DeviceQueries } from '../domain/queries.js';
 import { httpShell, isoTime, json, pathDeviceId } from './shared/http.js';
 
-export function deviceStatusBody(view: DeviceView) {
+function deviceStatusBody(view: DeviceView) {
   return {
     deviceId: view.deviceId,
     status: view.status,

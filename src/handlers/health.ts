@@ -3,7 +3,7 @@ import { serviceVersion } from '../version.js';
 import { httpShell, json } from './shared/http.js';
 
 /** The body of GET /health: what runs, and the settings that decide states and alerts. */
-export function healthBody(config: Config) {
+function healthBody(config: Config) {
   return {
     service: 'iot-presence',
     version: serviceVersion,

@@ -1,14 +1,11 @@
-import type { Config } from '../config.js';
+import { type Config, deviceMessageTopicsFrom } from '../config.js';
 import { type IngestPorts, ingest } from './shared/ingest.js';
 import { parseDeviceMessage } from './shared/iot-schemas.js';
 import { lambdaShell } from './shared/lambda-shell.js';
 
 /** Invoked by the will and birth rules: Last Will messages and the birth messages of presence-less fleets. */
 export function buildIngestDeviceMessageHandler(wiring: IngestPorts & { config: Config }) {
-  const topics = {
-    willTopicFilter: wiring.config.WILL_TOPIC_FILTER,
-    birthTopicFilter: wiring.config.BIRTH_TOPIC_FILTER,
-  };
+  const topics = deviceMessageTopicsFrom(wiring.config);
   return lambdaShell((event: unknown) =>
     ingest(wiring, 'device-message', event, (input, now) => parseDeviceMessage(input, now, topics)),
   );

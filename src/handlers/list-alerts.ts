@@ -2,16 +2,9 @@ import { alertMessage } from '../adapters/alert-message.js';
 import type { Clock } from '../domain/ports.js';
 import type { AlertQueries, FleetAlertPage } from '../domain/queries.js';
 import * as z from '../shared/zod.js';
-import {
-  type CursorCodec,
-  httpShell,
-  json,
-  pageQuerySchema,
-  pageRequest,
-  parseOrThrow,
-  responseCursor,
-} from './shared/http.js';
+import { httpShell, json, parseOrThrow } from './shared/http.js';
 import { deviceIdSchema } from './shared/input-guards.js';
+import { type CursorCodec, pageQuerySchema, pageRequest, responseCursor } from './shared/paging.js';
 
 const querySchema = z.extend(pageQuerySchema, { deviceId: z.optional(deviceIdSchema) });
 

@@ -2,17 +2,8 @@ import { DeviceNotFoundError } from '../domain/errors.js';
 import type { Clock } from '../domain/ports.js';
 import type { DeviceQueries, EventQueries } from '../domain/queries.js';
 import { parseJsonOr } from '../shared/json.js';
-import {
-  type CursorCodec,
-  httpShell,
-  isoTime,
-  json,
-  pageQuerySchema,
-  pageRequest,
-  parseOrThrow,
-  pathDeviceId,
-  responseCursor,
-} from './shared/http.js';
+import { httpShell, isoTime, json, parseOrThrow, pathDeviceId } from './shared/http.js';
+import { type CursorCodec, pageQuerySchema, pageRequest, responseCursor } from './shared/paging.js';
 
 /**
  * GET /devices/{deviceId}/events: the stored raw events, newest first; 404 for a device never seen, as

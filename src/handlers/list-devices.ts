@@ -1,15 +1,7 @@
 import type { DeviceQueries } from '../domain/queries.js';
 import * as z from '../shared/zod.js';
-import {
-  type CursorCodec,
-  httpShell,
-  isoTime,
-  json,
-  pageQuerySchema,
-  pageRequest,
-  parseOrThrow,
-  responseCursor,
-} from './shared/http.js';
+import { httpShell, isoTime, json, parseOrThrow } from './shared/http.js';
+import { type CursorCodec, pageQuerySchema, pageRequest, responseCursor } from './shared/paging.js';
 
 const querySchema = z.extend(pageQuerySchema, {
   status: z.enum(['connected', 'disconnected'], { error: 'status must be connected or disconnected' }),

@@ -2,11 +2,10 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { logger, metrics } from '../adapters/observability.js';
 import type { Reconciler } from '../domain/reconciler.js';
-import { forEachWithLimit, retryableFailures } from './shared/device-batches.js';
+import { forEachWithLimit } from '../shared/concurrency.js';
+import { retryableFailures } from './shared/device-batches.js';
 import { lambdaShell } from './shared/lambda-shell.js';
 import { groupByDevice } from './shared/stream-batches.js';
-
-export { groupByDevice } from './shared/stream-batches.js';
 
 const bySequence = (a: string, b: string) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0);
 

@@ -14,8 +14,8 @@ import {
 import type { AppWiring } from '../composition-root.js';
 import { productionConfig } from '../config.js';
 import type { Reconciler } from '../domain/reconciler.js';
+import { forEachWithLimit } from '../shared/concurrency.js';
 import * as z from '../shared/zod.js';
-import { forEachWithLimit } from './shared/device-batches.js';
 import { lambdaShell } from './shared/lambda-shell.js';
 import { groupByDevice } from './shared/stream-batches.js';
 

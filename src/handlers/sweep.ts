@@ -3,7 +3,7 @@ import { logger, metrics } from '../adapters/observability.js';
 import type { Reconciler } from '../domain/reconciler.js';
 import { lambdaShell } from './shared/lambda-shell.js';
 
-export const SWEEP_LIMIT = 500;
+const SWEEP_LIMIT = 500;
 
 /**
  * Scheduled every minute: publishes the alerts that outboxes still hold after their publisher's lease (SNS refused

@@ -12,7 +12,7 @@ import { readStreamRange } from '../adapters/stream-range-reader.js';
 import type { AppWiring } from '../composition-root.js';
 import type { CheckScheduler } from '../domain/ports.js';
 import type { RedriveResult } from '../handlers/redrive.js';
-import { forEachWithLimit } from '../handlers/shared/device-batches.js';
+import { forEachWithLimit } from '../shared/concurrency.js';
 import { lambdaContext } from './lambda-context.js';
 import type { LocalAws } from './services/local-aws.js';
 import { StreamPump } from './stream-pump.js';

@@ -4,6 +4,7 @@ import { connectionName } from '../../domain/connection.js';
 import type { Alert, AlertHistory } from '../../domain/ports.js';
 import type { AlertQueries, FleetAlertPage, LedgerEntry, Page, PageRequest } from '../../domain/queries.js';
 import type { Key, KeyPage } from './paging.js';
+import { ttlExpiry } from './ttl.js';
 
 export const utcDay = (epochMs: number) => new Date(epochMs).toISOString().slice(0, 10);
 
@@ -57,7 +58,7 @@ export class DynamoDbAlertLedger implements AlertHistory, AlertQueries {
             status: 'sent',
             publishedAt,
             alert: JSON.stringify(alert),
-            expiresAt: Math.floor(publishedAt / 1000) + this.ttlDays * 86_400,
+            expiresAt: ttlExpiry(publishedAt, this.ttlDays),
           },
           ConditionExpression: 'attribute_not_exists(alertKey)',
         }),

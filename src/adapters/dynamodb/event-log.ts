@@ -3,6 +3,7 @@ import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/
 import type { DeviceEvent } from '../../domain/device-events.js';
 import type { EventLog } from '../../domain/ports.js';
 import type { EventQueries, Page, PageRequest, StoredEvent } from '../../domain/queries.js';
+import { ttlExpiry } from './ttl.js';
 
 /** Sort key: event time first so the log reads newest first, then the event's identity. */
 export function eventKey(event: DeviceEvent): string {
@@ -29,7 +30,7 @@ export class DynamoDbEventLog implements EventLog, EventQueries {
             receivedAt: event.receivedAt,
             event: JSON.stringify(event),
             raw,
-            expiresAt: Math.floor(event.receivedAt / 1000) + this.ttlDays * 86_400,
+            expiresAt: ttlExpiry(event.receivedAt, this.ttlDays),
           },
           ConditionExpression: 'attribute_not_exists(eventKey)',
         }),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type DeviceEvent, DISCONNECT_REASONS } from '../../domain/device-events.js';
 import { parseJsonOr } from '../../shared/json.js';
-import { matchTopicFilter } from '../../shared/topic-filter.js';
+import { type DeviceMessageTopics, matchTopicFilter } from '../../shared/topic-filter.js';
 import * as z from '../../shared/zod.js';
 import { describeZodError, deviceIdSchema, unsafeStructure } from './input-guards.js';
 
@@ -23,7 +23,7 @@ const presenceCommon = {
 };
 
 /** What the presence rule delivers: the AWS lifecycle event plus topic() and timestamp(). */
-export const presenceRuleSchema = z.discriminatedUnion('eventType', [
+const presenceRuleSchema = z.discriminatedUnion('eventType', [
   z.object({
     ...presenceCommon,
     eventType: z.literal('connected'),
@@ -93,17 +93,12 @@ export function parsePresence(input: unknown, now: number): Parsed {
 }
 
 /** What the will and birth rules deliver: the payload (base64, so any bytes survive) and who published it. */
-export const deviceMessageRuleSchema = z.object({
+const deviceMessageRuleSchema = z.object({
   payloadBase64: maxText(262_144),
   clientId: deviceIdSchema,
   topic: z.string().check(z.minLength(1), z.maxLength(256)),
   receivedAt: z.optional(epochMs),
 });
-
-export interface DeviceMessageTopics {
-  willTopicFilter: string;
-  birthTopicFilter: string;
-}
 
 /** A payload that is not JSON is kept as the text it was. */
 function decodePayload(base64: string): unknown {
@@ -154,7 +149,3 @@ export const storedEventSchema = z.object({
   deviceId: deviceIdSchema,
   event: z.string().check(z.minLength(2)),
 });
-
-export function describeParseFailure(error: unknown): string {
-  return error instanceof z.core.$ZodError ? describeZodError(error) : String(error);
-}
