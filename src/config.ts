@@ -34,6 +34,25 @@ export class ConfigurationError extends Error {
   override name = 'ConfigurationError';
 }
 
+/**
+ * A whole-number setting of a local tool (an environment variable or a command-line value), checked with zod as the
+ * functions' settings are: undefined when unset or blank, else a whole number from `min` to `max`.
+ * Throws ConfigurationError naming the setting.
+ */
+export function wholeNumberSetting(
+  name: string,
+  raw: string | undefined,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const result = z.coerce.number().check(z.int(), z.gte(min), z.lte(max)).safeParse(raw);
+  if (!result.success) {
+    throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}, not "${raw}"`);
+  }
+  return result.data;
+}
+
 export function parseConfig(env: Record<string, string | undefined>): Config {
   const result = configSchema.safeParse(env);
   if (!result.success) {
