@@ -12,7 +12,6 @@ import { createDeviceStore } from './device-store.js';
 
 /** What the read API functions use: the domain's query ports over DynamoDB, and the cursor codec. */
 export interface ApiWiring {
-  config: Config;
   clock: Clock;
   devices: DeviceQueries;
   eventLog: EventQueries;
@@ -25,7 +24,6 @@ export function createApiWiring(
   { dynamo, clock = systemClock }: { dynamo: DynamoDBDocumentClient; clock?: Clock },
 ): ApiWiring {
   return {
-    config,
     clock,
     devices: createDeviceStore(config, dynamo),
     eventLog: new DynamoDbEventLog(dynamo, config.EVENTS_TABLE, config.EVENT_TTL_DAYS),
