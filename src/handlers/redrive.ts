@@ -11,15 +11,15 @@ import {
   type StreamBatchInfo,
   StreamRangeUnavailableError,
 } from '../adapters/stream-dead-letters.js';
-import type { AppPorts } from '../composition-root.js';
+import type { AppWiring } from '../composition-root.js';
 import { productionConfig } from '../config.js';
 import type { Reconciler } from '../domain/reconciler.js';
+import { forEachWithLimit } from '../shared/concurrency.js';
 import * as z from '../shared/zod.js';
-import { forEachWithLimit } from './shared/device-batches.js';
 import { lambdaShell } from './shared/lambda-shell.js';
 import { groupByDevice } from './shared/stream-batches.js';
 
-export interface RedrivePorts extends Pick<AppPorts, 'clock' | 'config'> {
+export interface RedrivePorts extends Pick<AppWiring, 'clock' | 'config'> {
   reconciler: Pick<Reconciler, 'reconcile'>;
   sqs: SQSClient;
   /** IngestDlq. */
@@ -168,7 +168,7 @@ let streamBatches: Promise<Pick<RedrivePorts, 'reconciler' | 'readStreamRange'>>
  */
 function streamBatchPorts(): Promise<Pick<RedrivePorts, 'reconciler' | 'readStreamRange'>> {
   streamBatches ??= (async () => {
-    const [{ productionReconcilerPorts }, { createDynamoDbStreamsClient }, { readStreamRange }] =
+    const [{ productionReconcilerWiring }, { createDynamoDbStreamsClient }, { readStreamRange }] =
       await Promise.all([
         import('../composition/reconciler.js'),
         import('../adapters/dynamodb-streams-client.js'),
@@ -176,7 +176,7 @@ function streamBatchPorts(): Promise<Pick<RedrivePorts, 'reconciler' | 'readStre
       ]);
     const streams = createDynamoDbStreamsClient();
     return {
-      reconciler: productionReconcilerPorts().reconciler,
+      reconciler: productionReconcilerWiring().reconciler,
       readStreamRange: (info: StreamBatchInfo) => readStreamRange(streams, info),
     };
   })();

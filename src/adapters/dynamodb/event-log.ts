@@ -2,7 +2,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { DeviceEvent } from '../../domain/device-events.js';
 import type { EventLog } from '../../domain/ports.js';
-import type { Page, PageRequest } from './paging.js';
+import type { EventQueries, Page, PageRequest, StoredEvent } from '../../domain/queries.js';
+import { ttlExpiry } from './ttl.js';
 
 /** Sort key: event time first so the log reads newest first, then the event's identity. */
 export function eventKey(event: DeviceEvent): string {
@@ -10,12 +11,7 @@ export function eventKey(event: DeviceEvent): string {
   return `${String(Math.max(0, Math.trunc(time))).padStart(15, '0')}#${event.eventId}`;
 }
 
-export interface StoredEvent {
-  event: DeviceEvent;
-  raw?: string;
-}
-
-export class DynamoDbEventLog implements EventLog {
+export class DynamoDbEventLog implements EventLog, EventQueries {
   constructor(
     private readonly dynamo: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -34,7 +30,7 @@ export class DynamoDbEventLog implements EventLog {
             receivedAt: event.receivedAt,
             event: JSON.stringify(event),
             raw,
-            expiresAt: Math.floor(event.receivedAt / 1000) + this.ttlDays * 86_400,
+            expiresAt: ttlExpiry(event.receivedAt, this.ttlDays),
           },
           ConditionExpression: 'attribute_not_exists(eventKey)',
         }),
@@ -46,10 +42,8 @@ export class DynamoDbEventLog implements EventLog {
     }
   }
 
-  async listNewestFirst(
-    deviceId: string,
-    page: PageRequest,
-  ): Promise<Page<StoredEvent & { eventKey: string }>> {
+  /** The page token is the query's LastEvaluatedKey as it is. */
+  async listNewestFirst(deviceId: string, page: PageRequest): Promise<Page<StoredEvent>> {
     const result = await this.dynamo.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -57,16 +51,15 @@ export class DynamoDbEventLog implements EventLog {
         ExpressionAttributeValues: { ':d': deviceId },
         ScanIndexForward: false,
         Limit: page.limit,
-        ExclusiveStartKey: page.startKey,
+        ExclusiveStartKey: page.after,
       }),
     );
     return {
       items: (result.Items ?? []).map((item) => ({
-        eventKey: String(item.eventKey),
         event: JSON.parse(String(item.event)) as DeviceEvent,
         raw: typeof item.raw === 'string' ? item.raw : undefined,
       })),
-      nextKey: result.LastEvaluatedKey,
+      next: result.LastEvaluatedKey,
     };
   }
 }
