@@ -10,7 +10,7 @@ import { type FaultInjector, installFaults } from '../adapters/faults.js';
 import { applyTopicRules, type MqttMessage, type RuleTarget } from '../adapters/iot-rules.js';
 import { readStreamRange } from '../adapters/stream-range-reader.js';
 import type { AppWiring } from '../composition-root.js';
-import type { CheckScheduler } from '../domain/ports.js';
+import type { AnyAlert, CheckScheduler } from '../domain/ports.js';
 import type { RedriveResult } from '../handlers/redrive.js';
 import { forEachWithLimit } from '../shared/concurrency.js';
 import { lambdaContext } from './lambda-context.js';
@@ -25,7 +25,7 @@ type Handler<E = unknown, R = unknown> = (event: E, context: Context) => Promise
 
 export interface ReceivedAlert {
   alertId: string;
-  type: 'offline' | 'online';
+  type: AnyAlert['type'];
   deviceId: string;
   sessionIdentifier: string;
   disconnectReason: string | null;
