@@ -11,6 +11,7 @@ import { applyTopicRules, type MqttMessage, type RuleTarget } from '../adapters/
 import { readStreamRange } from '../adapters/stream-range-reader.js';
 import type { AppWiring } from '../composition-root.js';
 import type { AnyAlert, CheckScheduler } from '../domain/ports.js';
+import { buildGetIncidentHandler, buildListIncidentsHandler } from '../handlers/incidents.js';
 import type { RedriveResult } from '../handlers/redrive.js';
 import { forEachWithLimit } from '../shared/concurrency.js';
 import { lambdaContext } from './lambda-context.js';
@@ -64,6 +65,8 @@ export interface LocalRuntime {
     listDevices: Handler;
     listDeviceEvents: Handler;
     listAlerts: Handler;
+    listIncidents: Handler;
+    getIncident: Handler;
     health: Handler;
   };
   counters: RuntimeCounters;
@@ -307,6 +310,8 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       listDevices: listDevices.buildListDevicesHandler(ports) as Handler,
       listDeviceEvents: listDeviceEvents.buildListDeviceEventsHandler(ports) as Handler,
       listAlerts: listAlerts.buildListAlertsHandler(ports) as Handler,
+      listIncidents: buildListIncidentsHandler(ports) as Handler,
+      getIncident: buildGetIncidentHandler(ports) as Handler,
       health: health.buildHealthHandler(ports) as Handler,
     },
     counters,

@@ -9,6 +9,8 @@ import { DEFAULT_FLEET_RULE } from '../../src/domain/settings.js';
 import { seededRandom } from '../../src/shared/seeded-random.js';
 import { RecordingAlertPublisher } from '../fixtures/in-memory-ports.js';
 import {
+  apiEvent,
+  callApi,
   connectedMessage,
   disconnectedMessage,
   newSession,
@@ -195,5 +197,46 @@ describe('fleet incidents on DynamoDB Local', () => {
     expect(recovered).toHaveLength(1);
     expect(recovered[0]).toMatchObject({ incidentId, devicesAffected: 30 });
     expect(afterReturn.filter((a) => a.type === 'online' && a.incidentId === incidentId)).toHaveLength(30);
+  });
+
+  it('lists incidents by status and pages through the devices of one', async () => {
+    // Arrange: the incident of the previous test, closed.
+    const { listIncidents, getIncident } = stack.runtime.handlers;
+    // Act
+    const open = await callApi(listIncidents, apiEvent('/incidents', {}, { status: 'open' }));
+    const closed = await callApi(listIncidents, apiEvent('/incidents', {}, { status: 'closed' }));
+    const items = closed.body.items as Array<{ incidentId: string; devices: number; startedAt: string }>;
+    const incidentId = String(items.find((i) => i.devices === 30)?.incidentId);
+    const pages: Array<Record<string, unknown>> = [];
+    let cursor: string | undefined;
+    do {
+      const page = await callApi(
+        getIncident,
+        apiEvent(`/incidents/${incidentId}`, { incidentId }, { limit: '12', ...(cursor ? { cursor } : {}) }),
+      );
+      pages.push(page.body);
+      cursor = ((page.body.deviceList as { cursor: string | null }).cursor ?? undefined) as
+        | string
+        | undefined;
+    } while (cursor);
+    const unknown = await callApi(
+      getIncident,
+      apiEvent('/incidents/x', { incidentId: '20261101T000000000Z-00000000' }),
+    );
+    const malformed = await callApi(getIncident, apiEvent('/incidents/x', { incidentId: '../etc' }));
+    const badStatus = await callApi(listIncidents, apiEvent('/incidents', {}, { status: 'gone' }));
+    // Assert
+    expect(open.body.items).toEqual([]);
+    // Both tests' incidents, newest first.
+    expect(items.map((i) => i.devices)).toEqual([40, 30]);
+    expect(items[1]).toMatchObject({ status: 'closed', devices: 30, recovered: 30, stillOffline: 0 });
+    const devices = pages.flatMap((p) => (p.deviceList as { items: Array<{ deviceId: string }> }).items);
+    expect(devices.map((d) => d.deviceId).sort()).toEqual(
+      Array.from({ length: 30 }, (_, i) => `fleet-dev-${i}`).sort(),
+    );
+    expect(pages).toHaveLength(3);
+    expect(unknown).toMatchObject({ statusCode: 404, body: { error: 'incident not found' } });
+    expect(malformed.statusCode).toBe(400);
+    expect(badStatus).toMatchObject({ statusCode: 400 });
   });
 });

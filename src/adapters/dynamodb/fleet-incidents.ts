@@ -26,6 +26,7 @@ import {
   type OfflineNotice,
 } from '../../domain/fleet-incidents.js';
 import type { FleetIncidentStore, OwedFleetAlert } from '../../domain/fleet-tracker.js';
+import type { IncidentMember, IncidentQueries, Page, PageRequest } from '../../domain/queries.js';
 import * as z from '../../shared/zod.js';
 import { ttlExpiry } from './ttl.js';
 
@@ -75,7 +76,7 @@ async function ignoringCondition(write: Promise<unknown>): Promise<boolean> {
   }
 }
 
-export class DynamoDbFleetIncidents implements FleetIncidentStore {
+export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueries {
   constructor(
     private readonly dynamo: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -324,14 +325,66 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore {
     }
   }
 
+  async listIncidents(status: Incident['status'], page: PageRequest): Promise<Page<Incident>> {
+    const items: Incident[] = [];
+    let after = page.after as Record<string, unknown> | undefined;
+    // The filter leaves pages short: read on until the page is full or the incidents end.
+    do {
+      const result = await this.dynamo.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'deviceId = :f AND begins_with(alertKey, :p)',
+          FilterExpression: '#status = :s',
+          ExpressionAttributeNames: { '#status': 'status' },
+          ExpressionAttributeValues: { ':f': FLEET_KEY, ':p': 'incident#', ':s': status },
+          ScanIndexForward: false,
+          Limit: page.limit - items.length,
+          ExclusiveStartKey: after,
+        }),
+      );
+      for (const item of result.Items ?? []) items.push(stripOwed(this.incidentFrom(item)));
+      after = result.LastEvaluatedKey;
+    } while (after && items.length < page.limit);
+    return { items, next: after };
+  }
+
+  async getIncident(incidentId: string): Promise<Incident | undefined> {
+    const incident = await this.incident(incidentId);
+    return incident && stripOwed(incident);
+  }
+
+  async listIncidentDevices(incidentId: string, page: PageRequest): Promise<Page<IncidentMember>> {
+    const result = await this.dynamo.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'deviceId = :f AND begins_with(alertKey, :p)',
+        ExpressionAttributeValues: { ':f': FLEET_KEY, ':p': `member#${incidentId}#` },
+        Limit: page.limit,
+        ExclusiveStartKey: page.after as Record<string, unknown> | undefined,
+      }),
+    );
+    return {
+      items: (result.Items ?? []).map((item) => ({
+        deviceId: String(item.memberDeviceId),
+        since: Number(item.since),
+        reason: String(item.reason),
+        recovered: item.recovered === true,
+      })),
+      next: result.LastEvaluatedKey,
+    };
+  }
+
   /** One incident as stored, validated; undefined when there is none. */
   async incident(incidentId: string): Promise<z.infer<typeof storedIncident> | undefined> {
     const { Item } = await this.dynamo.send(
       new GetCommand({ TableName: this.tableName, Key: key(incidentKey(incidentId)), ConsistentRead: true }),
     );
-    if (!Item) return undefined;
-    const { deviceId: _d, alertKey: _k, ...stored } = Item;
-    return this.parse(storedIncident, stored, `incident ${incidentId}`);
+    return Item && this.incidentFrom(Item);
+  }
+
+  private incidentFrom(item: Record<string, unknown>) {
+    const { deviceId: _d, alertKey, ...stored } = item;
+    return this.parse(storedIncident, stored, alertKey);
   }
 
   private async summary(): Promise<{ open: Set<string>; owed: Set<string> }> {
