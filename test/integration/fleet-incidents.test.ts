@@ -1,3 +1,11 @@
+import { SubscribeCommand } from '@aws-sdk/client-sns';
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -82,6 +90,47 @@ function deviceAlert(type: 'offline' | 'online', index: number, since: number): 
   };
 }
 
+/** A queue subscribed to the alert topic with a filter policy on message attributes, as an operator would. */
+async function subscribedQueue(name: string, filterPolicy: unknown) {
+  const { sns } = stack.runtime.ports.clients;
+  // An explicit endpoint: the emulator's queue URLs name a virtual host that only it answers to.
+  const sqs = new SQSClient({
+    endpoint: stack.aws.snsSqsEndpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `${name}-${Date.now()}` }));
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  await sns.send(
+    new SubscribeCommand({
+      TopicArn: stack.runtime.ports.config.ALERT_TOPIC_ARN,
+      Protocol: 'sqs',
+      Endpoint: Attributes?.QueueArn,
+      Attributes: { FilterPolicy: JSON.stringify(filterPolicy), RawMessageDelivery: 'true' },
+    }),
+  );
+  return {
+    async types(): Promise<string[]> {
+      const received: string[] = [];
+      for (;;) {
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+        );
+        if (Messages.length === 0) return received;
+        for (const message of Messages) {
+          const alert = JSON.parse(message.Body ?? '{}') as { type: string; incidentId?: string };
+          received.push(
+            alert.incidentId && !alert.type.startsWith('fleet') ? `${alert.type} (in incident)` : alert.type,
+          );
+          await sqs.send(new DeleteMessageCommand({ QueueUrl, ReceiptHandle: message.ReceiptHandle }));
+        }
+      }
+    },
+  };
+}
+
 describe('fleet incidents on DynamoDB Local', () => {
   it('counts exactly, and alerts once, when 40 devices are placed concurrently, three times each, through faults', async () => {
     // Arrange
@@ -145,7 +194,10 @@ describe('fleet incidents on DynamoDB Local', () => {
   it('sends one fleet-outage and one fleet-recovered through the real pipeline, and names the incident in device alerts', {
     timeout: 180_000,
   }, async () => {
-    // Arrange: 30 devices connected, then all dropped within 20 s, back 10 minutes later.
+    // Arrange: 30 devices connected, then all dropped within 20 s, back 10 minutes later; two subscriptions
+    // with the README's filter policies.
+    const fleetOnly = await subscribedQueue('fleet-only', { type: ['fleet-outage', 'fleet-recovered'] });
+    const outsideIncidents = await subscribedQueue('outside-incidents', { incidentId: [{ exists: false }] });
     const start = T0 + 600_000;
     const sessions = Array.from({ length: 30 }, (_, i) => newSession(`fleet-dev-${i}`, 1));
     const batch = async (at: number, messages: Array<{ topic: string; payload: unknown }>) => {
@@ -197,6 +249,9 @@ describe('fleet incidents on DynamoDB Local', () => {
     expect(recovered).toHaveLength(1);
     expect(recovered[0]).toMatchObject({ incidentId, devicesAffected: 30 });
     expect(afterReturn.filter((a) => a.type === 'online' && a.incidentId === incidentId)).toHaveLength(30);
+    expect(await fleetOnly.types()).toEqual(['fleet-outage', 'fleet-recovered']);
+    // Only the offline alerts that went out before the incident opened; every return named it.
+    expect(await outsideIncidents.types()).toEqual(Array.from({ length: devices - 1 }, () => 'offline'));
   });
 
   it('lists incidents by status and pages through the devices of one', async () => {
