@@ -9,7 +9,7 @@ import { createIngestWiring } from './composition/ingest.js';
 import { createReconcilerWiring } from './composition/reconciler.js';
 import type { Config } from './config.js';
 import type { CheckScheduler, Clock } from './domain/ports.js';
-import type { IncidentQueries } from './domain/queries.js';
+import type { FleetQueries, IncidentQueries } from './domain/queries.js';
 import type { Reconciler } from './domain/reconciler.js';
 import type { PresenceSettings } from './domain/settings.js';
 import type { CursorCodec } from './handlers/shared/paging.js';
@@ -29,6 +29,7 @@ export interface AppWiring {
   devices: DynamoDbDeviceStore;
   ledger: DynamoDbAlertLedger;
   incidents: IncidentQueries;
+  fleet: FleetQueries;
   reconciler: Reconciler;
   cursors: CursorCodec;
 }
@@ -60,6 +61,7 @@ export function createAppWiring(config: Config, overrides: AppWiringOverrides = 
     devices: reconciling.devices,
     ledger: reconciling.ledger,
     incidents: api.incidents,
+    fleet: api.fleet,
     reconciler: reconciling.reconciler,
     cursors: api.cursors,
   };

@@ -7,7 +7,13 @@ import { DynamoDbFleetIncidents } from '../adapters/dynamodb/fleet-incidents.js'
 import { createDynamoDbClient } from '../adapters/dynamodb-client.js';
 import { type Config, productionConfig } from '../config.js';
 import type { Clock } from '../domain/ports.js';
-import type { AlertQueries, DeviceQueries, EventQueries, IncidentQueries } from '../domain/queries.js';
+import type {
+  AlertQueries,
+  DeviceQueries,
+  EventQueries,
+  FleetQueries,
+  IncidentQueries,
+} from '../domain/queries.js';
 import type { CursorCodec } from '../handlers/shared/paging.js';
 import { createDeviceStore } from './device-store.js';
 
@@ -15,6 +21,7 @@ import { createDeviceStore } from './device-store.js';
 export interface ApiWiring {
   clock: Clock;
   devices: DeviceQueries;
+  fleet: FleetQueries;
   eventLog: EventQueries;
   ledger: AlertQueries;
   incidents: IncidentQueries;
@@ -25,9 +32,11 @@ export function createApiWiring(
   config: Config,
   { dynamo, clock = systemClock }: { dynamo: DynamoDBDocumentClient; clock?: Clock },
 ): ApiWiring {
+  const devices = createDeviceStore(config, dynamo);
   return {
     clock,
-    devices: createDeviceStore(config, dynamo),
+    devices,
+    fleet: devices,
     eventLog: new DynamoDbEventLog(dynamo, config.EVENTS_TABLE, config.EVENT_TTL_DAYS),
     ledger: new DynamoDbAlertLedger(dynamo, config.ALERTS_TABLE, config.ALERT_TTL_DAYS),
     incidents: new DynamoDbFleetIncidents(dynamo, config.ALERTS_TABLE),

@@ -8,6 +8,7 @@
  *   - It closes when at least `recoveredShare` of its devices are connected again.
  * The rules here are pure; `FleetTracker` applies them through the `FleetIncidentStore` port.
  */
+import { fnv1a } from '../shared/fnv1a.js';
 import type { DisconnectReason } from './device-events.js';
 
 export interface FleetRule {
@@ -94,22 +95,12 @@ export function incidentMembers(candidates: readonly OfflineNotice[], rule: Flee
   return [];
 }
 
-/** FNV-1a: a short, stable digest without a crypto dependency in the domain. */
-function fnv1a(text: string): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i += 1) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193) >>> 0;
-  }
-  return hash.toString(16).padStart(8, '0');
-}
-
 /** An incident's name, safe in a URL path: when it started, and a digest of its earliest member's alert. */
 export function incidentIdOf(members: readonly OfflineNotice[]): string {
   const first = [...members].sort((a, b) => a.since - b.since || a.alertId.localeCompare(b.alertId))[0];
   if (!first) throw new Error('an incident needs members');
   const started = new Date(first.since).toISOString().replace(/[-:]/g, '').replace('.', '');
-  return `${started}-${fnv1a(first.alertId)}`;
+  return `${started}-${fnv1a(first.alertId).toString(16).padStart(8, '0')}`;
 }
 
 export function countReasons(members: readonly OfflineNotice[]): Partial<Record<DisconnectReason, number>> {

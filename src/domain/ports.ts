@@ -28,6 +28,8 @@ export interface StoredDevice {
   recheckAt?: number;
   outbox: OutboxEntry[];
   revision: number;
+  /** Opaque to the domain: how the store counts the device in the fleet counts; given back on commit. */
+  countedAs?: string;
 }
 
 export interface DeviceCommit {
@@ -39,10 +41,15 @@ export interface DeviceCommit {
   outbox: OutboxEntry[];
   /** undefined: the device must not exist yet. */
   expectedRevision: number | undefined;
+  /** The `countedAs` of the record read at `expectedRevision`. */
+  countedAs?: string;
   now: number;
 }
 
-export type CommitResult = { status: 'committed'; revision: number } | { status: 'conflict' };
+/** `countedAs`: how the store now counts the device (see StoredDevice), for the next commit on this revision. */
+export type CommitResult =
+  | { status: 'committed'; revision: number; countedAs?: string }
+  | { status: 'conflict' };
 
 export interface DeviceStore {
   load(deviceId: string): Promise<StoredDevice | undefined>;

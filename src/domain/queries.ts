@@ -62,6 +62,19 @@ export interface AlertQueries {
   listFleet(page: PageRequest, now: number): Promise<FleetAlertPage>;
 }
 
+/** The fleet at a glance, from counters kept with every change of a device's summary. */
+export interface FleetCounts {
+  connected: number;
+  disconnected: number;
+  /** Devices whose last end may still become an outage (inside W). */
+  unsettled: number;
+  disconnectedByReason: Record<string, number>;
+}
+
+export interface FleetQueries {
+  counts(): Promise<FleetCounts>;
+}
+
 /** A device of a fleet incident: when it went offline, why, and whether it is back. */
 export interface IncidentMember {
   deviceId: string;
@@ -75,4 +88,6 @@ export interface IncidentQueries {
   listIncidents(status: Incident['status'], page: PageRequest): Promise<Page<Incident>>;
   getIncident(incidentId: string): Promise<Incident | undefined>;
   listIncidentDevices(incidentId: string, page: PageRequest): Promise<Page<IncidentMember>>;
+  /** How many incidents are open now (one read). */
+  openCount(): Promise<number>;
 }

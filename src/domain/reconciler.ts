@@ -133,12 +133,22 @@ export class Reconciler {
       if (evaluation.recheckAt !== undefined && (fromCheck || evaluation.recheckAt !== stored?.recheckAt)) {
         await this.schedule(deviceId, evaluation.recheckAt, now);
       }
-      const result = await store.commit({ deviceId, ...written, expectedRevision: stored?.revision, now });
+      const result = await store.commit({
+        deviceId,
+        ...written,
+        expectedRevision: stored?.revision,
+        countedAs: stored?.countedAs,
+        now,
+      });
       if (result.status === 'conflict') continue;
       for (const will of evaluation.unexplainedWills) this.ports.onUnexplainedWill?.(deviceId, will);
       const published = await this.publishAll(claimed, new Set(takenOver.map((alert) => alert.alertId)));
       if (published.length > 0) {
-        await this.clearOutbox(deviceId, published, { ...written, revision: result.revision });
+        await this.clearOutbox(deviceId, published, {
+          ...written,
+          revision: result.revision,
+          countedAs: result.countedAs,
+        });
       }
       return { ...outcome, published: published.length, written: true };
     }

@@ -17,6 +17,7 @@ export interface HttpRoutesHandlers {
   listDeviceEvents: HttpHandler;
   listAlerts: HttpHandler;
   listIncidents: HttpHandler;
+  fleet: HttpHandler;
   getIncident: HttpHandler;
   health: HttpHandler;
 }
@@ -56,6 +57,9 @@ export function matchRoute(rawPath: string): RouteMatch | undefined {
   const segments = rawPath.split('/').slice(1);
   if (segments[0] === 'health') {
     return segments.length === 1 ? { routeKey: 'GET /health', functionName: 'health' } : undefined;
+  }
+  if (segments[0] === 'fleet') {
+    return segments.length === 1 ? { routeKey: 'GET /fleet', functionName: 'fleet' } : undefined;
   }
   if (segments[0] !== 'devices' && segments[0] !== 'alerts' && segments[0] !== 'incidents') return undefined;
   const decode = (segment: string) => {

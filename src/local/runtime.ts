@@ -11,6 +11,7 @@ import { applyTopicRules, type MqttMessage, type RuleTarget } from '../adapters/
 import { readStreamRange } from '../adapters/stream-range-reader.js';
 import type { AppWiring } from '../composition-root.js';
 import type { AnyAlert, CheckScheduler } from '../domain/ports.js';
+import { buildFleetHandler } from '../handlers/fleet.js';
 import { buildGetIncidentHandler, buildListIncidentsHandler } from '../handlers/incidents.js';
 import type { RedriveResult } from '../handlers/redrive.js';
 import { forEachWithLimit } from '../shared/concurrency.js';
@@ -67,6 +68,7 @@ export interface LocalRuntime {
     listAlerts: Handler;
     listIncidents: Handler;
     getIncident: Handler;
+    fleet: Handler;
     health: Handler;
   };
   counters: RuntimeCounters;
@@ -312,6 +314,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       listAlerts: listAlerts.buildListAlertsHandler(ports) as Handler,
       listIncidents: buildListIncidentsHandler(ports) as Handler,
       getIncident: buildGetIncidentHandler(ports) as Handler,
+      fleet: buildFleetHandler(ports) as Handler,
       health: health.buildHealthHandler(ports) as Handler,
     },
     counters,

@@ -348,6 +348,10 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     return { items, next: after };
   }
 
+  async openCount(): Promise<number> {
+    return (await this.summary()).open.size;
+  }
+
   async getIncident(incidentId: string): Promise<Incident | undefined> {
     const incident = await this.incident(incidentId);
     return incident && stripOwed(incident);
