@@ -33,7 +33,8 @@ export interface LocalStackOptions {
   dashboardDir?: string;
   /**
    * Keep DynamoDB Local's data in this folder, across runs (default: in memory, nothing kept). The delayed checks
-   * are timers of this process: on a start with kept data, the devices still waiting for one get it again.
+   * wait on the emulator's delay queue, which lives in this process: on a start with kept data, the devices still
+   * waiting for one get it again.
    */
   dataDir?: string;
 }
@@ -227,7 +228,7 @@ function describe(error: unknown): string {
 }
 
 /**
- * The settle checks of `npm start` are timers of its process, gone when it dies. On a start with kept data, every
+ * The settle checks of `npm start` wait on the SNS/SQS emulator's delay queue, in memory, gone when it dies. On a start with kept data, every
  * device whose record still waits for a check (its `recheckAt`) is given one again, due at that time or at once.
  * Local only, once per start: it scans the devices table, which no deployed path does.
  */
@@ -287,6 +288,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       aws: localAws,
       timers,
       sweepEveryMs: 60_000,
+      // The deployed settle path: SqsCheckScheduler on the emulator's delay queue, consumed as Lambda's SQS mapping does.
+      checkQueue: 'emulator',
+      onError: (error) => log(`[local-stack] check queue poller: ${describe(error)}`),
       onDeadLetter: (target, _event, error) =>
         log(`[local-stack] ${target} dead-lettered: ${describe(error)}`),
     }).catch(async (error: unknown) => {
@@ -384,7 +388,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       idle: () => queue.idle(),
       stop() {
         // Order: alert watcher, HTTP API, message queue (drops what has not started, awaits what has), broker,
-        // timers (cancelled; running tasks awaited), the runtime (stream reader, SQS client), then the services.
+        // timers (cancelled; running tasks awaited), the runtime (check queue pollers, stream reader, SQS client), then
+        // the services.
         stopping ??= (async () => {
           for (const step of stopSequence.reverse()) {
             await step().catch((error: unknown) => log(`[local-stack] stopping failed: ${describe(error)}`));

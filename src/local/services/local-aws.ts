@@ -12,6 +12,11 @@ import { startSnsSqsEmulator } from './sns-sqs-emulator.js';
 const REGION = 'us-east-1';
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
+/** The check queue's visibility timeout, as infra/resources.yml sets it: when a failed check is delivered again. */
+export const CHECK_VISIBILITY_TIMEOUT_SECONDS = 180;
+/** After this many receives a check message goes to the check queue's dead-letter queue (infra/resources.yml). */
+const CHECK_MAX_RECEIVE_COUNT = 5;
+
 export interface LocalAws {
   /** Environment for the functions' configuration and the SDK's endpoint variables. */
   env: Record<string, string>;
@@ -19,6 +24,8 @@ export interface LocalAws {
   snsSqsEndpoint: string;
   /** A queue subscribed to the alert topic: what an operator's subscription would receive. */
   alertQueueUrl: string;
+  /** The delay queue of the settle checks (its URL is CHECK_QUEUE_URL in `env`). */
+  checkQueueArn: string;
   eventsStreamArn: string;
   pids: number[];
   /** Where DynamoDB Local keeps its data (undefined: in memory). */
@@ -99,7 +106,17 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     client.destroy();
     const topic = fauxqs.createTopic(`${prefix}-alerts`);
     const alertQueue = fauxqs.createQueue(`${prefix}-alert-inbox`);
-    const checkQueue = fauxqs.createQueue(`${prefix}-checks`);
+    const checkDlq = fauxqs.createQueue(`${prefix}-check-dlq`);
+    // The same queue attributes as the deployed CheckQueue.
+    const checkQueue = fauxqs.createQueue(`${prefix}-checks`, {
+      attributes: {
+        VisibilityTimeout: String(CHECK_VISIBILITY_TIMEOUT_SECONDS),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: checkDlq.queueArn,
+          maxReceiveCount: CHECK_MAX_RECEIVE_COUNT,
+        }),
+      },
+    });
     const ingestDlq = fauxqs.createQueue(`${prefix}-ingest-dlq`);
     const reconcileDlq = fauxqs.createQueue(`${prefix}-reconcile-dlq`);
     fauxqs.subscribe({ topic: `${prefix}-alerts`, queue: `${prefix}-alert-inbox` });
@@ -132,6 +149,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
       dynamoEndpoint: dynamo.endpoint,
       snsSqsEndpoint: fauxqs.address,
       alertQueueUrl: alertQueue.queueUrl,
+      checkQueueArn: checkQueue.queueArn,
       eventsStreamArn: String(events?.LatestStreamArn),
       pids: [dynamo.pid],
       ...(dynamo.dbPath ? { dataDir: dynamo.dbPath } : {}),
