@@ -10,6 +10,7 @@ import { DEFAULT_ASSETS_DIR, staticAssets } from '../../dashboard/server/static-
 import { decodeDeviceRecord } from '../adapters/dynamodb/device-record.js';
 import { startHttpServer } from './http-server.js';
 import { type BrokerPublish, type IotCoreBroker, startIotCoreBroker } from './iot-core-broker.js';
+import { silenceEmptyMetricsWarning } from './quiet-metrics.js';
 import { createLocalRuntime, type LocalRuntime, type ReceivedAlert } from './runtime.js';
 import { LOCAL_CREDENTIALS, type LocalAws, startLocalAws } from './services/local-aws.js';
 import { RealTimers, type Timers } from './timers.js';
@@ -193,25 +194,6 @@ class PublishQueue {
     }
     return this.idle();
   }
-}
-
-const EMPTY_METRICS_WARNING = 'No application metrics to publish.';
-
-/**
- * The functions share one Powertools Metrics instance per module, as in Lambda, but here invocations overlap in one
- * process: one invocation's logMetrics flushes what a concurrent one added, and the other then warns that it has
- * nothing to publish. Harmless (metrics are disabled locally) but it floods the console, so it is filtered out.
- */
-function silenceEmptyMetricsWarning(): () => void {
-  const original = console.warn;
-  const filtered = (...args: unknown[]) => {
-    if (typeof args[0] === 'string' && args[0].startsWith(EMPTY_METRICS_WARNING)) return;
-    original.apply(console, args);
-  };
-  console.warn = filtered;
-  return () => {
-    if (console.warn === filtered) console.warn = original;
-  };
 }
 
 function envSettleWindow(): number | undefined {

@@ -19,7 +19,6 @@ import { readStreamRange } from '../adapters/stream-range-reader.js';
 import type { AppPorts } from '../composition-root.js';
 import type { CheckScheduler } from '../domain/ports.js';
 import type { RedriveResult } from '../handlers/redrive.js';
-import { forEachWithLimit } from '../handlers/shared/device-batches.js';
 import { AsyncInvocation } from './lambda/async-invocation.js';
 import type { DeadLetter, InvocationCounters, LambdaHandler } from './lambda/function.js';
 import { scheduleEvery } from './lambda/schedule.js';
@@ -238,7 +237,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       await stream.drain();
     },
     async publishBatch(messages) {
-      await forEachWithLimit(messages, 16, routeMessage);
+      await modules.forEachWithLimit(messages, 16, routeMessage);
       await stream.drain();
     },
     async redrive() {
@@ -303,6 +302,7 @@ async function importFunctionModules(env: Record<string, string>) {
     listAlerts,
     health,
     redrive,
+    { forEachWithLimit },
   ] = await Promise.all([
     import('../composition-root.js'),
     import('../adapters/aws-clients.js'),
@@ -318,8 +318,11 @@ async function importFunctionModules(env: Record<string, string>) {
     import('../handlers/list-alerts.js'),
     import('../handlers/health.js'),
     import('../handlers/redrive.js'),
+    // Imports the functions' observability module, which reads POWERTOOLS_METRICS_DISABLED when it is loaded.
+    import('../handlers/shared/device-batches.js'),
   ]);
   return {
+    forEachWithLimit,
     createPorts,
     createAwsClients,
     parseConfig,
