@@ -20,7 +20,15 @@ import {
   type ScenarioKind,
   scenarioTimings,
 } from './fleet/plan.js';
-import { assertLoopback, forEachLimited, playScenario, preflight, SimDevice } from './fleet/run.js';
+import {
+  assertLoopback,
+  connectFleet,
+  forEachLimited,
+  playScenario,
+  preflight,
+  reconnectStorm,
+  SimDevice,
+} from './fleet/run.js';
 import { compareDevice, formatDuration, listDeviceIds, printSummary, sleep, stats } from './fleet/verify.js';
 
 export { SCENARIOS } from './fleet/plan.js';
@@ -167,28 +175,16 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
   try {
     // 1. The fleet comes up.
     const connectStarted = Date.now();
-    let failures = 0;
-    let connecting = 0;
-    phase = () => `connecting the fleet: ${connecting}/${devices.length} CONNECTs sent`;
-    await forEachLimited(devices, options.connectConcurrency ?? 100, async (device) => {
-      connecting += 1;
-      try {
-        await device.connect();
-      } catch (error) {
-        failures += 1;
-        problems.push(`${device.id}: initial connect failed: ${(error as Error).message}`);
-      }
-    });
-    const connectSeconds = (Date.now() - connectStarted) / 1000;
-    const connected = devices.length - failures;
-    const connectResult = {
-      devices: connected,
-      seconds: connectSeconds,
-      perSecond: connected / Math.max(connectSeconds, 0.001),
-      failures,
-    };
+    const connecting = { sent: 0 };
+    phase = () => `connecting the fleet: ${connecting.sent}/${devices.length} CONNECTs sent`;
+    const connectResult = await connectFleet(
+      devices,
+      options.connectConcurrency ?? 100,
+      connecting,
+      problems,
+    );
     log(
-      `connected ${connected}/${devices.length} devices in ${connectSeconds.toFixed(2)} s ` +
+      `connected ${connectResult.devices}/${devices.length} devices in ${connectResult.seconds.toFixed(2)} s ` +
         `(${connectResult.perSecond.toFixed(0)} devices/s)`,
     );
     const ids = devices.map((device) => device.id);
@@ -221,30 +217,13 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
     if ((options.storm ?? true) && devices.length > 0) {
       const live = devices.filter((device) => device.client);
       phase = () => `reconnect storm of ${live.length} devices`;
-      if (options.dropAllClients) {
-        storm = 'broker-drop';
-        log(`storm: the broker drops all ${live.length} connections (SERVER_INITIATED_DISCONNECT)`);
-        options.dropAllClients();
-        await Promise.all(live.map((device) => device.waitClosed(10_000)));
-      } else {
-        storm = 'client-drop';
-        log(`storm: all ${live.length} devices lose their connection at once`);
-        for (const device of live) device.cutSocket();
-      }
-      const stormAt = Date.now();
-      await Promise.all(
-        live.map(async (device) => {
-          device.client?.end(true);
-          device.client = undefined;
-          await sleep(stormAt + timings.shortMinMs / 2 + random() * timings.stormJitterMs - Date.now());
-          try {
-            await device.connect();
-          } catch (error) {
-            problems.push(`${device.id}: reconnect after the storm failed: ${(error as Error).message}`);
-          }
-        }),
-      );
-      log(`storm: ${live.length} devices reconnected within ${((Date.now() - stormAt) / 1000).toFixed(2)} s`);
+      storm = await reconnectStorm(live, {
+        dropAllClients: options.dropAllClients,
+        timings,
+        random,
+        problems,
+        log,
+      });
     }
 
     // 3. Scenarios.

@@ -303,3 +303,69 @@ export async function playScenario(
       return;
   }
 }
+
+/** Phase 1: every device connects, `concurrency` CONNECTs in flight; `progress.sent` counts those sent. */
+export async function connectFleet(
+  devices: readonly SimDevice[],
+  concurrency: number,
+  progress: { sent: number },
+  problems: string[],
+): Promise<{ devices: number; seconds: number; perSecond: number; failures: number }> {
+  const started = Date.now();
+  let failures = 0;
+  await forEachLimited(devices, concurrency, async (device) => {
+    progress.sent += 1;
+    try {
+      await device.connect();
+    } catch (error) {
+      failures += 1;
+      problems.push(`${device.id}: initial connect failed: ${(error as Error).message}`);
+    }
+  });
+  const seconds = (Date.now() - started) / 1000;
+  const connected = devices.length - failures;
+  return { devices: connected, seconds, perSecond: connected / Math.max(seconds, 0.001), failures };
+}
+
+/**
+ * Phase 2: every live connection drops at once, broker-side (`dropAllClients`, in-process) or by each device cutting
+ * its socket, and each device reconnects after a short jitter.
+ */
+export async function reconnectStorm(
+  live: readonly SimDevice[],
+  context: {
+    dropAllClients: (() => void) | undefined;
+    timings: ReturnType<typeof scenarioTimings>;
+    random: () => number;
+    problems: string[];
+    log: (line: string) => void;
+  },
+): Promise<'broker-drop' | 'client-drop'> {
+  const { timings, random, problems, log } = context;
+  let storm: 'broker-drop' | 'client-drop';
+  if (context.dropAllClients) {
+    storm = 'broker-drop';
+    log(`storm: the broker drops all ${live.length} connections (SERVER_INITIATED_DISCONNECT)`);
+    context.dropAllClients();
+    await Promise.all(live.map((device) => device.waitClosed(10_000)));
+  } else {
+    storm = 'client-drop';
+    log(`storm: all ${live.length} devices lose their connection at once`);
+    for (const device of live) device.cutSocket();
+  }
+  const stormAt = Date.now();
+  await Promise.all(
+    live.map(async (device) => {
+      device.client?.end(true);
+      device.client = undefined;
+      await sleep(stormAt + timings.shortMinMs / 2 + random() * timings.stormJitterMs - Date.now());
+      try {
+        await device.connect();
+      } catch (error) {
+        problems.push(`${device.id}: reconnect after the storm failed: ${(error as Error).message}`);
+      }
+    }),
+  );
+  log(`storm: ${live.length} devices reconnected within ${((Date.now() - stormAt) / 1000).toFixed(2)} s`);
+  return storm;
+}
