@@ -184,11 +184,20 @@ export async function replayTrace(
     const deployments = [aws];
     for (let i = 1; i < groups.length; i += 1) deployments.push(await aws.provision(`replay-${i}`));
     // Runtimes are made one after the other (each sets the functions' environment), then run together.
-    const runs: Array<() => Promise<GroupResult>> = [];
-    for (const [index, group] of (groups.length > 0 ? groups : [[]]).entries()) {
-      runs.push(await prepareGroup(deployments[index] ?? aws, group, firstAt, options));
+    const prepared: PreparedGroup[] = [];
+    try {
+      for (const [index, group] of (groups.length > 0 ? groups : [[]]).entries()) {
+        prepared.push(await prepareGroup(deployments[index] ?? aws, group, firstAt, options));
+      }
+    } catch (error) {
+      await Promise.allSettled(prepared.map((group) => group.stop()));
+      throw error;
     }
-    const results = await Promise.all(runs.map((run) => run()));
+    // Every group finishes (and stops its runtime) before the services stop, even when one of them failed.
+    const settled = await Promise.allSettled(prepared.map((group) => group.run()));
+    const failure = settled.find((outcome) => outcome.status === 'rejected');
+    if (failure) throw failure.reason;
+    const results = settled.map((outcome) => (outcome as PromiseFulfilledResult<GroupResult>).value);
     const requests = options.countRequests ? mergeCounts(results.map((r) => r.requests ?? {})) : undefined;
     return {
       devices: results.flatMap((r) => r.devices).sort((a, b) => a.deviceId.localeCompare(b.deviceId)),
@@ -220,13 +229,20 @@ function mergeCounts(all: readonly RequestCounts[]): RequestCounts {
   return merged;
 }
 
-/** Makes one group's runtime on its deployment; the returned run replays the group's lines and reads the result. */
+interface PreparedGroup {
+  /** Replays the group's lines, reads the result and stops the runtime. */
+  run(): Promise<GroupResult>;
+  /** Stops the runtime of a group that will not run. */
+  stop(): Promise<void>;
+}
+
+/** Makes one group's runtime on its deployment. */
 async function prepareGroup(
   aws: LocalAws,
   lines: readonly TraceLine[],
   firstAt: number,
   options: ReplayOptions,
-): Promise<() => Promise<GroupResult>> {
+): Promise<PreparedGroup> {
   const timers = new VirtualTimers(firstAt);
   const runtime = await createLocalRuntime({
     aws,
@@ -236,7 +252,7 @@ async function prepareGroup(
     ...(options.faults ? { faults: options.faults } : {}),
   });
   const requests = options.countRequests ? countRequests(runtime.ports.clients) : undefined;
-  return async () => {
+  const run = async (): Promise<GroupResult> => {
     try {
       await driveTrace(runtime, timers, lines);
       await timers.runUntilIdle();
@@ -266,6 +282,7 @@ async function prepareGroup(
       await runtime.stop();
     }
   };
+  return { run, stop: () => runtime.stop() };
 }
 
 type Handler = (event: unknown, context: never) => Promise<unknown>;
