@@ -1,14 +1,8 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { CheckScheduler } from '../domain/ports.js';
+import { checkDelaySeconds, checkMessageBody } from './check-message.js';
 
-/** SQS caps a message delay at 15 minutes; a check that fires early simply re-arms itself. */
-export const MAX_DELAY_SECONDS = 900;
-
-export interface CheckMessage {
-  deviceId: string;
-  dueAt: number;
-}
-
+/** The deployed delayed check: a message on the check queue, delayed until the check is due (at most 15 minutes). */
 export class SqsCheckScheduler implements CheckScheduler {
   constructor(
     private readonly sqs: SQSClient,
@@ -16,13 +10,11 @@ export class SqsCheckScheduler implements CheckScheduler {
   ) {}
 
   async scheduleCheck(deviceId: string, dueAt: number, now: number): Promise<void> {
-    const delay = Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil((dueAt - now) / 1000)));
-    const body: CheckMessage = { deviceId, dueAt };
     await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
-        MessageBody: JSON.stringify(body),
-        DelaySeconds: delay,
+        MessageBody: checkMessageBody(deviceId, dueAt),
+        DelaySeconds: checkDelaySeconds(dueAt, now),
       }),
     );
   }

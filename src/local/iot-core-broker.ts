@@ -47,6 +47,7 @@ import {
   ReasonCode,
   toMqtt311Clean,
 } from './mqtt5-bridge.js';
+import { assertVerifiedPrivateParts } from './private-parts.js';
 
 export const PRESENCE_TOPIC_PREFIX = '$aws/events/presence/';
 export const SUBSCRIPTIONS_TOPIC_PREFIX = '$aws/events/subscriptions/';
@@ -364,19 +365,23 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
     },
   });
   const internals = broker as unknown as AedesInternals;
-  const unverified = [
-    VERIFIED_AEDES_VERSIONS.includes(internals.version) ? null : `version ${internals.version}`,
-    typeof internals.registerClient === 'function' ? null : 'registerClient()',
-    typeof internals.publish === 'function' ? null : 'publish()',
-    internals.clients !== null && typeof internals.clients === 'object' ? null : 'clients',
-  ].filter((problem) => problem !== null);
-  if (unverified.length > 0) {
+  try {
+    assertVerifiedPrivateParts({
+      dependency: 'aedes',
+      installed: internals.version,
+      verified: VERIFIED_AEDES_VERSIONS,
+      parts: {
+        'Aedes.registerClient()': { value: internals.registerClient, kind: 'function' },
+        'Aedes.publish()': { value: internals.publish, kind: 'function' },
+        'Aedes.clients': { value: internals.clients, kind: 'object' },
+      },
+      purpose:
+        'detect client-id takeovers, wait for in-flight publishes, and read Client.duplicates and ' +
+        'Client._disconnected (checked per client in preConnect and on close)',
+    });
+  } catch (error) {
     await new Promise<void>((resolve) => broker.close(() => resolve()));
-    throw new Error(
-      `iot-core-broker relies on private parts of aedes (registerClient, publish, clients, Client.duplicates, ` +
-        `Client._disconnected) verified on aedes ${VERIFIED_AEDES_VERSIONS.join(', ')}; this aedes differs ` +
-        `(${unverified.join(', ')}). Check those parts against it, then add its version to VERIFIED_AEDES_VERSIONS.`,
-    );
+    throw error;
   }
 
   // Track in-flight publishes (including the wills aedes publishes itself) so stop() can wait for

@@ -11,6 +11,7 @@ import { decodeDeviceRecord } from '../adapters/dynamodb/device-record.js';
 import { wholeNumberSetting } from '../config.js';
 import { startHttpServer } from './http-server.js';
 import { type BrokerPublish, type IotCoreBroker, startIotCoreBroker } from './iot-core-broker.js';
+import { silenceEmptyMetricsWarning } from './quiet-metrics.js';
 import { createLocalRuntime, type LocalRuntime, type ReceivedAlert } from './runtime.js';
 import { LOCAL_CREDENTIALS, type LocalAws, startLocalAws } from './services/local-aws.js';
 import { RealTimers, type Timers } from './timers.js';
@@ -34,7 +35,8 @@ export interface LocalStackOptions {
   dashboardDir?: string;
   /**
    * Keep DynamoDB Local's data in this folder, across runs (default: in memory, nothing kept). The delayed checks
-   * are timers of this process: on a start with kept data, the devices still waiting for one get it again.
+   * wait on the emulator's delay queue, which lives in this process: on a start with kept data, the devices still
+   * waiting for one get it again.
    */
   dataDir?: string;
 }
@@ -195,31 +197,12 @@ class PublishQueue {
   }
 }
 
-const EMPTY_METRICS_WARNING = 'No application metrics to publish.';
-
-/**
- * The functions share one Powertools Metrics instance per module, as in Lambda, but here invocations overlap in one
- * process: one invocation's logMetrics flushes what a concurrent one added, and the other then warns that it has
- * nothing to publish. Harmless (metrics are disabled locally) but it floods the console, so it is filtered out.
- */
-function silenceEmptyMetricsWarning(): () => void {
-  const original = console.warn;
-  const filtered = (...args: unknown[]) => {
-    if (typeof args[0] === 'string' && args[0].startsWith(EMPTY_METRICS_WARNING)) return;
-    original.apply(console, args);
-  };
-  console.warn = filtered;
-  return () => {
-    if (console.warn === filtered) console.warn = original;
-  };
-}
-
 function describe(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
 
 /**
- * The settle checks of `npm start` are timers of its process, gone when it dies. On a start with kept data, every
+ * The settle checks of `npm start` wait on the SNS/SQS emulator's delay queue, in memory, gone when it dies. On a start with kept data, every
  * device whose record still waits for a check (its `recheckAt`) is given one again, due at that time or at once.
  * Local only, once per start: it scans the devices table, which no deployed path does.
  */
@@ -281,6 +264,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       aws: localAws,
       timers,
       sweepEveryMs: 60_000,
+      // The deployed settle path: SqsCheckScheduler on the emulator's delay queue, consumed as Lambda's SQS mapping does.
+      checkQueue: 'emulator',
+      onError: (error) => log(`[local-stack] check queue poller: ${describe(error)}`),
       onDeadLetter: (target, _event, error) =>
         log(`[local-stack] ${target} dead-lettered: ${describe(error)}`),
     }).catch(async (error: unknown) => {
@@ -378,7 +364,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       idle: () => queue.idle(),
       stop() {
         // Order: alert watcher, HTTP API, message queue (drops what has not started, awaits what has), broker,
-        // timers (cancelled; running tasks awaited), the runtime (stream reader, SQS client), then the services.
+        // timers (cancelled; running tasks awaited), the runtime (check queue pollers, stream reader, SQS client), then
+        // the services.
         stopping ??= (async () => {
           for (const step of stopSequence.reverse()) {
             await step().catch((error: unknown) => log(`[local-stack] stopping failed: ${describe(error)}`));

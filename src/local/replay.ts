@@ -1,8 +1,9 @@
 import type { FaultInjector } from '../adapters/faults.js';
 import * as z from '../shared/zod.js';
+import { silenceEmptyMetricsWarning } from './quiet-metrics.js';
 import { countRequests, type RequestCounts } from './request-counter.js';
 import { createLocalRuntime, type LocalRuntime, type ReceivedAlert } from './runtime.js';
-import { startLocalAws } from './services/local-aws.js';
+import { type LocalAws, startLocalAws } from './services/local-aws.js';
 import { VirtualTimers } from './timers.js';
 
 /** One line of a trace: an MQTT message as the rules engine delivers it. */
@@ -93,23 +94,68 @@ export interface ReplayOptions {
   faults?: FaultInjector;
   /** Count the SDK requests the functions send (service.command -> count) into the result. */
   countRequests?: boolean;
+  /** How many groups of devices run at once, each in a deployment of its own (default 4). */
+  groups?: number;
 }
 
 /**
  * The deployed schedule is rate(1 minute). Without injected faults the sweep never finds work (every check fires on
- * time and SNS accepts every alert), so the replay runs it every 10 minutes: the path is still exercised, at a tenth
- * of the cost of 16 index queries a minute of virtual time.
+ * time and SNS accepts every alert), so the replay runs it every hour of virtual time in each group of devices: the
+ * path is still exercised, at a sixtieth of the cost of its index queries every minute.
  */
 const SWEEP_EVERY_MS = 60_000;
-const IDLE_SWEEP_EVERY_MS = 600_000;
+const IDLE_SWEEP_EVERY_MS = 3_600_000;
 /** A bound on how long the replay keeps retrying alerts SNS refuses: an hour of virtual time. */
 const MAX_FINAL_SWEEPS = 60;
 
 const toEpoch = (iso: unknown) => (typeof iso === 'string' ? Date.parse(iso) : null);
 
+/** How many groups of devices the replay runs at once when not told (`IOT_PRESENCE_REPLAY_GROUPS` overrides). */
+const DEFAULT_GROUPS = 4;
+
+/** The device a line is about: presence events name it in the topic, wills and births are published by it. */
+function deviceOf(line: TraceLine): string {
+  if (line.clientId) return line.clientId;
+  const levels = line.topic.split('/');
+  return levels[levels.length - 1] ?? line.topic;
+}
+
+/**
+ * Splits the lines into `count` groups of whole devices, of about as many lines each, keeping the order of the
+ * lines within each group. Devices never share state (a device's record, events, alerts and checks are its own), so
+ * each group can run in a deployment of its own at the same time as the others.
+ */
+export function groupByDevice(lines: readonly TraceLine[], count: number): TraceLine[][] {
+  const perDevice = new Map<string, number>();
+  for (const line of lines) perDevice.set(deviceOf(line), (perDevice.get(deviceOf(line)) ?? 0) + 1);
+  const sizes = Array.from({ length: Math.max(1, count) }, () => 0);
+  const groupOf = new Map<string, number>();
+  // Largest devices first, each to the lightest group: deterministic, and close to even.
+  const devices = [...perDevice].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  for (const [device, size] of devices) {
+    const lightest = sizes.indexOf(Math.min(...sizes));
+    groupOf.set(device, lightest);
+    sizes[lightest] = (sizes[lightest] ?? 0) + size;
+  }
+  const groups = sizes.map((): TraceLine[] => []);
+  for (const line of lines) groups[groupOf.get(deviceOf(line)) ?? 0]?.push(line);
+  return groups.filter((group) => group.length > 0);
+}
+
+interface GroupResult {
+  devices: ReplayedDevice[];
+  alerts: ReplayedAlert[];
+  rejected: number;
+  retries: number;
+  deadLettered: number;
+  requests?: RequestCounts;
+}
+
 /**
  * Replays a trace through the whole pipeline in virtual time: the same rule projection and handlers as the
- * deployment, against DynamoDB Local and the SNS/SQS emulator, with delayed checks on a virtual clock.
+ * deployment, against DynamoDB Local and the SNS/SQS emulator, with delayed checks on a virtual clock. The devices
+ * are split into groups that run at once, each in a deployment of its own (its own tables, topic and queues in the
+ * same services, its own virtual clock): each device's lines are delivered in order, in the same batching windows.
  */
 export async function replayTrace(
   lines: readonly string[],
@@ -126,53 +172,117 @@ export async function replayTrace(
       }
     });
   const firstAt = parsed.find((line) => line !== undefined)?.at ?? 0;
-  const aws = await startLocalAws({ prefix: 'replay' });
+  const badLines = parsed.filter((line) => line === undefined).length;
+  const valid = parsed.filter((line): line is TraceLine => line !== undefined);
+  const groups = groupByDevice(valid, options.groups ?? groupsFromEnv() ?? DEFAULT_GROUPS);
+  const restoreConsole = silenceEmptyMetricsWarning();
+  const aws = await startLocalAws({ prefix: 'replay' }).catch((error: unknown) => {
+    restoreConsole();
+    throw error;
+  });
+  try {
+    const deployments = [aws];
+    for (let i = 1; i < groups.length; i += 1) deployments.push(await aws.provision(`replay-${i}`));
+    // Runtimes are made one after the other (each sets the functions' environment), then run together.
+    const prepared: PreparedGroup[] = [];
+    try {
+      for (const [index, group] of (groups.length > 0 ? groups : [[]]).entries()) {
+        prepared.push(await prepareGroup(deployments[index] ?? aws, group, firstAt, options));
+      }
+    } catch (error) {
+      await Promise.allSettled(prepared.map((group) => group.stop()));
+      throw error;
+    }
+    // Every group finishes (and stops its runtime) before the services stop, even when one of them failed.
+    const settled = await Promise.allSettled(prepared.map((group) => group.run()));
+    const failure = settled.find((outcome) => outcome.status === 'rejected');
+    if (failure) throw failure.reason;
+    const results = settled.map((outcome) => (outcome as PromiseFulfilledResult<GroupResult>).value);
+    const requests = options.countRequests ? mergeCounts(results.map((r) => r.requests ?? {})) : undefined;
+    return {
+      devices: results.flatMap((r) => r.devices).sort((a, b) => a.deviceId.localeCompare(b.deviceId)),
+      alerts: results
+        .flatMap((r) => r.alerts)
+        .sort((a, b) => a.publishedAt - b.publishedAt || a.alertId.localeCompare(b.alertId)),
+      rejected: badLines + results.reduce((sum, r) => sum + r.rejected, 0),
+      retries: results.reduce((sum, r) => sum + r.retries, 0),
+      deadLettered: results.reduce((sum, r) => sum + r.deadLettered, 0),
+      lines: parsed.length,
+      ...(requests ? { requests } : {}),
+    };
+  } finally {
+    await aws.stop();
+    restoreConsole();
+  }
+}
+
+function groupsFromEnv(): number | undefined {
+  const raw = process.env.IOT_PRESENCE_REPLAY_GROUPS;
+  const value = raw ? Number(raw) : Number.NaN;
+  return Number.isInteger(value) && value >= 1 ? value : undefined;
+}
+
+function mergeCounts(all: readonly RequestCounts[]): RequestCounts {
+  const merged: RequestCounts = {};
+  for (const counts of all)
+    for (const [key, n] of Object.entries(counts)) merged[key] = (merged[key] ?? 0) + n;
+  return merged;
+}
+
+interface PreparedGroup {
+  /** Replays the group's lines, reads the result and stops the runtime. */
+  run(): Promise<GroupResult>;
+  /** Stops the runtime of a group that will not run. */
+  stop(): Promise<void>;
+}
+
+/** Makes one group's runtime on its deployment. */
+async function prepareGroup(
+  aws: LocalAws,
+  lines: readonly TraceLine[],
+  firstAt: number,
+  options: ReplayOptions,
+): Promise<PreparedGroup> {
   const timers = new VirtualTimers(firstAt);
   const runtime = await createLocalRuntime({
     aws,
     timers,
     sweepEveryMs:
       options.faults?.active || process.env.IOT_PRESENCE_FAULTS ? SWEEP_EVERY_MS : IDLE_SWEEP_EVERY_MS,
-    faults: options.faults,
-  }).catch(async (error: unknown) => {
-    await aws.stop();
-    throw error;
+    ...(options.faults ? { faults: options.faults } : {}),
   });
   const requests = options.countRequests ? countRequests(runtime.ports.clients) : undefined;
-  try {
-    const badLines = parsed.filter((line) => line === undefined).length;
-    const valid = parsed.filter((line): line is TraceLine => line !== undefined);
-    await driveTrace(runtime, timers, valid);
-    await timers.runUntilIdle();
-    // Nothing is pending until the outbox is empty too: let the sweep retry what SNS refused.
-    for (
-      let sweeps = 0;
-      sweeps < MAX_FINAL_SWEEPS && (await runtime.ports.devices.hasUnsent());
-      sweeps += 1
-    ) {
-      await timers.advanceTo(timers.now() + SWEEP_EVERY_MS);
+  const run = async (): Promise<GroupResult> => {
+    try {
+      await driveTrace(runtime, timers, lines);
       await timers.runUntilIdle();
-    }
-    const alerts = (await runtime.receiveAlerts())
-      .map((alert) => ({
+      // Nothing is pending until the outbox is empty too: let the sweep retry what SNS refused.
+      for (
+        let sweeps = 0;
+        sweeps < MAX_FINAL_SWEEPS && (await runtime.ports.devices.hasUnsent());
+        sweeps += 1
+      ) {
+        await timers.advanceTo(timers.now() + SWEEP_EVERY_MS);
+        await timers.runUntilIdle();
+      }
+      const alerts = (await runtime.receiveAlerts()).map((alert) => ({
         ...alert,
         publishedAt: toEpoch(alert.publishedAt) ?? 0,
         since: toEpoch(alert.since) ?? 0,
-      }))
-      .sort((a, b) => a.publishedAt - b.publishedAt || a.alertId.localeCompare(b.alertId));
-    return {
-      devices: await listAllDevices(runtime.handlers.listDevices),
-      alerts,
-      rejected: badLines + runtime.counters.rejected + runtime.counters.unrouted,
-      retries: runtime.counters.retries,
-      deadLettered: runtime.counters.deadLettered,
-      lines: parsed.length,
-      ...(requests ? { requests } : {}),
-    };
-  } finally {
-    await runtime.stop();
-    await aws.stop();
-  }
+      }));
+      return {
+        devices: await listAllDevices(runtime.handlers.listDevices),
+        alerts,
+        rejected: runtime.counters.rejected + runtime.counters.unrouted,
+        retries: runtime.counters.retries,
+        deadLettered: runtime.counters.deadLettered,
+        ...(requests ? { requests } : {}),
+      };
+    } finally {
+      await runtime.stop();
+    }
+  };
+  return { run, stop: () => runtime.stop() };
 }
 
 type Handler = (event: unknown, context: never) => Promise<unknown>;

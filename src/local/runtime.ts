@@ -1,3 +1,9 @@
+/**
+ * The deployed functions on one machine, wired the way AWS wires them: the IoT topic rules invoke the ingest
+ * functions asynchronously (lambda/async-invocation.ts), the events table's stream feeds the reconciler
+ * (lambda/stream-mapping.ts), the delay queue feeds the settle check (lambda/sqs-mapping.ts on the emulator, or
+ * lambda/virtual-check-queue.ts in virtual time) and a schedule runs the sweep (lambda/schedule.ts).
+ */
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import {
   DeleteMessageBatchCommand,
@@ -5,25 +11,27 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { Context, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
+import type { DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import { type FaultInjector, installFaults } from '../adapters/faults.js';
 import { applyTopicRules, type MqttMessage, type RuleTarget } from '../adapters/iot-rules.js';
+import { SqsCheckScheduler } from '../adapters/sqs-check-scheduler.js';
 import { readStreamRange } from '../adapters/stream-range-reader.js';
 import type { AppWiring } from '../composition-root.js';
 import type { AnyAlert, CheckScheduler } from '../domain/ports.js';
 import { buildFleetHandler } from '../handlers/fleet.js';
 import { buildGetIncidentHandler, buildListIncidentsHandler } from '../handlers/incidents.js';
 import type { RedriveResult } from '../handlers/redrive.js';
-import { forEachWithLimit } from '../shared/concurrency.js';
+import { AsyncInvocation } from './lambda/async-invocation.js';
+import type { DeadLetter, InvocationCounters, LambdaHandler } from './lambda/function.js';
+import { scheduleEvery } from './lambda/schedule.js';
+import { SqsMapping } from './lambda/sqs-mapping.js';
+import { StreamMapping } from './lambda/stream-mapping.js';
+import { VirtualCheckQueue } from './lambda/virtual-check-queue.js';
 import { lambdaContext } from './lambda-context.js';
-import type { LocalAws } from './services/local-aws.js';
-import { StreamPump } from './stream-pump.js';
+import { CHECK_VISIBILITY_TIMEOUT_SECONDS, LOCAL_CREDENTIALS, type LocalAws } from './services/local-aws.js';
 import type { Timers } from './timers.js';
 
-/** The check queue's visibility timeout: when a failed check message is delivered again. */
-const CHECK_VISIBILITY_TIMEOUT_MS = 60_000;
-
-type Handler<E = unknown, R = unknown> = (event: E, context: Context) => Promise<R>;
+type Handler<E = unknown, R = unknown> = LambdaHandler<E, R>;
 
 export interface ReceivedAlert {
   alertId: string;
@@ -36,24 +44,28 @@ export interface ReceivedAlert {
   [field: string]: unknown;
 }
 
-export interface RuntimeCounters {
+export interface RuntimeCounters extends InvocationCounters {
   delivered: number;
-  /** Lambda invocations, as AWS would bill them (retries included). */
-  invocations: number;
   rejected: number;
   unrouted: number;
-  retries: number;
-  deadLettered: number;
 }
 
 export interface LocalRuntimeOptions {
   aws: LocalAws;
   timers: Timers;
+  /**
+   * Where settle checks wait: `emulator` puts them on the emulator's delay queue with the deployed SqsCheckScheduler
+   * and consumes the queue like Lambda's SQS event source mapping (real time only: the emulator delays on the wall
+   * clock); `virtual` (default) keeps them on `timers`, for a virtual clock.
+   */
+  checkQueue?: 'emulator' | 'virtual';
   /** Lambda retries a failed asynchronous invocation twice, 1 and 2 minutes later. */
   asyncRetryDelaysMs?: number[];
   /** How often the scheduled sweep runs. */
   sweepEveryMs?: number;
   onDeadLetter?: (target: string, event: unknown, error: unknown) => void;
+  /** Problems of the parts that run on their own (the SQS pollers). */
+  onError?: (error: unknown) => void;
   /** Faults to inject in this run (else IOT_PRESENCE_FAULTS decides). */
   faults?: FaultInjector;
 }
@@ -72,7 +84,7 @@ export interface LocalRuntime {
     health: Handler;
   };
   counters: RuntimeCounters;
-  deadLetters: Array<{ target: string; event: unknown; error: string }>;
+  deadLetters: DeadLetter[];
   /** One MQTT message through the topic rules, the ingest function, and the stream into the reconciler. */
   publish(message: MqttMessage): Promise<void>;
   /**
@@ -87,15 +99,202 @@ export interface LocalRuntime {
   redrive(): Promise<RedriveResult>;
   /** Reads (and removes) the alerts that reached the queue subscribed to the topic. */
   receiveAlerts(): Promise<ReceivedAlert[]>;
-  /** Queues a settle check as the deployed reconciler does (local: a timer with the delay queue's semantics). */
+  /** Queues a settle check as the deployed reconciler does (on the delay queue, or on the virtual one). */
   scheduleCheck(deviceId: string, dueAt: number): Promise<void>;
   sweep(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
-  Object.assign(process.env, options.aws.env);
-  // Handler modules read their configuration at import: import them only once the environment is set.
+  const { aws, timers } = options;
+  const modules = await importFunctionModules(aws.env);
+  const counters: RuntimeCounters = {
+    delivered: 0,
+    invocations: 0,
+    rejected: 0,
+    unrouted: 0,
+    retries: 0,
+    deadLettered: 0,
+  };
+  const deadLetters: DeadLetter[] = [];
+  // One SQS client on the emulator for the destinations, the alert inbox, the check queue and its pollers.
+  const sqs = new SQSClient({
+    endpoint: aws.snsSqsEndpoint,
+    region: 'us-east-1',
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const sendTo = (queueUrl: string) => async (record: unknown) => {
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(record) }));
+  };
+
+  // The settle check's queue. Its consumer needs the handler, which needs the ports, which need the scheduler.
+  let settleCheckHandler: Handler<SQSEvent, { batchItemFailures: Array<{ itemIdentifier: string }> }> = () =>
+    Promise.reject(new Error('the settle check ran before the runtime was ready'));
+  const settleCheck: Handler<SQSEvent, { batchItemFailures: Array<{ itemIdentifier: string }> }> = (
+    event,
+    context,
+  ) => settleCheckHandler(event, context);
+  const virtualChecks =
+    options.checkQueue === 'emulator'
+      ? undefined
+      : new VirtualCheckQueue({
+          timers,
+          queueArn: aws.checkQueueArn,
+          functionName: 'settleCheck',
+          handler: settleCheck,
+          counters,
+          visibilityTimeoutMs: CHECK_VISIBILITY_TIMEOUT_SECONDS * 1000,
+        });
+
+  const config = modules.parseConfig(process.env);
+  if (options.faults) installFaults(options.faults);
+  // Backoff in real milliseconds would stretch a virtual-time replay: retry quickly, as many times.
+  const clients = modules.createAwsClients({ retryBackoffMs: 5 });
+  // The deployed scheduler: a delayed message on the check queue. Its client names the emulator as its endpoint: the
+  // emulator's queue URLs carry a host name (sqs.<region>.localhost) that only an explicit endpoint overrides.
+  const scheduler: CheckScheduler =
+    virtualChecks ?? new SqsCheckScheduler(sqs, aws.env.CHECK_QUEUE_URL as string);
+  const ports = modules.createAppWiring(config, { clock: { now: () => timers.now() }, clients, scheduler });
+  const fn = modules.buildHandlers(ports);
+  settleCheckHandler = fn.settleCheck;
+
+  const stream = new StreamMapping({
+    dynamoEndpoint: aws.dynamoEndpoint,
+    streamArn: aws.eventsStreamArn,
+    functionName: 'reconcileEvents',
+    handler: fn.reconcileEvents,
+    counters,
+    deadLetters,
+    onFailureDestination: sendTo(aws.env.RECONCILE_DLQ_URL as string),
+    now: () => timers.now(),
+  });
+  await stream.start();
+
+  const ingest = new AsyncInvocation<RuleTarget>(
+    { ingestPresence: fn.ingestPresence, ingestDeviceMessage: fn.ingestDeviceMessage },
+    {
+      timers,
+      counters,
+      deadLetters,
+      retryDelaysMs: options.asyncRetryDelaysMs ?? [60_000, 120_000],
+      onFailureDestination: sendTo(aws.env.INGEST_DLQ_URL as string),
+      onResult: (_target, result) => {
+        if ((result as { outcome?: string } | undefined)?.outcome === 'rejected') counters.rejected += 1;
+      },
+      afterRetry: () => stream.drain(),
+      ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}),
+    },
+  );
+
+  const checks =
+    options.checkQueue === 'emulator'
+      ? new SqsMapping({
+          sqs,
+          queueUrl: aws.env.CHECK_QUEUE_URL as string,
+          queueArn: aws.checkQueueArn,
+          functionName: 'settleCheck',
+          handler: settleCheck,
+          counters,
+          ...(options.onError ? { onError: options.onError } : {}),
+        })
+      : undefined;
+  checks?.start();
+
+  scheduleEvery(timers, options.sweepEveryMs ?? 60_000, 'sweep', fn.sweep);
+
+  async function routeMessage(message: MqttMessage): Promise<void> {
+    counters.delivered += 1;
+    const invocations = applyTopicRules(message, {
+      willTopicFilter: config.WILL_TOPIC_FILTER,
+      birthTopicFilter: config.BIRTH_TOPIC_FILTER,
+    });
+    if (invocations.length === 0) counters.unrouted += 1;
+    for (const invocation of invocations) await ingest.invoke(invocation.target, invocation.event);
+  }
+
+  const streams = new DynamoDBStreamsClient({
+    endpoint: aws.dynamoEndpoint,
+    region: 'us-east-1',
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const redriveHandler = modules.buildRedriveHandler({
+    ...ports,
+    sqs,
+    queueUrl: aws.env.INGEST_DLQ_URL as string,
+    invoke: (target, event) => ingest.invoke(target, event),
+    reconcileQueueUrl: aws.env.RECONCILE_DLQ_URL as string,
+    readStreamRange: (info) => readStreamRange(streams, info),
+  });
+
+  return {
+    ports,
+    handlers: {
+      getDevice: fn.getDevice,
+      listDevices: fn.listDevices,
+      listDeviceEvents: fn.listDeviceEvents,
+      listAlerts: fn.listAlerts,
+      listIncidents: fn.listIncidents,
+      getIncident: fn.getIncident,
+      fleet: fn.fleet,
+      health: fn.health,
+    },
+    counters,
+    deadLetters,
+    async publish(message) {
+      await routeMessage(message);
+      await stream.drain();
+    },
+    async publishBatch(messages) {
+      await modules.forEachWithLimit(messages, 16, routeMessage);
+      await stream.drain();
+    },
+    async redrive() {
+      const result = await redriveHandler({}, lambdaContext('redrive'));
+      deadLetters.splice(0);
+      await stream.drain();
+      return result;
+    },
+    async receiveAlerts() {
+      const alerts: ReceivedAlert[] = [];
+      for (;;) {
+        const { Messages = [] } = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: aws.alertQueueUrl, MaxNumberOfMessages: 10 }),
+        );
+        if (Messages.length === 0) return alerts;
+        for (const message of Messages) {
+          const envelope = JSON.parse(message.Body ?? '{}') as { Message?: string };
+          alerts.push(JSON.parse(envelope.Message ?? message.Body ?? '{}') as ReceivedAlert);
+        }
+        await sqs.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: aws.alertQueueUrl,
+            Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+          }),
+        );
+      }
+    },
+    async sweep() {
+      await fn.sweep({}, lambdaContext('sweep'));
+    },
+    async scheduleCheck(deviceId, dueAt) {
+      await scheduler.scheduleCheck(deviceId, dueAt, timers.now());
+    },
+    async stop() {
+      await checks?.stop();
+      await stream.stop();
+      sqs.destroy();
+      streams.destroy();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The functions' modules. Handler modules read their configuration when they are imported, so the environment is
+// set first and they are imported dynamically. This is the only place that writes process.env or imports a handler
+// module; once builders are side-effect free, it becomes static imports of the builders.
+// ---------------------------------------------------------------------------------------------------------------
+async function importFunctionModules(env: Record<string, string>) {
+  Object.assign(process.env, env);
   const [
     { createAppWiring },
     { createAwsClients },
@@ -104,13 +303,14 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     deviceMessage,
     reconcileEvents,
     settleCheck,
-    sweepModule,
+    sweep,
     getDevice,
     listDevices,
     listDeviceEvents,
     listAlerts,
     health,
-    redriveModule,
+    redrive,
+    { forEachWithLimit },
   ] = await Promise.all([
     import('../composition-root.js'),
     import('../adapters/aws-clients.js'),
@@ -126,188 +326,25 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     import('../handlers/list-alerts.js'),
     import('../handlers/health.js'),
     import('../handlers/redrive.js'),
+    import('../shared/concurrency.js'),
   ]);
-  const { timers } = options;
-  const retryDelays = options.asyncRetryDelaysMs ?? [60_000, 120_000];
-  const counters: RuntimeCounters = {
-    delivered: 0,
-    invocations: 0,
-    rejected: 0,
-    unrouted: 0,
-    retries: 0,
-    deadLettered: 0,
-  };
-  const deadLetters: LocalRuntime['deadLetters'] = [];
-
-  let settleCheckHandler: Handler<SQSEvent> | undefined;
-  const scheduler: CheckScheduler = {
-    async scheduleCheck(deviceId, dueAt) {
-      timers.at(dueAt, async () => {
-        const body = JSON.stringify({ deviceId, dueAt });
-        const event: SQSEvent = { Records: [sqsRecord(body)] };
-        let failed: boolean;
-        counters.invocations += 1;
-        try {
-          const result = (await settleCheckHandler?.(event, lambdaContext('settleCheck'))) as
-            | { batchItemFailures?: unknown[] }
-            | undefined;
-          failed = (result?.batchItemFailures?.length ?? 0) > 0;
-        } catch {
-          failed = true;
-        }
-        // A failed message becomes visible again after the queue's visibility timeout.
-        if (failed) {
-          counters.retries += 1;
-          await scheduler.scheduleCheck(deviceId, timers.now() + CHECK_VISIBILITY_TIMEOUT_MS, timers.now());
-        }
-      });
-    },
-  };
-  const config = parseConfig(process.env);
-  if (options.faults) installFaults(options.faults);
-  // Backoff in real milliseconds would stretch a virtual-time replay: retry quickly, as many times.
-  const clients = createAwsClients({ retryBackoffMs: 5 });
-  const ports = createAppWiring(config, { clock: { now: () => timers.now() }, scheduler, clients });
-  settleCheckHandler = settleCheck.buildSettleCheckHandler(ports) as Handler<SQSEvent>;
-  const ingest: Record<RuleTarget, Handler> = {
-    ingestPresence: presence.buildIngestPresenceHandler(ports) as Handler,
-    ingestDeviceMessage: deviceMessage.buildIngestDeviceMessageHandler(ports) as Handler,
-  };
-  const reconcileHandler = reconcileEvents.buildReconcileEventsHandler(ports) as Handler<DynamoDBStreamEvent>;
-  const sweepHandler = sweepModule.buildSweepHandler(ports) as Handler;
-
-  const pump = new StreamPump(
-    options.aws.dynamoEndpoint,
-    options.aws.eventsStreamArn,
-    async (event, shardId) => {
-      // The event source mapping retries a failed batch; reconciling is idempotent.
-      for (let attempt = 1; ; attempt += 1) {
-        let failed: boolean;
-        counters.invocations += 1;
-        try {
-          const result = (await reconcileHandler(event, lambdaContext('reconcileEvents'))) as {
-            batchItemFailures: unknown[];
-          };
-          failed = result.batchItemFailures.length > 0;
-        } catch {
-          failed = true;
-        }
-        if (!failed) return;
-        counters.retries += 1;
-        if (attempt >= 10) {
-          counters.deadLettered += 1;
-          deadLetters.push({ target: 'reconcileEvents', event, error: 'batch kept failing' });
-          await sqs.send(
-            new SendMessageCommand({
-              QueueUrl: options.aws.env.RECONCILE_DLQ_URL,
-              MessageBody: JSON.stringify(
-                streamFailureRecord(event, shardId, options.aws.eventsStreamArn, timers.now()),
-              ),
-            }),
-          );
-          return;
-        }
-      }
-    },
-  );
-  await pump.start();
-
-  let draining: Promise<void> | undefined;
-  let drainAgain = false;
-  async function drainStream(): Promise<void> {
-    if (draining) {
-      drainAgain = true;
-      return draining;
-    }
-    draining = (async () => {
-      do {
-        drainAgain = false;
-        await pump.drain();
-      } while (drainAgain);
-    })().finally(() => {
-      draining = undefined;
-    });
-    return draining;
-  }
-
-  async function invokeAsync(target: RuleTarget, event: unknown, attempt = 0): Promise<void> {
-    counters.invocations += 1;
-    try {
-      const result = (await ingest[target](event, lambdaContext(target))) as { outcome?: string };
-      if (result?.outcome === 'rejected') counters.rejected += 1;
-    } catch (error) {
-      const delay = retryDelays[attempt];
-      if (delay === undefined) {
-        counters.deadLettered += 1;
-        deadLetters.push({ target, event, error: error instanceof Error ? error.name : String(error) });
-        // The same record Lambda's on-failure destination writes, in the same kind of queue.
-        await sqs.send(
-          new SendMessageCommand({
-            QueueUrl: options.aws.env.INGEST_DLQ_URL,
-            MessageBody: JSON.stringify({
-              requestContext: { functionArn: `arn:aws:lambda:us-east-1:000000000000:function:${target}` },
-              requestPayload: event,
-              responseContext: { functionError: 'Unhandled' },
-            }),
-          }),
-        );
-        options.onDeadLetter?.(target, event, error);
-        return;
-      }
-      counters.retries += 1;
-      timers.at(timers.now() + delay, async () => {
-        await invokeAsync(target, event, attempt + 1);
-        await drainStream();
-      });
-    }
-  }
-
-  async function routeMessage(message: MqttMessage): Promise<void> {
-    counters.delivered += 1;
-    const invocations = applyTopicRules(message, {
-      willTopicFilter: config.WILL_TOPIC_FILTER,
-      birthTopicFilter: config.BIRTH_TOPIC_FILTER,
-    });
-    if (invocations.length === 0) counters.unrouted += 1;
-    for (const invocation of invocations) await invokeAsync(invocation.target, invocation.event);
-  }
-
-  const sqs = new SQSClient({
-    endpoint: options.aws.snsSqsEndpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-
-  const streams = new DynamoDBStreamsClient({
-    endpoint: options.aws.dynamoEndpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  const redriveHandler = redriveModule.buildRedriveHandler({
-    ...ports,
-    sqs,
-    queueUrl: options.aws.env.INGEST_DLQ_URL as string,
-    invoke: (target, event) => invokeAsync(target, event),
-    reconcileQueueUrl: options.aws.env.RECONCILE_DLQ_URL as string,
-    readStreamRange: (info) => readStreamRange(streams, info),
-  }) as Handler<unknown, RedriveResult>;
-
-  const sweepEvery = options.sweepEveryMs ?? 60_000;
-  const scheduleSweep = (at: number) =>
-    timers.at(
-      at,
-      async () => {
-        // A failed sweep is simply the next one's work.
-        await sweepHandler({}, lambdaContext('sweep')).catch(() => undefined);
-        scheduleSweep(at + sweepEvery);
-      },
-      { background: true },
-    );
-  if (sweepEvery > 0) scheduleSweep(timers.now() + sweepEvery);
-
   return {
-    ports,
-    handlers: {
+    forEachWithLimit,
+    createAppWiring,
+    createAwsClients,
+    parseConfig,
+    buildHandlers: (ports: AppWiring) => ({
+      ingestPresence: presence.buildIngestPresenceHandler(ports) as Handler,
+      ingestDeviceMessage: deviceMessage.buildIngestDeviceMessageHandler(ports) as Handler,
+      reconcileEvents: reconcileEvents.buildReconcileEventsHandler(ports) as Handler<
+        DynamoDBStreamEvent,
+        { batchItemFailures: Array<{ itemIdentifier: string }> }
+      >,
+      settleCheck: settleCheck.buildSettleCheckHandler(ports) as Handler<
+        SQSEvent,
+        { batchItemFailures: Array<{ itemIdentifier: string }> }
+      >,
+      sweep: sweep.buildSweepHandler(ports) as Handler,
       getDevice: getDevice.buildGetDeviceHandler(ports) as Handler,
       listDevices: listDevices.buildListDevicesHandler(ports) as Handler,
       listDeviceEvents: listDeviceEvents.buildListDeviceEventsHandler(ports) as Handler,
@@ -316,100 +353,8 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       getIncident: buildGetIncidentHandler(ports) as Handler,
       fleet: buildFleetHandler(ports) as Handler,
       health: health.buildHealthHandler(ports) as Handler,
-    },
-    counters,
-    deadLetters,
-    async publish(message) {
-      await routeMessage(message);
-      await drainStream();
-    },
-    async publishBatch(messages) {
-      await forEachWithLimit(messages, 16, routeMessage);
-      await drainStream();
-    },
-    async redrive() {
-      const result = await redriveHandler({}, lambdaContext('redrive'));
-      deadLetters.splice(0);
-      await drainStream();
-      return result;
-    },
-    async receiveAlerts() {
-      const alerts: ReceivedAlert[] = [];
-      for (;;) {
-        const { Messages = [] } = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: options.aws.alertQueueUrl, MaxNumberOfMessages: 10 }),
-        );
-        if (Messages.length === 0) return alerts;
-        for (const message of Messages) {
-          const envelope = JSON.parse(message.Body ?? '{}') as { Message?: string };
-          alerts.push(JSON.parse(envelope.Message ?? message.Body ?? '{}') as ReceivedAlert);
-        }
-        await sqs.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: options.aws.alertQueueUrl,
-            Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-          }),
-        );
-      }
-    },
-    async sweep() {
-      await sweepHandler({}, lambdaContext('sweep'));
-    },
-    async scheduleCheck(deviceId, dueAt) {
-      await scheduler.scheduleCheck(deviceId, dueAt, timers.now());
-    },
-    async stop() {
-      await draining;
-      pump.close();
-      sqs.destroy();
-      streams.destroy();
-    },
-  };
-}
-
-/** The record Lambda's on-failure destination of a stream mapping writes: the batch's range, not its records. */
-function streamFailureRecord(event: DynamoDBStreamEvent, shardId: string, streamArn: string, now: number) {
-  const sequences = event.Records.map((record) => record.dynamodb?.SequenceNumber ?? '0');
-  const at = new Date(now).toISOString();
-  return {
-    requestContext: {
-      requestId: `local-${now}`,
-      functionArn: 'arn:aws:lambda:us-east-1:000000000000:function:reconcileEvents',
-      condition: 'RetryAttemptsExhausted',
-      approximateInvokeCount: 10,
-    },
-    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
-    version: '1.0',
-    timestamp: at,
-    DDBStreamBatchInfo: {
-      shardId,
-      startSequenceNumber: sequences[0] ?? '0',
-      endSequenceNumber: sequences[sequences.length - 1] ?? '0',
-      approximateArrivalOfFirstRecord: at,
-      approximateArrivalOfLastRecord: at,
-      batchSize: event.Records.length,
-      streamArn,
-    },
-  };
-}
-
-let sequence = 0;
-function sqsRecord(body: string): SQSEvent['Records'][number] {
-  sequence += 1;
-  return {
-    messageId: `local-${sequence}`,
-    receiptHandle: `local-${sequence}`,
-    body,
-    attributes: {
-      ApproximateReceiveCount: '1',
-      SentTimestamp: String(Date.now()),
-      SenderId: 'local',
-      ApproximateFirstReceiveTimestamp: String(Date.now()),
-    },
-    messageAttributes: {},
-    md5OfBody: '',
-    eventSource: 'aws:sqs',
-    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:local-checks',
-    awsRegion: 'us-east-1',
+    }),
+    buildRedriveHandler: (ports: Parameters<typeof redrive.buildRedriveHandler>[0]) =>
+      redrive.buildRedriveHandler(ports) as Handler<unknown, RedriveResult>,
   };
 }

