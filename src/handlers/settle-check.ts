@@ -1,17 +1,14 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { parseCheckMessage } from '../adapters/check-message.js';
 import { logger, metrics } from '../adapters/observability.js';
 import type { Clock, RejectionStore } from '../domain/ports.js';
 import type { Reconciler } from '../domain/reconciler.js';
 import { forEachWithLimit } from '../shared/concurrency.js';
-import { parseJsonOr } from '../shared/json.js';
-import * as z from '../shared/zod.js';
 import { retryableFailures } from './shared/device-batches.js';
 import { deviceIdSchema } from './shared/input-guards.js';
 import { lambdaShell } from './shared/lambda-shell.js';
 import { rejectInput } from './shared/reject.js';
-
-const checkMessageSchema = z.object({ deviceId: deviceIdSchema, dueAt: z.number() });
 
 /** Triggered by the delay queue when a device's settle window ends. */
 export function buildSettleCheckHandler(wiring: {
@@ -22,8 +19,9 @@ export function buildSettleCheckHandler(wiring: {
   return lambdaShell(async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const devices = new Map<string, string[]>();
     for (const record of event.Records) {
-      const parsed = checkMessageSchema.safeParse(parseJsonOr(record.body, undefined));
-      if (!parsed.success) {
+      // The one check message (adapters/check-message.ts), and a deviceId a device could have.
+      const check = parseCheckMessage(record.body);
+      if (!check || !deviceIdSchema.safeParse(check.deviceId).success) {
         await rejectInput(
           wiring.rejections,
           'settle-check',
@@ -33,7 +31,7 @@ export function buildSettleCheckHandler(wiring: {
         );
         continue;
       }
-      devices.set(parsed.data.deviceId, [...(devices.get(parsed.data.deviceId) ?? []), record.messageId]);
+      devices.set(check.deviceId, [...(devices.get(check.deviceId) ?? []), record.messageId]);
     }
     metrics.addMetric('SettleChecks', MetricUnit.Count, devices.size);
     const attempted = await forEachWithLimit([...devices.keys()], 8, async (deviceId) => {

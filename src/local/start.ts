@@ -13,6 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { wholeNumberSetting } from '../config.js';
+import type { ReceivedAlert } from './runtime.js';
 import { assertJavaAvailable, JavaMissingError } from './services/dynamodb-local.js';
 
 const startedAt = performance.now();
@@ -67,6 +68,27 @@ const versionResetSeconds = wholeNumberFromEnv('VERSION_RESET_SECONDS', 1);
 const { startLocalStack } = await import('./local-stack.js');
 
 let stack: Awaited<ReturnType<typeof startLocalStack>>;
+/** One console line per alert, whatever its type. */
+function describeAlert(alert: ReceivedAlert): string {
+  const incident = typeof alert.incidentId === 'string' ? ` [incident ${alert.incidentId}]` : '';
+  switch (alert.type) {
+    case 'offline':
+      return `offline ${alert.deviceId} ${alert.disconnectReason ?? 'UNKNOWN'} since ${alert.since}${incident}`;
+    case 'online':
+      return `online ${alert.deviceId} after ${alert.outageSeconds} s offline${incident}`;
+    case 'clientid-conflict':
+      return `clientid-conflict ${alert.deviceId}: ${alert.takeovers} takeovers in ${alert.windowSeconds} s by ${JSON.stringify(alert.principalIdentifiers)} from ${JSON.stringify(alert.ipAddresses)}`;
+    case 'flapping':
+      return `flapping ${alert.deviceId}: ${alert.ends} drops in ${alert.windowSeconds} s, median ${alert.medianGapSeconds} s away`;
+    case 'fleet-outage':
+      return `fleet-outage ${alert.incidentId}: ${alert.devices} devices since ${alert.startedAt} ${JSON.stringify(alert.reasons)} (${alert.path})`;
+    case 'fleet-recovered':
+      return `fleet-recovered ${alert.incidentId} after ${alert.durationSeconds} s, ${alert.stillOffline} of ${alert.devicesAffected} still offline`;
+    default:
+      return `${alert.type} ${JSON.stringify(alert)}`;
+  }
+}
+
 try {
   stack = await startLocalStack({
     mqttPort,
@@ -75,11 +97,7 @@ try {
     ...(settleWindowSeconds ? { settleWindowSeconds } : {}),
     ...(versionResetSeconds ? { versionResetMs: versionResetSeconds * 1000 } : {}),
     log: (line) => console.error(line),
-    onAlert: (alert) => {
-      const reason = alert.type === 'offline' ? ` ${alert.disconnectReason ?? 'UNKNOWN'}` : '';
-      const outage = typeof alert.outageSeconds === 'number' ? ` after ${alert.outageSeconds} s offline` : '';
-      console.log(`[alert] ${alert.type} ${alert.deviceId}${reason} since ${alert.since}${outage}`);
-    },
+    onAlert: (alert) => console.log(`[alert] ${describeAlert(alert)}`),
   });
 } catch (error) {
   const code = (error as NodeJS.ErrnoException).code;

@@ -45,6 +45,9 @@ const functionHandlers: Record<string, string> = {
   ListDevicesLambdaFunction: 'src/functions/listDevices.handler',
   ListDeviceEventsLambdaFunction: 'src/functions/listDeviceEvents.handler',
   ListAlertsLambdaFunction: 'src/functions/listAlerts.handler',
+  FleetLambdaFunction: 'src/functions/fleet.handler',
+  ListIncidentsLambdaFunction: 'src/functions/listIncidents.handler',
+  GetIncidentLambdaFunction: 'src/functions/getIncident.handler',
   HealthLambdaFunction: 'src/functions/health.handler',
   RedriveLambdaFunction: 'src/handlers/redrive.handler',
 };
@@ -306,7 +309,7 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
   });
 
   describe('HTTP API', () => {
-    it('exposes the four read routes and the health route', () => {
+    it('exposes the seven read routes and the health route', () => {
       // Act
       const routeKeys = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Route')).map(
         (route) => route.Properties?.RouteKey,
@@ -318,7 +321,10 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
         'GET /devices',
         'GET /devices/{deviceId}',
         'GET /devices/{deviceId}/events',
+        'GET /fleet',
         'GET /health',
+        'GET /incidents',
+        'GET /incidents/{incidentId}',
       ]);
     });
 
