@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import { eventKey } from '../src/adapters/dynamodb/event-log.js';
+import { encodeEventItem } from '../src/adapters/dynamodb/event-item.js';
 import { applyTopicRules, type RuleTarget } from '../src/adapters/iot-rules.js';
 import { forEachWithLimit } from '../src/handlers/shared/device-batches.js';
 import { rawText } from '../src/handlers/shared/input-guards.js';
@@ -130,16 +130,12 @@ function buildWorkload(
       duplicate: false,
       target: invocation.target,
       event: invocation.event,
-      // The item DynamoDbEventLog.append writes (src/adapters/dynamodb/event-log.ts).
-      item: {
-        deviceId: stored.deviceId,
-        eventKey: eventKey(stored),
-        kind: stored.kind,
-        receivedAt: stored.receivedAt,
-        event: JSON.stringify(stored),
-        raw: rawText(invocation.event),
-        expiresAt: Math.floor(stored.receivedAt / 1000) + ttlDays * 86_400,
-      },
+      // The item DynamoDbEventLog.append writes (src/adapters/dynamodb/event-item.ts).
+      item: encodeEventItem(
+        stored,
+        rawText(invocation.event),
+        Math.floor(stored.receivedAt / 1000) + ttlDays * 86_400,
+      ),
     });
   }
   return out;

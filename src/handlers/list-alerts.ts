@@ -1,4 +1,5 @@
 import { alertMessage } from '../adapters/alert-message.js';
+import { pageKeySchema } from '../adapters/cursor-codec.js';
 import { utcDay } from '../adapters/dynamodb/alert-ledger.js';
 import type { Key } from '../adapters/dynamodb/paging.js';
 import { productionApiPorts } from '../composition/api.js';
@@ -21,6 +22,11 @@ interface FleetPosition {
   key?: Key;
 }
 
+const fleetPositionSchema: z.ZodMiniType<FleetPosition> = z.object({
+  day: z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/)),
+  key: z.optional(pageKeySchema),
+});
+
 /** GET /alerts: the ledger, newest first, for one device or for the whole fleet day by day. */
 export function buildListAlertsHandler(ports: Pick<AppPorts, 'ledger' | 'cursors' | 'clock' | 'config'>) {
   return httpShell(async (event) => {
@@ -30,7 +36,7 @@ export function buildListAlertsHandler(ports: Pick<AppPorts, 'ledger' | 'cursors
     let searchedBackTo: string | undefined;
     if (query.deviceId) {
       const scope = `alerts:${query.deviceId}`;
-      const startKey = query.cursor ? ports.cursors.decode<Key>(query.cursor, scope) : undefined;
+      const startKey = query.cursor ? ports.cursors.decode(query.cursor, scope, pageKeySchema) : undefined;
       const page = await ports.ledger.listForDevice(query.deviceId, query.limit, startKey);
       entries.push(...page.items);
       cursor = page.nextKey ? ports.cursors.encode(page.nextKey, scope) : null;
@@ -38,7 +44,7 @@ export function buildListAlertsHandler(ports: Pick<AppPorts, 'ledger' | 'cursors
       const scope = 'alerts:fleet';
       const oldestDay = utcDay(ports.clock.now() - ports.config.ALERT_TTL_DAYS * DAY_MS);
       let position: FleetPosition | undefined = query.cursor
-        ? ports.cursors.decode<FleetPosition>(query.cursor, scope)
+        ? ports.cursors.decode(query.cursor, scope, fleetPositionSchema)
         : { day: utcDay(ports.clock.now()) };
       for (let days = 0; position && entries.length < query.limit && days < MAX_DAYS_PER_PAGE; ) {
         const page = await ports.ledger.listForDay(position.day, query.limit - entries.length, position.key);

@@ -1,4 +1,4 @@
-import type { Key } from '../adapters/dynamodb/paging.js';
+import { pageKeySchema } from '../adapters/cursor-codec.js';
 import { productionApiPorts } from '../composition/api.js';
 import type { AppPorts } from '../composition-root.js';
 import { DeviceNotFoundError } from '../domain/errors.js';
@@ -15,7 +15,7 @@ export function buildListDeviceEventsHandler(
     const deviceId = pathDeviceId(event);
     const query = parseOrThrow(pageQuerySchema, event.queryStringParameters ?? {}, 'query');
     const scope = `events:${deviceId}`;
-    const startKey = query.cursor ? ports.cursors.decode<Key>(query.cursor, scope) : undefined;
+    const startKey = query.cursor ? ports.cursors.decode(query.cursor, scope, pageKeySchema) : undefined;
     const page = await ports.eventLog.listNewestFirst(deviceId, { limit: query.limit, startKey });
     if (page.items.length === 0 && !startKey && !(await ports.devices.getView(deviceId, ports.clock.now()))) {
       throw new DeviceNotFoundError(deviceId);

@@ -1,3 +1,4 @@
+import { pageKeySchema } from '../adapters/cursor-codec.js';
 import type { Key } from '../adapters/dynamodb/paging.js';
 import { INDEX_SHARDS } from '../adapters/shards.js';
 import { productionApiPorts } from '../composition/api.js';
@@ -14,13 +15,18 @@ interface Position {
   key?: Key;
 }
 
+const positionSchema: z.ZodMiniType<Position> = z.object({
+  shard: z.int().check(z.gte(0), z.lt(INDEX_SHARDS)),
+  key: z.optional(pageKeySchema),
+});
+
 /** GET /devices?status=: pages through the sharded status index, one query per page in the common case. */
 export function buildListDevicesHandler(ports: Pick<AppPorts, 'devices' | 'cursors'>) {
   return httpShell(async (event) => {
     const query = parseOrThrow(querySchema, event.queryStringParameters ?? {}, 'query');
     const scope = `devices:${query.status}`;
     let position: Position | undefined = query.cursor
-      ? ports.cursors.decode<Position>(query.cursor, scope)
+      ? ports.cursors.decode(query.cursor, scope, positionSchema)
       : { shard: 0 };
     const items = [];
     while (position && items.length < query.limit) {

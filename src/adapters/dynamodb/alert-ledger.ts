@@ -1,29 +1,11 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { connectionName } from '../../domain/connection.js';
 import type { Alert, AlertHistory } from '../../domain/ports.js';
+import { readEach } from '../stored-records.js';
+import { alertKey, decodeLedgerEntry, encodeLedgerEntry, type LedgerEntry } from './ledger-entry.js';
 import type { Key, Page } from './paging.js';
 
-export interface LedgerEntry {
-  alert: Alert;
-  status: 'sent';
-  publishedAt?: number;
-}
-
-export const utcDay = (epochMs: number) => new Date(epochMs).toISOString().slice(0, 10);
-
-/** One ledger entry per device, alert type and connection. */
-export function alertKey(alert: Pick<Alert, 'type' | 'sessionIdentifier' | 'versionNumber'>): string {
-  return `${alert.type}#${connectionName(alert)}`;
-}
-
-function toEntry(item: Record<string, unknown>): LedgerEntry {
-  return {
-    alert: JSON.parse(String(item.alert)) as Alert,
-    status: 'sent',
-    publishedAt: item.publishedAt as number | undefined,
-  };
-}
+export { utcDay } from './ledger-entry.js';
 
 /**
  * The history of published alerts, written once per alert after SNS accepted it (the outbox that decided it lives
@@ -41,18 +23,7 @@ export class DynamoDbAlertLedger implements AlertHistory {
       await this.dynamo.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: {
-            deviceId: alert.deviceId,
-            alertKey: alertKey(alert),
-            alertId: alert.alertId,
-            type: alert.type,
-            decidedAt: alert.decidedAt,
-            day: utcDay(alert.decidedAt),
-            status: 'sent',
-            publishedAt,
-            alert: JSON.stringify(alert),
-            expiresAt: Math.floor(publishedAt / 1000) + this.ttlDays * 86_400,
-          },
+          Item: encodeLedgerEntry(alert, publishedAt, Math.floor(publishedAt / 1000) + this.ttlDays * 86_400),
           ConditionExpression: 'attribute_not_exists(alertKey)',
         }),
       );
@@ -86,7 +57,8 @@ export class DynamoDbAlertLedger implements AlertHistory {
         ExclusiveStartKey: startKey,
       }),
     );
-    return { items: (result.Items ?? []).map(toEntry), nextKey: result.LastEvaluatedKey };
+    // An entry that cannot be read is reported and left out of the page (its key still advances the cursor).
+    return { items: readEach(result.Items ?? [], decodeLedgerEntry), nextKey: result.LastEvaluatedKey };
   }
 
   async listForDay(day: string, limit: number, startKey?: Key): Promise<Page<LedgerEntry>> {
@@ -102,6 +74,7 @@ export class DynamoDbAlertLedger implements AlertHistory {
         ExclusiveStartKey: startKey,
       }),
     );
-    return { items: (result.Items ?? []).map(toEntry), nextKey: result.LastEvaluatedKey };
+    // An entry that cannot be read is reported and left out of the page (its key still advances the cursor).
+    return { items: readEach(result.Items ?? [], decodeLedgerEntry), nextKey: result.LastEvaluatedKey };
   }
 }

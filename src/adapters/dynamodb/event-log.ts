@@ -2,13 +2,9 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { DeviceEvent } from '../../domain/device-events.js';
 import type { EventLog } from '../../domain/ports.js';
+import { readEach } from '../stored-records.js';
+import { decodeEventItem, encodeEventItem } from './event-item.js';
 import type { Page, PageRequest } from './paging.js';
-
-/** Sort key: event time first so the log reads newest first, then the event's identity. */
-export function eventKey(event: DeviceEvent): string {
-  const time = 'timestamp' in event ? event.timestamp : event.receivedAt;
-  return `${String(Math.max(0, Math.trunc(time))).padStart(15, '0')}#${event.eventId}`;
-}
 
 export interface StoredEvent {
   event: DeviceEvent;
@@ -27,15 +23,7 @@ export class DynamoDbEventLog implements EventLog {
       await this.dynamo.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: {
-            deviceId: event.deviceId,
-            eventKey: eventKey(event),
-            kind: event.kind,
-            receivedAt: event.receivedAt,
-            event: JSON.stringify(event),
-            raw,
-            expiresAt: Math.floor(event.receivedAt / 1000) + this.ttlDays * 86_400,
-          },
+          Item: encodeEventItem(event, raw, Math.floor(event.receivedAt / 1000) + this.ttlDays * 86_400),
           ConditionExpression: 'attribute_not_exists(eventKey)',
         }),
       );
@@ -50,6 +38,7 @@ export class DynamoDbEventLog implements EventLog {
     deviceId: string,
     page: PageRequest,
   ): Promise<Page<StoredEvent & { eventKey: string }>> {
+    // An item that cannot be read is reported and left out of the page (its key still advances the cursor).
     const result = await this.dynamo.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -61,11 +50,7 @@ export class DynamoDbEventLog implements EventLog {
       }),
     );
     return {
-      items: (result.Items ?? []).map((item) => ({
-        eventKey: String(item.eventKey),
-        event: JSON.parse(String(item.event)) as DeviceEvent,
-        raw: typeof item.raw === 'string' ? item.raw : undefined,
-      })),
+      items: readEach(result.Items ?? [], decodeEventItem),
       nextKey: result.LastEvaluatedKey,
     };
   }

@@ -151,12 +151,6 @@ export function parseDeviceMessage(input: unknown, now: number, topics: DeviceMe
   };
 }
 
-/** A stored event as the stream delivers it back: trusted shape, still validated. */
-export const storedEventSchema = z.object({
-  deviceId: deviceIdSchema,
-  event: z.string().check(z.minLength(2)),
-});
-
 export function describeParseFailure(error: unknown): string {
   return error instanceof z.core.$ZodError ? describeZodError(error) : String(error);
 }
