@@ -8,7 +8,6 @@ import {
 import type { Context, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import { type FaultInjector, installFaults } from '../adapters/faults.js';
 import { applyTopicRules, type MqttMessage, type RuleTarget } from '../adapters/iot-rules.js';
-import { readStreamRange } from '../adapters/stream-range-reader.js';
 import type { AppPorts } from '../composition-root.js';
 import type { CheckScheduler } from '../domain/ports.js';
 import type { RedriveResult } from '../handlers/redrive.js';
@@ -94,7 +93,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   const [
     { createPorts },
     { createAwsClients },
-    { parseConfig },
+    { parseConfig, parseRedriveConfig },
     presence,
     deviceMessage,
     reconcileEvents,
@@ -106,6 +105,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     listAlerts,
     health,
     redriveModule,
+    redriveComposition,
   ] = await Promise.all([
     import('../composition-root.js'),
     import('../adapters/aws-clients.js'),
@@ -121,6 +121,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     import('../handlers/list-alerts.js'),
     import('../handlers/health.js'),
     import('../handlers/redrive.js'),
+    import('../composition/redrive.js'),
   ]);
   const { timers } = options;
   const retryDelays = options.asyncRetryDelaysMs ?? [60_000, 120_000];
@@ -278,14 +279,15 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-  const redriveHandler = redriveModule.buildRedriveHandler({
-    ...ports,
-    sqs,
-    queueUrl: options.aws.env.INGEST_DLQ_URL as string,
-    invoke: (target, event) => invokeAsync(target, event),
-    reconcileQueueUrl: options.aws.env.RECONCILE_DLQ_URL as string,
-    readStreamRange: (info) => readStreamRange(streams, info),
-  }) as Handler<unknown, RedriveResult>;
+  const redriveHandler = redriveModule.buildRedriveHandler(
+    redriveComposition.createRedriveWiring(parseRedriveConfig(process.env), {
+      sqs,
+      streams,
+      ingest: { invoke: (target, event) => invokeAsync(target, event) },
+      reconciler: ports.reconciler,
+      clock: ports.clock,
+    }),
+  ) as Handler<unknown, RedriveResult>;
 
   const sweepEvery = options.sweepEveryMs ?? 60_000;
   const scheduleSweep = (at: number) =>

@@ -46,7 +46,7 @@ const functionHandlers: Record<string, string> = {
   ListDeviceEventsLambdaFunction: 'src/handlers/list-device-events.handler',
   ListAlertsLambdaFunction: 'src/handlers/list-alerts.handler',
   HealthLambdaFunction: 'src/handlers/health.handler',
-  RedriveLambdaFunction: 'src/handlers/redrive.handler',
+  RedriveLambdaFunction: 'src/functions/redrive.handler',
 };
 
 const presenceSql = "SELECT *, topic() AS topic, timestamp() AS receivedAt FROM '$aws/events/presence/+/+'";
