@@ -5,7 +5,7 @@ export default defineConfig({
     // The storms of test/load take minutes: `npm run test:load` runs them on their own.
     include: process.env.IOT_PRESENCE_LOAD_TESTS
       ? ['test/load/**/*.test.ts']
-      : ['test/{unit,integration,e2e,artifact}/**/*.test.ts', 'dashboard/test/**/*.test.ts'],
+      : ['test/{unit,bundle,integration,e2e,artifact}/**/*.test.ts', 'dashboard/test/**/*.test.ts'],
     // Integration and e2e files each start their own DynamoDB Local (a JVM): two at a time fits 2 cores.
     pool: 'forks',
     maxWorkers: 2,

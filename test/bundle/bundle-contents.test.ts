@@ -1,14 +1,22 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The packages a handler's bundle holds, built as serverless.yml's custom.esbuild does (bundle, ESM, node22). */
-async function bundledPackages(handler: string): Promise<Set<string>> {
+/** A function's entry module: its entry file in src/functions, or the handler module that still exports `handler`. */
+function entryOf(name: string): string {
+  const entry = `src/functions/${name}.ts`;
+  return existsSync(join(projectRoot, entry)) ? entry : `src/handlers/${name}.ts`;
+}
+
+/** The packages a function's bundle holds, built as serverless.yml's custom.esbuild does (bundle, ESM, node22). */
+async function bundledPackages(name: string): Promise<Set<string>> {
   const result = await build({
     absWorkingDir: projectRoot,
-    entryPoints: [`src/handlers/${handler}.ts`],
+    entryPoints: [entryOf(name)],
     bundle: true,
     minify: true,
     platform: 'node',
