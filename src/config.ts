@@ -1,7 +1,7 @@
 import { DEFAULT_SETTINGS, type PresenceSettings } from './domain/settings.js';
 import * as z from './shared/zod.js';
 
-const seconds = (fallback: number, max: number) =>
+const positiveInteger = (fallback: number, max: number) =>
   z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(max)), fallback);
 const minLength = (n: number) => z.string().check(z.minLength(n));
 
@@ -13,14 +13,18 @@ export const configSchema = z.object({
   REJECTED_TABLE: minLength(3),
   ALERT_TOPIC_ARN: z.string().check(z.startsWith('arn:')),
   CHECK_QUEUE_URL: z.url(),
-  SETTLE_WINDOW_SECONDS: seconds(120, 840),
+  SETTLE_WINDOW_SECONDS: positiveInteger(120, 840),
   ALERT_ON: z._default(z.enum(['abrupt', 'all']), 'abrupt'),
   WILL_TOPIC_FILTER: z._default(minLength(1), 'devices/+/will'),
   BIRTH_TOPIC_FILTER: z._default(minLength(1), 'devices/+/birth'),
-  WILL_MATCH_SECONDS: seconds(120, 3600),
-  VERSION_WINDOW_SECONDS: seconds(900, 86_400),
-  EVENT_TTL_DAYS: seconds(30, 3650),
-  ALERT_TTL_DAYS: seconds(90, 3650),
+  WILL_MATCH_SECONDS: positiveInteger(120, 3600),
+  VERSION_WINDOW_SECONDS: positiveInteger(900, 86_400),
+  CONFLICT_MIN_TAKEOVERS: positiveInteger(3, 1000),
+  CONFLICT_WINDOW_SECONDS: positiveInteger(300, 86_400),
+  FLAP_MIN_ENDS: positiveInteger(6, 1000),
+  FLAP_WINDOW_SECONDS: positiveInteger(3600, 86_400),
+  EVENT_TTL_DAYS: positiveInteger(30, 3650),
+  ALERT_TTL_DAYS: positiveInteger(90, 3650),
   CURSOR_SIGNING_KEY: minLength(16),
   IOT_PRESENCE_FAULTS: z.optional(z.string()),
 });
@@ -83,5 +87,12 @@ export function settingsFrom(config: Config): PresenceSettings {
     alertOn: config.ALERT_ON,
     willMatchMs: config.WILL_MATCH_SECONDS * 1000,
     versionWindowMs: config.VERSION_WINDOW_SECONDS * 1000,
+    episodes: {
+      'clientid-conflict': {
+        minCount: config.CONFLICT_MIN_TAKEOVERS,
+        windowMs: config.CONFLICT_WINDOW_SECONDS * 1000,
+      },
+      flapping: { minCount: config.FLAP_MIN_ENDS, windowMs: config.FLAP_WINDOW_SECONDS * 1000 },
+    },
   };
 }

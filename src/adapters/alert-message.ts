@@ -14,5 +14,29 @@ export function alertMessage(alert: Alert, publishedAt: number) {
     since: new Date(alert.since).toISOString(),
     publishedAt: new Date(publishedAt).toISOString(),
     ...(alert.type === 'online' ? { outageSeconds: Math.round((alert.outageMs ?? 0) / 1000) } : {}),
+    ...episodeFields(alert),
   };
+}
+
+const seconds = (ms: number | undefined) => Math.round((ms ?? 0) / 1000);
+
+/** What a clientid-conflict or flapping alert adds: what was counted, over which window, and the evidence. */
+function episodeFields(alert: Alert) {
+  if (alert.type === 'clientid-conflict') {
+    return {
+      takeovers: alert.count ?? 0,
+      windowSeconds: seconds(alert.windowMs),
+      principalIdentifiers: alert.principals ?? [],
+      ipAddresses: alert.ipAddresses ?? [],
+    };
+  }
+  if (alert.type === 'flapping') {
+    return {
+      ends: alert.count ?? 0,
+      windowSeconds: seconds(alert.windowMs),
+      medianGapSeconds: seconds(alert.medianGapMs),
+      reasons: alert.reasons ?? {},
+    };
+  }
+  return {};
 }

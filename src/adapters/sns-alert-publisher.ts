@@ -7,10 +7,13 @@ export { alertMessage } from './alert-message.js';
 /** SNS subjects must be ASCII without line breaks, at most 100 characters. */
 export function alertSubject(alert: Alert): string {
   const device = alert.deviceId.replace(/[^\x20-\x7e]/g, '?');
-  const text =
-    alert.type === 'offline'
-      ? `Device ${device} is offline (${alert.disconnectReason ?? 'unknown reason'})`
-      : `Device ${device} is back online`;
+  const window = `${Math.round((alert.windowMs ?? 0) / 60_000)} min`;
+  const text = {
+    offline: `Device ${device} is offline (${alert.disconnectReason ?? 'unknown reason'})`,
+    online: `Device ${device} is back online`,
+    'clientid-conflict': `ClientId ${device} is shared: ${alert.count} takeovers in ${window}`,
+    flapping: `Device ${device} is flapping: ${alert.count} drops in ${window}`,
+  }[alert.type];
   return text.length > 100 ? `${text.slice(0, 97)}...` : text;
 }
 

@@ -23,6 +23,9 @@ export interface ConnectionFacts extends ConnectionRef {
   /** Earliest rule receive time of the disconnected event. */
   endSeenAt?: number;
   endReason?: PresenceDisconnectReason;
+  /** Who held it; kept while it can still be evidence of a clientId conflict. */
+  principalIdentifier?: string;
+  ipAddress?: string;
 }
 
 export function sameConnection(a: ConnectionRef, b: ConnectionRef): boolean {
@@ -56,6 +59,8 @@ export function mergeConnection(a: ConnectionFacts, b: ConnectionFacts): Connect
     endedAt: earliest(a.endedAt, b.endedAt),
     endSeenAt: earliest(a.endSeenAt, b.endSeenAt),
     endReason: a.endReason ?? b.endReason,
+    principalIdentifier: a.principalIdentifier ?? b.principalIdentifier,
+    ipAddress: a.ipAddress ?? b.ipAddress,
   });
 }
 

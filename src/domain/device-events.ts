@@ -31,7 +31,14 @@ interface EventBase {
   receivedAt: number;
 }
 
-export interface ConnectedEvent extends EventBase {
+/** Who holds a connection: the evidence that two devices share one clientId. */
+interface ConnectionIdentity {
+  principalIdentifier?: string;
+  /** Only connected events carry it. */
+  ipAddress?: string;
+}
+
+export interface ConnectedEvent extends EventBase, ConnectionIdentity {
   kind: 'connected';
   sessionIdentifier: string;
   versionNumber: number;
@@ -39,7 +46,7 @@ export interface ConnectedEvent extends EventBase {
   timestamp: number;
 }
 
-export interface DisconnectedEvent extends EventBase {
+export interface DisconnectedEvent extends EventBase, ConnectionIdentity {
   kind: 'disconnected';
   sessionIdentifier: string;
   versionNumber: number;

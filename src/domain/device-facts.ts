@@ -1,5 +1,6 @@
 import { type ConnectionFacts, mergeConnection, sameConnection } from './connection.js';
 import type { DeviceEvent } from './device-events.js';
+import type { EpisodeKind, EpisodeMark } from './episodes.js';
 
 /** A Last Will message as received: evidence for a presence device, an end for a device without presence. */
 export interface WillFacts {
@@ -18,6 +19,8 @@ export interface DeviceFacts {
   presence: boolean;
   connections: ConnectionFacts[];
   wills: WillFacts[];
+  /** Recent ends that count towards a clientid-conflict or flapping episode (see episodes.ts). */
+  marks?: Partial<Record<EpisodeKind, EpisodeMark[]>>;
   /** Latest rule receive time of any event, of a connect (or birth), of a disconnect, of a will. */
   lastEventAt?: number;
   lastConnectedAt?: number;
@@ -62,6 +65,8 @@ export function applyEvent(facts: DeviceFacts, event: DeviceEvent): DeviceFacts 
           source: 'presence',
           startedAt: event.timestamp,
           startSeenAt: event.receivedAt,
+          principalIdentifier: event.principalIdentifier,
+          ipAddress: event.ipAddress,
         }),
         lastEventAt,
         lastConnectedAt: latest(facts.lastConnectedAt, event.receivedAt),
@@ -77,6 +82,7 @@ export function applyEvent(facts: DeviceFacts, event: DeviceEvent): DeviceFacts 
           endedAt: event.timestamp,
           endSeenAt: event.receivedAt,
           endReason: event.disconnectReason,
+          principalIdentifier: event.principalIdentifier,
         }),
         lastEventAt,
         lastDisconnectedAt: latest(facts.lastDisconnectedAt, event.receivedAt),

@@ -5,6 +5,7 @@
  *   2. work out how each one ended     (presenceEnds: wills attached as evidence; lwtEnds: wills end connections)
  *   3. decide each end's fate          (decideFates: open, pending, passed, outage)
  *   4. walk the alerts from the cursor (walkAlerts), then keep what can still change an answer (compact)
+ *   5. count the ends that make episodes (decideEpisodes: clientid-conflict and flapping, see episodes.ts)
  * docs/how-state-is-derived.md tells the same story in prose.
  */
 import {
@@ -13,17 +14,35 @@ import {
   type ConnectionRef,
   compareConnections,
   connectionName,
+  dropUndefined,
   firstSeenAt,
   orderConnections,
   orderTime,
   refOf,
   sameConnection,
 } from './connection.js';
-import { type DisconnectReason, isAbruptReason, LAST_WILL_REASON } from './device-events.js';
+import {
+  type DisconnectReason,
+  isAbruptReason,
+  LAST_WILL_REASON,
+  type PresenceDisconnectReason,
+} from './device-events.js';
 import type { DeviceFacts, WillFacts } from './device-facts.js';
+import {
+  detectEpisodes,
+  type EpisodeCursor,
+  type EpisodeKind,
+  type EpisodeMark,
+  flapMarks,
+  keepMarks,
+  markTime,
+  median,
+  mergeMarks,
+  takeoverMarks,
+} from './episodes.js';
 import type { PresenceSettings } from './settings.js';
 
-export type AlertType = 'offline' | 'online';
+export type AlertType = 'offline' | 'online' | EpisodeKind;
 
 /**
  * How far the alert walk has gone: every alert about `at` up to its start (its online alert) or its end (its
@@ -38,6 +57,8 @@ export interface AlertCursor {
   outageSince?: number;
   /** Ids of the alerts already decided beyond `at` while an undecided end held the cursor: never decided twice. */
   ahead?: string[];
+  /** The last time each kind of episode rule was met in its latest alerted episode. */
+  episodes?: EpisodeCursor;
 }
 
 export interface AlertDecision extends ConnectionRef {
@@ -55,6 +76,15 @@ export interface AlertDecision extends ConnectionRef {
   earliestAt: number;
   /** online only: how long the device was offline. */
   outageMs?: number;
+  /** Episodes only: the ends counted in the window that ends at `since`, and the window. */
+  count?: number;
+  windowMs?: number;
+  /** clientid-conflict: the distinct principals and addresses of the connections involved. */
+  principals?: string[];
+  ipAddresses?: string[];
+  /** flapping: the median time away, and the ends per reason. */
+  medianGapMs?: number;
+  reasons?: Partial<Record<PresenceDisconnectReason, number>>;
 }
 
 export interface DeviceView {
@@ -338,6 +368,93 @@ export function walkAlerts(
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Phase 5: episodes
+// ---------------------------------------------------------------------------------------------------------------
+
+/** How long after its end a mark may still be learned: a first delivery retried, or a late rule invocation. */
+const LATE_MARK_MS = 10 * 60_000;
+
+function episodeAlert(
+  deviceId: string,
+  kind: EpisodeKind,
+  evidence: { at: EpisodeMark; marks: EpisodeMark[]; windowMs: number },
+  ordered: readonly ConnectionFacts[],
+): AlertDecision {
+  const { at, marks, windowMs } = evidence;
+  const ended = ordered.find((c) => c.endSeenAt === at.at) ?? (ordered.at(-1) as ConnectionFacts);
+  const reasons: Partial<Record<PresenceDisconnectReason, number>> = {};
+  for (const mark of marks) reasons[mark.reason] = (reasons[mark.reason] ?? 0) + 1;
+  const union = (pick: (mark: EpisodeMark) => string[] | undefined) =>
+    [...new Set(marks.flatMap((mark) => pick(mark) ?? []))].sort();
+  const common = {
+    alertId: `${deviceId}/${kind}/${at.at}`,
+    type: kind,
+    deviceId,
+    ...refOf(ended),
+    since: markTime(at),
+    earliestAt: markTime(at),
+    count: marks.length,
+    windowMs,
+  };
+  return kind === 'clientid-conflict'
+    ? { ...common, principals: union((m) => m.principals), ipAddresses: union((m) => m.ipAddresses) }
+    : { ...common, medianGapMs: median(marks.map((mark) => mark.gapMs ?? 0)), reasons };
+}
+
+/**
+ * Counts the ends that make episodes (presence devices only: only presence tells takeovers and returns apart),
+ * decides the episodes that open, and keeps the marks a later decision may need.
+ */
+export function decideEpisodes(
+  facts: DeviceFacts,
+  ordered: readonly ConnectionFacts[],
+  fates: readonly Fate[],
+  ends: Ends,
+  alertCursor: AlertCursor | undefined,
+  now: number,
+  settings: PresenceSettings,
+): { alerts: AlertDecision[]; cursor?: EpisodeCursor; marks?: DeviceFacts['marks'] } {
+  const cursor = alertCursor?.episodes;
+  if (!facts.presence) return { alerts: [], cursor, marks: facts.marks };
+  // A connection before the alert cursor is back in the facts through a late delivery: a copy of an end the
+  // record forgot (its first-seen time is the copy's, so it cannot tell a flap), or the first news of a connection
+  // taken over before anything of it was seen, which sits right before the kept connection that took it.
+  const kept = (connection: ConnectionFacts | undefined) =>
+    connection !== undefined && (!alertCursor || againstCursor(connection, alertCursor, settings) >= 0);
+  const takenByKept = (index: number) => {
+    const connection = ordered[index] as ConnectionFacts;
+    const next = ordered[index + 1];
+    const adjacent =
+      connection.versionNumber !== undefined && next?.versionNumber === connection.versionNumber + 1;
+    return kept(connection) || (adjacent && kept(next));
+  };
+  const derived: Record<EpisodeKind, EpisodeMark[]> = {
+    'clientid-conflict': takeoverMarks(ordered, takenByKept),
+    flapping: flapMarks(
+      ordered,
+      (index) => kept(ordered[index]) && ends.byIndex.has(index) && fates[index]?.kind === 'passed',
+    ),
+  };
+  const alerts: AlertDecision[] = [];
+  const nextCursor: EpisodeCursor = { ...cursor };
+  const marks: NonNullable<DeviceFacts['marks']> = {};
+  for (const kind of ['clientid-conflict', 'flapping'] as const) {
+    const rule = settings.episodes[kind];
+    const all = mergeMarks(facts.marks?.[kind] ?? [], derived[kind]);
+    const { opened, lastMetAt } = detectEpisodes(kind, all, rule, cursor?.[kind]);
+    for (const evidence of opened) alerts.push(episodeAlert(facts.deviceId, kind, evidence, ordered));
+    if (lastMetAt !== undefined) nextCursor[kind] = lastMetAt;
+    const kept = keepMarks(all, rule, now, LATE_MARK_MS);
+    if (kept.length > 0) marks[kind] = kept;
+  }
+  return {
+    alerts,
+    cursor: Object.keys(nextCursor).length > 0 ? nextCursor : undefined,
+    marks: Object.keys(marks).length > 0 ? marks : undefined,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // What to keep, and the view
 // ---------------------------------------------------------------------------------------------------------------
 
@@ -355,9 +472,9 @@ function compact(
   settings: PresenceSettings,
 ): { facts: DeviceFacts; unexplainedWills: WillFacts[] } {
   const stillNeeded = (c: ConnectionFacts) => !cursor || againstCursor(c, cursor, settings) >= 0;
-  const connections = facts.connections.filter(
-    (c) => (!facts.presence || c.source === 'presence') && stillNeeded(c),
-  );
+  const connections = facts.connections
+    .filter((c) => (!facts.presence || c.source === 'presence') && stillNeeded(c))
+    .map(withoutStaleIdentity);
   if (!facts.presence) {
     const from = cursor?.atTime ?? Number.NEGATIVE_INFINITY;
     const wills = facts.wills.filter(
@@ -380,6 +497,13 @@ function compact(
   const wills = facts.wills.filter((w) => keptShown.has(w.eventId) || waiting.includes(w));
   const unexplainedWills = unattached.filter((w) => !waiting.includes(w));
   return { facts: { ...facts, connections, wills }, unexplainedWills };
+}
+
+/** Who held a connection only matters while it may be, or was, taken over. */
+function withoutStaleIdentity(connection: ConnectionFacts): ConnectionFacts {
+  if (connection.endReason === undefined || connection.endReason === 'DUPLICATE_CLIENTID') return connection;
+  const { principalIdentifier: _p, ipAddress: _i, ...rest } = connection;
+  return rest;
 }
 
 function viewOf(
@@ -445,7 +569,9 @@ export function evaluateDevice(
 ): Evaluation {
   const { ordered, ends } = connectionsAndEnds(facts, settings);
   const fates = decideFates(ordered, ends, now, settings);
-  const walk = walkAlerts(facts.deviceId, ordered, fates, presenceCursor(facts, cursor), settings);
+  const alertCursor = presenceCursor(facts, cursor);
+  const walk = walkAlerts(facts.deviceId, ordered, fates, alertCursor, settings);
+  const episodes = decideEpisodes(facts, ordered, fates, ends, alertCursor, now, settings);
   const rechecks = fates.flatMap((fate) =>
     fate.kind === 'pending' && fate.recheckAt !== undefined ? [fate.recheckAt] : [],
   );
@@ -453,10 +579,10 @@ export function evaluateDevice(
   const kept = compact(facts, ordered, ends, walk.cursor, now, settings);
   return {
     view: viewOf(facts, ordered, ends, recheckAt),
-    alerts: walk.alerts,
-    cursor: walk.cursor,
+    alerts: [...walk.alerts, ...episodes.alerts],
+    cursor: walk.cursor && dropUndefined({ ...walk.cursor, episodes: episodes.cursor }),
     recheckAt,
-    facts: kept.facts,
+    facts: dropUndefined({ ...kept.facts, marks: episodes.marks }),
     unexplainedWills: kept.unexplainedWills,
   };
 }

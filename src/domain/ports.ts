@@ -1,6 +1,7 @@
 import type { DeviceEvent } from './device-events.js';
 import type { DeviceFacts } from './device-facts.js';
 import type { AlertCursor, AlertDecision, DeviceView } from './evaluate.js';
+import type { FleetAlert } from './fleet-incidents.js';
 
 /** Time is a parameter of the domain: adapters give the wall clock, replays a virtual one. */
 export interface Clock {
@@ -49,16 +50,20 @@ export interface DeviceStore {
   commit(commit: DeviceCommit): Promise<CommitResult>;
 }
 
+/** Every alert the topic carries: a device's, or a fleet incident's. */
+export type AnyAlert = Alert | FleetAlert;
+
 /** The history of published alerts. */
-export interface AlertHistory {
+export interface AlertHistory<A extends AnyAlert = Alert> {
   /** Records a published alert; recording it again changes nothing. */
-  record(alert: Alert, publishedAt: number): Promise<void>;
+  record(alert: A, publishedAt: number): Promise<void>;
   /** Whether the alert was already recorded as published (a publisher died before clearing its outbox). */
-  has(alert: Alert): Promise<boolean>;
+  has(alert: A): Promise<boolean>;
 }
 
-export interface AlertPublisher {
-  publish(alert: Alert, publishedAt: number): Promise<void>;
+export interface AlertPublisher<A extends AnyAlert = Alert> {
+  /** `incidentId`: the fleet incident a device alert belongs to, told to subscribers. */
+  publish(alert: A, publishedAt: number, incidentId?: string): Promise<void>;
 }
 
 export interface CheckScheduler {

@@ -2,6 +2,7 @@ import type { DeviceEvent } from './device-events.js';
 import { applyEvents, type DeviceFacts, emptyFacts, type WillFacts } from './device-facts.js';
 import { ConcurrentUpdateError } from './errors.js';
 import { type DeviceView, evaluateDevice } from './evaluate.js';
+import type { FleetTracker } from './fleet-tracker.js';
 import type {
   Alert,
   AlertHistory,
@@ -23,6 +24,8 @@ export interface ReconcilerPorts {
   outboxes: OutboxFinder;
   clock: Clock;
   settings: PresenceSettings;
+  /** Fleet incidents: places each offline and online alert before it is published (fleet-tracker.ts). */
+  fleet?: Pick<FleetTracker, 'place' | 'sweep'>;
   /** Called for alerts that could not be published now; they stay in the outbox and are retried. */
   onPublishFailure?: (alert: Alert, error: unknown) => void;
   /** Called, once the record no longer keeps it, for each will that no presence end explained. */
@@ -147,6 +150,7 @@ export class Reconciler {
     const unsent = await this.ports.outboxes.findUnsent(this.ports.clock.now(), options.limit);
     let retried = 0;
     for (const deviceId of unsent) retried += (await this.reconcile(deviceId)).published;
+    retried += (await this.ports.fleet?.sweep()) ?? 0;
     return { devices: unsent.length, retried };
   }
 
@@ -166,9 +170,12 @@ export class Reconciler {
         done.push(alert.alertId);
         continue;
       }
-      const publishedAt = this.ports.clock.now();
+      let publishedAt: number;
       try {
-        await this.ports.publisher.publish(alert, publishedAt);
+        // Placed first, so that the message can name its incident; placing again changes nothing.
+        const incidentId = await this.ports.fleet?.place(alert);
+        publishedAt = this.ports.clock.now();
+        await this.ports.publisher.publish(alert, publishedAt, incidentId);
       } catch (error) {
         // It stays in the outbox; when its lease ends, the next reconcile or the sweep publishes it.
         this.ports.onPublishFailure?.(alert, error);

@@ -38,6 +38,10 @@ async function replay(
 
 const alertKey = (a: { type: string; deviceId: string; sessionIdentifier: string; versionNumber?: number }) =>
   `${a.deviceId} ${a.type} ${a.sessionIdentifier}/${a.versionNumber}`;
+/** Episodes are named by when their rule was first met. */
+const episodeKey = (a: { type: string; deviceId: string; since: number }) =>
+  `${a.deviceId} ${a.type} at ${a.since}`;
+const isEpisode = (a: { type: string }) => a.type === 'clientid-conflict' || a.type === 'flapping';
 
 /** Every way the replay differs from the oracle; empty when it matches. */
 function discrepancies(
@@ -60,9 +64,13 @@ function discrepancies(
       problems.push(`state of ${deviceId}: expected ${want}, got ${actual}${story(deviceId)}`);
     if (view && !view.settled) problems.push(`${deviceId} is still unsettled at the end`);
   }
-  const published = harness.alerts();
+  const everything = harness.alerts();
+  const published = everything.filter((alert) => !isEpisode(alert));
   const counts = new Map<string, number>();
-  for (const alert of published) counts.set(alertKey(alert), (counts.get(alertKey(alert)) ?? 0) + 1);
+  for (const alert of everything) {
+    const key = isEpisode(alert) ? episodeKey(alert) : alertKey(alert);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
   for (const [key, count] of counts) if (count > 1) problems.push(`alert published ${count} times: ${key}`);
   for (const expected of scenario.expected.alerts) {
     const actual = published.find((a) => alertKey(a) === alertKey(expected));
@@ -80,6 +88,21 @@ function discrepancies(
   for (const actual of published) {
     if (!scenario.expected.alerts.some((e) => alertKey(e) === alertKey(actual))) {
       problems.push(`unexpected alert ${alertKey(actual)}${story(actual.deviceId)}`);
+    }
+  }
+  const episodes = everything.filter(isEpisode);
+  for (const expected of scenario.expected.episodes) {
+    const actual = episodes.find((a) => episodeKey(a) === episodeKey(expected));
+    if (!actual) problems.push(`missing ${episodeKey(expected)}${story(expected.deviceId)}`);
+    else if (actual.publishedAt < expected.since || actual.publishedAt > expected.since + ALERT_SLACK_MS) {
+      problems.push(
+        `${episodeKey(expected)} published ${actual.publishedAt - expected.since} ms after its rule was met`,
+      );
+    }
+  }
+  for (const actual of episodes) {
+    if (!scenario.expected.episodes.some((e) => episodeKey(e) === episodeKey(actual))) {
+      problems.push(`unexpected ${episodeKey(actual)}${story(actual.deviceId)}`);
     }
   }
   if (harness.store.unsent().length > 0) problems.push(`${harness.store.unsent().length} alerts left unsent`);
@@ -289,7 +312,12 @@ describe('Reconciler keeping only what can still change an answer', () => {
       sessionIdentifier: 'S',
       versionNumber: 200,
     });
-    expect(harness.alerts().map(alertKey)).toEqual([`${deviceId} offline S/200`]);
+    // One clientid-conflict alert at the third takeover, however long the fight goes on.
+    expect(harness.alerts().map(alertKey)).toEqual([
+      `${deviceId} clientid-conflict S/2`,
+      `${deviceId} offline S/200`,
+    ]);
+    expect(harness.alerts()[0]?.since).toBe(t0 + 9_400);
     expect(largest).toBeLessThan(2_000);
   });
 
@@ -306,10 +334,13 @@ describe('Reconciler keeping only what can still change an answer', () => {
     const { harness, largest } = await replayMeasuringRecord(lines);
     // Assert
     expect(harness.view(deviceId)).toMatchObject({ status: 'connected', sessionIdentifier: 'back' });
+    // One flapping alert when the device is back from its sixth drop, none for the 174 that follow.
     expect(harness.alerts().map(alertKey)).toEqual([
+      `${deviceId} flapping s5/5`,
       `${deviceId} offline s179/179`,
       `${deviceId} online back/180`,
     ]);
+    expect(harness.alerts()[0]?.since).toBe(t0 + 120_000);
     expect(largest).toBeLessThan(2_000);
   });
 

@@ -7,16 +7,22 @@
 import type { ConnectionFacts } from '../../domain/connection.js';
 import { DISCONNECT_REASONS, LAST_WILL_REASON } from '../../domain/device-events.js';
 import type { DeviceFacts, WillFacts } from '../../domain/device-facts.js';
+import type { EpisodeMark } from '../../domain/episodes.js';
 import type { AlertCursor } from '../../domain/evaluate.js';
 import type { OutboxEntry } from '../../domain/ports.js';
 import * as z from '../../shared/zod.js';
 import { parseStoredJson, readStored } from '../stored-records.js';
 
-export const DEVICE_RECORD_SCHEMA_VERSION = 3;
+export const DEVICE_RECORD_SCHEMA_VERSION = 4;
+/** Version 4 only added optional fields (episode marks and cursor, connection identities): 3 reads as it is. */
+const READABLE_SCHEMA_VERSIONS = [3, DEVICE_RECORD_SCHEMA_VERSION] as const;
 
 const epochMs = z.number();
 
-/** s: sessionIdentifier, v: versionNumber, b: a birth, t0/s0: started at / first seen, t1/s1: ended at / first seen, r: reason. */
+/**
+ * s: sessionIdentifier, v: versionNumber, b: a birth, t0/s0: started at / first seen, t1/s1: ended at / first seen,
+ * r: reason, p/ip: principal and address of who held it.
+ */
 const storedConnection = z.object({
   s: z.string(),
   v: z.optional(z.number()),
@@ -26,7 +32,25 @@ const storedConnection = z.object({
   t1: z.optional(epochMs),
   s1: z.optional(epochMs),
   r: z.optional(z.enum(DISCONNECT_REASONS)),
+  p: z.optional(z.string()),
+  ip: z.optional(z.string()),
 });
+
+/**
+ * t: AWS's timestamp of the end, at: first seen, r: reason, g: time away (flapping), p/ip: principals and
+ * addresses (clientid-conflict).
+ */
+const storedMark = z.object({
+  t: epochMs,
+  at: epochMs,
+  r: z.enum(DISCONNECT_REASONS),
+  g: z.optional(z.number()),
+  p: z.optional(z.array(z.string())),
+  ip: z.optional(z.array(z.string())),
+});
+
+const episodeKinds = <T extends z.core.SomeType>(value: T) =>
+  z.object({ 'clientid-conflict': z.optional(value), flapping: z.optional(value) });
 
 /** id: eventId, at: receivedAt, p: payload. */
 const storedWill = z.object({ id: z.string(), at: epochMs, p: z.unknown() });
@@ -37,12 +61,13 @@ const storedCursor = z.object({
   through: z.enum(['start', 'end']),
   outageSince: z.optional(epochMs),
   ahead: z.optional(z.array(z.string())),
+  episodes: z.optional(episodeKinds(epochMs)),
 });
 
 /** An alert as the outbox and the alert ledger store it. */
 export const storedAlertSchema = z.object({
   alertId: z.string(),
-  type: z.enum(['offline', 'online']),
+  type: z.enum(['offline', 'online', 'clientid-conflict', 'flapping']),
   deviceId: z.string(),
   sessionIdentifier: z.string(),
   versionNumber: z.optional(z.number()),
@@ -53,14 +78,21 @@ export const storedAlertSchema = z.object({
   since: epochMs,
   earliestAt: epochMs,
   outageMs: z.optional(z.number()),
+  count: z.optional(z.number()),
+  windowMs: z.optional(z.number()),
+  principals: z.optional(z.array(z.string())),
+  ipAddresses: z.optional(z.array(z.string())),
+  medianGapMs: z.optional(z.number()),
+  reasons: z.optional(z.partialRecord(z.enum(DISCONNECT_REASONS), z.number())),
   decidedAt: epochMs,
 });
 
 const storedRecord = z.object({
-  schemaVersion: z.literal(DEVICE_RECORD_SCHEMA_VERSION),
+  schemaVersion: z.union(READABLE_SCHEMA_VERSIONS.map((version) => z.literal(version))),
   presence: z.boolean(),
   connections: z.array(storedConnection),
   wills: z.array(storedWill),
+  marks: z.optional(episodeKinds(z.array(storedMark))),
   /** Latest receive times: any event, a connect or birth, a disconnect, a will. */
   last: z.object({
     event: z.optional(epochMs),
@@ -95,6 +127,8 @@ function toStoredConnection(c: ConnectionFacts): StoredRecord['connections'][num
     t1: c.endedAt,
     s1: c.endSeenAt,
     r: c.endReason,
+    p: c.principalIdentifier,
+    ip: c.ipAddress,
   });
 }
 
@@ -108,8 +142,26 @@ function fromStoredConnection(c: StoredRecord['connections'][number]): Connectio
     endedAt: c.t1,
     endSeenAt: c.s1,
     endReason: c.r,
+    principalIdentifier: c.p,
+    ipAddress: c.ip,
   });
 }
+
+type StoredMark = z.infer<typeof storedMark>;
+type Marks = NonNullable<DeviceFacts['marks']>;
+
+function mapMarks<A, B>(marks: Partial<Record<keyof Marks, A[]>> | undefined, to: (mark: A) => B) {
+  if (!marks) return undefined;
+  return defined({
+    'clientid-conflict': marks['clientid-conflict']?.map(to),
+    flapping: marks.flapping?.map(to),
+  });
+}
+
+const toStoredMark = (m: EpisodeMark): StoredMark =>
+  defined({ t: m.endedAt, at: m.at, r: m.reason, g: m.gapMs, p: m.principals, ip: m.ipAddresses });
+const fromStoredMark = (m: StoredMark): EpisodeMark =>
+  defined({ endedAt: m.t, at: m.at, reason: m.r, gapMs: m.g, principals: m.p, ipAddresses: m.ip });
 
 /** The one attribute that holds the record, as JSON. */
 export function encodeDeviceRecord(record: DeviceRecord): string {
@@ -119,6 +171,7 @@ export function encodeDeviceRecord(record: DeviceRecord): string {
     presence: facts.presence,
     connections: facts.connections.map(toStoredConnection),
     wills: facts.wills.map((w) => ({ id: w.eventId, at: w.receivedAt, p: w.payload })),
+    marks: mapMarks(facts.marks, toStoredMark),
     last: defined({
       event: facts.lastEventAt,
       connected: facts.lastConnectedAt,
@@ -140,6 +193,7 @@ export function decodeDeviceRecord(deviceId: string, text: unknown): DeviceRecor
     presence: stored.presence,
     connections: stored.connections.map(fromStoredConnection),
     wills: stored.wills.map((w): WillFacts => ({ eventId: w.id, receivedAt: w.at, payload: w.p })),
+    marks: mapMarks(stored.marks, fromStoredMark),
     lastEventAt: stored.last.event,
     lastConnectedAt: stored.last.connected,
     lastDisconnectedAt: stored.last.disconnected,

@@ -17,7 +17,15 @@ export const EVENT_ITEM_SCHEMA_VERSION = 1;
 
 const epochMs = z.number();
 const base = { deviceId: z.string().check(z.minLength(1)), eventId: z.string(), receivedAt: epochMs };
-const presence = { ...base, sessionIdentifier: z.string(), versionNumber: z.number(), timestamp: epochMs };
+const presence = {
+  ...base,
+  sessionIdentifier: z.string(),
+  versionNumber: z.number(),
+  timestamp: epochMs,
+  /** Who held the connection (connected and disconnected events), and from where (connected events). */
+  principalIdentifier: z.optional(z.string()),
+  ipAddress: z.optional(z.string()),
+};
 
 /** A device event as the ingest functions built it (src/handlers/shared/iot-schemas.ts). */
 const storedEventSchema: z.ZodMiniType<DeviceEvent> = z.discriminatedUnion('kind', [

@@ -22,9 +22,13 @@ export interface LedgerEntry {
 
 export const utcDay = (epochMs: number) => new Date(epochMs).toISOString().slice(0, 10);
 
-/** One ledger entry per device, alert type and connection. */
-export function alertKey(alert: Pick<Alert, 'type' | 'sessionIdentifier' | 'versionNumber'>): string {
-  return `${alert.type}#${connectionName(alert)}`;
+/** One ledger entry per device, alert type and connection (an episode: per time its rule was first met). */
+export function alertKey(
+  alert: Pick<Alert, 'type' | 'sessionIdentifier' | 'versionNumber' | 'since'>,
+): string {
+  return alert.type === 'offline' || alert.type === 'online'
+    ? `${alert.type}#${connectionName(alert)}`
+    : `${alert.type}#${alert.since}`;
 }
 
 const ledgerItemSchema = z.object({

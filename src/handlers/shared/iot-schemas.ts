@@ -44,6 +44,14 @@ export const presenceRuleSchema = z.discriminatedUnion('eventType', [
   }),
 ]);
 
+/** Who held the connection, when the event tells (the evidence of a clientId shared by two devices). */
+function identity(principalIdentifier: string | undefined, ipAddress: string | undefined) {
+  return {
+    ...(principalIdentifier ? { principalIdentifier } : {}),
+    ...(ipAddress ? { ipAddress } : {}),
+  };
+}
+
 export function parsePresence(input: unknown, now: number): Parsed {
   const unsafe = unsafeStructure(input);
   if (unsafe) return { ok: false, reason: unsafe };
@@ -64,6 +72,7 @@ export function parsePresence(input: unknown, now: number): Parsed {
           eventId: `connected:${e.sessionIdentifier}:${e.versionNumber}`,
           sessionIdentifier: e.sessionIdentifier,
           versionNumber: e.versionNumber,
+          ...identity(e.principalIdentifier, e.ipAddress),
         },
       };
     case 'disconnected':
@@ -77,6 +86,7 @@ export function parsePresence(input: unknown, now: number): Parsed {
           versionNumber: e.versionNumber,
           disconnectReason: e.disconnectReason,
           clientInitiatedDisconnect: e.clientInitiatedDisconnect,
+          ...identity(e.principalIdentifier, undefined),
         },
       };
     case 'connect_failed':

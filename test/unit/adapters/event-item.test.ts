@@ -23,8 +23,14 @@ const EXPIRES = Math.floor(AT / 1000) + 30 * 86_400;
 const session = { deviceId: 'thing-1', sessionIdentifier: 's-1', versionNumber: 3, receivedAt: AT };
 
 const everyKind: Array<[string, DeviceEvent]> = [
-  ['connected', connectedEvent(session)],
-  ['disconnected', disconnectedEvent({ ...session, disconnectReason: 'MQTT_KEEP_ALIVE_TIMEOUT' })],
+  ['connected', { ...connectedEvent(session), principalIdentifier: 'cert-1', ipAddress: '203.0.113.7' }],
+  [
+    'disconnected',
+    {
+      ...disconnectedEvent({ ...session, disconnectReason: 'MQTT_KEEP_ALIVE_TIMEOUT' }),
+      principalIdentifier: 'cert-1',
+    },
+  ],
   ['connect_failed', connectFailedEvent({ deviceId: 'thing-1', receivedAt: AT })],
   ['will', willEvent({ deviceId: 'thing-1', receivedAt: AT })],
   ['birth', birthEvent({ deviceId: 'thing-1', receivedAt: AT, payload: 'plain text' })],

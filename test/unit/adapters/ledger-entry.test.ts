@@ -37,10 +37,26 @@ const online: Alert = {
   decidedAt: DECIDED,
 };
 
+const flapping: Alert = {
+  alertId: 'thing-1/flapping/1793519990000',
+  type: 'flapping',
+  deviceId: 'thing-1',
+  sessionIdentifier: 's-7',
+  versionNumber: 7,
+  since: DECIDED - 10_000,
+  earliestAt: DECIDED - 10_000,
+  count: 6,
+  windowMs: 3_600_000,
+  medianGapMs: 12_000,
+  reasons: { CONNECTION_LOST: 4, MQTT_KEEP_ALIVE_TIMEOUT: 2 },
+  decidedAt: DECIDED,
+};
+
 describe('the stored alert-ledger entry', () => {
   it.each([
     ['an offline alert', offline],
     ['an online alert', online],
+    ['a flapping alert', flapping],
   ])('reads back %s exactly as it was written', (_label, alert) => {
     // Arrange
     const item = encodeLedgerEntry(alert, PUBLISHED, EXPIRES);
@@ -74,7 +90,7 @@ describe('the stored alert-ledger entry', () => {
     ['an alert that is not JSON', { alert: 'nope' }, /not JSON/],
     [
       'an alert of an unknown type',
-      { alert: JSON.stringify({ ...offline, type: 'flapping' }) },
+      { alert: JSON.stringify({ ...offline, type: 'rebooting' }) },
       /^alert\.type: /,
     ],
     [

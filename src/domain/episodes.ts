@@ -1,0 +1,171 @@
+/**
+ * Episodes: a device that keeps doing something bad, counted over a sliding window. Two kinds share one rule:
+ *   clientid-conflict  connections ended by DUPLICATE_CLIENTID (two devices taking one clientId from each other)
+ *   flapping           abrupt ends where the device was back within W (so no offline alert was owed)
+ * Each such end leaves a mark, counted from the moment it is known: a takeover when its end is first seen, a flap
+ * when the device is seen back. The rule is met at a mark when at least `minCount` marks lie in the window that
+ * ends there. Marks are known in time order, so the record only keeps the newest `minCount`. The first time it is met opens an episode and owes one alert; the
+ * episode goes on while the rule keeps being met within a window of its last time, and only a whole window
+ * without it lets a new episode alert again. Decisions are final: a mark learned late never re-opens the past.
+ */
+import { type ConnectionFacts, firstSeenAt } from './connection.js';
+import type { PresenceDisconnectReason } from './device-events.js';
+
+export type EpisodeKind = 'clientid-conflict' | 'flapping';
+
+export interface EpisodeRule {
+  minCount: number;
+  windowMs: number;
+}
+
+/**
+ * One end that counts towards an episode. It is named by AWS's timestamp of the end, which every copy of the
+ * disconnected event repeats, so a mark is counted once however often its end is delivered, even after the record
+ * forgot the connection, and the record need not keep the connection's name.
+ */
+export interface EpisodeMark {
+  /** AWS's timestamp of the end: its identity. */
+  endedAt: number;
+  /** When its end was first seen. */
+  at: number;
+  reason: PresenceDisconnectReason;
+  /** flapping: how long the device was away (first seen of the end to first seen of the next connection). */
+  gapMs?: number;
+  /** clientid-conflict: who held the ended connection, and who took it. */
+  principals?: string[];
+  ipAddresses?: string[];
+}
+
+/** What an episode alert tells. */
+export interface EpisodeEvidence {
+  kind: EpisodeKind;
+  /** The mark at which the rule was first met. */
+  at: EpisodeMark;
+  /** The marks in the window that ends there (at least minCount). */
+  marks: EpisodeMark[];
+  windowMs: number;
+}
+
+/** The last time the rule was met in the latest alerted episode of each kind. */
+export type EpisodeCursor = Partial<Record<EpisodeKind, number>>;
+
+/** When a mark counts: once it is known (a flap once the device is back). */
+export const markTime = (mark: EpisodeMark) => mark.at + (mark.gapMs ?? 0);
+
+const byTime = (a: EpisodeMark, b: EpisodeMark) => markTime(a) - markTime(b) || a.at - b.at;
+
+/**
+ * Merges newly derived marks into the kept ones: one per end. What is derived now is the fresher evidence; the
+ * time kept is the earliest (a copy of a forgotten connection's end is first seen again, later).
+ */
+export function mergeMarks(kept: readonly EpisodeMark[], derived: readonly EpisodeMark[]): EpisodeMark[] {
+  const merged = new Map(kept.map((mark) => [mark.endedAt, mark]));
+  for (const mark of derived) {
+    const known = merged.get(mark.endedAt);
+    merged.set(
+      mark.endedAt,
+      known && markTime(known) < markTime(mark) ? { ...mark, at: known.at, gapMs: known.gapMs } : mark,
+    );
+  }
+  return [...merged.values()].sort(byTime);
+}
+
+/**
+ * Walks the marks in time order and decides which episodes open. Returns the alerts owed (one per new episode)
+ * and the cursor after them.
+ */
+export function detectEpisodes(
+  kind: EpisodeKind,
+  marks: readonly EpisodeMark[],
+  rule: EpisodeRule,
+  lastMetAt: number | undefined,
+): { opened: EpisodeEvidence[]; lastMetAt: number | undefined } {
+  const sorted = [...marks].sort(byTime);
+  const opened: EpisodeEvidence[] = [];
+  let last = lastMetAt;
+  sorted.forEach((mark, index) => {
+    const time = markTime(mark);
+    if (last !== undefined && time <= last) return;
+    const inWindow = sorted.slice(0, index + 1).filter((m) => markTime(m) >= time - rule.windowMs);
+    if (inWindow.length < rule.minCount) return;
+    if (last === undefined || time - last > rule.windowMs) {
+      opened.push({ kind, at: mark, marks: inWindow, windowMs: rule.windowMs });
+    }
+    last = time;
+  });
+  return { opened, lastMetAt: last };
+}
+
+/**
+ * The marks a later decision can need: a new mark's window holds at most `minCount - 1` older ones worth counting,
+ * and none older than a window (plus what a late delivery may still bring) before now.
+ */
+export function keepMarks(marks: readonly EpisodeMark[], rule: EpisodeRule, now: number, lateMs: number) {
+  return [...marks]
+    .sort(byTime)
+    .filter((mark) => markTime(mark) >= now - rule.windowMs - lateMs)
+    .slice(-rule.minCount);
+}
+
+/**
+ * Ends of connections that another connection of the same clientId took over. `counts(index)` is false for a
+ * connection the record had already passed and forgotten: a copy of its end delivered again must not count twice.
+ */
+export function takeoverMarks(
+  ordered: readonly ConnectionFacts[],
+  counts: (index: number) => boolean,
+): EpisodeMark[] {
+  return ordered.flatMap((connection, index) => {
+    const { endReason, endSeenAt, endedAt } = connection;
+    if (endReason !== 'DUPLICATE_CLIENTID' || endSeenAt === undefined || endedAt === undefined) return [];
+    if (!counts(index)) return [];
+    const taker = ordered[index + 1];
+    const involved = taker ? [connection, taker] : [connection];
+    const distinct = (values: Array<string | undefined>) =>
+      [...new Set(values.filter((v): v is string => v !== undefined))].sort();
+    return [
+      {
+        endedAt,
+        at: endSeenAt,
+        reason: endReason,
+        principals: distinct(involved.map((c) => c.principalIdentifier)),
+        ipAddresses: distinct(involved.map((c) => c.ipAddress)),
+      },
+    ];
+  });
+}
+
+/**
+ * Abrupt ends (takeovers aside: the newer connection had already started) after which the device was back
+ * within W. `counts(index)` tells whether the end of `ordered[index]` passed without an outage (and was not
+ * forgotten before).
+ */
+export function flapMarks(
+  ordered: readonly ConnectionFacts[],
+  counts: (index: number) => boolean,
+): EpisodeMark[] {
+  return ordered.flatMap((connection, index) => {
+    const next = ordered[index + 1];
+    const { endReason: reason, endSeenAt, endedAt } = connection;
+    if (!next || endSeenAt === undefined || endedAt === undefined || reason === undefined) return [];
+    if (reason === 'CLIENT_INITIATED_DISCONNECT' || reason === 'DUPLICATE_CLIENTID') return [];
+    if (!counts(index)) return [];
+    return [
+      {
+        endedAt,
+        at: endSeenAt,
+        reason,
+        gapMs: Math.max(0, firstSeenAt(next) - endSeenAt),
+      },
+    ];
+  });
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  if (sorted.length === 0) return 0;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}

@@ -1,0 +1,171 @@
+/**
+ * Applies the fleet-incident rules (fleet-incidents.ts) as device alerts are published, through the
+ * FleetIncidentStore port. Every step is idempotent, so a device alert placed again after a crash or a retry
+ * changes nothing; fleet alerts are decided by conditional writes and published by the holder of their lease,
+ * exactly as device alerts are (reconciler.ts).
+ */
+import {
+  type FleetAlert,
+  type FleetRule,
+  growing,
+  type Incident,
+  incidentMembers,
+  newIncident,
+  type OfflineNotice,
+  outageAlert,
+  recoveredAlert,
+  recoveredEnough,
+} from './fleet-incidents.js';
+import type { Alert, AlertHistory, AlertPublisher, Clock } from './ports.js';
+
+/** A fleet alert decided and not yet confirmed published; `retryAt` ends its publisher's lease. */
+export interface OwedFleetAlert {
+  alert: FleetAlert;
+  retryAt: number;
+}
+
+export interface FleetIncidentStore {
+  /** The incidents still open (a handful at most). */
+  openIncidents(): Promise<Incident[]>;
+  /** Counts the device as a member (once); 'already' when it was one. Removes its candidate, if any. */
+  join(incidentId: string, notice: OfflineNotice): Promise<'joined' | 'already'>;
+  /** Keeps an offline alert that no incident took (idempotent). */
+  addCandidate(notice: OfflineNotice): Promise<void>;
+  /** Candidates whose `since` is in [from, to], read consistently. */
+  candidates(from: number, to: number): Promise<OfflineNotice[]>;
+  /**
+   * Creates the incident with its members and its owed alert, removing the members from the candidates; all or
+   * nothing. 'conflict' when another writer took one of those candidates first.
+   */
+  open(
+    incident: Incident,
+    members: readonly OfflineNotice[],
+    owed: OwedFleetAlert,
+  ): Promise<'opened' | 'conflict'>;
+  /**
+   * The incidents the device is a member of and has not come back from, open or closed: a device still offline
+   * when its incident closed names it when it does come back.
+   */
+  unrecoveredMemberships(deviceId: string): Promise<string[]>;
+  /** Counts the device as recovered (once); the incident after that, or undefined if it already was. */
+  recover(incidentId: string, deviceId: string): Promise<Incident | undefined>;
+  /** Closes an open incident with its owed alert; false if it was already closed. */
+  close(incidentId: string, closedAt: number, owed: OwedFleetAlert): Promise<boolean>;
+  /** Fleet alerts still owed whose lease ended before `before`. */
+  owedAlerts(before: number): Promise<OwedFleetAlert[]>;
+  /** Takes over an owed alert whose lease ended: false if someone else did. */
+  claim(owed: OwedFleetAlert, leaseUntil: number): Promise<boolean>;
+  /** The alert is published and recorded: it is owed no more. */
+  settle(alert: FleetAlert): Promise<void>;
+}
+
+export interface FleetTrackerPorts {
+  store: FleetIncidentStore;
+  history: AlertHistory<FleetAlert>;
+  publisher: AlertPublisher<FleetAlert>;
+  clock: Clock;
+  rule: FleetRule;
+  leaseMs: number;
+  onPublishFailure?: (alert: FleetAlert, error: unknown) => void;
+}
+
+const MAX_ATTEMPTS = 8;
+
+export class FleetTracker {
+  constructor(private readonly ports: FleetTrackerPorts) {}
+
+  /**
+   * Places a device alert about to be published: an offline alert joins or opens an incident, an online alert
+   * counts its device as recovered. Returns the incident the device alert belongs to, for its message.
+   */
+  async place(alert: Alert): Promise<string | undefined> {
+    if (alert.type === 'offline') return this.placeOffline(alert);
+    if (alert.type === 'online') return this.placeOnline(alert.deviceId, alert.since);
+    return undefined;
+  }
+
+  /** The safety net: publishes fleet alerts whose publisher's lease ended. */
+  async sweep(): Promise<number> {
+    const { store, clock, leaseMs } = this.ports;
+    let published = 0;
+    for (const owed of await store.owedAlerts(clock.now())) {
+      if (!(await store.claim(owed, clock.now() + leaseMs))) continue;
+      if (await this.ports.history.has(owed.alert)) {
+        await store.settle(owed.alert);
+        continue;
+      }
+      if (await this.publish(owed.alert)) published += 1;
+    }
+    return published;
+  }
+
+  private async placeOffline(alert: Alert): Promise<string | undefined> {
+    const { store, rule } = this.ports;
+    const notice: OfflineNotice = {
+      alertId: alert.alertId,
+      deviceId: alert.deviceId,
+      since: alert.since,
+      reason: alert.disconnectReason ?? 'UNKNOWN',
+    };
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
+      const joined = await this.joinGrowing(notice);
+      if (joined) return joined;
+      await store.addCandidate(notice);
+      // An incident may have opened meanwhile, with or without this alert: look again before counting.
+      const afterAdding = await this.joinGrowing(notice);
+      if (afterAdding) return afterAdding;
+      const around = await store.candidates(
+        notice.since - 2 * rule.windowMs,
+        notice.since + 2 * rule.windowMs,
+      );
+      if (!around.some((c) => c.alertId === notice.alertId)) continue; // taken into an incident: join it
+      const members = incidentMembers(around, rule);
+      if (!members.some((m) => m.alertId === notice.alertId)) return undefined;
+      const incident = newIncident(members);
+      const owed = { alert: outageAlert(incident, this.ports.clock.now()), retryAt: this.leaseEnd() };
+      if ((await store.open(incident, members, owed)) === 'conflict') continue;
+      await this.publish(owed.alert);
+      return incident.incidentId;
+    }
+    return undefined;
+  }
+
+  private async joinGrowing(notice: OfflineNotice): Promise<string | undefined> {
+    const open = await this.ports.store.openIncidents();
+    const incident = open.find((i) => growing(i, notice.since, this.ports.rule));
+    if (!incident) return undefined;
+    await this.ports.store.join(incident.incidentId, notice);
+    return incident.incidentId;
+  }
+
+  /** `backAt`: when the device was seen back; the incident that it tips into recovery closes then. */
+  private async placeOnline(deviceId: string, backAt: number): Promise<string | undefined> {
+    const { store, rule, clock } = this.ports;
+    const memberships = await store.unrecoveredMemberships(deviceId);
+    for (const incidentId of memberships) {
+      const incident = await store.recover(incidentId, deviceId);
+      if (!incident || incident.status !== 'open' || !recoveredEnough(incident, rule)) continue;
+      const owed = { alert: recoveredAlert(incident, backAt, clock.now()), retryAt: this.leaseEnd() };
+      if (await store.close(incidentId, backAt, owed)) await this.publish(owed.alert);
+    }
+    return memberships[0];
+  }
+
+  private leaseEnd(): number {
+    return this.ports.clock.now() + this.ports.leaseMs;
+  }
+
+  /** Publishes a fleet alert this caller holds the lease of; false if SNS refused it (the sweep retries). */
+  private async publish(alert: FleetAlert): Promise<boolean> {
+    const publishedAt = this.ports.clock.now();
+    try {
+      await this.ports.publisher.publish(alert, publishedAt);
+    } catch (error) {
+      this.ports.onPublishFailure?.(alert, error);
+      return false;
+    }
+    await this.ports.history.record(alert, publishedAt);
+    await this.ports.store.settle(alert);
+    return true;
+  }
+}
