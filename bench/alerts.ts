@@ -1,6 +1,6 @@
 import { ConcurrentUpdateError } from '../src/domain/errors.js';
-import { forEachWithLimit } from '../src/handlers/shared/device-batches.js';
 import type { ReceivedAlert } from '../src/local/runtime.js';
+import { forEachWithLimit } from '../src/shared/concurrency.js';
 import { connected, pendingOutageCommit } from './fleet.js';
 import type { BenchStack, Measured } from './stack.js';
 import { type BenchOutcome, fmt, progress, round, sleep } from './support.js';

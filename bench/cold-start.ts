@@ -18,7 +18,7 @@ export interface ColdStartSizes {
 
 interface PackagedFunction {
   name: string;
-  /** e.g. src/handlers/get-device.handler */
+  /** e.g. src/functions/getDevice.handler */
   handler: string;
   entry: string;
   zipPath: string;

@@ -5,7 +5,7 @@ import { applyEvents, emptyFacts } from '../src/domain/device-facts.js';
 import { evaluateDevice } from '../src/domain/evaluate.js';
 import type { DeviceCommit } from '../src/domain/ports.js';
 import { DEFAULT_SETTINGS, type PresenceSettings } from '../src/domain/settings.js';
-import { forEachWithLimit } from '../src/handlers/shared/device-batches.js';
+import { forEachWithLimit } from '../src/shared/concurrency.js';
 
 /** Device events as the ingest handlers store them (same eventId scheme as parsePresence). */
 export function connected(deviceId: string, sessionIdentifier: string, versionNumber: number, at: number) {

@@ -2,12 +2,14 @@ import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { encodeEventItem } from '../src/adapters/dynamodb/event-item.js';
+import { ttlExpiry } from '../src/adapters/dynamodb/ttl.js';
 import { applyTopicRules, type RuleTarget } from '../src/adapters/iot-rules.js';
-import { forEachWithLimit } from '../src/handlers/shared/device-batches.js';
+import { deviceMessageTopicsFrom } from '../src/config.js';
 import { rawText } from '../src/handlers/shared/input-guards.js';
 import { parseDeviceMessage, parsePresence } from '../src/handlers/shared/iot-schemas.js';
 import { lambdaContext } from '../src/local/lambda-context.js';
 import { createTableFromDefinition, LOCAL_CREDENTIALS } from '../src/local/services/local-aws.js';
+import { forEachWithLimit } from '../src/shared/concurrency.js';
 import { seededRandom } from '../test/fixtures/aws-model/index.js';
 import type { BenchStack } from './stack.js';
 import { type BenchOutcome, fmt, median, progress, round, timed } from './support.js';
@@ -131,11 +133,7 @@ function buildWorkload(
       target: invocation.target,
       event: invocation.event,
       // The item DynamoDbEventLog.append writes (src/adapters/dynamodb/event-item.ts).
-      item: encodeEventItem(
-        stored,
-        rawText(invocation.event),
-        Math.floor(stored.receivedAt / 1000) + ttlDays * 86_400,
-      ),
+      item: encodeEventItem(stored, rawText(invocation.event), ttlExpiry(stored.receivedAt, ttlDays)),
     });
   }
   return out;
@@ -171,10 +169,7 @@ export async function benchIngest(stack: BenchStack, sizes: IngestSizes): Promis
     ingestPresence: buildIngestPresenceHandler(ports) as Handler,
     ingestDeviceMessage: buildIngestDeviceMessageHandler(ports) as Handler,
   };
-  const topics = {
-    willTopicFilter: ports.config.WILL_TOPIC_FILTER,
-    birthTopicFilter: ports.config.BIRTH_TOPIC_FILTER,
-  };
+  const topics = deviceMessageTopicsFrom(ports.config);
   // Baselines: the same items into tables created from the same definition (infra/tables.json), same DynamoDB Local.
   const rawTable = `${ports.config.EVENTS_TABLE}-raw-baseline`;
   const conditionalTable = `${ports.config.EVENTS_TABLE}-conditional-baseline`;

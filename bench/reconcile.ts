@@ -1,4 +1,4 @@
-import { forEachWithLimit } from '../src/handlers/shared/device-batches.js';
+import { forEachWithLimit } from '../src/shared/concurrency.js';
 import {
   batchWrite,
   connected,

@@ -1,25 +1,24 @@
 import { type AwsClients, createAwsClients } from './adapters/aws-clients.js';
 import { systemClock } from './adapters/clock.js';
-import type { CursorCodec } from './adapters/cursor-codec.js';
 import type { DynamoDbAlertLedger } from './adapters/dynamodb/alert-ledger.js';
 import type { DynamoDbDeviceStore } from './adapters/dynamodb/device-store.js';
 import type { DynamoDbEventLog } from './adapters/dynamodb/event-log.js';
 import type { DynamoDbRejectionStore } from './adapters/dynamodb/rejection-store.js';
-import { createApiPorts } from './composition/api.js';
-import { createIngestPorts } from './composition/ingest.js';
-import { createReconcilerPorts } from './composition/reconciler.js';
-import { type Config, productionConfig } from './config.js';
+import { createApiWiring } from './composition/api.js';
+import { createIngestWiring } from './composition/ingest.js';
+import { createReconcilerWiring } from './composition/reconciler.js';
+import type { Config } from './config.js';
 import type { CheckScheduler, Clock } from './domain/ports.js';
 import type { Reconciler } from './domain/reconciler.js';
 import type { PresenceSettings } from './domain/settings.js';
-
-export { settingsFrom } from './config.js';
+import type { CursorCodec } from './handlers/shared/paging.js';
 
 /**
- * Everything any handler may need (the local runtime and tests). A deployed function imports only its own
- * composition (src/composition/ingest.ts, api.ts, reconciler.ts) so that its bundle holds only what it uses.
+ * Everything any handler may need, over one set of clients (the local runtime, tests and benches), with the stores'
+ * own types so that those can also seed and inspect them. A deployed function builds only its own wiring
+ * (src/composition/<area>.ts, from src/functions/<name>.ts) so that its bundle holds only what it uses.
  */
-export interface AppPorts {
+export interface AppWiring {
   config: Config;
   clients: AwsClients;
   clock: Clock;
@@ -32,19 +31,19 @@ export interface AppPorts {
   cursors: CursorCodec;
 }
 
-export interface PortOverrides {
+export interface AppWiringOverrides {
   clock?: Clock;
   scheduler?: CheckScheduler;
   clients?: AwsClients;
 }
 
-/** The composition root: the per-function compositions over one set of clients. */
-export function createPorts(config: Config, overrides: PortOverrides = {}): AppPorts {
+/** The composition root: the per-function wirings over one set of clients. */
+export function createAppWiring(config: Config, overrides: AppWiringOverrides = {}): AppWiring {
   const clients = overrides.clients ?? createAwsClients();
   const clock = overrides.clock ?? systemClock;
-  const ingest = createIngestPorts(config, { dynamo: clients.dynamo, clock });
-  const api = createApiPorts(config, { dynamo: clients.dynamo, clock });
-  const reconciling = createReconcilerPorts(config, {
+  const ingest = createIngestWiring(config, { dynamo: clients.dynamo, clock });
+  const api = createApiWiring(config, { dynamo: clients.dynamo, clock });
+  const reconciling = createReconcilerWiring(config, {
     ...clients,
     clock,
     ...(overrides.scheduler ? { scheduler: overrides.scheduler } : {}),
@@ -61,12 +60,4 @@ export function createPorts(config: Config, overrides: PortOverrides = {}): AppP
     reconciler: reconciling.reconciler,
     cursors: api.cursors,
   };
-}
-
-let production: AppPorts | undefined;
-
-/** Every port over the process's configuration, read and validated once. */
-export function productionPorts(): AppPorts {
-  production ??= createPorts(productionConfig());
-  return production;
 }

@@ -1,4 +1,5 @@
 import { DEFAULT_SETTINGS, type PresenceSettings } from './domain/settings.js';
+import type { DeviceMessageTopics } from './shared/topic-filter.js';
 import * as z from './shared/zod.js';
 
 const positiveInteger = (fallback: number, max: number) =>
@@ -6,7 +7,7 @@ const positiveInteger = (fallback: number, max: number) =>
 const minLength = (n: number) => z.string().check(z.minLength(n));
 
 /** Every setting all the functions read, validated once at cold start. */
-export const configSchema = z.object({
+const configSchema = z.object({
   EVENTS_TABLE: minLength(3),
   DEVICES_TABLE: minLength(3),
   ALERTS_TABLE: minLength(3),
@@ -32,7 +33,7 @@ export const configSchema = z.object({
 export type Config = z.infer<typeof configSchema>;
 
 /** The redrive function's settings: the common ones, and the dead-letter queues and ingest functions it drains into. */
-export const redriveConfigSchema = z.extend(configSchema, {
+const redriveConfigSchema = z.extend(configSchema, {
   INGEST_DLQ_URL: z.url(),
   RECONCILE_DLQ_URL: z.url(),
   INGEST_PRESENCE_FUNCTION_NAME: minLength(1),
@@ -41,11 +42,30 @@ export const redriveConfigSchema = z.extend(configSchema, {
 
 export type RedriveConfig = z.infer<typeof redriveConfigSchema>;
 
+type Environment = Record<string, string | undefined>;
+
 export class ConfigurationError extends Error {
   override name = 'ConfigurationError';
 }
 
-type Environment = Record<string, string | undefined>;
+/**
+ * A whole-number setting of a local tool (an environment variable or a command-line value), checked with zod as the
+ * functions' settings are: undefined when unset or blank, else a whole number from `min` to `max`.
+ * Throws ConfigurationError naming the setting.
+ */
+export function wholeNumberSetting(
+  name: string,
+  raw: string | undefined,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const result = z.coerce.number().check(z.int(), z.gte(min), z.lte(max)).safeParse(raw);
+  if (!result.success) {
+    throw new ConfigurationError(`${name} must be a whole number from ${min} to ${max}, not "${raw}"`);
+  }
+  return result.data;
+}
 
 function parseWith<T>(schema: z.ZodMiniType<T>, env: Environment): T {
   const result = schema.safeParse(env);
@@ -95,4 +115,9 @@ export function settingsFrom(config: Config): PresenceSettings {
       flapping: { minCount: config.FLAP_MIN_ENDS, windowMs: config.FLAP_WINDOW_SECONDS * 1000 },
     },
   };
+}
+
+/** The will and birth topic filters from the configuration. */
+export function deviceMessageTopicsFrom(config: Config): DeviceMessageTopics {
+  return { willTopicFilter: config.WILL_TOPIC_FILTER, birthTopicFilter: config.BIRTH_TOPIC_FILTER };
 }

@@ -1,7 +1,41 @@
-import type { Alert } from '../domain/ports.js';
+import { type FleetAlert, isFleetAlert } from '../domain/fleet-incidents.js';
+import type { Alert, AnyAlert } from '../domain/ports.js';
 
-/** The JSON body subscribers receive. */
-export function alertMessage(alert: Alert, publishedAt: number) {
+const iso = (epochMs: number) => new Date(epochMs).toISOString();
+
+/** The JSON body subscribers receive. `incidentId`: the fleet incident a device alert belongs to. */
+export function alertMessage(alert: AnyAlert, publishedAt: number, incidentId?: string) {
+  if (isFleetAlert(alert)) return fleetAlertMessage(alert, publishedAt);
+  return {
+    ...deviceAlertMessage(alert, publishedAt),
+    ...(incidentId ? { incidentId } : {}),
+  };
+}
+
+/** A fleet incident: where to read it in the API, how many devices, why, and which ones (a sample). */
+function fleetAlertMessage(alert: FleetAlert, publishedAt: number) {
+  return {
+    alertId: alert.alertId,
+    type: alert.type,
+    incidentId: alert.incidentId,
+    path: `/incidents/${alert.incidentId}`,
+    startedAt: iso(alert.startedAt),
+    devices: alert.devices,
+    reasons: alert.reasons,
+    sampleDeviceIds: alert.sampleDeviceIds,
+    since: iso(alert.since),
+    publishedAt: iso(publishedAt),
+    ...(alert.type === 'fleet-recovered'
+      ? {
+          durationSeconds: Math.round((alert.durationMs ?? 0) / 1000),
+          devicesAffected: alert.devices,
+          stillOffline: alert.stillOffline ?? 0,
+        }
+      : {}),
+  };
+}
+
+function deviceAlertMessage(alert: Alert, publishedAt: number) {
   return {
     alertId: alert.alertId,
     type: alert.type,
@@ -11,8 +45,8 @@ export function alertMessage(alert: Alert, publishedAt: number) {
     disconnectReason: alert.disconnectReason ?? null,
     abrupt: alert.abrupt ?? null,
     lastWill: alert.lastWill ?? null,
-    since: new Date(alert.since).toISOString(),
-    publishedAt: new Date(publishedAt).toISOString(),
+    since: iso(alert.since),
+    publishedAt: iso(publishedAt),
     ...(alert.type === 'online' ? { outageSeconds: Math.round((alert.outageMs ?? 0) / 1000) } : {}),
     ...episodeFields(alert),
   };

@@ -1,6 +1,7 @@
-import { parseJsonOrUndefined } from '../shared/json.js';
+import { parseJsonOr } from '../shared/json.js';
+import type { DeviceMessageTopics } from '../shared/topic-filter.js';
 import * as z from '../shared/zod.js';
-import { applyTopicRules, type RuleInvocation, type RuleTarget, type RuleTopics } from './iot-rules.js';
+import { applyTopicRules, type RuleInvocation, type RuleTarget } from './iot-rules.js';
 
 /** What Lambda's on-failure destination writes for a failed asynchronous invocation. */
 const lambdaFailureRecordSchema = z.object({
@@ -25,8 +26,12 @@ export interface RedriveTarget {
  * Turns one dead-letter message back into the invocation that failed. A rule error carries the original MQTT
  * payload, so the rule's projection is applied again (its receive time is lost: the redrive time stands in).
  */
-export function redriveTargets(body: string, topics: RuleTopics, now: number): RedriveTarget[] | undefined {
-  const parsed = parseJsonOrUndefined(body);
+export function redriveTargets(
+  body: string,
+  topics: DeviceMessageTopics,
+  now: number,
+): RedriveTarget[] | undefined {
+  const parsed = parseJsonOr(body, undefined);
   if (parsed === undefined) return undefined;
   const failure = lambdaFailureRecordSchema.safeParse(parsed);
   if (failure.success) {

@@ -1,4 +1,5 @@
-import { matchTopicFilter } from '../shared/topic-filter.js';
+import { parseJsonOr } from '../shared/json.js';
+import { type DeviceMessageTopics, matchTopicFilter } from '../shared/topic-filter.js';
 
 /** An MQTT message as the broker (or a trace line) hands it to the rules engine. */
 export interface MqttMessage {
@@ -18,11 +19,6 @@ export interface RuleInvocation {
   event: Record<string, unknown>;
 }
 
-export interface RuleTopics {
-  willTopicFilter: string;
-  birthTopicFilter: string;
-}
-
 export const PRESENCE_TOPIC_FILTER = '$aws/events/presence/+/+';
 
 /**
@@ -31,7 +27,7 @@ export const PRESENCE_TOPIC_FILTER = '$aws/events/presence/+/+';
  *   WillRule/BirthRule: SELECT encode(*, 'base64') AS payloadBase64, clientid() AS clientId, topic() AS topic,
  *                       timestamp() AS receivedAt FROM '<filter>'
  */
-export function applyTopicRules(message: MqttMessage, topics: RuleTopics): RuleInvocation[] {
+export function applyTopicRules(message: MqttMessage, topics: DeviceMessageTopics): RuleInvocation[] {
   const invocations: RuleInvocation[] = [];
   if (matchTopicFilter(PRESENCE_TOPIC_FILTER, message.topic)) {
     invocations.push({
@@ -57,12 +53,11 @@ export function applyTopicRules(message: MqttMessage, topics: RuleTopics): RuleI
 
 /** `SELECT *` of a payload that is not a JSON object contributes no fields (the handler then rejects it). */
 function jsonObjectOrEmpty(payload: Buffer): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(payload.toString('utf8'));
-    return value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : { payload: value };
-  } catch {
-    return { payload: payload.toString('utf8') };
-  }
+  const text = payload.toString('utf8');
+  // JSON never parses to undefined: undefined means the payload is not JSON.
+  const value = parseJsonOr(text, undefined);
+  if (value === undefined) return { payload: text };
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : { payload: value };
 }

@@ -1,5 +1,5 @@
 import type { ParkedStreamRange } from '../domain/dead-letters.js';
-import { parseJsonOrUndefined } from '../shared/json.js';
+import { parseJsonOr } from '../shared/json.js';
 import * as z from '../shared/zod.js';
 
 /** What Lambda's on-failure destination of a DynamoDB stream mapping writes: the batch's range, not its records. */
@@ -19,7 +19,7 @@ export type StreamBatchInfo = ParkedStreamRange;
 
 /** Reads one ReconcileDlq message; undefined when it is not a stream batch's failure record. */
 export function parseStreamFailureRecord(body: string): StreamBatchInfo | undefined {
-  const parsed = parseJsonOrUndefined(body);
+  const parsed = parseJsonOr(body, undefined);
   if (parsed === undefined) return undefined;
   const record = streamFailureRecordSchema.safeParse(parsed);
   if (!record.success) return undefined;

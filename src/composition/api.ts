@@ -1,45 +1,41 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { systemClock } from '../adapters/clock.js';
-import { CursorCodec } from '../adapters/cursor-codec.js';
+import { HmacCursorCodec } from '../adapters/cursor-codec.js';
 import { DynamoDbAlertLedger } from '../adapters/dynamodb/alert-ledger.js';
-import { DynamoDbDeviceStore } from '../adapters/dynamodb/device-store.js';
 import { DynamoDbEventLog } from '../adapters/dynamodb/event-log.js';
 import { createDynamoDbClient } from '../adapters/dynamodb-client.js';
-import { type Config, productionConfig, settingsFrom } from '../config.js';
+import { type Config, productionConfig } from '../config.js';
 import type { Clock } from '../domain/ports.js';
+import type { AlertQueries, DeviceQueries, EventQueries } from '../domain/queries.js';
+import type { CursorCodec } from '../handlers/shared/paging.js';
+import { createDeviceStore } from './device-store.js';
 
-/** What the read API functions use: the DynamoDB stores and the cursor codec. */
-export interface ApiPorts {
-  config: Config;
+/** What the read API functions use: the domain's query ports over DynamoDB, and the cursor codec. */
+export interface ApiWiring {
   clock: Clock;
-  devices: DynamoDbDeviceStore;
-  ledger: DynamoDbAlertLedger;
-  eventLog: DynamoDbEventLog;
+  devices: DeviceQueries;
+  eventLog: EventQueries;
+  ledger: AlertQueries;
   cursors: CursorCodec;
 }
 
-export function deviceStore(config: Config, dynamo: DynamoDBDocumentClient): DynamoDbDeviceStore {
-  return new DynamoDbDeviceStore(dynamo, config.DEVICES_TABLE, settingsFrom(config));
-}
-
-export function createApiPorts(
+export function createApiWiring(
   config: Config,
   { dynamo, clock = systemClock }: { dynamo: DynamoDBDocumentClient; clock?: Clock },
-): ApiPorts {
+): ApiWiring {
   return {
-    config,
     clock,
-    devices: deviceStore(config, dynamo),
-    ledger: new DynamoDbAlertLedger(dynamo, config.ALERTS_TABLE, config.ALERT_TTL_DAYS),
+    devices: createDeviceStore(config, dynamo),
     eventLog: new DynamoDbEventLog(dynamo, config.EVENTS_TABLE, config.EVENT_TTL_DAYS),
-    cursors: new CursorCodec(config.CURSOR_SIGNING_KEY),
+    ledger: new DynamoDbAlertLedger(dynamo, config.ALERTS_TABLE, config.ALERT_TTL_DAYS),
+    cursors: new HmacCursorCodec(config.CURSOR_SIGNING_KEY),
   };
 }
 
-let production: ApiPorts | undefined;
+let production: ApiWiring | undefined;
 
-/** The ports of a deployed API function, built once per cold start. */
-export function productionApiPorts(): ApiPorts {
-  production ??= createApiPorts(productionConfig(), { dynamo: createDynamoDbClient() });
+/** The wiring of a deployed API function, built once per cold start. */
+export function productionApiWiring(): ApiWiring {
+  production ??= createApiWiring(productionConfig(), { dynamo: createDynamoDbClient() });
   return production;
 }

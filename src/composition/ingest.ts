@@ -7,17 +7,17 @@ import { type Config, productionConfig } from '../config.js';
 import type { Clock } from '../domain/ports.js';
 
 /** What the ingest functions use: the event log and the rejections, both in DynamoDB. */
-export interface IngestPorts {
+export interface IngestWiring {
   config: Config;
   clock: Clock;
   eventLog: DynamoDbEventLog;
   rejections: DynamoDbRejectionStore;
 }
 
-export function createIngestPorts(
+export function createIngestWiring(
   config: Config,
   { dynamo, clock = systemClock }: { dynamo: DynamoDBDocumentClient; clock?: Clock },
-): IngestPorts {
+): IngestWiring {
   return {
     config,
     clock,
@@ -26,10 +26,10 @@ export function createIngestPorts(
   };
 }
 
-let production: IngestPorts | undefined;
+let production: IngestWiring | undefined;
 
-/** The ports of a deployed ingest function, built once per cold start. */
-export function productionIngestPorts(): IngestPorts {
-  production ??= createIngestPorts(productionConfig(), { dynamo: createDynamoDbClient() });
+/** The wiring of a deployed ingest function, built once per cold start. */
+export function productionIngestWiring(): IngestWiring {
+  production ??= createIngestWiring(productionConfig(), { dynamo: createDynamoDbClient() });
   return production;
 }

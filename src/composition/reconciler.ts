@@ -16,10 +16,10 @@ import { type Config, productionConfig, settingsFrom } from '../config.js';
 import type { CheckScheduler, Clock } from '../domain/ports.js';
 import { Reconciler } from '../domain/reconciler.js';
 import type { PresenceSettings } from '../domain/settings.js';
-import { deviceStore } from './api.js';
+import { createDeviceStore } from './device-store.js';
 
 /** What the reconciling functions (stream, settle check, sweep) use: the reconciler over DynamoDB, SNS and SQS. */
-export interface ReconcilerPorts {
+export interface ReconcilerWiring {
   config: Config;
   clock: Clock;
   settings: PresenceSettings;
@@ -38,10 +38,10 @@ export interface ReconcilerClients {
   clock?: Clock;
 }
 
-export function createReconcilerPorts(config: Config, clients: ReconcilerClients): ReconcilerPorts {
+export function createReconcilerWiring(config: Config, clients: ReconcilerClients): ReconcilerWiring {
   const clock = clients.clock ?? systemClock;
   const settings = settingsFrom(config);
-  const devices = deviceStore(config, clients.dynamo);
+  const devices = createDeviceStore(config, clients.dynamo);
   const ledger = new DynamoDbAlertLedger(clients.dynamo, config.ALERTS_TABLE, config.ALERT_TTL_DAYS);
   const scheduler =
     clients.scheduler ?? new SqsCheckScheduler(clients.sqs ?? createSqsClient(), config.CHECK_QUEUE_URL);
@@ -77,11 +77,11 @@ export function createReconcilerPorts(config: Config, clients: ReconcilerClients
   };
 }
 
-let production: ReconcilerPorts | undefined;
+let production: ReconcilerWiring | undefined;
 
-/** The ports of a deployed reconciling function, built once per cold start. */
-export function productionReconcilerPorts(): ReconcilerPorts {
-  production ??= createReconcilerPorts(productionConfig(), {
+/** The wiring of a deployed reconciling function, built once per cold start. */
+export function productionReconcilerWiring(): ReconcilerWiring {
+  production ??= createReconcilerWiring(productionConfig(), {
     dynamo: createDynamoDbClient(),
     sns: createSnsClient(),
     sqs: createSqsClient(),

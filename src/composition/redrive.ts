@@ -12,7 +12,7 @@ import { productionRedriveConfig, type RedriveConfig } from '../config.js';
 import type { DeadLetterQueue, IngestInvoker, StreamRangeReader } from '../domain/dead-letters.js';
 import type { Clock } from '../domain/ports.js';
 import type { Reconciler } from '../domain/reconciler.js';
-import { createReconcilerPorts } from './reconciler.js';
+import { createReconcilerWiring } from './reconciler.js';
 
 /** What the redrive function uses: both dead-letter queues, the ingest functions, the events stream, the reconciler. */
 export interface RedriveWiring {
@@ -55,7 +55,7 @@ export function productionRedriveWiring(): RedriveWiring {
   if (production) return production;
   const config = productionRedriveConfig();
   const sqs = createSqsClient();
-  const { reconciler } = createReconcilerPorts(config, {
+  const { reconciler } = createReconcilerWiring(config, {
     dynamo: createDynamoDbClient(),
     sns: createSnsClient(),
     sqs,

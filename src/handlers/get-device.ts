@@ -1,10 +1,10 @@
-import { productionApiPorts } from '../composition/api.js';
-import type { AppPorts } from '../composition-root.js';
 import { DeviceNotFoundError } from '../domain/errors.js';
 import type { DeviceView } from '../domain/evaluate.js';
+import type { Clock } from '../domain/ports.js';
+import type { DeviceQueries } from '../domain/queries.js';
 import { httpShell, isoTime, json, pathDeviceId } from './shared/http.js';
 
-export function deviceStatusBody(view: DeviceView) {
+function deviceStatusBody(view: DeviceView) {
   return {
     deviceId: view.deviceId,
     status: view.status,
@@ -23,13 +23,11 @@ export function deviceStatusBody(view: DeviceView) {
 }
 
 /** GET /devices/{deviceId}: one read of the device item, its state derived at the time of the request. */
-export function buildGetDeviceHandler(ports: Pick<AppPorts, 'devices' | 'clock'>) {
+export function buildGetDeviceHandler(wiring: { devices: Pick<DeviceQueries, 'getView'>; clock: Clock }) {
   return httpShell(async (event) => {
     const deviceId = pathDeviceId(event);
-    const view = await ports.devices.getView(deviceId, ports.clock.now());
+    const view = await wiring.devices.getView(deviceId, wiring.clock.now());
     if (!view) throw new DeviceNotFoundError(deviceId);
     return json(200, deviceStatusBody(view));
   });
 }
-
-export const handler = buildGetDeviceHandler(productionApiPorts());

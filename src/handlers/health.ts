@@ -1,10 +1,9 @@
-import type { AppPorts } from '../composition-root.js';
-import { productionConfig } from '../config.js';
+import type { Config } from '../config.js';
 import { serviceVersion } from '../version.js';
 import { httpShell, json } from './shared/http.js';
 
 /** The body of GET /health: what runs, and the settings that decide states and alerts. */
-export function healthBody(config: AppPorts['config']) {
+function healthBody(config: Config) {
   return {
     service: 'iot-presence',
     version: serviceVersion,
@@ -18,8 +17,6 @@ export function healthBody(config: AppPorts['config']) {
 }
 
 /** GET /health: the service version and the stack's settings, from the configuration alone (no AWS call). */
-export function buildHealthHandler(ports: Pick<AppPorts, 'config'>) {
-  return httpShell(async () => json(200, healthBody(ports.config)));
+export function buildHealthHandler(wiring: { config: Config }) {
+  return httpShell(async () => json(200, healthBody(wiring.config)));
 }
-
-export const handler = buildHealthHandler({ config: productionConfig() });

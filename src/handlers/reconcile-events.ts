@@ -1,23 +1,21 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { logger, metrics } from '../adapters/observability.js';
-import { productionReconcilerPorts } from '../composition/reconciler.js';
-import type { AppPorts } from '../composition-root.js';
-import { forEachWithLimit, retryableFailures } from './shared/device-batches.js';
+import type { Reconciler } from '../domain/reconciler.js';
+import { forEachWithLimit } from '../shared/concurrency.js';
+import { retryableFailures } from './shared/device-batches.js';
 import { lambdaShell } from './shared/lambda-shell.js';
 import { groupByDevice } from './shared/stream-batches.js';
-
-export { groupByDevice } from './shared/stream-batches.js';
 
 const bySequence = (a: string, b: string) => (BigInt(a) < BigInt(b) ? -1 : BigInt(a) > BigInt(b) ? 1 : 0);
 
 /** Triggered by the event log's stream: folds newly stored events into each device's state. */
-export function buildReconcileEventsHandler(ports: Pick<AppPorts, 'reconciler'>) {
+export function buildReconcileEventsHandler(wiring: { reconciler: Pick<Reconciler, 'reconcile'> }) {
   return lambdaShell(async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> => {
     const batches = groupByDevice(event);
     metrics.addMetric('ReconciledDevices', MetricUnit.Count, batches.size);
     const attempted = await forEachWithLimit([...batches.keys()], 8, async (deviceId) => {
-      const outcome = await ports.reconciler.reconcile(deviceId, batches.get(deviceId)?.events ?? []);
+      const outcome = await wiring.reconciler.reconcile(deviceId, batches.get(deviceId)?.events ?? []);
       if (outcome.alerts.length > 0)
         metrics.addMetric('AlertsDecided', MetricUnit.Count, outcome.alerts.length);
     });
@@ -32,5 +30,3 @@ export function buildReconcileEventsHandler(ports: Pick<AppPorts, 'reconciler'>)
     return { batchItemFailures: earliest ? [{ itemIdentifier: earliest }] : [] };
   });
 }
-
-export const handler = buildReconcileEventsHandler(productionReconcilerPorts());

@@ -2,8 +2,9 @@ import { redriveTargets } from '../adapters/dead-letters.js';
 import { logger } from '../adapters/observability.js';
 import { parseStreamFailureRecord } from '../adapters/stream-dead-letters.js';
 import type { RedriveWiring } from '../composition/redrive.js';
+import { deviceMessageTopicsFrom } from '../config.js';
 import type { ParkedMessage } from '../domain/dead-letters.js';
-import { forEachWithLimit } from './shared/device-batches.js';
+import { forEachWithLimit } from '../shared/concurrency.js';
 import { lambdaShell } from './shared/lambda-shell.js';
 import { groupEventsByDevice } from './shared/stream-batches.js';
 
@@ -47,10 +48,7 @@ export function buildRedriveHandler(wiring: RedriveWiring, maxMessages = 1000) {
 
 /** Feeds each understood IngestDlq message back through its ingest function(s), then removes it. */
 async function redriveIngestDlq(wiring: RedriveWiring, result: RedriveResult, maxMessages: number) {
-  const topics = {
-    willTopicFilter: wiring.config.WILL_TOPIC_FILTER,
-    birthTopicFilter: wiring.config.BIRTH_TOPIC_FILTER,
-  };
+  const topics = deviceMessageTopicsFrom(wiring.config);
   while (result.redriven + result.unreadable < maxMessages) {
     const messages = await wiring.ingestDlq.receive(INGEST_HIDE_SECONDS);
     if (messages.length === 0) return;

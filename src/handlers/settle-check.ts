@@ -1,11 +1,12 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { logger, metrics } from '../adapters/observability.js';
-import { productionReconcilerPorts } from '../composition/reconciler.js';
-import type { AppPorts } from '../composition-root.js';
-import { parseJsonOrUndefined } from '../shared/json.js';
+import type { Clock, RejectionStore } from '../domain/ports.js';
+import type { Reconciler } from '../domain/reconciler.js';
+import { forEachWithLimit } from '../shared/concurrency.js';
+import { parseJsonOr } from '../shared/json.js';
 import * as z from '../shared/zod.js';
-import { forEachWithLimit, retryableFailures } from './shared/device-batches.js';
+import { retryableFailures } from './shared/device-batches.js';
 import { deviceIdSchema } from './shared/input-guards.js';
 import { lambdaShell } from './shared/lambda-shell.js';
 import { rejectInput } from './shared/reject.js';
@@ -13,18 +14,22 @@ import { rejectInput } from './shared/reject.js';
 const checkMessageSchema = z.object({ deviceId: deviceIdSchema, dueAt: z.number() });
 
 /** Triggered by the delay queue when a device's settle window ends. */
-export function buildSettleCheckHandler(ports: Pick<AppPorts, 'reconciler' | 'rejections' | 'clock'>) {
+export function buildSettleCheckHandler(wiring: {
+  reconciler: Pick<Reconciler, 'reconcile'>;
+  rejections: RejectionStore;
+  clock: Clock;
+}) {
   return lambdaShell(async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const devices = new Map<string, string[]>();
     for (const record of event.Records) {
-      const parsed = checkMessageSchema.safeParse(parseJsonOrUndefined(record.body));
+      const parsed = checkMessageSchema.safeParse(parseJsonOr(record.body, undefined));
       if (!parsed.success) {
         await rejectInput(
-          ports.rejections,
+          wiring.rejections,
           'settle-check',
           'not a check message',
           record.body,
-          ports.clock.now(),
+          wiring.clock.now(),
         );
         continue;
       }
@@ -32,7 +37,7 @@ export function buildSettleCheckHandler(ports: Pick<AppPorts, 'reconciler' | 're
     }
     metrics.addMetric('SettleChecks', MetricUnit.Count, devices.size);
     const attempted = await forEachWithLimit([...devices.keys()], 8, async (deviceId) => {
-      await ports.reconciler.reconcile(deviceId, [], true);
+      await wiring.reconciler.reconcile(deviceId, [], true);
     });
     const failures = retryableFailures(attempted);
     for (const failure of failures)
@@ -44,5 +49,3 @@ export function buildSettleCheckHandler(ports: Pick<AppPorts, 'reconciler' | 're
     };
   });
 }
-
-export const handler = buildSettleCheckHandler(productionReconcilerPorts());

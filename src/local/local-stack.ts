@@ -8,6 +8,7 @@ import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DEFAULT_ASSETS_DIR, staticAssets } from '../../dashboard/server/static-assets.js';
 import { decodeDeviceRecord } from '../adapters/dynamodb/device-record.js';
+import { wholeNumberSetting } from '../config.js';
 import { startHttpServer } from './http-server.js';
 import { type BrokerPublish, type IotCoreBroker, startIotCoreBroker } from './iot-core-broker.js';
 import { createLocalRuntime, type LocalRuntime, type ReceivedAlert } from './runtime.js';
@@ -213,15 +214,6 @@ function silenceEmptyMetricsWarning(): () => void {
   };
 }
 
-function envSettleWindow(): number | undefined {
-  const raw = process.env.SETTLE_WINDOW_SECONDS;
-  if (raw === undefined || raw.trim() === '') return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1)
-    throw new Error(`SETTLE_WINDOW_SECONDS must be a positive integer, not "${raw}"`);
-  return value;
-}
-
 function describe(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
 }
@@ -262,7 +254,9 @@ async function requeueLostChecks(localAws: LocalAws, runtime: LocalRuntime): Pro
 
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const log = options.log ?? ((line: string) => console.error(line));
-  const settleWindowSeconds = options.settleWindowSeconds ?? envSettleWindow();
+  const settleWindowSeconds =
+    options.settleWindowSeconds ??
+    wholeNumberSetting('SETTLE_WINDOW_SECONDS', process.env.SETTLE_WINDOW_SECONDS, 1);
   // Undo what was started if a later step fails.
   const cleanups: Array<() => Promise<void>> = [];
   const unwind = async () => {

@@ -1,5 +1,5 @@
-import { z } from 'zod';
 import type { FaultInjector } from '../adapters/faults.js';
+import * as z from '../shared/zod.js';
 import { countRequests, type RequestCounts } from './request-counter.js';
 import { createLocalRuntime, type LocalRuntime, type ReceivedAlert } from './runtime.js';
 import { startLocalAws } from './services/local-aws.js';
@@ -7,10 +7,10 @@ import { VirtualTimers } from './timers.js';
 
 /** One line of a trace: an MQTT message as the rules engine delivers it. */
 const traceLineSchema = z.object({
-  at: z.number().int().nonnegative(),
-  topic: z.string().min(1),
+  at: z.int().check(z.gte(0)),
+  topic: z.string().check(z.minLength(1)),
   payload: z.unknown(),
-  clientId: z.string().optional(),
+  clientId: z.optional(z.string()),
 });
 
 type TraceLine = z.infer<typeof traceLineSchema>;

@@ -8,10 +8,10 @@ import {
 import type { Context, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import { type FaultInjector, installFaults } from '../adapters/faults.js';
 import { applyTopicRules, type MqttMessage, type RuleTarget } from '../adapters/iot-rules.js';
-import type { AppPorts } from '../composition-root.js';
-import type { CheckScheduler } from '../domain/ports.js';
+import type { AppWiring } from '../composition-root.js';
+import type { AnyAlert, CheckScheduler } from '../domain/ports.js';
 import type { RedriveResult } from '../handlers/redrive.js';
-import { forEachWithLimit } from '../handlers/shared/device-batches.js';
+import { forEachWithLimit } from '../shared/concurrency.js';
 import { lambdaContext } from './lambda-context.js';
 import type { LocalAws } from './services/local-aws.js';
 import { StreamPump } from './stream-pump.js';
@@ -24,7 +24,7 @@ type Handler<E = unknown, R = unknown> = (event: E, context: Context) => Promise
 
 export interface ReceivedAlert {
   alertId: string;
-  type: 'offline' | 'online';
+  type: AnyAlert['type'];
   deviceId: string;
   sessionIdentifier: string;
   disconnectReason: string | null;
@@ -57,7 +57,7 @@ export interface LocalRuntimeOptions {
 
 /** Everything that runs the deployed functions on one machine: rules, stream mapping, delay queue, schedule. */
 export interface LocalRuntime {
-  ports: AppPorts;
+  ports: AppWiring;
   handlers: {
     getDevice: Handler;
     listDevices: Handler;
@@ -91,7 +91,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   Object.assign(process.env, options.aws.env);
   // Handler modules read their configuration at import: import them only once the environment is set.
   const [
-    { createPorts },
+    { createAppWiring },
     { createAwsClients },
     { parseConfig, parseRedriveConfig },
     presence,
@@ -163,7 +163,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   if (options.faults) installFaults(options.faults);
   // Backoff in real milliseconds would stretch a virtual-time replay: retry quickly, as many times.
   const clients = createAwsClients({ retryBackoffMs: 5 });
-  const ports = createPorts(config, { clock: { now: () => timers.now() }, scheduler, clients });
+  const ports = createAppWiring(config, { clock: { now: () => timers.now() }, scheduler, clients });
   settleCheckHandler = settleCheck.buildSettleCheckHandler(ports) as Handler<SQSEvent>;
   const ingest: Record<RuleTarget, Handler> = {
     ingestPresence: presence.buildIngestPresenceHandler(ports) as Handler,

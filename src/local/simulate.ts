@@ -6,6 +6,7 @@
  * from GET /health and refuses to run when they differ. VERSION_RESET_SECONDS must match too (not checked).
  */
 import { parseArgs } from 'node:util';
+import { wholeNumberSetting } from '../config.js';
 import { runFleetSimulation } from './fleet-simulator.js';
 
 const usage = `usage: npm run simulate -- --devices N [--duration S] [--seed K] [--mqtt URL] [--api URL]
@@ -58,18 +59,19 @@ if (values.help) {
   process.exit(0);
 }
 
-function whole(name: string, raw: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max)
-    fail(`--${name} must be a whole number ${min}..${max}`);
-  return value;
+function whole(name: string, raw: string | undefined, min: number, max?: number): number {
+  try {
+    return wholeNumberSetting(name, raw, min, max) ?? fail(`${name} is empty`);
+  } catch (error) {
+    return fail((error as Error).message);
+  }
 }
 
 const quick = values.quick === true;
-const devices = whole('devices', values.devices ?? (quick ? '14' : '50'), 1, 100_000);
-const durationSeconds = whole('duration', values.duration ?? (quick ? '5' : '300'), 0);
-const seed = whole('seed', values.seed, 0, 2 ** 32 - 1);
-const keepaliveSeconds = whole('keepalive', values.keepalive, 1, 65_535);
+const devices = whole('--devices', values.devices ?? (quick ? '14' : '50'), 1, 100_000);
+const durationSeconds = whole('--duration', values.duration ?? (quick ? '5' : '300'), 0);
+const seed = whole('--seed', values.seed, 0, 2 ** 32 - 1);
+const keepaliveSeconds = whole('--keepalive', values.keepalive, 1, 65_535);
 const settleWindowSeconds = whole(
   'SETTLE_WINDOW_SECONDS',
   process.env.SETTLE_WINDOW_SECONDS || '120',

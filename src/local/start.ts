@@ -12,6 +12,7 @@ import { relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { wholeNumberSetting } from '../config.js';
 import { assertJavaAvailable, JavaMissingError } from './services/dynamodb-local.js';
 
 const startedAt = performance.now();
@@ -22,26 +23,13 @@ process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
 // Lambda runs Node 22; locally the SDK's notice about Node 20 support is noise.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-function portFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > 65_535) {
-    console.error(`${name} must be a port number (0-65535), not "${raw}"`);
+function wholeNumberFromEnv(name: string, min: number, max?: number): number | undefined {
+  try {
+    return wholeNumberSetting(name, process.env[name], min, max);
+  } catch (error) {
+    console.error((error as Error).message);
     process.exit(1);
   }
-  return value;
-}
-
-function positiveIntFromEnv(name: string): number | undefined {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === '') return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`${name} must be a positive whole number of seconds, not "${raw}"`);
-    process.exit(1);
-  }
-  return value;
 }
 
 try {
@@ -71,10 +59,10 @@ const dataDir =
   process.env.LOCAL_DATA_DIR || fileURLToPath(new URL('../../.local-data/dynamodb', import.meta.url));
 if (fresh) rmSync(dataDir, { recursive: true, force: true });
 
-const mqttPort = portFromEnv('MQTT_PORT', 1883);
-const httpPort = portFromEnv('HTTP_PORT', 3000);
-const settleWindowSeconds = positiveIntFromEnv('SETTLE_WINDOW_SECONDS');
-const versionResetSeconds = positiveIntFromEnv('VERSION_RESET_SECONDS');
+const mqttPort = wholeNumberFromEnv('MQTT_PORT', 0, 65_535) ?? 1883;
+const httpPort = wholeNumberFromEnv('HTTP_PORT', 0, 65_535) ?? 3000;
+const settleWindowSeconds = wholeNumberFromEnv('SETTLE_WINDOW_SECONDS', 1);
+const versionResetSeconds = wholeNumberFromEnv('VERSION_RESET_SECONDS', 1);
 
 const { startLocalStack } = await import('./local-stack.js');
 

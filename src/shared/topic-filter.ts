@@ -1,3 +1,9 @@
+/** The MQTT topic filters of the will and birth rules (WILL_TOPIC_FILTER and BIRTH_TOPIC_FILTER). */
+export interface DeviceMessageTopics {
+  willTopicFilter: string;
+  birthTopicFilter: string;
+}
+
 /** MQTT topic filter match; returns the values of the '+' levels, or undefined when it does not match. */
 export function matchTopicFilter(filter: string, topic: string): string[] | undefined {
   const filterLevels = filter.split('/');

@@ -1,22 +1,25 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
 const projectRoot = fileURLToPath(new URL('../../', import.meta.url));
 
-/** A function's entry module: its entry file in src/functions, or the handler module that still exports `handler`. */
-function entryOf(name: string): string {
-  const entry = `src/functions/${name}.ts`;
-  return existsSync(join(projectRoot, entry)) ? entry : `src/handlers/${name}.ts`;
+/** A function's entry module, as its `handler` in serverless.yml names it (`src/functions/getDevice.handler`). */
+function entryModule(functionName: string): string {
+  const serverlessYml = readFileSync(`${projectRoot}serverless.yml`, 'utf8');
+  const handler = new RegExp(`^  ${functionName}:\n    handler: (\\S+)\\.handler$`, 'm').exec(
+    serverlessYml,
+  )?.[1];
+  if (!handler) throw new Error(`serverless.yml has no handler for ${functionName}`);
+  return `${handler}.ts`;
 }
 
 /** The packages a function's bundle holds, built as serverless.yml's custom.esbuild does (bundle, ESM, node22). */
-async function bundledPackages(name: string): Promise<Set<string>> {
+async function bundledPackages(functionName: string): Promise<Set<string>> {
   const result = await build({
     absWorkingDir: projectRoot,
-    entryPoints: [entryOf(name)],
+    entryPoints: [entryModule(functionName)],
     bundle: true,
     minify: true,
     platform: 'node',
@@ -40,28 +43,33 @@ async function bundledPackages(name: string): Promise<Set<string>> {
 // The cold-start budget of GitHub issue 4: a function bundles only the SDK clients it uses, and zod/mini, not zod.
 describe('what each function bundles', () => {
   it.each([
-    ['ingest-presence'],
-    ['ingest-device-message'],
-    ['get-device'],
-    ['list-devices'],
-    ['list-device-events'],
-    ['list-alerts'],
-  ])('%s holds the DynamoDB client only', async (handler) => {
-    const packages = [...(await bundledPackages(handler))];
+    ['ingestPresence'],
+    ['ingestDeviceMessage'],
+    ['getDevice'],
+    ['listDevices'],
+    ['listDeviceEvents'],
+    ['listAlerts'],
+  ])('%s holds the DynamoDB client only', async (functionName) => {
+    const packages = [...(await bundledPackages(functionName))];
     expect(packages).toContain('@aws-sdk/client-dynamodb/');
     expect(packages.filter((p) => /client-(sns|sqs|lambda)|zod\/v4\/classic/.test(p))).toEqual([]);
   });
 
-  it.each([['reconcile-events'], ['settle-check'], ['sweep']])(
+  it.each([['reconcileEvents'], ['settleCheck'], ['sweep']])(
     '%s holds the DynamoDB, SNS and SQS clients, not Lambda',
-    async (handler) => {
-      const packages = [...(await bundledPackages(handler))];
+    async (functionName) => {
+      const packages = [...(await bundledPackages(functionName))];
       expect(packages).toEqual(
         expect.arrayContaining(['@aws-sdk/client-dynamodb/', '@aws-sdk/client-sns/', '@aws-sdk/client-sqs/']),
       );
       expect(packages.filter((p) => /client-lambda|zod\/v4\/classic/.test(p))).toEqual([]);
     },
   );
+
+  it('health holds no AWS SDK client', async () => {
+    const packages = [...(await bundledPackages('health'))];
+    expect(packages.filter((p) => /@aws-sdk\/client-|zod\/v4\/classic/.test(p))).toEqual([]);
+  });
 
   // The redrive also reconciles the devices of parked stream batches: it holds the reconciler's clients too.
   it('redrive holds the SQS, Lambda, DynamoDB Streams, DynamoDB and SNS clients', async () => {

@@ -36,16 +36,16 @@ const tableLogicalIds = {
 } as const;
 
 const functionHandlers: Record<string, string> = {
-  IngestPresenceLambdaFunction: 'src/handlers/ingest-presence.handler',
-  IngestDeviceMessageLambdaFunction: 'src/handlers/ingest-device-message.handler',
-  ReconcileEventsLambdaFunction: 'src/handlers/reconcile-events.handler',
-  SettleCheckLambdaFunction: 'src/handlers/settle-check.handler',
-  SweepLambdaFunction: 'src/handlers/sweep.handler',
-  GetDeviceLambdaFunction: 'src/handlers/get-device.handler',
-  ListDevicesLambdaFunction: 'src/handlers/list-devices.handler',
-  ListDeviceEventsLambdaFunction: 'src/handlers/list-device-events.handler',
-  ListAlertsLambdaFunction: 'src/handlers/list-alerts.handler',
-  HealthLambdaFunction: 'src/handlers/health.handler',
+  IngestPresenceLambdaFunction: 'src/functions/ingestPresence.handler',
+  IngestDeviceMessageLambdaFunction: 'src/functions/ingestDeviceMessage.handler',
+  ReconcileEventsLambdaFunction: 'src/functions/reconcileEvents.handler',
+  SettleCheckLambdaFunction: 'src/functions/settleCheck.handler',
+  SweepLambdaFunction: 'src/functions/sweep.handler',
+  GetDeviceLambdaFunction: 'src/functions/getDevice.handler',
+  ListDevicesLambdaFunction: 'src/functions/listDevices.handler',
+  ListDeviceEventsLambdaFunction: 'src/functions/listDeviceEvents.handler',
+  ListAlertsLambdaFunction: 'src/functions/listAlerts.handler',
+  HealthLambdaFunction: 'src/functions/health.handler',
   RedriveLambdaFunction: 'src/functions/redrive.handler',
 };
 

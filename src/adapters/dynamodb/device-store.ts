@@ -8,16 +8,22 @@ import type {
   OutboxFinder,
   StoredDevice,
 } from '../../domain/ports.js';
+import type { DeviceQueries, DeviceSummary, Page, PageRequest } from '../../domain/queries.js';
 import type { PresenceSettings } from '../../domain/settings.js';
-import { shardOf } from '../shards.js';
+import * as z from '../../shared/zod.js';
+import { pageKeySchema, readPageToken } from '../cursor-codec.js';
+import { INDEX_SHARDS, shardOf } from '../shards.js';
 import { decodeDeviceRecord, encodeDeviceRecord } from './device-record.js';
-import type { Key, Page } from './paging.js';
+import type { Key, KeyPage } from './paging.js';
 import { queryEveryShard } from './sharded-query.js';
 
-export type DeviceSummary = Pick<
-  DeviceView,
-  'deviceId' | 'status' | 'since' | 'sessionIdentifier' | 'versionNumber' | 'disconnectReason' | 'settled'
->;
+/** Where a listing by status stands: the shard of the status index, and the key to resume from within it. */
+type StatusPosition = { shard: number; key?: Key };
+
+const statusPositionSchema: z.ZodMiniType<StatusPosition> = z.object({
+  shard: z.int().check(z.gte(0), z.lt(INDEX_SHARDS)),
+  key: z.optional(pageKeySchema),
+});
 
 /** What the status index and its listing read: the view's summary, never the whole view. */
 function summaryAttributes(view: DeviceView | undefined, deviceId: string) {
@@ -37,7 +43,7 @@ function summaryAttributes(view: DeviceView | undefined, deviceId: string) {
  * One item per device: the record the reconciler folds (facts, alert cursor, outbox, next check) and the summary
  * the status index lists. The full view is derived from the record when it is read, so it is always current.
  */
-export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder {
+export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQueries {
   constructor(
     private readonly dynamo: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -113,13 +119,36 @@ export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder {
     return evaluateDevice(facts, cursor, now, this.settings).view;
   }
 
-  /** One query on one shard of the status index; the caller's cursor carries the shard. */
-  async listByStatus(
+  /** Walks the shards of the status index in order: one query per page in the common case. */
+  async listByStatus(status: DeviceView['status'], page: PageRequest): Promise<Page<DeviceSummary>> {
+    let position: StatusPosition | undefined = page.after
+      ? readPageToken(statusPositionSchema, page.after)
+      : { shard: 0 };
+    const items: DeviceSummary[] = [];
+    while (position && items.length < page.limit) {
+      const shardPage = await this.queryStatusShard(
+        status,
+        position.shard,
+        page.limit - items.length,
+        position.key,
+      );
+      items.push(...shardPage.items);
+      position = shardPage.nextKey
+        ? { shard: position.shard, key: shardPage.nextKey }
+        : position.shard + 1 < INDEX_SHARDS
+          ? { shard: position.shard + 1 }
+          : undefined;
+    }
+    return { items, next: position };
+  }
+
+  /** One query on one shard of the status index. */
+  private async queryStatusShard(
     status: DeviceView['status'],
     shard: number,
     limit: number,
     startKey?: Key,
-  ): Promise<Page<DeviceSummary>> {
+  ): Promise<KeyPage<DeviceSummary>> {
     const result = await this.dynamo.send(
       new QueryCommand({
         TableName: this.tableName,

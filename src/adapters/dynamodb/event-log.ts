@@ -2,16 +2,13 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { DeviceEvent } from '../../domain/device-events.js';
 import type { EventLog } from '../../domain/ports.js';
+import type { EventQueries, Page, PageRequest, StoredEvent } from '../../domain/queries.js';
+import { pageKeySchema, readPageToken } from '../cursor-codec.js';
 import { readEach } from '../stored-records.js';
 import { decodeEventItem, encodeEventItem } from './event-item.js';
-import type { Page, PageRequest } from './paging.js';
+import { ttlExpiry } from './ttl.js';
 
-export interface StoredEvent {
-  event: DeviceEvent;
-  raw?: string;
-}
-
-export class DynamoDbEventLog implements EventLog {
+export class DynamoDbEventLog implements EventLog, EventQueries {
   constructor(
     private readonly dynamo: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -23,7 +20,7 @@ export class DynamoDbEventLog implements EventLog {
       await this.dynamo.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: encodeEventItem(event, raw, Math.floor(event.receivedAt / 1000) + this.ttlDays * 86_400),
+          Item: encodeEventItem(event, raw, ttlExpiry(event.receivedAt, this.ttlDays)),
           ConditionExpression: 'attribute_not_exists(eventKey)',
         }),
       );
@@ -34,11 +31,8 @@ export class DynamoDbEventLog implements EventLog {
     }
   }
 
-  async listNewestFirst(
-    deviceId: string,
-    page: PageRequest,
-  ): Promise<Page<StoredEvent & { eventKey: string }>> {
-    // An item that cannot be read is reported and left out of the page (its key still advances the cursor).
+  /** The page token is the query's LastEvaluatedKey as it is. */
+  async listNewestFirst(deviceId: string, page: PageRequest): Promise<Page<StoredEvent>> {
     const result = await this.dynamo.send(
       new QueryCommand({
         TableName: this.tableName,
@@ -46,12 +40,16 @@ export class DynamoDbEventLog implements EventLog {
         ExpressionAttributeValues: { ':d': deviceId },
         ScanIndexForward: false,
         Limit: page.limit,
-        ExclusiveStartKey: page.startKey,
+        ExclusiveStartKey: page.after && readPageToken(pageKeySchema, page.after),
       }),
     );
     return {
-      items: readEach(result.Items ?? [], decodeEventItem),
-      nextKey: result.LastEvaluatedKey,
+      // An item that cannot be read is reported and left out of the page (its key still advances the cursor).
+      items: readEach(result.Items ?? [], (item) => {
+        const { event, raw } = decodeEventItem(item);
+        return { event, raw };
+      }),
+      next: result.LastEvaluatedKey,
     };
   }
 }

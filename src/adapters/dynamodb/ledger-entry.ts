@@ -7,29 +7,46 @@
  * matches: version 1 is exactly the shape they had.
  */
 import { connectionName } from '../../domain/connection.js';
-import type { Alert } from '../../domain/ports.js';
+import { DISCONNECT_REASONS, LAST_WILL_REASON } from '../../domain/device-events.js';
+import { FLEET_KEY, type FleetAlert, isFleetAlert } from '../../domain/fleet-incidents.js';
+import type { AnyAlert } from '../../domain/ports.js';
+import type { LedgerEntry } from '../../domain/queries.js';
 import * as z from '../../shared/zod.js';
 import { parseStoredJson, readStored } from '../stored-records.js';
 import { storedAlertSchema } from './device-record.js';
 
 export const LEDGER_ENTRY_SCHEMA_VERSION = 1;
 
-export interface LedgerEntry {
-  alert: Alert;
-  status: 'sent';
-  publishedAt?: number;
-}
-
 export const utcDay = (epochMs: number) => new Date(epochMs).toISOString().slice(0, 10);
 
-/** One ledger entry per device, alert type and connection (an episode: per time its rule was first met). */
-export function alertKey(
-  alert: Pick<Alert, 'type' | 'sessionIdentifier' | 'versionNumber' | 'since'>,
-): string {
+/**
+ * One ledger entry per device, alert type and connection; per episode (when its rule was first met); per fleet
+ * incident.
+ */
+export function alertKey(alert: AnyAlert): string {
+  if (isFleetAlert(alert)) return `${alert.type}#${alert.incidentId}`;
   return alert.type === 'offline' || alert.type === 'online'
     ? `${alert.type}#${connectionName(alert)}`
     : `${alert.type}#${alert.since}`;
 }
+
+const reasonCounts = z.partialRecord(z.enum([...DISCONNECT_REASONS, LAST_WILL_REASON]), z.number());
+
+/** A fleet incident's alert, recorded under the pseudo-device FLEET_KEY. */
+const storedFleetAlertSchema: z.ZodMiniType<FleetAlert> = z.object({
+  alertId: z.string(),
+  type: z.enum(['fleet-outage', 'fleet-recovered']),
+  deviceId: z.literal(FLEET_KEY),
+  incidentId: z.string(),
+  since: z.number(),
+  startedAt: z.number(),
+  devices: z.number(),
+  reasons: reasonCounts,
+  sampleDeviceIds: z.array(z.string()),
+  durationMs: z.optional(z.number()),
+  stillOffline: z.optional(z.number()),
+  decidedAt: z.number(),
+});
 
 const ledgerItemSchema = z.object({
   schemaVersion: z.optional(z.literal(LEDGER_ENTRY_SCHEMA_VERSION)),
@@ -42,7 +59,7 @@ const ledgerItemSchema = z.object({
 });
 
 /** The item of the alerts table for an alert SNS accepted at `publishedAt`; `expiresAt` is its TTL (epoch seconds). */
-export function encodeLedgerEntry(alert: Alert, publishedAt: number, expiresAt: number) {
+export function encodeLedgerEntry(alert: AnyAlert, publishedAt: number, expiresAt: number) {
   return {
     schemaVersion: LEDGER_ENTRY_SCHEMA_VERSION,
     deviceId: alert.deviceId,
@@ -67,7 +84,12 @@ function itemKey(item: unknown): string {
 export function decodeLedgerEntry(item: unknown): LedgerEntry {
   const key = itemKey(item);
   const stored = readStored(ledgerItemSchema, key, item);
-  const alert = readStored(storedAlertSchema, key, parseStoredJson(key, stored.alert), 'alert');
+  const json = parseStoredJson(key, stored.alert);
+  // A fleet incident's alert, or a device's (as its outbox stores it): each read through its own schema.
+  const fleet = typeof json === 'object' && json !== null && isFleetAlert(json as { type: string });
+  const alert: AnyAlert = fleet
+    ? readStored(storedFleetAlertSchema, key, json, 'alert')
+    : readStored(storedAlertSchema, key, json, 'alert');
   return {
     alert,
     status: stored.status,

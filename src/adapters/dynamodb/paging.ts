@@ -1,11 +1,8 @@
+/** A DynamoDB primary key: a query's LastEvaluatedKey, given back as the next query's ExclusiveStartKey. */
 export type Key = Record<string, unknown>;
 
-export interface PageRequest {
-  limit: number;
-  startKey?: Key;
-}
-
-export interface Page<T> {
+/** One DynamoDB query's page; the stores turn `nextKey` into the domain's opaque page token. */
+export interface KeyPage<T> {
   items: T[];
   nextKey?: Key;
 }

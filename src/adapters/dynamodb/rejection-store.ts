@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Rejection, RejectionStore } from '../../domain/ports.js';
 import { utcDay } from './alert-ledger.js';
+import { ttlExpiry } from './ttl.js';
 
 /** Raw input kept for inspection is capped; the reason and a digest of the whole input are always kept. */
 export const MAX_KEPT_RAW_BYTES = 32_768;
@@ -27,7 +28,7 @@ export class DynamoDbRejectionStore implements RejectionStore {
           sha256: digest,
           bytes: Buffer.byteLength(rejection.raw),
           raw: rejection.raw.slice(0, MAX_KEPT_RAW_BYTES),
-          expiresAt: Math.floor(rejection.receivedAt / 1000) + this.ttlDays * 86_400,
+          expiresAt: ttlExpiry(rejection.receivedAt, this.ttlDays),
         },
       }),
     );

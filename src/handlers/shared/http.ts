@@ -7,7 +7,7 @@ import {
   InvalidCursorError,
   InvalidInputError,
 } from '../../domain/errors.js';
-import * as z from '../../shared/zod.js';
+import type * as z from '../../shared/zod.js';
 import { deviceIdSchema } from './input-guards.js';
 import { lambdaShell } from './lambda-shell.js';
 
@@ -22,7 +22,7 @@ export function json(statusCode: number, body: unknown): HttpResponse {
 }
 
 /** The one place errors become responses: domain errors by kind, anything else a bare 500. */
-export function errorResponse(error: unknown): HttpResponse {
+function errorResponse(error: unknown): HttpResponse {
   if (error instanceof DeviceNotFoundError) return json(404, { error: error.message });
   if (error instanceof InvalidInputError || error instanceof InvalidCursorError) {
     return json(400, { error: error.message });
@@ -51,7 +51,7 @@ export function httpShell(handler: (event: APIGatewayProxyEventV2) => Promise<Ht
  * What is wrong with a request, as short sentences about it ("limit must be a whole number from 1 to 100"): the
  * request schemas carry those sentences as their messages; an issue without one still names its parameter.
  */
-export function requestProblem(error: z.core.$ZodError, what: string): string {
+function requestProblem(error: z.core.$ZodError, what: string): string {
   const sentences = error.issues.slice(0, 5).map((issue) => {
     const parameter = issue.path.join('.') || what;
     return issue.message.startsWith(parameter)
@@ -67,25 +67,6 @@ export function parseOrThrow<T>(schema: z.ZodMiniType<T>, input: unknown, what: 
   if (!result.success) throw new InvalidInputError(requestProblem(result.error, what));
   return result.data;
 }
-
-const LIMIT_RULE = 'limit must be a whole number from 1 to 100';
-const CURSOR_RULE = 'cursor must be a cursor this API returned';
-
-export const pageQuerySchema = z.object({
-  limit: z._default(
-    z.coerce
-      .number({ error: LIMIT_RULE })
-      .check(
-        z.int({ error: LIMIT_RULE }),
-        z.gte(1, { error: LIMIT_RULE }),
-        z.lte(100, { error: LIMIT_RULE }),
-      ),
-    25,
-  ),
-  cursor: z.optional(
-    z.string({ error: CURSOR_RULE }).check(z.minLength(1, CURSOR_RULE), z.maxLength(4096, CURSOR_RULE)),
-  ),
-});
 
 export function pathDeviceId(event: APIGatewayProxyEventV2): string {
   return parseOrThrow(deviceIdSchema, event.pathParameters?.deviceId, 'deviceId');

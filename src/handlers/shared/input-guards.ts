@@ -11,7 +11,7 @@ export const deviceIdSchema = z.string({ error: 'deviceId is required' }).check(
   ),
 );
 
-export const MAX_INPUT_BYTES = 262_144;
+const MAX_INPUT_BYTES = 262_144;
 const MAX_DEPTH = 64;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 

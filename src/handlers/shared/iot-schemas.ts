@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type DeviceEvent, DISCONNECT_REASONS } from '../../domain/device-events.js';
-import { matchTopicFilter } from '../../shared/topic-filter.js';
+import { parseJsonOr } from '../../shared/json.js';
+import { type DeviceMessageTopics, matchTopicFilter } from '../../shared/topic-filter.js';
 import * as z from '../../shared/zod.js';
 import { describeZodError, deviceIdSchema, unsafeStructure } from './input-guards.js';
 
@@ -22,7 +23,7 @@ const presenceCommon = {
 };
 
 /** What the presence rule delivers: the AWS lifecycle event plus topic() and timestamp(). */
-export const presenceRuleSchema = z.discriminatedUnion('eventType', [
+const presenceRuleSchema = z.discriminatedUnion('eventType', [
   z.object({
     ...presenceCommon,
     eventType: z.literal('connected'),
@@ -102,25 +103,17 @@ export function parsePresence(input: unknown, now: number): Parsed {
 }
 
 /** What the will and birth rules deliver: the payload (base64, so any bytes survive) and who published it. */
-export const deviceMessageRuleSchema = z.object({
+const deviceMessageRuleSchema = z.object({
   payloadBase64: maxText(262_144),
   clientId: deviceIdSchema,
   topic: z.string().check(z.minLength(1), z.maxLength(256)),
   receivedAt: z.optional(epochMs),
 });
 
-export interface DeviceMessageTopics {
-  willTopicFilter: string;
-  birthTopicFilter: string;
-}
-
+/** A payload that is not JSON is kept as the text it was. */
 function decodePayload(base64: string): unknown {
   const text = Buffer.from(base64, 'base64').toString('utf8');
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text; // not JSON: kept as the text it was
-  }
+  return parseJsonOr(text, text);
 }
 
 function deviceFromTopic(filter: string, topic: string, clientId: string): string | undefined {
@@ -159,8 +152,4 @@ export function parseDeviceMessage(input: unknown, now: number, topics: DeviceMe
     ok: true,
     event: { kind, deviceId: clientId, eventId: `${kind}:${receivedAt}:${digest}`, receivedAt, payload },
   };
-}
-
-export function describeParseFailure(error: unknown): string {
-  return error instanceof z.core.$ZodError ? describeZodError(error) : String(error);
 }

@@ -1,11 +1,17 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { CURSOR_SCHEMA_VERSION, CursorCodec, pageKeySchema } from '../../../src/adapters/cursor-codec.js';
+import {
+  CURSOR_SCHEMA_VERSION,
+  HmacCursorCodec,
+  pageKeySchema,
+  readPageToken,
+} from '../../../src/adapters/cursor-codec.js';
 import { InvalidCursorError } from '../../../src/domain/errors.js';
 import * as z from '../../../src/shared/zod.js';
 
 const KEY = 'test-cursor-signing-key-0123456789';
-const codec = new CursorCodec(KEY);
+const SCOPE = 'devices:connected';
+const codec = new HmacCursorCodec(KEY);
 const positionSchema = z.object({ shard: z.int().check(z.gte(0), z.lt(16)), key: z.optional(pageKeySchema) });
 const position = {
   shard: 3,
@@ -19,12 +25,12 @@ function signed(text: string, scope: string): string {
 }
 
 describe('the page cursor', () => {
-  it('reads back the position it was given, with its schema version inside the signed payload', () => {
+  it('reads back the page token it was given, with its schema version inside the signed payload', () => {
     // Arrange
-    const cursor = codec.encode(position, 'devices:connected');
+    const cursor = codec.encode(position, SCOPE);
 
     // Act
-    const read = codec.decode(cursor, 'devices:connected', positionSchema);
+    const read = readPageToken(positionSchema, codec.decode(cursor, SCOPE));
 
     // Assert
     expect(read).toEqual(position);
@@ -34,10 +40,10 @@ describe('the page cursor', () => {
 
   it('reads a cursor issued before the schema version existed (the bare position) as version 1', () => {
     // Arrange
-    const cursor = signed(JSON.stringify(position), 'devices:connected');
+    const cursor = signed(JSON.stringify(position), SCOPE);
 
     // Act
-    const read = codec.decode(cursor, 'devices:connected', positionSchema);
+    const read = readPageToken(positionSchema, codec.decode(cursor, SCOPE));
 
     // Assert
     expect(read).toEqual(position);
@@ -47,21 +53,26 @@ describe('the page cursor', () => {
     ['signed for another query', () => codec.encode(position, 'devices:disconnected')],
     [
       'signed with another key',
-      () => new CursorCodec('another-signing-key-0123456789').encode(position, 'devices:connected'),
+      () => new HmacCursorCodec('another-signing-key-0123456789').encode(position, SCOPE),
     ],
-    [
-      'of another schema version',
-      () => signed(JSON.stringify({ schemaVersion: 2, position }), 'devices:connected'),
-    ],
-    [
-      'whose signed position does not match its schema',
-      () => codec.encode({ shard: 99 }, 'devices:connected'),
-    ],
-    ['whose signed payload is not JSON', () => signed('{', 'devices:connected')],
-    ['without a signature', () => codec.encode(position, 'devices:connected').split('.')[0] ?? ''],
+    ['of another schema version', () => signed(JSON.stringify({ schemaVersion: 2, position }), SCOPE)],
+    ['whose signed payload is not an object', () => signed('[1,2]', SCOPE)],
+    ['whose signed payload is not JSON', () => signed('{', SCOPE)],
+    ['without a signature', () => codec.encode(position, SCOPE).split('.')[0] ?? ''],
   ])('refuses a cursor %s as invalid', (_label, cursor) => {
     // Act
-    const read = () => codec.decode(cursor(), 'devices:connected', positionSchema);
+    const read = () => codec.decode(cursor(), SCOPE);
+
+    // Assert
+    expect(read).toThrow(InvalidCursorError);
+  });
+
+  it('refuses, when the store reads it, a signed position that does not match its schema', () => {
+    // Arrange
+    const token = codec.decode(codec.encode({ shard: 99 }, SCOPE), SCOPE);
+
+    // Act
+    const read = () => readPageToken(positionSchema, token);
 
     // Assert
     expect(read).toThrow(InvalidCursorError);

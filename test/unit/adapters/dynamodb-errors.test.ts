@@ -119,8 +119,8 @@ describe('pages with an item that cannot be read', () => {
     const page = await new DynamoDbEventLog(dynamo, 'events', 30).listNewestFirst('thing-1', { limit: 2 });
 
     // Assert
-    expect(page.items).toEqual([{ eventKey: good.eventKey, event }]);
-    expect(page.nextKey).toEqual({ deviceId: 'thing-1', eventKey: 'damaged' });
+    expect(page.items).toEqual([{ event, raw: undefined }]);
+    expect(page.next).toEqual({ deviceId: 'thing-1', eventKey: 'damaged' });
     expect(error).toHaveBeenCalledWith('stored record cannot be read; left out', {
       record: 'event thing-1/damaged',
       reason: 'the record is not JSON',
@@ -135,7 +135,7 @@ describe('pages with an item that cannot be read', () => {
     mock.on(QueryCommand).resolves({ Items: [{ ...good, alertKey: 'odd', status: 'lost' }, good] });
 
     // Act
-    const page = await new DynamoDbAlertLedger(dynamo, 'alerts', 90).listForDay('2026-11-01', 2);
+    const page = await new DynamoDbAlertLedger(dynamo, 'alerts', 90).listForDevice('thing-1', { limit: 2 });
 
     // Assert
     expect(page.items).toEqual([{ alert, status: 'sent', publishedAt: NOW }]);

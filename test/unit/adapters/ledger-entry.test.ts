@@ -5,6 +5,7 @@ import {
   encodeLedgerEntry,
   LEDGER_ENTRY_SCHEMA_VERSION,
 } from '../../../src/adapters/dynamodb/ledger-entry.js';
+import type { FleetAlert } from '../../../src/domain/fleet-incidents.js';
 import type { Alert } from '../../../src/domain/ports.js';
 import { refusalOf } from '../../fixtures/refusal.js';
 
@@ -52,12 +53,26 @@ const flapping: Alert = {
   decidedAt: DECIDED,
 };
 
+const fleetOutage: FleetAlert = {
+  alertId: '$fleet/fleet-outage/i-1',
+  type: 'fleet-outage',
+  deviceId: '$fleet',
+  incidentId: 'i-1',
+  since: DECIDED - 60_000,
+  startedAt: DECIDED - 60_000,
+  devices: 25,
+  reasons: { CONNECTION_LOST: 20, LAST_WILL: 5 },
+  sampleDeviceIds: ['thing-1', 'thing-2'],
+  decidedAt: DECIDED,
+};
+
 describe('the stored alert-ledger entry', () => {
   it.each([
     ['an offline alert', offline],
     ['an online alert', online],
     ['a flapping alert', flapping],
-  ])('reads back %s exactly as it was written', (_label, alert) => {
+    ['a fleet-outage alert', fleetOutage],
+  ] as Array<[string, Alert | FleetAlert]>)('reads back %s exactly as it was written', (_label, alert) => {
     // Arrange
     const item = encodeLedgerEntry(alert, PUBLISHED, EXPIRES);
 
@@ -108,6 +123,22 @@ describe('the stored alert-ledger entry', () => {
     // Assert
     expect(refusal.key).toBe(`alert thing-1/${alertKey(offline)}`);
     expect(refusal.reason).toMatch(reason);
+  });
+
+  it('refuses a fleet alert without its incident with its key and the reason', () => {
+    // Arrange
+    const { incidentId: _, ...withoutIncident } = fleetOutage;
+    const damaged = {
+      ...encodeLedgerEntry(fleetOutage, PUBLISHED, EXPIRES),
+      alert: JSON.stringify(withoutIncident),
+    };
+
+    // Act
+    const refusal = refusalOf(() => decodeLedgerEntry(damaged));
+
+    // Assert
+    expect(refusal.key).toBe(`alert $fleet/${alertKey(fleetOutage)}`);
+    expect(refusal.reason).toMatch(/^alert\.incidentId: /);
   });
 
   it('names an entry without a readable key by what it has', () => {

@@ -1,0 +1,62 @@
+import type { DeviceEvent } from './device-events.js';
+import type { DeviceView } from './evaluate.js';
+import type { AnyAlert } from './ports.js';
+
+/**
+ * Where the next page starts: a plain JSON object that only the store which returned it understands. Callers keep
+ * it opaque (the HTTP API signs it into the cursor a client holds and gives it back unchanged).
+ */
+export type PageToken = Readonly<Record<string, unknown>>;
+
+export interface PageRequest {
+  limit: number;
+  /** The `next` of the previous page; absent for the first page. */
+  after?: PageToken | undefined;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Absent on the last page. */
+  next?: PageToken | undefined;
+}
+
+/** What a listing of devices by status shows of each: the view's summary, never the whole view. */
+export type DeviceSummary = Pick<
+  DeviceView,
+  'deviceId' | 'status' | 'since' | 'sessionIdentifier' | 'versionNumber' | 'disconnectReason' | 'settled'
+>;
+
+export interface DeviceQueries {
+  /** The device as it stands at `now`, derived from its record; undefined for a device never seen. */
+  getView(deviceId: string, now: number): Promise<DeviceView | undefined>;
+  listByStatus(status: DeviceView['status'], page: PageRequest): Promise<Page<DeviceSummary>>;
+}
+
+/** An event as the event log keeps it; `raw` is the input as received. */
+export interface StoredEvent {
+  event: DeviceEvent;
+  raw?: string | undefined;
+}
+
+export interface EventQueries {
+  listNewestFirst(deviceId: string, page: PageRequest): Promise<Page<StoredEvent>>;
+}
+
+/** A published alert as the alert history keeps it. */
+export interface LedgerEntry {
+  alert: AnyAlert;
+  status: 'sent';
+  publishedAt?: number | undefined;
+}
+
+export interface FleetAlertPage extends Page<LedgerEntry> {
+  /** The oldest UTC day (YYYY-MM-DD) this page read, when it walked the fleet's history day by day. */
+  searchedBackTo?: string | undefined;
+}
+
+export interface AlertQueries {
+  /** One device's alerts, newest first. */
+  listForDevice(deviceId: string, page: PageRequest): Promise<Page<LedgerEntry>>;
+  /** The whole fleet's alerts, newest first, back to the alert retention before `now`. */
+  listFleet(page: PageRequest, now: number): Promise<FleetAlertPage>;
+}
