@@ -9,6 +9,7 @@ import { createIngestWiring } from './composition/ingest.js';
 import { createReconcilerWiring } from './composition/reconciler.js';
 import type { Config } from './config.js';
 import type { CheckScheduler, Clock } from './domain/ports.js';
+import type { IncidentQueries } from './domain/queries.js';
 import type { Reconciler } from './domain/reconciler.js';
 import type { PresenceSettings } from './domain/settings.js';
 import type { CursorCodec } from './handlers/shared/paging.js';
@@ -27,6 +28,7 @@ export interface AppWiring {
   rejections: DynamoDbRejectionStore;
   devices: DynamoDbDeviceStore;
   ledger: DynamoDbAlertLedger;
+  incidents: IncidentQueries;
   reconciler: Reconciler;
   cursors: CursorCodec;
 }
@@ -57,6 +59,7 @@ export function createAppWiring(config: Config, overrides: AppWiringOverrides = 
     rejections: ingest.rejections,
     devices: reconciling.devices,
     ledger: reconciling.ledger,
+    incidents: api.incidents,
     reconciler: reconciling.reconciler,
     cursors: api.cursors,
   };

@@ -1,3 +1,4 @@
+import type { FleetRule } from './domain/fleet-incidents.js';
 import { DEFAULT_SETTINGS, type PresenceSettings } from './domain/settings.js';
 import type { DeviceMessageTopics } from './shared/topic-filter.js';
 import * as z from './shared/zod.js';
@@ -24,6 +25,10 @@ const configSchema = z.object({
   CONFLICT_WINDOW_SECONDS: positiveInteger(300, 86_400),
   FLAP_MIN_ENDS: positiveInteger(6, 1000),
   FLAP_WINDOW_SECONDS: positiveInteger(3600, 86_400),
+  /** At most 30: an incident opens in one DynamoDB transaction with its first members. */
+  FLEET_OUTAGE_MIN_DEVICES: positiveInteger(25, 30),
+  FLEET_OUTAGE_WINDOW_SECONDS: positiveInteger(120, 3600),
+  FLEET_RECOVERED_SHARE: z._default(z.coerce.number().check(z.gt(0), z.lte(1)), 0.9),
   EVENT_TTL_DAYS: positiveInteger(30, 3650),
   ALERT_TTL_DAYS: positiveInteger(90, 3650),
   CURSOR_SIGNING_KEY: minLength(16),
@@ -120,4 +125,13 @@ export function settingsFrom(config: Config): PresenceSettings {
 /** The will and birth topic filters from the configuration. */
 export function deviceMessageTopicsFrom(config: Config): DeviceMessageTopics {
   return { willTopicFilter: config.WILL_TOPIC_FILTER, birthTopicFilter: config.BIRTH_TOPIC_FILTER };
+}
+
+/** The fleet-incident thresholds from the configuration. */
+export function fleetRuleFrom(config: Config): FleetRule {
+  return {
+    minDevices: config.FLEET_OUTAGE_MIN_DEVICES,
+    windowMs: config.FLEET_OUTAGE_WINDOW_SECONDS * 1000,
+    recoveredShare: config.FLEET_RECOVERED_SHARE,
+  };
 }

@@ -3,10 +3,11 @@ import { systemClock } from '../adapters/clock.js';
 import { HmacCursorCodec } from '../adapters/cursor-codec.js';
 import { DynamoDbAlertLedger } from '../adapters/dynamodb/alert-ledger.js';
 import { DynamoDbEventLog } from '../adapters/dynamodb/event-log.js';
+import { DynamoDbFleetIncidents } from '../adapters/dynamodb/fleet-incidents.js';
 import { createDynamoDbClient } from '../adapters/dynamodb-client.js';
 import { type Config, productionConfig } from '../config.js';
 import type { Clock } from '../domain/ports.js';
-import type { AlertQueries, DeviceQueries, EventQueries } from '../domain/queries.js';
+import type { AlertQueries, DeviceQueries, EventQueries, IncidentQueries } from '../domain/queries.js';
 import type { CursorCodec } from '../handlers/shared/paging.js';
 import { createDeviceStore } from './device-store.js';
 
@@ -16,6 +17,7 @@ export interface ApiWiring {
   devices: DeviceQueries;
   eventLog: EventQueries;
   ledger: AlertQueries;
+  incidents: IncidentQueries;
   cursors: CursorCodec;
 }
 
@@ -28,6 +30,7 @@ export function createApiWiring(
     devices: createDeviceStore(config, dynamo),
     eventLog: new DynamoDbEventLog(dynamo, config.EVENTS_TABLE, config.EVENT_TTL_DAYS),
     ledger: new DynamoDbAlertLedger(dynamo, config.ALERTS_TABLE, config.ALERT_TTL_DAYS),
+    incidents: new DynamoDbFleetIncidents(dynamo, config.ALERTS_TABLE),
     cursors: new HmacCursorCodec(config.CURSOR_SIGNING_KEY),
   };
 }

@@ -5,6 +5,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { systemClock } from '../adapters/clock.js';
 import { DynamoDbAlertLedger } from '../adapters/dynamodb/alert-ledger.js';
 import type { DynamoDbDeviceStore } from '../adapters/dynamodb/device-store.js';
+import { DynamoDbFleetIncidents } from '../adapters/dynamodb/fleet-incidents.js';
 import { DynamoDbRejectionStore } from '../adapters/dynamodb/rejection-store.js';
 import { createDynamoDbClient } from '../adapters/dynamodb-client.js';
 import { logger, metrics } from '../adapters/observability.js';
@@ -12,9 +13,10 @@ import { SnsAlertPublisher } from '../adapters/sns-alert-publisher.js';
 import { createSnsClient } from '../adapters/sns-client.js';
 import { SqsCheckScheduler } from '../adapters/sqs-check-scheduler.js';
 import { createSqsClient } from '../adapters/sqs-client.js';
-import { type Config, productionConfig, settingsFrom } from '../config.js';
+import { type Config, fleetRuleFrom, productionConfig, settingsFrom } from '../config.js';
+import { FleetTracker } from '../domain/fleet-tracker.js';
 import type { CheckScheduler, Clock } from '../domain/ports.js';
-import { Reconciler } from '../domain/reconciler.js';
+import { PUBLISH_LEASE_MS, Reconciler } from '../domain/reconciler.js';
 import type { PresenceSettings } from '../domain/settings.js';
 import { createDeviceStore } from './device-store.js';
 
@@ -45,10 +47,26 @@ export function createReconcilerWiring(config: Config, clients: ReconcilerClient
   const ledger = new DynamoDbAlertLedger(clients.dynamo, config.ALERTS_TABLE, config.ALERT_TTL_DAYS);
   const scheduler =
     clients.scheduler ?? new SqsCheckScheduler(clients.sqs ?? createSqsClient(), config.CHECK_QUEUE_URL);
+  const publisher = new SnsAlertPublisher(clients.sns, config.ALERT_TOPIC_ARN);
+  const fleet = new FleetTracker({
+    store: new DynamoDbFleetIncidents(clients.dynamo, config.ALERTS_TABLE),
+    history: ledger,
+    publisher,
+    clock,
+    rule: fleetRuleFrom(config),
+    leaseMs: PUBLISH_LEASE_MS,
+    onPublishFailure: (alert, error) =>
+      logger.warn('fleet alert publish failed; the sweep will retry it', {
+        incidentId: alert.incidentId,
+        alertId: alert.alertId,
+        error: error instanceof Error ? error.name : String(error),
+      }),
+  });
   const reconciler = new Reconciler({
     store: devices,
     history: ledger,
-    publisher: new SnsAlertPublisher(clients.sns, config.ALERT_TOPIC_ARN),
+    publisher,
+    fleet,
     scheduler,
     outboxes: devices,
     clock,
@@ -56,7 +74,6 @@ export function createReconcilerWiring(config: Config, clients: ReconcilerClient
     onPublishFailure: (alert, error) =>
       logger.warn('alert publish failed; the sweep will retry it', {
         deviceId: alert.deviceId,
-        sessionIdentifier: alert.sessionIdentifier,
         alertId: alert.alertId,
         error: error instanceof Error ? error.name : String(error),
       }),

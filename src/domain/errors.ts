@@ -16,6 +16,14 @@ export class DeviceNotFoundError extends DomainError {
   }
 }
 
+export class IncidentNotFoundError extends DomainError {
+  override name = 'IncidentNotFoundError';
+  readonly code = 'not_found';
+  constructor(readonly incidentId: string) {
+    super('incident not found');
+  }
+}
+
 export class InvalidCursorError extends DomainError {
   override name = 'InvalidCursorError';
   readonly code = 'invalid_cursor';

@@ -1,5 +1,6 @@
 import type { DeviceEvent } from './device-events.js';
 import type { DeviceView } from './evaluate.js';
+import type { Incident } from './fleet-incidents.js';
 import type { AnyAlert } from './ports.js';
 
 /**
@@ -59,4 +60,19 @@ export interface AlertQueries {
   listForDevice(deviceId: string, page: PageRequest): Promise<Page<LedgerEntry>>;
   /** The whole fleet's alerts, newest first, back to the alert retention before `now`. */
   listFleet(page: PageRequest, now: number): Promise<FleetAlertPage>;
+}
+
+/** A device of a fleet incident: when it went offline, why, and whether it is back. */
+export interface IncidentMember {
+  deviceId: string;
+  since: number;
+  reason: string;
+  recovered: boolean;
+}
+
+export interface IncidentQueries {
+  /** Newest first. */
+  listIncidents(status: Incident['status'], page: PageRequest): Promise<Page<Incident>>;
+  getIncident(incidentId: string): Promise<Incident | undefined>;
+  listIncidentDevices(incidentId: string, page: PageRequest): Promise<Page<IncidentMember>>;
 }

@@ -16,6 +16,8 @@ export interface HttpRoutesHandlers {
   listDevices: HttpHandler;
   listDeviceEvents: HttpHandler;
   listAlerts: HttpHandler;
+  listIncidents: HttpHandler;
+  getIncident: HttpHandler;
   health: HttpHandler;
 }
 
@@ -55,7 +57,7 @@ export function matchRoute(rawPath: string): RouteMatch | undefined {
   if (segments[0] === 'health') {
     return segments.length === 1 ? { routeKey: 'GET /health', functionName: 'health' } : undefined;
   }
-  if (segments[0] !== 'devices' && segments[0] !== 'alerts') return undefined;
+  if (segments[0] !== 'devices' && segments[0] !== 'alerts' && segments[0] !== 'incidents') return undefined;
   const decode = (segment: string) => {
     try {
       return decodeURIComponent(segment);
@@ -65,6 +67,16 @@ export function matchRoute(rawPath: string): RouteMatch | undefined {
   };
   if (segments[0] === 'alerts') {
     return segments.length === 1 ? { routeKey: 'GET /alerts', functionName: 'listAlerts' } : undefined;
+  }
+  if (segments[0] === 'incidents') {
+    if (segments.length === 1) return { routeKey: 'GET /incidents', functionName: 'listIncidents' };
+    const incidentSegment = segments[1];
+    if (segments.length !== 2 || !incidentSegment) return undefined;
+    return {
+      routeKey: 'GET /incidents/{incidentId}',
+      functionName: 'getIncident',
+      pathParameters: { incidentId: decode(incidentSegment) },
+    };
   }
   if (segments.length === 1) return { routeKey: 'GET /devices', functionName: 'listDevices' };
   const deviceSegment = segments[1];

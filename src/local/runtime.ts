@@ -10,6 +10,7 @@ import { type FaultInjector, installFaults } from '../adapters/faults.js';
 import { applyTopicRules, type MqttMessage, type RuleTarget } from '../adapters/iot-rules.js';
 import type { AppWiring } from '../composition-root.js';
 import type { AnyAlert, CheckScheduler } from '../domain/ports.js';
+import { buildGetIncidentHandler, buildListIncidentsHandler } from '../handlers/incidents.js';
 import type { RedriveResult } from '../handlers/redrive.js';
 import { forEachWithLimit } from '../shared/concurrency.js';
 import { lambdaContext } from './lambda-context.js';
@@ -63,6 +64,8 @@ export interface LocalRuntime {
     listDevices: Handler;
     listDeviceEvents: Handler;
     listAlerts: Handler;
+    listIncidents: Handler;
+    getIncident: Handler;
     health: Handler;
   };
   counters: RuntimeCounters;
@@ -309,6 +312,8 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       listDevices: listDevices.buildListDevicesHandler(ports) as Handler,
       listDeviceEvents: listDeviceEvents.buildListDeviceEventsHandler(ports) as Handler,
       listAlerts: listAlerts.buildListAlertsHandler(ports) as Handler,
+      listIncidents: buildListIncidentsHandler(ports) as Handler,
+      getIncident: buildGetIncidentHandler(ports) as Handler,
       health: health.buildHealthHandler(ports) as Handler,
     },
     counters,

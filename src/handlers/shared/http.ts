@@ -4,6 +4,7 @@ import { logger, metrics } from '../../adapters/observability.js';
 import {
   DeviceNotFoundError,
   DomainError,
+  IncidentNotFoundError,
   InvalidCursorError,
   InvalidInputError,
 } from '../../domain/errors.js';
@@ -23,7 +24,9 @@ export function json(statusCode: number, body: unknown): HttpResponse {
 
 /** The one place errors become responses: domain errors by kind, anything else a bare 500. */
 function errorResponse(error: unknown): HttpResponse {
-  if (error instanceof DeviceNotFoundError) return json(404, { error: error.message });
+  if (error instanceof DeviceNotFoundError || error instanceof IncidentNotFoundError) {
+    return json(404, { error: error.message });
+  }
   if (error instanceof InvalidInputError || error instanceof InvalidCursorError) {
     return json(400, { error: error.message });
   }

@@ -1,0 +1,242 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoDbFleetIncidents } from '../../src/adapters/dynamodb/fleet-incidents.js';
+import { FLEET_KEY, type FleetAlert } from '../../src/domain/fleet-incidents.js';
+import { FleetTracker } from '../../src/domain/fleet-tracker.js';
+import type { Alert } from '../../src/domain/ports.js';
+import { DEFAULT_FLEET_RULE } from '../../src/domain/settings.js';
+import { seededRandom } from '../../src/shared/seeded-random.js';
+import { RecordingAlertPublisher } from '../fixtures/in-memory-ports.js';
+import {
+  apiEvent,
+  callApi,
+  connectedMessage,
+  disconnectedMessage,
+  newSession,
+  startVirtualStack,
+  T0,
+  type VirtualStack,
+} from '../fixtures/virtual-runtime.js';
+
+const W = 120_000;
+let stack: VirtualStack;
+
+beforeAll(async () => {
+  stack = await startVirtualStack();
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+class LostResponseError extends Error {
+  override name = 'LostResponseError';
+}
+
+/**
+ * A DynamoDB client whose requests sometimes fail before reaching DynamoDB and sometimes after it did the work
+ * (the response is lost): what a Lambda timeout or a network fault does, and what a retry must survive.
+ */
+function faultyClient(
+  dynamo: DynamoDBDocumentClient,
+  random: () => number,
+  rate: number,
+): DynamoDBDocumentClient {
+  return new Proxy(dynamo, {
+    get(target, property, receiver) {
+      if (property !== 'send') return Reflect.get(target, property, receiver);
+      return async (command: Parameters<DynamoDBDocumentClient['send']>[0]) => {
+        if (random() < rate / 2) throw new LostResponseError('request lost before DynamoDB');
+        const result = await target.send(command);
+        if (random() < rate / 2) throw new LostResponseError('response lost after DynamoDB wrote');
+        return result;
+      };
+    },
+  });
+}
+
+/** Retries like Lambda until the call goes through. */
+async function untilDone<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await call();
+    } catch (error) {
+      if (!(error instanceof LostResponseError) || attempt > 40) throw error;
+    }
+  }
+}
+
+function deviceAlert(type: 'offline' | 'online', index: number, since: number): Alert {
+  const deviceId = `storm-${index}`;
+  return {
+    alertId: `${deviceId}/${type}/s/${index}`,
+    type,
+    deviceId,
+    sessionIdentifier: 's',
+    versionNumber: index,
+    since,
+    earliestAt: since,
+    decidedAt: since,
+    ...(type === 'offline' ? { disconnectReason: 'CONNECTION_LOST' as const, abrupt: true } : {}),
+  };
+}
+
+describe('fleet incidents on DynamoDB Local', () => {
+  it('counts exactly, and alerts once, when 40 devices are placed concurrently, three times each, through faults', async () => {
+    // Arrange
+    const { dynamo } = stack.runtime.ports.clients;
+    const table = stack.runtime.ports.config.ALERTS_TABLE;
+    const random = seededRandom(42);
+    let now = T0 + 10 * 86_400_000;
+    const publisher = new RecordingAlertPublisher();
+    const tracker = new FleetTracker({
+      store: new DynamoDbFleetIncidents(faultyClient(dynamo, random, 0.1), table),
+      history: stack.runtime.ports.ledger,
+      publisher,
+      clock: { now: () => now },
+      rule: DEFAULT_FLEET_RULE,
+      leaseMs: 30_000,
+    });
+    const offline = Array.from({ length: 40 }, (_, i) => deviceAlert('offline', i, now + i * 1_000));
+    const online = Array.from({ length: 40 }, (_, i) => deviceAlert('online', i, now + 600_000 + i * 1_000));
+    const shuffled = <T>(items: T[]) => [...items, ...items, ...items].sort(() => random() - 0.5);
+
+    // Act: ten at a time, as concurrent reconcilers would; then the sweep, once every lease has ended.
+    const placeAll = async (alerts: Alert[]) => {
+      const queue = shuffled(alerts);
+      await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          for (let alert = queue.shift(); alert; alert = queue.shift()) {
+            const placing = alert;
+            await untilDone(() => tracker.place(placing));
+          }
+        }),
+      );
+    };
+    await placeAll(offline);
+    now += 600_000;
+    await placeAll(online);
+    now += 60_000;
+    await untilDone(() => tracker.sweep());
+
+    // Assert
+    const fleetAlerts = publisher.published.map((p) => p.alert as FleetAlert);
+    expect(fleetAlerts.map((a) => a.type)).toEqual(['fleet-outage', 'fleet-recovered']);
+    const incidentId = fleetAlerts[0]?.incidentId as string;
+    const store = new DynamoDbFleetIncidents(dynamo, table);
+    const incident = await store.incident(incidentId);
+    const members = await dynamo.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'deviceId = :f AND begins_with(alertKey, :p)',
+        ExpressionAttributeValues: { ':f': FLEET_KEY, ':p': `member#${incidentId}#` },
+        ConsistentRead: true,
+      }),
+    );
+    expect(incident).toMatchObject({ status: 'closed', devices: 40, recovered: 40, owed: {} });
+    expect(members.Items).toHaveLength(40);
+    expect(members.Items?.every((m) => m.recovered === true)).toBe(true);
+    expect(await store.candidates(0, Number.MAX_SAFE_INTEGER)).toEqual([]);
+    expect(fleetAlerts[1]).toMatchObject({ devices: 40 });
+    expect(fleetAlerts[1]?.stillOffline).toBeLessThanOrEqual(4);
+  });
+
+  it('sends one fleet-outage and one fleet-recovered through the real pipeline, and names the incident in device alerts', {
+    timeout: 180_000,
+  }, async () => {
+    // Arrange: 30 devices connected, then all dropped within 20 s, back 10 minutes later.
+    const start = T0 + 600_000;
+    const sessions = Array.from({ length: 30 }, (_, i) => newSession(`fleet-dev-${i}`, 1));
+    const batch = async (at: number, messages: Array<{ topic: string; payload: unknown }>) => {
+      await stack.timers.advanceTo(at);
+      await stack.runtime.publishBatch(
+        messages.map((m) => ({
+          topic: m.topic,
+          payload: Buffer.from(JSON.stringify(m.payload)),
+          clientId: null,
+          receivedAt: at,
+        })),
+      );
+    };
+    await batch(
+      start,
+      sessions.map((s) => connectedMessage(s, start)),
+    );
+    await stack.runtime.receiveAlerts();
+    // Act
+    for (let i = 0; i < 30; i += 10) {
+      const at = start + 60_000 + i * 600;
+      await batch(
+        at,
+        sessions.slice(i, i + 10).map((s) => disconnectedMessage(s, at)),
+      );
+    }
+    await stack.timers.advanceTo(start + 60_000 + 20_000 + W + 5_000);
+    const whileDown = await stack.runtime.receiveAlerts();
+    await batch(
+      start + 900_000,
+      sessions.map((s) => connectedMessage({ ...s, versionNumber: 2 }, start + 900_000)),
+    );
+    const afterReturn = await stack.runtime.receiveAlerts();
+    // Assert
+    const outage = whileDown.filter((a) => a.type === 'fleet-outage');
+    expect(outage).toHaveLength(1);
+    const incidentId = outage[0]?.incidentId;
+    const devices = Number(outage[0]?.devices);
+    expect(devices).toBeGreaterThanOrEqual(25);
+    expect(outage[0]).toMatchObject({
+      reasons: { CONNECTION_LOST: devices },
+      path: `/incidents/${incidentId}`,
+    });
+    const offline = whileDown.filter((a) => a.type === 'offline');
+    expect(offline).toHaveLength(30);
+    // The alerts before the one that opened it went out before there was an incident to name.
+    expect(offline.filter((a) => a.incidentId === incidentId)).toHaveLength(30 - devices + 1);
+    const recovered = afterReturn.filter((a) => a.type === 'fleet-recovered');
+    expect(recovered).toHaveLength(1);
+    expect(recovered[0]).toMatchObject({ incidentId, devicesAffected: 30 });
+    expect(afterReturn.filter((a) => a.type === 'online' && a.incidentId === incidentId)).toHaveLength(30);
+  });
+
+  it('lists incidents by status and pages through the devices of one', async () => {
+    // Arrange: the incident of the previous test, closed.
+    const { listIncidents, getIncident } = stack.runtime.handlers;
+    // Act
+    const open = await callApi(listIncidents, apiEvent('/incidents', {}, { status: 'open' }));
+    const closed = await callApi(listIncidents, apiEvent('/incidents', {}, { status: 'closed' }));
+    const items = closed.body.items as Array<{ incidentId: string; devices: number; startedAt: string }>;
+    const incidentId = String(items.find((i) => i.devices === 30)?.incidentId);
+    const pages: Array<Record<string, unknown>> = [];
+    let cursor: string | undefined;
+    do {
+      const page = await callApi(
+        getIncident,
+        apiEvent(`/incidents/${incidentId}`, { incidentId }, { limit: '12', ...(cursor ? { cursor } : {}) }),
+      );
+      pages.push(page.body);
+      cursor = ((page.body.deviceList as { cursor: string | null }).cursor ?? undefined) as
+        | string
+        | undefined;
+    } while (cursor);
+    const unknown = await callApi(
+      getIncident,
+      apiEvent('/incidents/x', { incidentId: '20261101T000000000Z-00000000' }),
+    );
+    const malformed = await callApi(getIncident, apiEvent('/incidents/x', { incidentId: '../etc' }));
+    const badStatus = await callApi(listIncidents, apiEvent('/incidents', {}, { status: 'gone' }));
+    // Assert
+    expect(open.body.items).toEqual([]);
+    // Both tests' incidents, newest first.
+    expect(items.map((i) => i.devices)).toEqual([40, 30]);
+    expect(items[1]).toMatchObject({ status: 'closed', devices: 30, recovered: 30, stillOffline: 0 });
+    const devices = pages.flatMap((p) => (p.deviceList as { items: Array<{ deviceId: string }> }).items);
+    expect(devices.map((d) => d.deviceId).sort()).toEqual(
+      Array.from({ length: 30 }, (_, i) => `fleet-dev-${i}`).sort(),
+    );
+    expect(pages).toHaveLength(3);
+    expect(unknown).toMatchObject({ statusCode: 404, body: { error: 'incident not found' } });
+    expect(malformed.statusCode).toBe(400);
+    expect(badStatus).toMatchObject({ statusCode: 400 });
+  });
+});
