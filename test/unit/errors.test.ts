@@ -3,6 +3,7 @@ import {
   ConcurrentUpdateError,
   DeviceNotFoundError,
   DomainError,
+  IncidentNotFoundError,
   InvalidCursorError,
   InvalidInputError,
   StoredRecordError,
@@ -17,6 +18,7 @@ describe('the domain errors', () => {
       'limit must be at most 100',
     ],
     [new DeviceNotFoundError('thing-1'), 'DeviceNotFoundError', 'not_found', 'device not found'],
+    [new IncidentNotFoundError('i-1'), 'IncidentNotFoundError', 'not_found', 'incident not found'],
     [
       new InvalidCursorError(),
       'InvalidCursorError',
