@@ -5,7 +5,7 @@ export default defineConfig({
     // The storms of test/load take minutes: `npm run test:load` runs them on their own.
     include: process.env.IOT_PRESENCE_LOAD_TESTS
       ? ['test/load/**/*.test.ts']
-      : ['test/{unit,integration,e2e,artifact}/**/*.test.ts', 'dashboard/test/**/*.test.ts'],
+      : ['test/{unit,bundle,integration,e2e,artifact}/**/*.test.ts', 'dashboard/test/**/*.test.ts'],
     // Integration and e2e files each start their own DynamoDB Local (a JVM): two at a time fits 2 cores.
     pool: 'forks',
     maxWorkers: 2,
@@ -15,6 +15,15 @@ export default defineConfig({
     // tests log ERROR lines with stack traces on purpose, and Powertools warns "No application metrics" whenever an
     // invocation emits none. A failing test keeps all of its output, next to its error.
     silent: 'passed-only',
+    // `npm test` runs with --coverage: the domain (the presence rules, the reconciler) is held to 100% of its lines
+    // and branches. A targeted run (`npx vitest run <files>`) measures nothing unless asked.
+    coverage: {
+      provider: 'v8',
+      include: ['src/domain/**'],
+      // One table line per file below 100% and the totals: a fully covered domain costs two lines of output.
+      reporter: [['text', { skipFull: true }]],
+      thresholds: { 'src/domain/**': { lines: 100, branches: 100 } },
+    },
     // The summary lists a passed test under its file only when it took longer than this: the long end-to-end ones.
     slowTestThreshold: 10_000,
     env: {

@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
-import { eventKey } from '../src/adapters/dynamodb/event-log.js';
+import { encodeEventItem } from '../src/adapters/dynamodb/event-item.js';
 import { ttlExpiry } from '../src/adapters/dynamodb/ttl.js';
 import { applyTopicRules, type RuleTarget } from '../src/adapters/iot-rules.js';
 import { deviceMessageTopicsFrom } from '../src/config.js';
@@ -132,16 +132,8 @@ function buildWorkload(
       duplicate: false,
       target: invocation.target,
       event: invocation.event,
-      // The item DynamoDbEventLog.append writes (src/adapters/dynamodb/event-log.ts).
-      item: {
-        deviceId: stored.deviceId,
-        eventKey: eventKey(stored),
-        kind: stored.kind,
-        receivedAt: stored.receivedAt,
-        event: JSON.stringify(stored),
-        raw: rawText(invocation.event),
-        expiresAt: ttlExpiry(stored.receivedAt, ttlDays),
-      },
+      // The item DynamoDbEventLog.append writes (src/adapters/dynamodb/event-item.ts).
+      item: encodeEventItem(stored, rawText(invocation.event), ttlExpiry(stored.receivedAt, ttlDays)),
     });
   }
   return out;

@@ -7,7 +7,7 @@ const positiveInteger = (fallback: number, max: number) =>
   z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(max)), fallback);
 const minLength = (n: number) => z.string().check(z.minLength(n));
 
-/** Every setting the functions read, validated once at cold start. */
+/** Every setting all the functions read, validated once at cold start. */
 const configSchema = z.object({
   EVENTS_TABLE: minLength(3),
   DEVICES_TABLE: minLength(3),
@@ -15,8 +15,6 @@ const configSchema = z.object({
   REJECTED_TABLE: minLength(3),
   ALERT_TOPIC_ARN: z.string().check(z.startsWith('arn:')),
   CHECK_QUEUE_URL: z.url(),
-  /** Only the redrive function reads the dead-letter queue. */
-  INGEST_DLQ_URL: z.optional(z.url()),
   SETTLE_WINDOW_SECONDS: positiveInteger(120, 840),
   ALERT_ON: z._default(z.enum(['abrupt', 'all']), 'abrupt'),
   WILL_TOPIC_FILTER: z._default(minLength(1), 'devices/+/will'),
@@ -38,6 +36,18 @@ const configSchema = z.object({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** The redrive function's settings: the common ones, and the dead-letter queues and ingest functions it drains into. */
+const redriveConfigSchema = z.extend(configSchema, {
+  INGEST_DLQ_URL: z.url(),
+  RECONCILE_DLQ_URL: z.url(),
+  INGEST_PRESENCE_FUNCTION_NAME: minLength(1),
+  INGEST_DEVICE_MESSAGE_FUNCTION_NAME: minLength(1),
+});
+
+export type RedriveConfig = z.infer<typeof redriveConfigSchema>;
+
+type Environment = Record<string, string | undefined>;
 
 export class ConfigurationError extends Error {
   override name = 'ConfigurationError';
@@ -62,8 +72,8 @@ export function wholeNumberSetting(
   return result.data;
 }
 
-export function parseConfig(env: Record<string, string | undefined>): Config {
-  const result = configSchema.safeParse(env);
+function parseWith<T>(schema: z.ZodMiniType<T>, env: Environment): T {
+  const result = schema.safeParse(env);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
     throw new ConfigurationError(`invalid configuration: ${problems.join('; ')}`);
@@ -71,12 +81,27 @@ export function parseConfig(env: Record<string, string | undefined>): Config {
   return result.data;
 }
 
+export function parseConfig(env: Environment): Config {
+  return parseWith(configSchema, env);
+}
+
+export function parseRedriveConfig(env: Environment): RedriveConfig {
+  return parseWith(redriveConfigSchema, env);
+}
+
 let production: Config | undefined;
+let productionRedrive: RedriveConfig | undefined;
 
 /** The configuration of a deployed function: read from the environment and validated once, at cold start. */
 export function productionConfig(): Config {
   production ??= parseConfig(process.env);
   return production;
+}
+
+/** The redrive function's configuration, validated once at cold start (it fails there when a setting is missing). */
+export function productionRedriveConfig(): RedriveConfig {
+  productionRedrive ??= parseRedriveConfig(process.env);
+  return productionRedrive;
 }
 
 /** The presence rules' settings from the configuration. */

@@ -3,10 +3,38 @@ import { InvalidCursorError } from '../domain/errors.js';
 import type { PageToken } from '../domain/queries.js';
 import type { CursorCodec } from '../handlers/shared/paging.js';
 import { parseJsonOr } from '../shared/json.js';
+import * as z from '../shared/zod.js';
+
+export const CURSOR_SCHEMA_VERSION = 1;
+
+/** A store's page token: a plain JSON object (the store that reads it back checks it with `readPageToken`). */
+const pageTokenSchema = z.record(z.string(), z.unknown());
+
+/** The signed payload: the page token with its schema version. */
+const envelopeSchema = z.object({
+  schemaVersion: z.literal(CURSOR_SCHEMA_VERSION),
+  position: pageTokenSchema,
+});
+
+/** Where a DynamoDB query stopped (its LastEvaluatedKey): the key attributes, strings and numbers. */
+export const pageKeySchema = z.record(z.string(), z.union([z.string(), z.number()]));
+
+/**
+ * A store's own reading of a page token it returned earlier: its position, checked with the store's schema. A token
+ * that does not match (signed by a release that wrote another shape) is an invalid cursor, never trusted.
+ */
+export function readPageToken<T>(schema: z.ZodMiniType<T>, token: PageToken): T {
+  const position = schema.safeParse(token);
+  if (!position.success) throw new InvalidCursorError();
+  return position.data;
+}
 
 /**
  * Pagination cursors are opaque and tamper-proof: base64url JSON plus an HMAC over it and the query it belongs to,
- * so a cursor cannot be edited, nor replayed against another device or status.
+ * so a cursor cannot be edited, nor replayed against another device or status. Once its signature is verified, the
+ * payload is still read through its schema (the envelope's version here, the position by the store that reads it):
+ * a cursor signed by an older or newer release that does not match is refused as invalid, never trusted. A cursor
+ * issued before the envelope existed is its bare position, and is read as version 1 when the position matches.
  */
 export class HmacCursorCodec implements CursorCodec {
   constructor(private readonly key: string) {}
@@ -16,7 +44,8 @@ export class HmacCursorCodec implements CursorCodec {
   }
 
   encode(position: PageToken, scope: string): string {
-    const body = Buffer.from(JSON.stringify(position)).toString('base64url');
+    const payload = { schemaVersion: CURSOR_SCHEMA_VERSION, position };
+    const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
     return `${body}.${this.sign(body, scope)}`;
   }
 
@@ -26,8 +55,12 @@ export class HmacCursorCodec implements CursorCodec {
     const expected = Buffer.from(this.sign(body, scope));
     const given = Buffer.from(signature);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) throw new InvalidCursorError();
-    const position = parseJsonOr(Buffer.from(body, 'base64url').toString('utf8'), undefined);
-    if (position === null || typeof position !== 'object') throw new InvalidCursorError();
-    return position as PageToken;
+    const payload = parseJsonOr(Buffer.from(body, 'base64url').toString('utf8'), undefined);
+    const envelope = envelopeSchema.safeParse(payload);
+    if (envelope.success) return envelope.data.position;
+    const versioned = typeof payload === 'object' && payload !== null && 'schemaVersion' in payload;
+    const legacy = pageTokenSchema.safeParse(payload);
+    if (versioned || !legacy.success) throw new InvalidCursorError();
+    return legacy.data;
   }
 }

@@ -1,3 +1,4 @@
+import type { ParkedStreamRange } from '../domain/dead-letters.js';
 import { parseJsonOr } from '../shared/json.js';
 import * as z from '../shared/zod.js';
 
@@ -13,13 +14,8 @@ const streamFailureRecordSchema = z.object({
   }),
 });
 
-export interface StreamBatchInfo {
-  functionArn: string;
-  shardId: string;
-  startSequenceNumber: string;
-  endSequenceNumber: string;
-  streamArn: string;
-}
+/** The range a parked batch names. */
+export type StreamBatchInfo = ParkedStreamRange;
 
 /** Reads one ReconcileDlq message; undefined when it is not a stream batch's failure record. */
 export function parseStreamFailureRecord(body: string): StreamBatchInfo | undefined {

@@ -5,7 +5,9 @@ import {
   GetShardIteratorCommand,
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBRecord } from 'aws-lambda';
+import type { ParkedStreamRange, StreamRangeRead, StreamRangeReader } from '../domain/dead-letters.js';
 import { type StreamBatchInfo, StreamRangeUnavailableError } from './stream-dead-letters.js';
+import { eventsOfStreamRecords } from './stream-images.js';
 
 const UNAVAILABLE = new Set(['TrimmedDataAccessException', 'ResourceNotFoundException']);
 
@@ -51,5 +53,19 @@ export async function readStreamRange(
     const name = error instanceof Error ? error.name : '';
     if (UNAVAILABLE.has(name)) throw new StreamRangeUnavailableError(info, name);
     throw error;
+  }
+}
+
+/** The events of a parked range, read back from the events stream (DynamoDB Streams). */
+export class DynamoDbStreamRangeReader implements StreamRangeReader {
+  constructor(private readonly client: DynamoDBStreamsClient) {}
+
+  async read(range: ParkedStreamRange): Promise<StreamRangeRead> {
+    try {
+      return { status: 'read', events: eventsOfStreamRecords(await readStreamRange(this.client, range)) };
+    } catch (error) {
+      if (!(error instanceof StreamRangeUnavailableError)) throw error;
+      return { status: 'unavailable', reason: error.reason };
+    }
   }
 }

@@ -15,7 +15,6 @@ import type { DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import { type FaultInjector, installFaults } from '../adapters/faults.js';
 import { applyTopicRules, type MqttMessage, type RuleTarget } from '../adapters/iot-rules.js';
 import { SqsCheckScheduler } from '../adapters/sqs-check-scheduler.js';
-import { readStreamRange } from '../adapters/stream-range-reader.js';
 import type { AppWiring } from '../composition-root.js';
 import type { AnyAlert, CheckScheduler } from '../domain/ports.js';
 import { buildFleetHandler } from '../handlers/fleet.js';
@@ -217,14 +216,15 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     region: 'us-east-1',
     credentials: LOCAL_CREDENTIALS,
   });
-  const redriveHandler = modules.buildRedriveHandler({
-    ...ports,
-    sqs,
-    queueUrl: aws.env.INGEST_DLQ_URL as string,
-    invoke: (target, event) => ingest.invoke(target, event),
-    reconcileQueueUrl: aws.env.RECONCILE_DLQ_URL as string,
-    readStreamRange: (info) => readStreamRange(streams, info),
-  });
+  const redriveHandler = modules.buildRedriveHandler(
+    modules.createRedriveWiring(modules.parseRedriveConfig(process.env), {
+      sqs,
+      streams,
+      ingest: { invoke: (target, event) => ingest.invoke(target, event) },
+      reconciler: ports.reconciler,
+      clock: ports.clock,
+    }),
+  );
 
   return {
     ports,
@@ -298,7 +298,7 @@ async function importFunctionModules(env: Record<string, string>) {
   const [
     { createAppWiring },
     { createAwsClients },
-    { parseConfig },
+    { parseConfig, parseRedriveConfig },
     presence,
     deviceMessage,
     reconcileEvents,
@@ -310,6 +310,7 @@ async function importFunctionModules(env: Record<string, string>) {
     listAlerts,
     health,
     redrive,
+    { createRedriveWiring },
     { forEachWithLimit },
   ] = await Promise.all([
     import('../composition-root.js'),
@@ -326,6 +327,7 @@ async function importFunctionModules(env: Record<string, string>) {
     import('../handlers/list-alerts.js'),
     import('../handlers/health.js'),
     import('../handlers/redrive.js'),
+    import('../composition/redrive.js'),
     import('../shared/concurrency.js'),
   ]);
   return {
@@ -333,6 +335,8 @@ async function importFunctionModules(env: Record<string, string>) {
     createAppWiring,
     createAwsClients,
     parseConfig,
+    parseRedriveConfig,
+    createRedriveWiring,
     buildHandlers: (ports: AppWiring) => ({
       ingestPresence: presence.buildIngestPresenceHandler(ports) as Handler,
       ingestDeviceMessage: deviceMessage.buildIngestDeviceMessageHandler(ports) as Handler,

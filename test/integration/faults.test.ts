@@ -49,7 +49,9 @@ function expectContractKept(result: ReplayResult, trace: FleetTrace) {
   const episodes = result.alerts
     .filter((a) => isEpisode(a.type))
     .map((a) => `${a.type}|${a.deviceId}|${Date.parse(String(a.since))}`);
-  expect(episodes.sort()).toEqual(trace.expected.episodes.map((e) => `${e.type}|${e.deviceId}|${e.since}`).sort());
+  expect(episodes.sort()).toEqual(
+    trace.expected.episodes.map((e) => `${e.type}|${e.deviceId}|${e.since}`).sort(),
+  );
 }
 
 describe('faults never lose an event or duplicate an alert', () => {

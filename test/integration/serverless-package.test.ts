@@ -49,7 +49,7 @@ const functionHandlers: Record<string, string> = {
   ListIncidentsLambdaFunction: 'src/functions/listIncidents.handler',
   GetIncidentLambdaFunction: 'src/functions/getIncident.handler',
   HealthLambdaFunction: 'src/functions/health.handler',
-  RedriveLambdaFunction: 'src/handlers/redrive.handler',
+  RedriveLambdaFunction: 'src/functions/redrive.handler',
 };
 
 const presenceSql = "SELECT *, topic() AS topic, timestamp() AS receivedAt FROM '$aws/events/presence/+/+'";

@@ -1,13 +1,15 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { connectionName } from '../../domain/connection.js';
-import { isFleetAlert } from '../../domain/fleet-incidents.js';
 import type { AlertHistory, AnyAlert } from '../../domain/ports.js';
 import type { AlertQueries, FleetAlertPage, LedgerEntry, Page, PageRequest } from '../../domain/queries.js';
+import * as z from '../../shared/zod.js';
+import { pageKeySchema, readPageToken } from '../cursor-codec.js';
+import { readEach } from '../stored-records.js';
+import { alertKey, decodeLedgerEntry, encodeLedgerEntry, utcDay } from './ledger-entry.js';
 import type { Key, KeyPage } from './paging.js';
 import { ttlExpiry } from './ttl.js';
 
-export const utcDay = (epochMs: number) => new Date(epochMs).toISOString().slice(0, 10);
+export { utcDay } from './ledger-entry.js';
 
 const DAY_MS = 86_400_000;
 /**
@@ -20,24 +22,10 @@ const MAX_DAYS_PER_PAGE = 366;
 /** Where a fleet-wide listing stands: the UTC day being read, and the key to resume from within it. */
 type FleetPosition = { day: string; key?: Key };
 
-/**
- * One ledger entry per device, alert type and connection; per episode (when its rule was first met); per fleet
- * incident.
- */
-export function alertKey(alert: AnyAlert): string {
-  if (isFleetAlert(alert)) return `${alert.type}#${alert.incidentId}`;
-  return alert.type === 'offline' || alert.type === 'online'
-    ? `${alert.type}#${connectionName(alert)}`
-    : `${alert.type}#${alert.since}`;
-}
-
-function toEntry(item: Record<string, unknown>): LedgerEntry {
-  return {
-    alert: JSON.parse(String(item.alert)) as AnyAlert,
-    status: 'sent',
-    publishedAt: item.publishedAt as number | undefined,
-  };
-}
+const fleetPositionSchema: z.ZodMiniType<FleetPosition> = z.object({
+  day: z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/)),
+  key: z.optional(pageKeySchema),
+});
 
 /**
  * The history of published alerts, written once per alert after SNS accepted it (the outbox that decided it lives
@@ -55,18 +43,7 @@ export class DynamoDbAlertLedger implements AlertHistory<AnyAlert>, AlertQueries
       await this.dynamo.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: {
-            deviceId: alert.deviceId,
-            alertKey: alertKey(alert),
-            alertId: alert.alertId,
-            type: alert.type,
-            decidedAt: alert.decidedAt,
-            day: utcDay(alert.decidedAt),
-            status: 'sent',
-            publishedAt,
-            alert: JSON.stringify(alert),
-            expiresAt: ttlExpiry(publishedAt, this.ttlDays),
-          },
+          Item: encodeLedgerEntry(alert, publishedAt, ttlExpiry(publishedAt, this.ttlDays)),
           ConditionExpression: 'attribute_not_exists(alertKey)',
         }),
       );
@@ -98,18 +75,19 @@ export class DynamoDbAlertLedger implements AlertHistory<AnyAlert>, AlertQueries
         ExpressionAttributeValues: { ':d': deviceId },
         ScanIndexForward: false,
         Limit: page.limit,
-        ExclusiveStartKey: page.after,
+        ExclusiveStartKey: page.after && readPageToken(pageKeySchema, page.after),
       }),
     );
-    return { items: (result.Items ?? []).map(toEntry), next: result.LastEvaluatedKey };
+    // An entry that cannot be read is reported and left out of the page (its key still advances the cursor).
+    return { items: readEach(result.Items ?? [], decodeLedgerEntry), next: result.LastEvaluatedKey };
   }
 
   /** Walks the byDay index back from today's UTC day, over empty days, as far as the retention reaches. */
   async listFleet(page: PageRequest, now: number): Promise<FleetAlertPage> {
     const oldestDay = utcDay(now - this.ttlDays * DAY_MS);
-    let position: FleetPosition | undefined = (page.after as FleetPosition | undefined) ?? {
-      day: utcDay(now),
-    };
+    let position: FleetPosition | undefined = page.after
+      ? readPageToken(fleetPositionSchema, page.after)
+      : { day: utcDay(now) };
     const items: LedgerEntry[] = [];
     let searchedBackTo: string | undefined;
     for (let days = 0; position && items.length < page.limit && days < MAX_DAYS_PER_PAGE; ) {
@@ -141,6 +119,6 @@ export class DynamoDbAlertLedger implements AlertHistory<AnyAlert>, AlertQueries
         ExclusiveStartKey: startKey,
       }),
     );
-    return { items: (result.Items ?? []).map(toEntry), nextKey: result.LastEvaluatedKey };
+    return { items: readEach(result.Items ?? [], decodeLedgerEntry), nextKey: result.LastEvaluatedKey };
   }
 }

@@ -8,10 +8,10 @@ import type { ConnectionFacts } from '../../domain/connection.js';
 import { DISCONNECT_REASONS, LAST_WILL_REASON } from '../../domain/device-events.js';
 import type { DeviceFacts, WillFacts } from '../../domain/device-facts.js';
 import type { EpisodeMark } from '../../domain/episodes.js';
-import { StoredRecordError } from '../../domain/errors.js';
 import type { AlertCursor } from '../../domain/evaluate.js';
 import type { OutboxEntry } from '../../domain/ports.js';
 import * as z from '../../shared/zod.js';
+import { parseStoredJson, readStored } from '../stored-records.js';
 
 export const DEVICE_RECORD_SCHEMA_VERSION = 4;
 /** Version 4 only added optional fields (episode marks and cursor, connection identities): 3 reads as it is. */
@@ -64,7 +64,8 @@ const storedCursor = z.object({
   episodes: z.optional(episodeKinds(epochMs)),
 });
 
-const storedAlert = z.object({
+/** An alert as the outbox and the alert ledger store it. */
+export const storedAlertSchema = z.object({
   alertId: z.string(),
   type: z.enum(['offline', 'online', 'clientid-conflict', 'flapping']),
   deviceId: z.string(),
@@ -101,7 +102,7 @@ const storedRecord = z.object({
   }),
   cursor: z.optional(storedCursor),
   recheckAt: z.optional(epochMs),
-  outbox: z.array(z.object({ alert: storedAlert, retryAt: epochMs })),
+  outbox: z.array(z.object({ alert: storedAlertSchema, retryAt: epochMs })),
 });
 
 type StoredRecord = z.infer<typeof storedRecord>;
@@ -185,22 +186,8 @@ export function encodeDeviceRecord(record: DeviceRecord): string {
 }
 
 export function decodeDeviceRecord(deviceId: string, text: unknown): DeviceRecord {
-  let json: unknown;
-  try {
-    json = JSON.parse(String(text));
-  } catch {
-    throw new StoredRecordError(`device ${deviceId}`, 'the record is not JSON');
-  }
-  const result = storedRecord.safeParse(json);
-  if (!result.success) {
-    const issue = result.error.issues[0];
-    const where = issue?.path.length ? issue.path.join('.') : 'the record';
-    throw new StoredRecordError(
-      `device ${deviceId}`,
-      `${where}: ${issue?.message ?? 'does not match its schema'}`,
-    );
-  }
-  const stored = result.data;
+  const key = `device ${deviceId}`;
+  const stored = readStored(storedRecord, key, parseStoredJson(key, text));
   const facts: DeviceFacts = defined({
     deviceId,
     presence: stored.presence,

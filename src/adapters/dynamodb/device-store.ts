@@ -25,6 +25,8 @@ import type {
 } from '../../domain/queries.js';
 import type { PresenceSettings } from '../../domain/settings.js';
 import { fnv1a } from '../../shared/fnv1a.js';
+import * as z from '../../shared/zod.js';
+import { pageKeySchema, readPageToken } from '../cursor-codec.js';
 import { INDEX_SHARDS, shardOf } from '../shards.js';
 import { decodeDeviceRecord, encodeDeviceRecord } from './device-record.js';
 import type { Key, KeyPage } from './paging.js';
@@ -47,6 +49,11 @@ export function countedAs(view: DeviceView | undefined): string | undefined {
 
 /** Where a listing by status stands: the shard of the status index, and the key to resume from within it. */
 type StatusPosition = { shard: number; key?: Key };
+
+const statusPositionSchema: z.ZodMiniType<StatusPosition> = z.object({
+  shard: z.int().check(z.gte(0), z.lt(INDEX_SHARDS)),
+  key: z.optional(pageKeySchema),
+});
 
 /** What the status index and its listing read: the view's summary, never the whole view. */
 function summaryAttributes(view: DeviceView | undefined, deviceId: string) {
@@ -220,7 +227,9 @@ export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQue
 
   /** Walks the shards of the status index in order: one query per page in the common case. */
   async listByStatus(status: DeviceView['status'], page: PageRequest): Promise<Page<DeviceSummary>> {
-    let position: StatusPosition | undefined = (page.after as StatusPosition | undefined) ?? { shard: 0 };
+    let position: StatusPosition | undefined = page.after
+      ? readPageToken(statusPositionSchema, page.after)
+      : { shard: 0 };
     const items: DeviceSummary[] = [];
     while (position && items.length < page.limit) {
       const shardPage = await this.queryStatusShard(

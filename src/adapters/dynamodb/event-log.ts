@@ -3,13 +3,10 @@ import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/
 import type { DeviceEvent } from '../../domain/device-events.js';
 import type { EventLog } from '../../domain/ports.js';
 import type { EventQueries, Page, PageRequest, StoredEvent } from '../../domain/queries.js';
+import { pageKeySchema, readPageToken } from '../cursor-codec.js';
+import { readEach } from '../stored-records.js';
+import { decodeEventItem, encodeEventItem } from './event-item.js';
 import { ttlExpiry } from './ttl.js';
-
-/** Sort key: event time first so the log reads newest first, then the event's identity. */
-export function eventKey(event: DeviceEvent): string {
-  const time = 'timestamp' in event ? event.timestamp : event.receivedAt;
-  return `${String(Math.max(0, Math.trunc(time))).padStart(15, '0')}#${event.eventId}`;
-}
 
 export class DynamoDbEventLog implements EventLog, EventQueries {
   constructor(
@@ -23,15 +20,7 @@ export class DynamoDbEventLog implements EventLog, EventQueries {
       await this.dynamo.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: {
-            deviceId: event.deviceId,
-            eventKey: eventKey(event),
-            kind: event.kind,
-            receivedAt: event.receivedAt,
-            event: JSON.stringify(event),
-            raw,
-            expiresAt: ttlExpiry(event.receivedAt, this.ttlDays),
-          },
+          Item: encodeEventItem(event, raw, ttlExpiry(event.receivedAt, this.ttlDays)),
           ConditionExpression: 'attribute_not_exists(eventKey)',
         }),
       );
@@ -51,14 +40,15 @@ export class DynamoDbEventLog implements EventLog, EventQueries {
         ExpressionAttributeValues: { ':d': deviceId },
         ScanIndexForward: false,
         Limit: page.limit,
-        ExclusiveStartKey: page.after,
+        ExclusiveStartKey: page.after && readPageToken(pageKeySchema, page.after),
       }),
     );
     return {
-      items: (result.Items ?? []).map((item) => ({
-        event: JSON.parse(String(item.event)) as DeviceEvent,
-        raw: typeof item.raw === 'string' ? item.raw : undefined,
-      })),
+      // An item that cannot be read is reported and left out of the page (its key still advances the cursor).
+      items: readEach(result.Items ?? [], (item) => {
+        const { event, raw } = decodeEventItem(item);
+        return { event, raw };
+      }),
       next: result.LastEvaluatedKey,
     };
   }

@@ -1,5 +1,4 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logger, metrics } from '../../adapters/observability.js';
+import { reportUnreadableRecord } from '../../adapters/stored-records.js';
 import { StoredRecordError } from '../../domain/errors.js';
 
 /**
@@ -12,12 +11,7 @@ export function retryableFailures(
 ): Array<{ key: string; error: unknown }> {
   return failures.filter((failure) => {
     if (!(failure.error instanceof StoredRecordError)) return true;
-    logger.error('stored device record cannot be read; its events stay in the log', {
-      deviceId: failure.key,
-      record: failure.error.key,
-      reason: failure.error.reason,
-    });
-    metrics.addMetric('UnreadableRecords', MetricUnit.Count, 1);
+    reportUnreadableRecord(failure.error, { deviceId: failure.key });
     return false;
   });
 }

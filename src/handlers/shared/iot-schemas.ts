@@ -153,9 +153,3 @@ export function parseDeviceMessage(input: unknown, now: number, topics: DeviceMe
     event: { kind, deviceId: clientId, eventId: `${kind}:${receivedAt}:${digest}`, receivedAt, payload },
   };
 }
-
-/** A stored event as the stream delivers it back: trusted shape, still validated. */
-export const storedEventSchema = z.object({
-  deviceId: deviceIdSchema,
-  event: z.string().check(z.minLength(2)),
-});

@@ -1,0 +1,200 @@
+import { describe, expect, it } from 'vitest';
+import { ConcurrentUpdateError } from '../../src/domain/errors.js';
+import type { CommitResult, DeviceCommit, DeviceStore } from '../../src/domain/ports.js';
+import { PUBLISH_LEASE_MS, Reconciler, sameData } from '../../src/domain/reconciler.js';
+import { DEFAULT_SETTINGS } from '../../src/domain/settings.js';
+import {
+  connectedEvent,
+  connectFailedEvent,
+  disconnectedEvent,
+  InMemoryAlertHistory,
+  InMemoryCheckScheduler,
+  InMemoryDeviceStore,
+  RecordingAlertPublisher,
+  VirtualClock,
+} from '../fixtures/in-memory-ports.js';
+
+const T = 1_793_520_000_000;
+const DEVICE = 'thing-1';
+const session = { deviceId: DEVICE, sessionIdentifier: 's-1', versionNumber: 1 };
+/** A connection lost for good: an offline alert is owed once the settle window has passed. */
+const lostConnection = [
+  connectedEvent({ ...session, receivedAt: T }),
+  disconnectedEvent({ ...session, receivedAt: T + 60_000, disconnectReason: 'CONNECTION_LOST' }),
+];
+const AFTER_SETTLING = T + 60_000 + DEFAULT_SETTINGS.settleWindowMs + 1_000;
+
+/** The in-memory store, with a hook that runs before each commit (the n-th, from 1) to play another writer. */
+class InterleavedStore implements DeviceStore {
+  readonly inner = new InMemoryDeviceStore();
+  private commits = 0;
+  constructor(
+    private readonly before: (commit: number, change: DeviceCommit) => Promise<void> = async () => {},
+  ) {}
+  load(deviceId: string) {
+    return this.inner.load(deviceId);
+  }
+  async commit(change: DeviceCommit): Promise<CommitResult> {
+    this.commits += 1;
+    await this.before(this.commits, change);
+    return this.inner.commit(change);
+  }
+}
+
+function reconcilerOver(store: InterleavedStore, publisher = new RecordingAlertPublisher()) {
+  const clock = new VirtualClock(AFTER_SETTLING);
+  const publishFailures: string[] = [];
+  const reconciler = new Reconciler({
+    store,
+    history: new InMemoryAlertHistory(),
+    publisher,
+    scheduler: new InMemoryCheckScheduler(),
+    outboxes: store.inner,
+    clock,
+    settings: DEFAULT_SETTINGS,
+    onPublishFailure: (alert) => publishFailures.push(alert.alertId),
+  });
+  return { reconciler, publisher, clock, publishFailures };
+}
+
+describe('Reconciler: writers that meet', () => {
+  it('gives up with a ConcurrentUpdateError when every one of its writes loses to another writer', async () => {
+    // Arrange: another writer changes the device just before each of its writes.
+    const store: InterleavedStore = new InterleavedStore(async () => {
+      await store.inner.commit({
+        deviceId: DEVICE,
+        facts: { deviceId: DEVICE, presence: false, connections: [], wills: [] },
+        outbox: [],
+        expectedRevision: (await store.inner.load(DEVICE))?.revision,
+        now: T,
+      });
+    });
+    const { reconciler } = reconcilerOver(store);
+
+    // Act
+    const reconciling = reconciler.reconcile(DEVICE, lostConnection);
+
+    // Assert
+    await expect(reconciling).rejects.toBeInstanceOf(ConcurrentUpdateError);
+    await expect(reconciling).rejects.toMatchObject({ deviceId: DEVICE, code: 'concurrent_update' });
+  });
+
+  it('clears a published alert from the outbox on a fresh read when another writer got in before the clearing', async () => {
+    // Arrange: a concurrent writer bumps the revision just before the clearing write (the second commit).
+    const store: InterleavedStore = new InterleavedStore(async (commit) => {
+      if (commit === 2) store.inner.touch(DEVICE);
+    });
+    const { reconciler, publisher } = reconcilerOver(store);
+
+    // Act
+    const outcome = await reconciler.reconcile(DEVICE, lostConnection);
+
+    // Assert
+    expect(outcome).toMatchObject({ published: 1, written: true });
+    expect(publisher.published.map(({ alert }) => alert.type)).toEqual(['offline']);
+    expect(store.inner.peek(DEVICE)?.outbox).toEqual([]);
+    expect(store.inner.peek(DEVICE)?.view).toMatchObject({ status: 'disconnected' });
+  });
+
+  it('leaves the outbox alone when a fresh read shows another publisher already cleared it', async () => {
+    // Arrange: just before the clearing write, another publisher writes the record with an empty outbox.
+    const store: InterleavedStore = new InterleavedStore(async (commit) => {
+      if (commit !== 2) return;
+      const current = await store.inner.load(DEVICE);
+      if (!current) throw new Error('the first write is missing');
+      const { revision, ...record } = current;
+      await store.inner.commit({
+        deviceId: DEVICE,
+        ...record,
+        outbox: [],
+        expectedRevision: revision,
+        now: T,
+      });
+    });
+    const { reconciler } = reconcilerOver(store);
+
+    // Act
+    const outcome = await reconciler.reconcile(DEVICE, lostConnection);
+
+    // Assert: the first write, the other publisher's, and no third.
+    expect(outcome).toMatchObject({ published: 1, written: true });
+    expect(store.inner.commits).toBe(2);
+    expect(store.inner.peek(DEVICE)?.revision).toBe(2);
+  });
+});
+
+describe('Reconciler: nothing to write', () => {
+  it.each([
+    ['a check of a device never seen', []],
+    ['only a failed connect', [connectFailedEvent({ deviceId: DEVICE, receivedAt: T })]],
+  ])('writes nothing for %s', async (_label, events) => {
+    // Arrange
+    const store = new InterleavedStore();
+    const { reconciler } = reconcilerOver(store);
+
+    // Act
+    const outcome = await reconciler.reconcile(DEVICE, events, true);
+
+    // Assert
+    expect(outcome).toMatchObject({ written: false, published: 0, alerts: [] });
+    expect(store.inner.deviceIds()).toEqual([]);
+  });
+});
+
+describe('sameData', () => {
+  it.each([
+    [{ a: 1, b: undefined }, { a: 1 }, true],
+    [{ a: [1, { c: 2 }] }, { a: [1, { c: 2 }] }, true],
+    [[], {}, false],
+    [{ 0: 'x' }, ['x'], false],
+    [{ a: 1 }, { a: 2 }, false],
+    [{ a: 1 }, null, false],
+  ])('compares %j and %j as %s', (a, b, same) => {
+    // Act / Assert
+    expect(sameData(a, b)).toBe(same);
+  });
+});
+
+describe('Reconciler: alerts that were not published', () => {
+  it('keeps an alert SNS refused in the outbox, reports it, and the sweep publishes it once its lease has ended', async () => {
+    // Arrange: SNS refuses the first publish only.
+    const draws = [0, 1];
+    const store = new InterleavedStore();
+    const { reconciler, publisher, clock, publishFailures } = reconcilerOver(
+      store,
+      new RecordingAlertPublisher({ failureProbability: 0.5, random: () => draws.shift() ?? 1 }),
+    );
+    const first = await reconciler.reconcile(DEVICE, lostConnection);
+
+    // Act
+    const early = await reconciler.sweep({ limit: 10 });
+    clock.set(AFTER_SETTLING + PUBLISH_LEASE_MS);
+    const swept = await reconciler.sweep({ limit: 10 });
+
+    // Assert
+    expect(first).toMatchObject({ published: 0, written: true });
+    expect(publishFailures).toEqual([`${DEVICE}/offline/s-1/1`]);
+    expect(early).toEqual({ devices: 0, retried: 0 });
+    expect(swept).toEqual({ devices: 1, retried: 1 });
+    expect(publisher.published.map(({ alert }) => alert.alertId)).toEqual([`${DEVICE}/offline/s-1/1`]);
+    expect(store.inner.peek(DEVICE)?.outbox).toEqual([]);
+  });
+
+  it('clears, without publishing it again, an alert whose publisher died after recording it', async () => {
+    // Arrange: the publisher records the alert, then dies before clearing its outbox.
+    const store = new InterleavedStore(async (commit) => {
+      if (commit === 2) throw new Error('the function timed out');
+    });
+    const { reconciler, publisher, clock } = reconcilerOver(store);
+    await expect(reconciler.reconcile(DEVICE, lostConnection)).rejects.toThrow('timed out');
+
+    // Act
+    clock.set(AFTER_SETTLING + PUBLISH_LEASE_MS);
+    const swept = await reconciler.sweep({ limit: 10 });
+
+    // Assert
+    expect(swept).toEqual({ devices: 1, retried: 1 });
+    expect(publisher.published).toHaveLength(1);
+    expect(store.inner.peek(DEVICE)?.outbox).toEqual([]);
+  });
+});
