@@ -144,7 +144,7 @@ export class FleetTracker {
     const memberships = await store.unrecoveredMemberships(deviceId);
     for (const incidentId of memberships) {
       const incident = await store.recover(incidentId, deviceId);
-      if (!incident || incident.status !== 'open' || !recoveredEnough(incident, rule)) continue;
+      if (incident?.status !== 'open' || !recoveredEnough(incident, rule)) continue;
       const owed = { alert: recoveredAlert(incident, backAt, clock.now()), retryAt: this.leaseEnd() };
       if (await store.close(incidentId, backAt, owed)) await this.publish(owed.alert);
     }

@@ -101,11 +101,16 @@ describe('clientid-conflict alerts', () => {
           const conflicts = published.filter((a) => a.type === 'clientid-conflict');
           expect(conflicts).toHaveLength(2);
           expect(conflicts.map((a) => a.since)).toEqual(scenario.expected.episodes.map((e) => e.since));
-          const identities = new Set(scenario.histories[0]?.connections.map((c) => c.principalIdentifier));
+          const connections = scenario.histories[0]?.connections ?? [];
+          const principals = new Set(connections.map((c) => c.principalIdentifier));
+          const addresses = new Set(connections.map((c) => c.ipAddress));
           for (const alert of conflicts) {
             expect(alert.alert.count).toBe(3);
-            expect(new Set(alert.alert.principals)).toEqual(identities);
-            expect(alert.alert.ipAddresses).toHaveLength(2);
+            // Every disconnected event names its principal: both devices are always named.
+            expect(new Set(alert.alert.principals)).toEqual(principals);
+            // Addresses come only with connected events, which may still be on their way when the rule is met.
+            expect(alert.alert.ipAddresses?.length).toBeGreaterThanOrEqual(1);
+            for (const ip of alert.alert.ipAddresses ?? []) expect(addresses.has(ip)).toBe(true);
           }
         },
       ),

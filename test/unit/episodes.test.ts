@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import type { DeviceFacts } from '../../src/domain/device-facts.js';
+import { type EpisodeMark, median, mergeMarks } from '../../src/domain/episodes.js';
+import { evaluateDevice } from '../../src/domain/evaluate.js';
+import { DEFAULT_SETTINGS as settings } from '../../src/domain/settings.js';
+
+const T = 1_793_520_000_000;
+
+describe('episode marks', () => {
+  it('keeps the earliest time of an end seen again, with the fresher evidence', () => {
+    // Arrange: the record kept a mark; a copy of the same end (same AWS timestamp) is first seen again later.
+    const kept: EpisodeMark = { endedAt: T, at: T + 1_000, reason: 'DUPLICATE_CLIENTID', principals: ['a'] };
+    const copy: EpisodeMark = { ...kept, at: T + 600_000, principals: ['a', 'b'] };
+    // Act
+    const merged = mergeMarks([kept], [copy]);
+    // Assert
+    expect(merged).toEqual([{ ...copy, at: T + 1_000 }]);
+    expect(mergeMarks([copy], [kept])).toEqual([kept]);
+  });
+
+  it('orders marks that count at the same moment by when their ends were first seen', () => {
+    // Arrange: a flap counted when the device was back, and a takeover first seen at that same moment.
+    const flap: EpisodeMark = { endedAt: T, at: T, gapMs: 10_000, reason: 'CONNECTION_LOST' };
+    const takeover: EpisodeMark = { endedAt: T + 5, at: T + 10_000, reason: 'DUPLICATE_CLIENTID' };
+    // Act / Assert
+    expect(mergeMarks([], [takeover, flap])).toEqual([flap, takeover]);
+  });
+
+  it('takes the middle of the gaps, or the mean of the two middle ones, and 0 for none', () => {
+    expect(median([30, 10, 20])).toBe(20);
+    expect(median([40, 10, 20, 30])).toBe(25);
+    expect(median([])).toBe(0);
+  });
+});
+
+describe('episodes decided from marks the record kept after their connections were forgotten', () => {
+  it('still alerts once, named after the newest connection, with the evidence the marks hold', () => {
+    // Arrange: three kept marks, none of whose connections is still in the facts, and a stored form without
+    // the optional evidence fields.
+    const marks: EpisodeMark[] = [0, 1, 2].map((i) => ({
+      endedAt: T + i,
+      at: T + i * 1_000,
+      reason: 'DUPLICATE_CLIENTID',
+    }));
+    const flaps: EpisodeMark[] = [0, 1, 2, 3, 4, 5].map((i) => ({
+      endedAt: T + i,
+      at: T + i * 60_000,
+      reason: 'CONNECTION_LOST',
+    }));
+    const facts: DeviceFacts = {
+      deviceId: 'thing-kept',
+      presence: true,
+      connections: [
+        { sessionIdentifier: 'now', versionNumber: 9, source: 'presence', startedAt: T, startSeenAt: T },
+      ],
+      wills: [],
+      marks: { 'clientid-conflict': marks, flapping: flaps },
+    };
+    // Act
+    const evaluation = evaluateDevice(facts, undefined, T + 400_000, settings);
+    // Assert
+    const conflict = evaluation.alerts.find((a) => a.type === 'clientid-conflict');
+    const flapping = evaluation.alerts.find((a) => a.type === 'flapping');
+    expect(conflict).toMatchObject({ sessionIdentifier: 'now', count: 3, principals: [], ipAddresses: [] });
+    expect(flapping).toMatchObject({ count: 6, medianGapMs: 0, reasons: { CONNECTION_LOST: 6 } });
+    expect(evaluation.cursor?.episodes).toEqual({ 'clientid-conflict': T + 2_000, flapping: T + 300_000 });
+  });
+});
