@@ -1,9 +1,9 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReconcilerWiring } from '../../src/composition/reconciler.js';
 import type { DeviceView } from '../../src/domain/evaluate.js';
 import { seededRandom } from '../../src/shared/seeded-random.js';
 import { generateFleetTrace } from '../fixtures/aws-model/index.js';
+import { faultyClient } from '../fixtures/faulty-dynamodb.js';
 import { apiEvent, callApi, startVirtualStack, type VirtualStack } from '../fixtures/virtual-runtime.js';
 
 let stack: VirtualStack;
@@ -15,29 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-class LostResponseError extends Error {
-  override name = 'LostResponseError';
-}
-
-/** Requests that fail before DynamoDB, or after it did the work (the response lost), as a timeout does. */
-function faultyClient(
-  dynamo: DynamoDBDocumentClient,
-  random: () => number,
-  rate: number,
-): DynamoDBDocumentClient {
-  return new Proxy(dynamo, {
-    get(target, property, receiver) {
-      if (property !== 'send') return Reflect.get(target, property, receiver);
-      return async (command: Parameters<DynamoDBDocumentClient['send']>[0]) => {
-        if (random() < rate / 2) throw new LostResponseError('request lost before DynamoDB');
-        const result = await target.send(command);
-        if (random() < rate / 2) throw new LostResponseError('response lost after DynamoDB wrote');
-        return result;
-      };
-    },
-  });
-}
 
 async function listAll(status: DeviceView['status']) {
   const items: Array<{ deviceId: string; settled: boolean; disconnectReason: string | null }> = [];

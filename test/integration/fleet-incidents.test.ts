@@ -6,7 +6,6 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbFleetIncidents } from '../../src/adapters/dynamodb/fleet-incidents.js';
@@ -15,6 +14,7 @@ import { FleetTracker } from '../../src/domain/fleet-tracker.js';
 import type { Alert } from '../../src/domain/ports.js';
 import { DEFAULT_FLEET_RULE } from '../../src/domain/settings.js';
 import { seededRandom } from '../../src/shared/seeded-random.js';
+import { faultyClient, LostResponseError } from '../fixtures/faulty-dynamodb.js';
 import { RecordingAlertPublisher } from '../fixtures/in-memory-ports.js';
 import {
   apiEvent,
@@ -37,32 +37,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await stack?.stop();
 });
-
-class LostResponseError extends Error {
-  override name = 'LostResponseError';
-}
-
-/**
- * A DynamoDB client whose requests sometimes fail before reaching DynamoDB and sometimes after it did the work
- * (the response is lost): what a Lambda timeout or a network fault does, and what a retry must survive.
- */
-function faultyClient(
-  dynamo: DynamoDBDocumentClient,
-  random: () => number,
-  rate: number,
-): DynamoDBDocumentClient {
-  return new Proxy(dynamo, {
-    get(target, property, receiver) {
-      if (property !== 'send') return Reflect.get(target, property, receiver);
-      return async (command: Parameters<DynamoDBDocumentClient['send']>[0]) => {
-        if (random() < rate / 2) throw new LostResponseError('request lost before DynamoDB');
-        const result = await target.send(command);
-        if (random() < rate / 2) throw new LostResponseError('response lost after DynamoDB wrote');
-        return result;
-      };
-    },
-  });
-}
 
 /** Retries like Lambda until the call goes through. */
 async function untilDone<T>(call: () => Promise<T>): Promise<T> {
