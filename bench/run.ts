@@ -13,6 +13,7 @@ import { benchAccuracy } from './accuracy.js';
 import { benchAlerts } from './alerts.js';
 import { benchColdStart } from './cold-start.js';
 import { benchEndToEnd } from './end-to-end.js';
+import { benchFleetAlerts } from './fleet-alerts.js';
 import { benchIngest } from './ingest.js';
 import { benchReconcile } from './reconcile.js';
 import { benchReplay } from './replay.js';
@@ -31,6 +32,7 @@ const SIZES = quick
       reconcile: { fleets: [1_000, 5_000, 20_000], pendingDevices: 100 },
       alerts: { devices: 50, concurrentReconcilers: 8 },
       status: { gets: 200, pages: 60 },
+      fleetAlerts: { devices: 40, fleetGets: 20 },
       coldStart: { runs: 3 },
       replay: { devices: 18, hours: 24 },
       endToEnd: { devices: 8, hours: 6 },
@@ -41,6 +43,7 @@ const SIZES = quick
       reconcile: { fleets: [1_000, 10_000, 100_000], pendingDevices: 100 },
       alerts: { devices: 50, concurrentReconcilers: 8 },
       status: { gets: 500, pages: 200 },
+      fleetAlerts: { devices: 100, fleetGets: 50 },
       coldStart: { runs: 9 },
       // A generated day of 10,195 lines (issue 9's budget is set on a 10,000-line day).
       replay: { devices: 41, hours: 24 },
@@ -93,7 +96,9 @@ async function main(): Promise<number> {
 
   let startupMs = 0;
   try {
-    if (!['ingest', 'reconcile', 'alerts', 'status-api', 'replay'].some(wanted)) throw new SkipSharedStack();
+    if (!['ingest', 'reconcile', 'alerts', 'status-api', 'fleet-alerts', 'replay'].some(wanted)) {
+      throw new SkipSharedStack();
+    }
     progress(`mode: ${quick ? 'quick' : 'full'}; starting DynamoDB Local and the SNS/SQS emulator`);
     stack = await startBenchStack();
     startupMs = stack.startupMs;
@@ -111,6 +116,7 @@ async function main(): Promise<number> {
         }),
       ),
     );
+    measured.push(await measure('fleet-alerts', () => benchFleetAlerts(running, SIZES.fleetAlerts)));
   } catch (error) {
     if (!(error instanceof SkipSharedStack)) throw error;
   } finally {

@@ -54,7 +54,7 @@ function expectContractKept(result: ReplayResult, trace: FleetTrace) {
   const unmatched = [...episodes];
   for (const expected of trace.expected.episodes) {
     const index = unmatched.findIndex((a) => {
-      const since = Date.parse(String(a.since));
+      const since = sinceOf(a.since);
       return (
         a.type === expected.type &&
         a.deviceId === expected.deviceId &&
@@ -62,10 +62,19 @@ function expectContractKept(result: ReplayResult, trace: FleetTrace) {
         since <= expected.since + RETRY_SPAN_MS
       );
     });
-    expect(index, `${expected.type} of ${expected.deviceId} at ${expected.since}`).toBeGreaterThanOrEqual(0);
+    const seen = episodes
+      .filter((a) => a.type === expected.type && a.deviceId === expected.deviceId)
+      .map((a) => sinceOf(a.since) - expected.since);
+    expect(
+      index,
+      `${expected.type} of ${expected.deviceId} at ${expected.since}: published at ${seen} ms from it`,
+    ).toBeGreaterThanOrEqual(0);
     unmatched.splice(index, 1);
   }
 }
+
+/** The replay reports times as epoch milliseconds; the topic's messages as ISO text. */
+const sinceOf = (since: unknown) => (typeof since === 'number' ? since : Date.parse(String(since)));
 
 /** Lambda retries a failed asynchronous invocation twice, 1 and 2 minutes later. */
 const RETRY_SPAN_MS = 3 * 60_000 + 10_000;
