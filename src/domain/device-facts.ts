@@ -1,5 +1,5 @@
 import { type ConnectionFacts, mergeConnection, sameConnection } from './connection.js';
-import type { DeviceEvent } from './device-events.js';
+import type { ConnectedEvent, DeviceEvent, DisconnectedEvent } from './device-events.js';
 import type { EpisodeKind, EpisodeMark } from './episodes.js';
 
 /** A Last Will message as received: evidence for a presence device, an end for a device without presence. */
@@ -49,6 +49,25 @@ function withConnection(connections: readonly ConnectionFacts[], update: Connect
   return connections.map((c) => (c === existing ? mergeConnection(existing, update) : c));
 }
 
+/** A presence event makes the device a presence device for good and adds what it tells of its connection. */
+function withPresenceConnection(
+  facts: DeviceFacts,
+  event: ConnectedEvent | DisconnectedEvent,
+  side: Partial<ConnectionFacts>,
+): DeviceFacts {
+  return {
+    ...facts,
+    presence: true,
+    connections: withConnection(facts.connections, {
+      sessionIdentifier: event.sessionIdentifier,
+      versionNumber: event.versionNumber,
+      source: 'presence',
+      principalIdentifier: event.principalIdentifier,
+      ...side,
+    }),
+  };
+}
+
 /** Folds one event into the facts. Applying the same event twice, or events in another order, gives the same facts. */
 export function applyEvent(facts: DeviceFacts, event: DeviceEvent): DeviceFacts {
   const lastEventAt = latest(facts.lastEventAt, event.receivedAt);
@@ -57,15 +76,9 @@ export function applyEvent(facts: DeviceFacts, event: DeviceEvent): DeviceFacts 
       return facts;
     case 'connected':
       return {
-        ...facts,
-        presence: true,
-        connections: withConnection(facts.connections, {
-          sessionIdentifier: event.sessionIdentifier,
-          versionNumber: event.versionNumber,
-          source: 'presence',
+        ...withPresenceConnection(facts, event, {
           startedAt: event.timestamp,
           startSeenAt: event.receivedAt,
-          principalIdentifier: event.principalIdentifier,
           ipAddress: event.ipAddress,
         }),
         lastEventAt,
@@ -73,16 +86,10 @@ export function applyEvent(facts: DeviceFacts, event: DeviceEvent): DeviceFacts 
       };
     case 'disconnected':
       return {
-        ...facts,
-        presence: true,
-        connections: withConnection(facts.connections, {
-          sessionIdentifier: event.sessionIdentifier,
-          versionNumber: event.versionNumber,
-          source: 'presence',
+        ...withPresenceConnection(facts, event, {
           endedAt: event.timestamp,
           endSeenAt: event.receivedAt,
           endReason: event.disconnectReason,
-          principalIdentifier: event.principalIdentifier,
         }),
         lastEventAt,
         lastDisconnectedAt: latest(facts.lastDisconnectedAt, event.receivedAt),

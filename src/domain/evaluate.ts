@@ -418,18 +418,20 @@ export function decideEpisodes(
   if (!facts.presence) return { alerts: [], cursor, marks: facts.marks };
   // A connection before the alert cursor is back in the facts through a late delivery: a copy of an end the
   // record forgot (its first-seen time is the copy's, so it cannot tell a flap), or the first news of a connection
-  // taken over before anything of it was seen, which sits right before the kept connection that took it.
+  // taken over before anything of it was seen. A takeover counts if fewer takeovers than the threshold lie between
+  // it and the cursor (versions count connections): one counted before it was forgotten had at least that many
+  // newer marks kept beside it; one still kept is recognised by its timestamp (mergeMarks).
   const kept = (connection: ConnectionFacts | undefined) =>
     connection !== undefined && (!alertCursor || againstCursor(connection, alertCursor, settings) >= 0);
-  const takenByKept = (index: number) => {
+  const recentTakeover = (index: number) => {
     const connection = ordered[index] as ConnectionFacts;
-    const next = ordered[index + 1];
-    const adjacent =
-      connection.versionNumber !== undefined && next?.versionNumber === connection.versionNumber + 1;
-    return kept(connection) || (adjacent && kept(next));
+    if (kept(connection)) return true;
+    // Not kept, so there is a cursor; a version missing on either side (births) makes this NaN: not counted.
+    const behind = Number((alertCursor as AlertCursor).at.versionNumber) - Number(connection.versionNumber);
+    return behind > 0 && behind < settings.episodes['clientid-conflict'].minCount;
   };
   const derived: Record<EpisodeKind, EpisodeMark[]> = {
-    'clientid-conflict': takeoverMarks(ordered, takenByKept),
+    'clientid-conflict': takeoverMarks(ordered, recentTakeover),
     flapping: flapMarks(
       ordered,
       (index) => kept(ordered[index]) && ends.byIndex.has(index) && fates[index]?.kind === 'passed',

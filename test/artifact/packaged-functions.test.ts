@@ -160,13 +160,16 @@ describe('the packaged artifact', () => {
 
     // Assert
     expect(loaded.map(({ fn }) => fn.key).sort()).toEqual([
+      'fleet',
       'getDevice',
+      'getIncident',
       'health',
       'ingestDeviceMessage',
       'ingestPresence',
       'listAlerts',
       'listDeviceEvents',
       'listDevices',
+      'listIncidents',
       'reconcileEvents',
       'redrive',
       'settleCheck',
