@@ -7,6 +7,8 @@ export const SCENARIOS = [
   'silent-death',
   'graceful',
   'takeover',
+  'clientid-fight',
+  'flapping',
 ] as const;
 export type ScenarioKind = (typeof SCENARIOS)[number];
 
@@ -19,10 +21,17 @@ const WEIGHTS: Record<ScenarioKind, number> = {
   'silent-death': 10,
   graceful: 10,
   takeover: 12,
+  'clientid-fight': 4,
+  flapping: 4,
 };
 
+/** clientid-fight: a second instance takes the clientId this many times (the conflict threshold, 3). */
+export const FIGHT_TAKEOVERS = 3;
+/** flapping: the device drops and is back within W this many times (the flapping threshold, 6). */
+export const FLAPPING_DROPS = 6;
+
 export interface ExpectedAlert {
-  type: 'offline' | 'online';
+  type: 'offline' | 'online' | 'clientid-conflict' | 'flapping';
   reason?: string;
   /** offline: when the device was cut; online: when it reconnected. */
   at: number;
@@ -99,6 +108,15 @@ export function planFor(
       recover = true;
       lengthMs = downMs;
       break;
+    case 'flapping':
+      downMs = between(timings.shortMinMs, timings.shortMaxMs);
+      recover = true;
+      // Each drop, then the reconnect (about a second on loopback).
+      lengthMs = FLAPPING_DROPS * (downMs + 1_000);
+      break;
+    case 'clientid-fight':
+      lengthMs = FIGHT_TAKEOVERS * 1_000;
+      break;
     case 'silent-death':
       // Half of them come back once the outage clearly outlasted W.
       recover = random() < 0.5;
@@ -129,6 +147,10 @@ function plannedSettleMs(plan: Plan, timings: ReturnType<typeof scenarioTimings>
     case 'flap':
     case 'long-outage':
       return plan.startMs + plan.downMs + marginMs;
+    case 'flapping':
+      return plan.startMs + FLAPPING_DROPS * (plan.downMs + 1_000) + marginMs;
+    case 'clientid-fight':
+      return plan.startMs + FIGHT_TAKEOVERS * 1_000 + marginMs;
     default:
       return plan.startMs;
   }

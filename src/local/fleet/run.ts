@@ -1,7 +1,14 @@
 /** The fleet's devices on the wire: real MQTT.js clients playing their plans against the broker. */
 import { createConnection } from 'node:net';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
-import { type ExpectedAlert, type Plan, type scenarioTimings, willPayload } from './plan.js';
+import {
+  type ExpectedAlert,
+  FIGHT_TAKEOVERS,
+  FLAPPING_DROPS,
+  type Plan,
+  type scenarioTimings,
+  willPayload,
+} from './plan.js';
 import { listDeviceIds, sleep, stackSettings } from './verify.js';
 
 export async function forEachLimited<T>(
@@ -300,6 +307,39 @@ export async function playScenario(
         problems.push(`${device.id}: takeover connect failed: ${(error as Error).message}`);
         device.expectedStatus = 'disconnected';
       }
+      return;
+    case 'clientid-fight':
+      // Instances with one clientId take the connection from each other: one clientid-conflict alert.
+      for (let round = 1; round <= FIGHT_TAKEOVERS; round += 1) {
+        try {
+          await device.takeOver();
+        } catch (error) {
+          problems.push(`${device.id}: fight takeover ${round} failed: ${(error as Error).message}`);
+          device.expectedStatus = 'disconnected';
+          return;
+        }
+      }
+      device.log(`clientid-fight: ${FIGHT_TAKEOVERS} takeovers of one client id`);
+      device.expected.push({ type: 'clientid-conflict', at: Date.now() });
+      device.settledBy = Date.now() + marginMs;
+      return;
+    case 'flapping':
+      // Drops that each come back within W: no offline alert, one flapping alert at the sixth return.
+      for (let drop = 1; drop <= FLAPPING_DROPS; drop += 1) {
+        const droppedAt = Date.now();
+        device.cutSocket();
+        await sleep(droppedAt + plan.downMs - Date.now());
+        if (!(await reconnect(`flapping drop ${drop}`))) {
+          device.expectedStatus = 'disconnected';
+          return;
+        }
+        device.longestOutageMs = Math.max(device.longestOutageMs, Date.now() - droppedAt);
+      }
+      device.log(`flapping: ${FLAPPING_DROPS} drops, each back in ${(plan.downMs / 1000).toFixed(1)} s`);
+      device.expected.push({ type: 'flapping', at: Date.now() });
+      device.lastActionAt = Date.now();
+      device.lastOutcomeAt = Date.now();
+      device.settledBy = Date.now() + marginMs;
       return;
   }
 }
