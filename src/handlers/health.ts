@@ -12,6 +12,7 @@ function healthBody(config: Config) {
       ALERT_ON: config.ALERT_ON,
       WILL_MATCH_SECONDS: config.WILL_MATCH_SECONDS,
       VERSION_WINDOW_SECONDS: config.VERSION_WINDOW_SECONDS,
+      FLEET_OUTAGE_MIN_DEVICES: config.FLEET_OUTAGE_MIN_DEVICES,
     },
   };
 }

@@ -23,13 +23,22 @@ import {
 import {
   assertLoopback,
   connectFleet,
+  fleetOutage,
   forEachLimited,
   playScenario,
   preflight,
   reconnectStorm,
   SimDevice,
 } from './fleet/run.js';
-import { compareDevice, formatDuration, listDeviceIds, printSummary, sleep, stats } from './fleet/verify.js';
+import {
+  compareDevice,
+  formatDuration,
+  getJson,
+  listDeviceIds,
+  printSummary,
+  sleep,
+  stats,
+} from './fleet/verify.js';
 
 export { SCENARIOS } from './fleet/plan.js';
 
@@ -50,6 +59,11 @@ export interface FleetSimulationOptions {
   dropAllClients?: () => void;
   /** Whether to play the reconnect storm; default true. */
   storm?: boolean;
+  /**
+   * Whether to play a fleet-wide outage (every device down for longer than W at once); default: when the fleet has
+   * at least the stack's FLEET_OUTAGE_MIN_DEVICES devices.
+   */
+  fleetOutage?: boolean;
   /** CONNECTs in flight at once while the fleet comes up; default 100. */
   connectConcurrency?: number;
   /** Wait after the last action, beyond W (seconds); default 15. */
@@ -90,6 +104,8 @@ export interface FleetSimulationResult {
   settleWindowSeconds: number;
   scenarios: Record<ScenarioKind, number>;
   storm: 'broker-drop' | 'client-drop' | 'none';
+  /** Devices taken down by the fleet-wide outage (0: not played). */
+  fleetOutageDevices: number;
   alerts: { expected: number; received: number; missing: number; unexpected: number };
   /** The initial connect of the fleet: CONNACKs per second. */
   connect: { devices: number; seconds: number; perSecond: number; failures: number };
@@ -110,7 +126,7 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
   assertLoopback(options.mqttUrl, 'the MQTT url');
   assertLoopback(options.apiUrl, 'the API url');
   const apiUrl = options.apiUrl.replace(/\/+$/, '');
-  await preflight(options.mqttUrl, apiUrl, options.settleWindowSeconds);
+  const settings = await preflight(options.mqttUrl, apiUrl, options.settleWindowSeconds);
   const seed = options.seed ?? 1;
   const random = seededRandom(seed);
   const keepaliveSeconds = options.keepaliveSeconds ?? 10;
@@ -226,7 +242,18 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
       });
     }
 
-    // 3. Scenarios.
+    // 3. A fleet-wide outage, when the fleet is large enough to make an incident.
+    let fleetOutageDevices = 0;
+    let fleetOutageAt = 0;
+    const live = devices.filter((device) => device.client);
+    const minDevices = settings.FLEET_OUTAGE_MIN_DEVICES ?? Number.POSITIVE_INFINITY;
+    if (options.fleetOutage ?? live.length >= minDevices) {
+      phase = () => `fleet-wide outage of ${live.length} devices`;
+      fleetOutageAt = await fleetOutage(live, { timings, problems, log });
+      fleetOutageDevices = live.length;
+    }
+
+    // 4. Scenarios.
     const phaseStart = Date.now() + 1_000;
     log(`scenarios start; the last action is due within ${options.durationSeconds} s`);
     phase = () => {
@@ -249,7 +276,10 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
       `waiting for the outcomes: ${Math.max(0, (settledBy - Date.now()) / 1000).toFixed(0)} s left`;
     await sleep(waitMs);
 
-    // 4. Compare.
+    // 5. Compare.
+    if (fleetOutageDevices > 0) {
+      problems.push(...(await checkFleetAlerts(apiUrl, fleetOutageAt, fleetOutageDevices)));
+    }
     const versionReset = (options.versionResetSeconds ?? 3600) * 1000;
     const reports: DeviceReport[] = [];
     const latencies: number[] = [];
@@ -275,6 +305,7 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
       settleWindowSeconds: options.settleWindowSeconds,
       scenarios,
       storm,
+      fleetOutageDevices,
       alerts: alertTotals,
       connect: connectResult,
       apiCaughtUpSeconds,
@@ -291,4 +322,29 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
     clearInterval(progress);
     await Promise.all(devices.map((device) => device.shutdown()));
   }
+}
+
+/**
+ * What the fleet owes for the outage it played: one fleet-outage, and one fleet-recovered once the incident's devices
+ * are back. On a stack where other devices went down within the same window, the incident takes them too and may
+ * stay open while they are away: then no fleet-recovered is owed yet.
+ */
+async function checkFleetAlerts(apiUrl: string, outageAt: number, devices: number): Promise<string[]> {
+  const { status, body } = await getJson<{
+    items?: Array<{ type: string; publishedAt?: string; incidentId?: string }>;
+  }>(`${apiUrl}/alerts?deviceId=${encodeURIComponent('$fleet')}&limit=100`);
+  if (status !== 200) return [`GET /alerts?deviceId=$fleet answered ${status}`];
+  // Published after the cut: an incident may also take earlier offline alerts of the window (its startedAt).
+  const ours = (body.items ?? []).filter((alert) => Date.parse(alert.publishedAt ?? '') >= outageAt);
+  const outages = ours.filter((alert) => alert.type === 'fleet-outage');
+  const recoveries = ours.filter((alert) => alert.type === 'fleet-recovered');
+  if (outages.length !== 1)
+    return [`fleet outage of ${devices} devices: ${outages.length} fleet-outage alerts, 1 owed`];
+  const incidentId = String(outages[0]?.incidentId);
+  const incident = await getJson<{ devices?: number; status?: string }>(`${apiUrl}/incidents/${incidentId}`);
+  const onlyOurs = incident.body.devices === devices;
+  if (recoveries.length > 1 || (onlyOurs && recoveries.length !== 1)) {
+    return [`fleet outage of ${devices} devices: ${recoveries.length} fleet-recovered alerts, 1 owed`];
+  }
+  return [];
 }

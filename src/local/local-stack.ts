@@ -31,6 +31,8 @@ export interface LocalStackOptions {
   alertPollMs?: number;
   onAlert?: (alert: ReceivedAlert) => void;
   log?: (line: string) => void;
+  /** More settings of the functions, as environment variables (for example FLEET_OUTAGE_MIN_DEVICES). */
+  env?: Record<string, string>;
   /** The built dashboard served at `/`; default dashboard/dist. */
   dashboardDir?: string;
   /**
@@ -254,6 +256,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     const localAws = await startLocalAws({
       ...(settleWindowSeconds ? { settleWindowSeconds } : {}),
       ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}),
+      ...(options.env ? { extraEnv: options.env } : {}),
     });
     cleanups.push(() => localAws.stop());
 

@@ -9,7 +9,8 @@ let stack: LocalStack;
 const inbox = new AlertInbox();
 
 beforeAll(async () => {
-  stack = await startTestStack(W_SECONDS, inbox);
+  // A fleet-wide outage of the simulator's 14 to 20 devices makes an incident at 10 (25 when deployed).
+  stack = await startTestStack(W_SECONDS, inbox, { FLEET_OUTAGE_MIN_DEVICES: '10' });
 });
 
 afterAll(async () => {
@@ -38,6 +39,8 @@ describe('the fleet simulator against the local stack', () => {
     // Assert
     const wrong = result.reports.filter((report) => !report.correct);
     expect(wrong, lines.join('\n')).toEqual([]);
+    expect(result.fleetOutageDevices).toBe(20);
+    expect(result.problems, lines.join('\n')).toEqual([]);
     expect(result.problems).toEqual([]);
     expect(result.ok).toBe(true);
     expect(result.devicesCorrect).toBe(20);
@@ -46,7 +49,7 @@ describe('the fleet simulator against the local stack', () => {
     expect(result.alerts.expected).toBeGreaterThan(0);
     expect(result.alerts).toMatchObject({ received: result.alerts.expected, missing: 0, unexpected: 0 });
     // The operator's subscription saw the same alerts the ledger lists.
-    expect(inbox.alerts.filter((alert) => alert.deviceId.startsWith('sim-test-'))).toHaveLength(
+    expect(inbox.alerts.filter((alert) => String(alert.deviceId).startsWith('sim-test-'))).toHaveLength(
       result.alerts.received,
     );
     expect(result.alertPipelineLatencyBeyondW.maxMs).toBeLessThan(3_000);

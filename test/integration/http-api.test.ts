@@ -116,6 +116,7 @@ describe('HTTP status API', () => {
           ALERT_ON: 'abrupt',
           WILL_MATCH_SECONDS: 120,
           VERSION_WINDOW_SECONDS: 900,
+          FLEET_OUTAGE_MIN_DEVICES: 25,
         },
       },
     });

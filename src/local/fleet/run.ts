@@ -26,7 +26,12 @@ export async function forEachLimited<T>(
   await Promise.all(workers);
 }
 
-export async function preflight(mqttUrl: string, apiUrl: string, settleWindowSeconds: number): Promise<void> {
+/** Checks that the stack is there and runs with this W; answers its settings (GET /health). */
+export async function preflight(
+  mqttUrl: string,
+  apiUrl: string,
+  settleWindowSeconds: number,
+): Promise<Awaited<ReturnType<typeof stackSettings>>> {
   const url = new URL(mqttUrl);
   const port = Number(url.port || 1883);
   const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -59,6 +64,7 @@ export async function preflight(mqttUrl: string, apiUrl: string, settleWindowSec
         `SETTLE_WINDOW_SECONDS=${stack.SETTLE_WINDOW_SECONDS}.`,
     );
   }
+  return stack;
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
@@ -408,4 +414,38 @@ export async function reconnectStorm(
   );
   log(`storm: ${live.length} devices reconnected within ${((Date.now() - stormAt) / 1000).toFixed(2)} s`);
   return storm;
+}
+
+/**
+ * A fleet-wide outage: every live device loses its connection at once and comes back clearly after W. Each owes an
+ * offline and an online alert; the fleet owes one fleet-outage and one fleet-recovered.
+ */
+export async function fleetOutage(
+  live: readonly SimDevice[],
+  context: { timings: ReturnType<typeof scenarioTimings>; problems: string[]; log: (line: string) => void },
+): Promise<number> {
+  const { timings, problems, log } = context;
+  log(
+    `fleet outage: all ${live.length} devices lose their connection for ${(timings.longMinMs / 1000).toFixed(0)} s`,
+  );
+  const cutAt = Date.now();
+  for (const device of live) {
+    device.cutSocket();
+    device.expected.push({ type: 'offline', reason: 'CONNECTION_LOST', at: cutAt });
+  }
+  await sleep(cutAt + timings.longMinMs - Date.now());
+  const backAt = Date.now();
+  await Promise.all(
+    live.map(async (device) => {
+      try {
+        await device.connect();
+        device.expected.push({ type: 'online', at: backAt });
+      } catch (error) {
+        problems.push(`${device.id}: reconnect after the fleet outage failed: ${(error as Error).message}`);
+        device.expectedStatus = 'disconnected';
+      }
+    }),
+  );
+  log(`fleet outage: ${live.length} devices back after ${((Date.now() - cutAt) / 1000).toFixed(1)} s`);
+  return cutAt;
 }

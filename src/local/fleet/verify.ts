@@ -83,17 +83,23 @@ export async function listDeviceIds(
 }
 
 /** The stack's settings, from GET /health. */
-export async function stackSettings(apiUrl: string): Promise<{ SETTLE_WINDOW_SECONDS: number }> {
-  const { status, body } = await getJson<{ settings?: { SETTLE_WINDOW_SECONDS?: number } }>(
-    `${apiUrl.replace(/\/+$/, '')}/health`,
-  );
+export async function stackSettings(
+  apiUrl: string,
+): Promise<{ SETTLE_WINDOW_SECONDS: number; FLEET_OUTAGE_MIN_DEVICES?: number }> {
+  const { status, body } = await getJson<{
+    settings?: { SETTLE_WINDOW_SECONDS?: number; FLEET_OUTAGE_MIN_DEVICES?: number };
+  }>(`${apiUrl.replace(/\/+$/, '')}/health`);
   const w = body.settings?.SETTLE_WINDOW_SECONDS;
   if (status !== 200 || typeof w !== 'number') {
     throw new Error(
       `GET ${apiUrl}/health answered ${status} without the stack's settings; is it an older stack?`,
     );
   }
-  return { SETTLE_WINDOW_SECONDS: w };
+  const minDevices = body.settings?.FLEET_OUTAGE_MIN_DEVICES;
+  return {
+    SETTLE_WINDOW_SECONDS: w,
+    ...(typeof minDevices === 'number' ? { FLEET_OUTAGE_MIN_DEVICES: minDevices } : {}),
+  };
 }
 
 /** Fails fast, with a hint, when the stack is not there or runs with another W. */
