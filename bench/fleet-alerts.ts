@@ -1,9 +1,9 @@
 import { DynamoDbFleetIncidents } from '../src/adapters/dynamodb/fleet-incidents.js';
 import { SnsAlertPublisher } from '../src/adapters/sns-alert-publisher.js';
 import { FleetTracker } from '../src/domain/fleet-tracker.js';
-import type { Alert } from '../src/domain/ports.js';
 import { DEFAULT_FLEET_RULE } from '../src/domain/settings.js';
 import { lambdaContext } from '../src/local/lambda-context.js';
+import { stormAlert } from '../test/fixtures/storm-alerts.js';
 import { apiEvent } from '../test/fixtures/virtual-runtime.js';
 import { BENCH_T0, type BenchStack, type Measured } from './stack.js';
 import { type BenchOutcome, fmt, round } from './support.js';
@@ -13,21 +13,6 @@ export interface FleetAlertSizes {
   devices: number;
   /** GET /fleet calls measured. */
   fleetGets: number;
-}
-
-function deviceAlert(type: 'offline' | 'online', index: number, since: number): Alert {
-  const deviceId = `storm-${String(index).padStart(5, '0')}`;
-  return {
-    alertId: `${deviceId}/${type}/s/${index}`,
-    type,
-    deviceId,
-    sessionIdentifier: 's',
-    versionNumber: index,
-    since,
-    earliestAt: since,
-    decidedAt: since,
-    ...(type === 'offline' ? { disconnectReason: 'CONNECTION_LOST' as const, abrupt: true } : {}),
-  };
 }
 
 const perItem = (measured: Measured, items: number) => ({
@@ -54,9 +39,9 @@ export async function benchFleetAlerts(stack: BenchStack, sizes: FleetAlertSizes
     rule: DEFAULT_FLEET_RULE,
     leaseMs: 30_000,
   });
-  const offline = Array.from({ length: sizes.devices }, (_, i) => deviceAlert('offline', i, now + i * 200));
+  const offline = Array.from({ length: sizes.devices }, (_, i) => stormAlert('offline', i, now + i * 200));
   const online = Array.from({ length: sizes.devices }, (_, i) =>
-    deviceAlert('online', i, now + 900_000 + i * 200),
+    stormAlert('online', i, now + 900_000 + i * 200),
   );
 
   stack.meter.capacity.enabled = true;

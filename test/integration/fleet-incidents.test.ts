@@ -16,6 +16,7 @@ import { DEFAULT_FLEET_RULE } from '../../src/domain/settings.js';
 import { seededRandom } from '../../src/shared/seeded-random.js';
 import { faultyClient, LostResponseError } from '../fixtures/faulty-dynamodb.js';
 import { RecordingAlertPublisher } from '../fixtures/in-memory-ports.js';
+import { stormAlert } from '../fixtures/storm-alerts.js';
 import {
   apiEvent,
   callApi,
@@ -47,21 +48,6 @@ async function untilDone<T>(call: () => Promise<T>): Promise<T> {
       if (!(error instanceof LostResponseError) || attempt > 40) throw error;
     }
   }
-}
-
-function deviceAlert(type: 'offline' | 'online', index: number, since: number): Alert {
-  const deviceId = `storm-${index}`;
-  return {
-    alertId: `${deviceId}/${type}/s/${index}`,
-    type,
-    deviceId,
-    sessionIdentifier: 's',
-    versionNumber: index,
-    since,
-    earliestAt: since,
-    decidedAt: since,
-    ...(type === 'offline' ? { disconnectReason: 'CONNECTION_LOST' as const, abrupt: true } : {}),
-  };
 }
 
 /** A queue subscribed to the alert topic with a filter policy on message attributes, as an operator would. */
@@ -121,8 +107,8 @@ describe('fleet incidents on DynamoDB Local', () => {
       rule: DEFAULT_FLEET_RULE,
       leaseMs: 30_000,
     });
-    const offline = Array.from({ length: 40 }, (_, i) => deviceAlert('offline', i, now + i * 1_000));
-    const online = Array.from({ length: 40 }, (_, i) => deviceAlert('online', i, now + 600_000 + i * 1_000));
+    const offline = Array.from({ length: 40 }, (_, i) => stormAlert('offline', i, now + i * 1_000));
+    const online = Array.from({ length: 40 }, (_, i) => stormAlert('online', i, now + 600_000 + i * 1_000));
     const shuffled = <T>(items: T[]) => [...items, ...items, ...items].sort(() => random() - 0.5);
 
     // Act: ten at a time, as concurrent reconcilers would; then the sweep, once every lease has ended.
