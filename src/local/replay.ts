@@ -257,11 +257,18 @@ async function prepareGroup(
       await driveTrace(runtime, timers, lines);
       await timers.runUntilIdle();
       // Nothing is pending until the outbox is empty too: let the sweep retry what SNS refused.
-      for (
-        let sweeps = 0;
-        sweeps < MAX_FINAL_SWEEPS && (await runtime.ports.devices.hasUnsent());
-        sweeps += 1
-      ) {
+      // The driver's own look goes through the functions' client, faults included: ask again rather than fail.
+      const stillUnsent = async () => {
+        for (let attempt = 1; attempt < 5; attempt += 1) {
+          try {
+            return await runtime.ports.devices.hasUnsent();
+          } catch {
+            // An injected or transient fault: the next attempt decides.
+          }
+        }
+        return true;
+      };
+      for (let sweeps = 0; sweeps < MAX_FINAL_SWEEPS && (await stillUnsent()); sweeps += 1) {
         await timers.advanceTo(timers.now() + SWEEP_EVERY_MS);
         await timers.runUntilIdle();
       }
