@@ -41,11 +41,9 @@ describe('the SQS event source mapping on the emulator', () => {
     await emulator?.stop();
   });
 
-  it('hands delayed messages over in batches of at most ten and deletes every message the function handled', async () => {
-    // Arrange
-    const queue = emulator.createQueue('batches', { attributes: { VisibilityTimeout: '1' } });
-    const bodies = Array.from({ length: 14 }, (_, i) => checkMessageBody(`device-${i}`, i));
-    const batches: string[][] = [];
+  /** A queue whose messages come back 1 s after a failure, and the settle check's mapping polling it. */
+  const settleCheckMapping = (name: string, handler: (event: SQSEvent) => Promise<SQSBatchResponse>) => {
+    const queue = emulator.createQueue(name, { attributes: { VisibilityTimeout: '1' } });
     const counters: InvocationCounters = { invocations: 0, retries: 0, deadLettered: 0 };
     const mapping = new SqsMapping({
       sqs,
@@ -54,11 +52,22 @@ describe('the SQS event source mapping on the emulator', () => {
       pollers: 1,
       waitTimeSeconds: 1,
       counters,
-      handler: async (event: SQSEvent): Promise<SQSBatchResponse> => {
+      handler,
+    });
+    return { queue, counters, mapping };
+  };
+
+  it('hands delayed messages over in batches of at most ten and deletes every message the function handled', async () => {
+    // Arrange
+    const bodies = Array.from({ length: 14 }, (_, i) => checkMessageBody(`device-${i}`, i));
+    const batches: string[][] = [];
+    const { queue, counters, mapping } = settleCheckMapping(
+      'batches',
+      async (event: SQSEvent): Promise<SQSBatchResponse> => {
         batches.push(event.Records.map((record) => record.body));
         return { batchItemFailures: [] };
       },
-    });
+    );
 
     // Act
     for (const chunk of [bodies.slice(0, 10), bodies.slice(10)]) {
@@ -89,18 +98,11 @@ describe('the SQS event source mapping on the emulator', () => {
 
   it('delivers again, after the visibility timeout, only the messages the function reported as failed', async () => {
     // Arrange
-    const queue = emulator.createQueue('partial', { attributes: { VisibilityTimeout: '1' } });
     const bodies = ['fails-once', 'ok-1', 'ok-2'].map((deviceId) => checkMessageBody(deviceId, 0));
     const received: Array<{ body: string; receiveCount: string }> = [];
-    const counters: InvocationCounters = { invocations: 0, retries: 0, deadLettered: 0 };
-    const mapping = new SqsMapping({
-      sqs,
-      ...queue,
-      functionName: 'settleCheck',
-      pollers: 1,
-      waitTimeSeconds: 1,
-      counters,
-      handler: async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const { queue, counters, mapping } = settleCheckMapping(
+      'partial',
+      async (event: SQSEvent): Promise<SQSBatchResponse> => {
         const failures: SQSBatchResponse['batchItemFailures'] = [];
         for (const record of event.Records) {
           received.push({ body: record.body, receiveCount: record.attributes.ApproximateReceiveCount });
@@ -110,7 +112,7 @@ describe('the SQS event source mapping on the emulator', () => {
         }
         return { batchItemFailures: failures };
       },
-    });
+    );
     await sqs.send(
       new SendMessageBatchCommand({
         QueueUrl: queue.queueUrl,
