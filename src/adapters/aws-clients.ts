@@ -17,8 +17,8 @@ export interface AwsClients {
 /**
  * All the SDK clients at once (the local runtime and tests). A deployed function builds only the clients it uses,
  * each from its own module (dynamodb-client.ts, sns-client.ts, sqs-client.ts), so that its bundle holds no other.
- * Endpoints come from the SDK's standard variables (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SNS,
- * AWS_ENDPOINT_URL_SQS) so the same code runs locally.
+ * Endpoints are `options.endpoints` where given (the local runtime names its emulators there), else the SDK's
+ * standard variables (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SNS, AWS_ENDPOINT_URL_SQS).
  */
 export function createAwsClients(options: AwsClientOptions = {}): AwsClients {
   // Resolve the fault injector once so that every client shares it.

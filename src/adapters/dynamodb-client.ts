@@ -4,12 +4,12 @@ import { type AwsClientOptions, clientSettings, type MiddlewareStack } from './a
 import { injectedDynamoDbError } from './faults.js';
 
 /**
- * The DynamoDB document client. The endpoint comes from AWS_ENDPOINT_URL_DYNAMODB when set, so the same code runs
- * locally. Injected DynamoDB faults (IOT_PRESENCE_FAULTS) are SDK middleware inside the retry loop, as real
- * throttling would be.
+ * The DynamoDB document client. The endpoint is `options.endpoints.dynamodb` when given (the local runtime), else
+ * AWS_ENDPOINT_URL_DYNAMODB when set. Injected DynamoDB faults (IOT_PRESENCE_FAULTS) are SDK middleware inside
+ * the retry loop, as real throttling would be.
  */
 export function createDynamoDbClient(options: AwsClientOptions = {}): DynamoDBDocumentClient {
-  const { common, faults } = clientSettings(options);
+  const { common, faults } = clientSettings(options, 'dynamodb');
   const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(common), {
     marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
     unmarshallOptions: { wrapNumbers: false },

@@ -57,15 +57,18 @@ export function installFaults(injector: FaultInjector): void {
   fromEnvironment = injector;
 }
 
+/** The fault injector an environment names: IOT_PRESENCE_FAULTS, seeded by IOT_PRESENCE_FAULTS_SEED when set. */
+export function faultsFromEnvironment(env: Record<string, string | undefined>): FaultInjector {
+  const seed = env.IOT_PRESENCE_FAULTS_SEED;
+  return new FaultInjector(
+    parseFaultSpec(env.IOT_PRESENCE_FAULTS),
+    seed ? seededRandom(Number(seed)) : Math.random,
+  );
+}
+
 /** The process's fault injector, read once from the environment. */
 export function environmentFaults(): FaultInjector {
-  if (!fromEnvironment) {
-    const seed = process.env.IOT_PRESENCE_FAULTS_SEED;
-    fromEnvironment = new FaultInjector(
-      parseFaultSpec(process.env.IOT_PRESENCE_FAULTS),
-      seed ? seededRandom(Number(seed)) : Math.random,
-    );
-  }
+  fromEnvironment ??= faultsFromEnvironment(process.env);
   return fromEnvironment;
 }
 

@@ -3,11 +3,11 @@ import { type AwsClientOptions, clientSettings, type MiddlewareStack } from './a
 import { injectedSnsError } from './faults.js';
 
 /**
- * The SNS client (endpoint from AWS_ENDPOINT_URL_SNS when set). Injected SNS faults are middleware before the
- * retry loop, so that a Publish fails the way an outage makes it fail.
+ * The SNS client (endpoint: `options.endpoints.sns`, else AWS_ENDPOINT_URL_SNS when set). Injected SNS faults are
+ * middleware before the retry loop, so that a Publish fails the way an outage makes it fail.
  */
 export function createSnsClient(options: AwsClientOptions = {}): SNSClient {
-  const { common, faults } = clientSettings(options);
+  const { common, faults } = clientSettings(options, 'sns');
   const sns = new SNSClient(common);
   if (faults.rates.sns > 0) {
     (sns.middlewareStack as unknown as MiddlewareStack).add(

@@ -5,11 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { ApiHandler } from './lambda/function.js';
 import { lambdaContext } from './lambda-context.js';
 import { type RunningServer, serveOnLoopback } from './loopback-server.js';
 
-export type HttpHandler = (event: unknown, context: Context) => Promise<unknown>;
+export type HttpHandler = ApiHandler;
 
 export interface HttpRoutesHandlers {
   getDevice: HttpHandler;

@@ -1,15 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { format } from 'node:util';
+import { quietForLocalRun } from '../adapters/observability.js';
 
-// stdout carries exactly one JSON document: every log line goes to stderr.
-process.env.POWERTOOLS_DEV = 'true';
-process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
-const toStderr = (...args: unknown[]) => process.stderr.write(`${format(...args)}\n`);
-console.log = toStderr;
-console.info = toStderr;
-console.debug = toStderr;
-console.warn = toStderr;
+// stdout carries exactly one JSON document, written last: everything else written to stdout goes to stderr, the
+// console's lines and those of the functions' logger and metrics (which write through consoles of their own).
+const writeDocument = process.stdout.write.bind(process.stdout);
+process.stdout.write = process.stderr.write.bind(process.stderr);
+// The functions log at WARN unless POWERTOOLS_LOG_LEVEL says otherwise, and print no EMF metrics.
+quietForLocalRun({ logLevel: 'WARN' });
 
 const path = process.argv[2];
 if (!path) {
@@ -27,4 +25,4 @@ process.stderr.write(
   `replayed ${result.lines} lines in ${seconds.toFixed(1)} s (${(result.lines / seconds).toFixed(0)} lines/s)\n`,
 );
 const { lines: _lines, ...document } = result;
-process.stdout.write(`${JSON.stringify(document)}\n`);
+writeDocument(`${JSON.stringify(document)}\n`);

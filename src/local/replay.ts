@@ -1,3 +1,4 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { FaultInjector } from '../adapters/faults.js';
 import * as z from '../shared/zod.js';
 import { silenceEmptyMetricsWarning } from './quiet-metrics.js';
@@ -183,7 +184,7 @@ export async function replayTrace(
   try {
     const deployments = [aws];
     for (let i = 1; i < groups.length; i += 1) deployments.push(await aws.provision(`replay-${i}`));
-    // Runtimes are made one after the other (each sets the functions' environment), then run together.
+    // Runtimes are made one after the other, then run together.
     const prepared: PreparedGroup[] = [];
     try {
       for (const [index, group] of (groups.length > 0 ? groups : [[]]).entries()) {
@@ -292,18 +293,20 @@ async function prepareGroup(
   return { run, stop: () => runtime.stop() };
 }
 
-type Handler = (event: unknown, context: never) => Promise<unknown>;
-
 /** Reads every device through the HTTP handler, both statuses, following cursors. */
-async function listAllDevices(listDevices: (event: unknown, context: never) => Promise<unknown>) {
+async function listAllDevices(listDevices: LocalRuntime['handlers']['listDevices']) {
   const devices: ReplayedDevice[] = [];
   for (const status of ['connected', 'disconnected']) {
     let cursor: string | undefined;
     do {
-      const response = (await (listDevices as Handler)(
-        { queryStringParameters: { status, limit: '100', ...(cursor ? { cursor } : {}) } },
-        {} as never,
-      )) as { statusCode: number; body: string };
+      // The handler reads nothing of the request but its query string.
+      const event: Partial<APIGatewayProxyEventV2> = {
+        queryStringParameters: { status, limit: '100', ...(cursor ? { cursor } : {}) },
+      };
+      const response = (await listDevices(event as APIGatewayProxyEventV2, {} as never)) as {
+        statusCode: number;
+        body: string;
+      };
       const body = JSON.parse(response.body) as {
         items: Array<Record<string, unknown>>;
         cursor: string | null;

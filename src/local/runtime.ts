@@ -3,6 +3,10 @@
  * functions asynchronously (lambda/async-invocation.ts), the events table's stream feeds the reconciler
  * (lambda/stream-mapping.ts), the delay queue feeds the settle check (lambda/sqs-mapping.ts on the emulator, or
  * lambda/virtual-check-queue.ts in virtual time) and a schedule runs the sweep (lambda/schedule.ts).
+ *
+ * The functions are built here as src/functions/<name>.ts builds each of them, from the same handler builders, but
+ * over one wiring whose configuration, region, credentials and endpoints come from the deployment's environment
+ * (`aws.env` over the process's), handed over explicitly: nothing here writes process.env.
  */
 import { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import {
@@ -11,17 +15,32 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
-import { type FaultInjector, installFaults } from '../adapters/faults.js';
+import type { SQSEvent } from 'aws-lambda';
+import type { AwsClientOptions } from '../adapters/aws-client-options.js';
+import { createAwsClients } from '../adapters/aws-clients.js';
+import { type FaultInjector, faultsFromEnvironment, installFaults } from '../adapters/faults.js';
 import { applyTopicRules, type MqttMessage, type RuleTarget } from '../adapters/iot-rules.js';
 import { SqsCheckScheduler } from '../adapters/sqs-check-scheduler.js';
-import type { AppWiring } from '../composition-root.js';
+import { createRedriveWiring } from '../composition/redrive.js';
+import { type AppWiring, createAppWiring } from '../composition-root.js';
+import { parseConfig, parseRedriveConfig } from '../config.js';
 import type { AnyAlert, CheckScheduler } from '../domain/ports.js';
 import { buildFleetHandler } from '../handlers/fleet.js';
+import { buildGetDeviceHandler } from '../handlers/get-device.js';
+import { buildHealthHandler } from '../handlers/health.js';
 import { buildGetIncidentHandler, buildListIncidentsHandler } from '../handlers/incidents.js';
-import type { RedriveResult } from '../handlers/redrive.js';
+import { buildIngestDeviceMessageHandler } from '../handlers/ingest-device-message.js';
+import { buildIngestPresenceHandler } from '../handlers/ingest-presence.js';
+import { buildListAlertsHandler } from '../handlers/list-alerts.js';
+import { buildListDeviceEventsHandler } from '../handlers/list-device-events.js';
+import { buildListDevicesHandler } from '../handlers/list-devices.js';
+import { buildReconcileEventsHandler } from '../handlers/reconcile-events.js';
+import { buildRedriveHandler, type RedriveResult } from '../handlers/redrive.js';
+import { buildSettleCheckHandler } from '../handlers/settle-check.js';
+import { buildSweepHandler } from '../handlers/sweep.js';
+import { forEachWithLimit } from '../shared/concurrency.js';
 import { AsyncInvocation } from './lambda/async-invocation.js';
-import type { DeadLetter, InvocationCounters, LambdaHandler } from './lambda/function.js';
+import type { ApiHandler, DeadLetter, InvocationCounters, LambdaHandler } from './lambda/function.js';
 import { scheduleEvery } from './lambda/schedule.js';
 import { SqsMapping } from './lambda/sqs-mapping.js';
 import { StreamMapping } from './lambda/stream-mapping.js';
@@ -30,7 +49,7 @@ import { lambdaContext } from './lambda-context.js';
 import { CHECK_VISIBILITY_TIMEOUT_SECONDS, LOCAL_CREDENTIALS, type LocalAws } from './services/local-aws.js';
 import type { Timers } from './timers.js';
 
-type Handler<E = unknown, R = unknown> = LambdaHandler<E, R>;
+type Environment = Record<string, string | undefined>;
 
 export interface ReceivedAlert {
   alertId: string;
@@ -65,7 +84,7 @@ export interface LocalRuntimeOptions {
   onDeadLetter?: (target: string, event: unknown, error: unknown) => void;
   /** Problems of the parts that run on their own (the SQS pollers). */
   onError?: (error: unknown) => void;
-  /** Faults to inject in this run (else IOT_PRESENCE_FAULTS decides). */
+  /** Faults to inject in this run (else IOT_PRESENCE_FAULTS decides, in `aws.env` or else in the process's). */
   faults?: FaultInjector;
 }
 
@@ -73,14 +92,14 @@ export interface LocalRuntimeOptions {
 export interface LocalRuntime {
   ports: AppWiring;
   handlers: {
-    getDevice: Handler;
-    listDevices: Handler;
-    listDeviceEvents: Handler;
-    listAlerts: Handler;
-    listIncidents: Handler;
-    getIncident: Handler;
-    fleet: Handler;
-    health: Handler;
+    getDevice: ApiHandler;
+    listDevices: ApiHandler;
+    listDeviceEvents: ApiHandler;
+    listAlerts: ApiHandler;
+    listIncidents: ApiHandler;
+    getIncident: ApiHandler;
+    fleet: ApiHandler;
+    health: ApiHandler;
   };
   counters: RuntimeCounters;
   deadLetters: DeadLetter[];
@@ -106,7 +125,10 @@ export interface LocalRuntime {
 
 export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
   const { aws, timers } = options;
-  const modules = await importFunctionModules(aws.env);
+  // The functions' environment in this deployment, as Lambda would give it to them: read, never installed.
+  const env: Environment = { ...process.env, ...aws.env };
+  const config = parseConfig(env);
+  const redriveConfig = parseRedriveConfig(env);
   const counters: RuntimeCounters = {
     delivered: 0,
     invocations: 0,
@@ -127,9 +149,11 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   };
 
   // The settle check's queue. Its consumer needs the handler, which needs the ports, which need the scheduler.
-  let settleCheckHandler: Handler<SQSEvent, { batchItemFailures: Array<{ itemIdentifier: string }> }> = () =>
-    Promise.reject(new Error('the settle check ran before the runtime was ready'));
-  const settleCheck: Handler<SQSEvent, { batchItemFailures: Array<{ itemIdentifier: string }> }> = (
+  let settleCheckHandler: LambdaHandler<
+    SQSEvent,
+    { batchItemFailures: Array<{ itemIdentifier: string }> }
+  > = () => Promise.reject(new Error('the settle check ran before the runtime was ready'));
+  const settleCheck: LambdaHandler<SQSEvent, { batchItemFailures: Array<{ itemIdentifier: string }> }> = (
     event,
     context,
   ) => settleCheckHandler(event, context);
@@ -145,16 +169,19 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
           visibilityTimeoutMs: CHECK_VISIBILITY_TIMEOUT_SECONDS * 1000,
         });
 
-  const config = modules.parseConfig(process.env);
-  if (options.faults) installFaults(options.faults);
+  // This run's faults, else those the deployment's environment names; without either, the process's (the adapters
+  // read IOT_PRESENCE_FAULTS from process.env once).
+  const faults =
+    options.faults ?? ('IOT_PRESENCE_FAULTS' in aws.env ? faultsFromEnvironment(env) : undefined);
+  if (faults) installFaults(faults);
   // Backoff in real milliseconds would stretch a virtual-time replay: retry quickly, as many times.
-  const clients = modules.createAwsClients({ retryBackoffMs: 5 });
+  const clients = createAwsClients({ ...sdkSettings(env), retryBackoffMs: 5 });
   // The deployed scheduler: a delayed message on the check queue. Its client names the emulator as its endpoint: the
   // emulator's queue URLs carry a host name (sqs.<region>.localhost) that only an explicit endpoint overrides.
   const scheduler: CheckScheduler =
     virtualChecks ?? new SqsCheckScheduler(sqs, aws.env.CHECK_QUEUE_URL as string);
-  const ports = modules.createAppWiring(config, { clock: { now: () => timers.now() }, clients, scheduler });
-  const fn = modules.buildHandlers(ports);
+  const ports = createAppWiring(config, { clock: { now: () => timers.now() }, clients, scheduler });
+  const fn = buildHandlers(ports);
   settleCheckHandler = fn.settleCheck;
 
   const stream = new StreamMapping({
@@ -216,8 +243,8 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     region: 'us-east-1',
     credentials: LOCAL_CREDENTIALS,
   });
-  const redriveHandler = modules.buildRedriveHandler(
-    modules.createRedriveWiring(modules.parseRedriveConfig(process.env), {
+  const redriveHandler = buildRedriveHandler(
+    createRedriveWiring(redriveConfig, {
       sqs,
       streams,
       ingest: { invoke: (target, event) => ingest.invoke(target, event) },
@@ -245,7 +272,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       await stream.drain();
     },
     async publishBatch(messages) {
-      await modules.forEachWithLimit(messages, 16, routeMessage);
+      await forEachWithLimit(messages, 16, routeMessage);
       await stream.drain();
     },
     async redrive() {
@@ -288,77 +315,43 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   };
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// The functions' modules. Handler modules read their configuration when they are imported, so the environment is
-// set first and they are imported dynamically. This is the only place that writes process.env or imports a handler
-// module; once builders are side-effect free, it becomes static imports of the builders.
-// ---------------------------------------------------------------------------------------------------------------
-async function importFunctionModules(env: Record<string, string>) {
-  Object.assign(process.env, env);
-  const [
-    { createAppWiring },
-    { createAwsClients },
-    { parseConfig, parseRedriveConfig },
-    presence,
-    deviceMessage,
-    reconcileEvents,
-    settleCheck,
-    sweep,
-    getDevice,
-    listDevices,
-    listDeviceEvents,
-    listAlerts,
-    health,
-    redrive,
-    { createRedriveWiring },
-    { forEachWithLimit },
-  ] = await Promise.all([
-    import('../composition-root.js'),
-    import('../adapters/aws-clients.js'),
-    import('../config.js'),
-    import('../handlers/ingest-presence.js'),
-    import('../handlers/ingest-device-message.js'),
-    import('../handlers/reconcile-events.js'),
-    import('../handlers/settle-check.js'),
-    import('../handlers/sweep.js'),
-    import('../handlers/get-device.js'),
-    import('../handlers/list-devices.js'),
-    import('../handlers/list-device-events.js'),
-    import('../handlers/list-alerts.js'),
-    import('../handlers/health.js'),
-    import('../handlers/redrive.js'),
-    import('../composition/redrive.js'),
-    import('../shared/concurrency.js'),
-  ]);
+/**
+ * The functions' handlers over one wiring: what each src/functions/<name>.ts builds from its production wiring.
+ */
+function buildHandlers(ports: AppWiring) {
   return {
-    forEachWithLimit,
-    createAppWiring,
-    createAwsClients,
-    parseConfig,
-    parseRedriveConfig,
-    createRedriveWiring,
-    buildHandlers: (ports: AppWiring) => ({
-      ingestPresence: presence.buildIngestPresenceHandler(ports) as Handler,
-      ingestDeviceMessage: deviceMessage.buildIngestDeviceMessageHandler(ports) as Handler,
-      reconcileEvents: reconcileEvents.buildReconcileEventsHandler(ports) as Handler<
-        DynamoDBStreamEvent,
-        { batchItemFailures: Array<{ itemIdentifier: string }> }
-      >,
-      settleCheck: settleCheck.buildSettleCheckHandler(ports) as Handler<
-        SQSEvent,
-        { batchItemFailures: Array<{ itemIdentifier: string }> }
-      >,
-      sweep: sweep.buildSweepHandler(ports) as Handler,
-      getDevice: getDevice.buildGetDeviceHandler(ports) as Handler,
-      listDevices: listDevices.buildListDevicesHandler(ports) as Handler,
-      listDeviceEvents: listDeviceEvents.buildListDeviceEventsHandler(ports) as Handler,
-      listAlerts: listAlerts.buildListAlertsHandler(ports) as Handler,
-      listIncidents: buildListIncidentsHandler(ports) as Handler,
-      getIncident: buildGetIncidentHandler(ports) as Handler,
-      fleet: buildFleetHandler(ports) as Handler,
-      health: health.buildHealthHandler(ports) as Handler,
-    }),
-    buildRedriveHandler: (ports: Parameters<typeof redrive.buildRedriveHandler>[0]) =>
-      redrive.buildRedriveHandler(ports) as Handler<unknown, RedriveResult>,
+    ingestPresence: buildIngestPresenceHandler(ports),
+    ingestDeviceMessage: buildIngestDeviceMessageHandler(ports),
+    reconcileEvents: buildReconcileEventsHandler(ports),
+    settleCheck: buildSettleCheckHandler(ports),
+    sweep: buildSweepHandler(ports),
+    getDevice: buildGetDeviceHandler(ports),
+    listDevices: buildListDevicesHandler(ports),
+    listDeviceEvents: buildListDeviceEventsHandler(ports),
+    listAlerts: buildListAlertsHandler(ports),
+    listIncidents: buildListIncidentsHandler(ports),
+    getIncident: buildGetIncidentHandler(ports),
+    fleet: buildFleetHandler(ports),
+    health: buildHealthHandler(ports),
+  };
+}
+
+/**
+ * What the SDK clients of a deployed function take from its environment (region, credentials, each service's
+ * endpoint), read from `env` and given to the clients as options.
+ */
+function sdkSettings(env: Environment): AwsClientOptions {
+  const { AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY } = env;
+  return {
+    ...(AWS_REGION ? { region: AWS_REGION } : {}),
+    ...(AWS_ACCESS_KEY_ID && AWS_SECRET_ACCESS_KEY
+      ? { credentials: { accessKeyId: AWS_ACCESS_KEY_ID, secretAccessKey: AWS_SECRET_ACCESS_KEY } }
+      : {}),
+    // A service left unset keeps the SDK's own resolution.
+    endpoints: {
+      dynamodb: env.AWS_ENDPOINT_URL_DYNAMODB,
+      sns: env.AWS_ENDPOINT_URL_SNS,
+      sqs: env.AWS_ENDPOINT_URL_SQS,
+    },
   };
 }

@@ -5,24 +5,24 @@
  *
  * Environment: MQTT_PORT (1883), HTTP_PORT (3000), SETTLE_WINDOW_SECONDS (120), VERSION_RESET_SECONDS (3600),
  * LOCAL_DATA_DIR (.local-data/dynamodb),
- * POWERTOOLS_LOG_LEVEL (WARN here, so that the functions' logs do not drown the console).
+ * POWERTOOLS_LOG_LEVEL (WARN by default here, so that the functions' logs do not drown the console).
  */
 import { rmSync } from 'node:fs';
 import { relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { quietForLocalRun } from '../adapters/observability.js';
 import { wholeNumberSetting } from '../config.js';
+import { dropSdkNodeVersionNotice } from './node-version-notice.js';
 import type { ReceivedAlert } from './runtime.js';
 import { assertJavaAvailable, JavaMissingError } from './services/dynamodb-local.js';
 
 const startedAt = performance.now();
-// The functions read their log level when they are imported: set it before anything loads them.
-process.env.POWERTOOLS_LOG_LEVEL ??= 'WARN';
-process.env.POWERTOOLS_DEV ??= 'true';
-process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
+// The functions log at WARN unless POWERTOOLS_LOG_LEVEL says otherwise, and print no EMF metrics.
+quietForLocalRun({ logLevel: 'WARN' });
 // Lambda runs Node 22; locally the SDK's notice about Node 20 support is noise.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+dropSdkNodeVersionNotice();
 
 function wholeNumberFromEnv(name: string, min: number, max?: number): number | undefined {
   try {

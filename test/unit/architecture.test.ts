@@ -36,3 +36,32 @@ describe('the layers', () => {
     ]);
   });
 });
+
+describe('the environment', () => {
+  /** Assignments to process.env (`=`, `??=`, `||=`, `&&=`), Object.assign into it, and deletions from it. */
+  const writes =
+    /process\.env(?:\.\w+|\[[^\]]+\])\s*(?:\?\?|\|\||&&)?=(?!=)|Object\.assign\(\s*process\.env\b|delete\s+process\.env\b/g;
+
+  it('the pattern finds the ways of writing it', () => {
+    const samples = [
+      "process.env.A = 'x'",
+      "process.env.A ??= 'x'",
+      "process.env[name] ||= 'x'",
+      'Object.assign(process.env, env)',
+      'delete process.env.A',
+    ];
+    expect(samples.filter((sample) => sample.match(writes))).toEqual(samples);
+    expect("process.env.A === 'x' || process.env.B ?? process.env.C".match(writes)).toBeNull();
+  });
+
+  it.each(sourceFiles('local'))('%s never writes process.env', (file) => {
+    expect(readFileSync(`${src}${file}`, 'utf8').match(writes) ?? []).toEqual([]);
+  });
+
+  it.each(sourceFiles('handlers'))(
+    '%s reads no environment: its wiring carries the configuration',
+    (file) => {
+      expect(readFileSync(`${src}${file}`, 'utf8')).not.toMatch(/process\.env/);
+    },
+  );
+});

@@ -1,7 +1,10 @@
-import type { Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 
 /** A function's handler as Lambda calls it. */
 export type LambdaHandler<E = unknown, R = unknown> = (event: E, context: Context) => Promise<R>;
+
+/** The handler of an HTTP API route, as API Gateway (HTTP API, payload format 2.0) calls it. */
+export type ApiHandler = LambdaHandler<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>;
 
 /** What the local Lambda parts count, as AWS would see it. */
 export interface InvocationCounters {
