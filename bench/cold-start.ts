@@ -42,6 +42,7 @@ const FUNCTION_ENV: Record<string, string> = {
   DEVICES_TABLE: 'bench-devices',
   ALERTS_TABLE: 'bench-alerts',
   REJECTED_TABLE: 'bench-rejected',
+  UPTIME_TABLE: 'bench-uptime',
   ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:bench-alerts',
   CHECK_QUEUE_URL: 'http://127.0.0.1:9/000000000000/bench-checks',
   CURSOR_SIGNING_KEY: 'bench-cursor-signing-key-0123456789',

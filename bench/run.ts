@@ -20,6 +20,7 @@ import { benchReplay } from './replay.js';
 import { type BenchStack, startBenchStack } from './stack.js';
 import { benchStatusApi } from './status-api.js';
 import { type BenchOutcome, type BenchResult, fmt, progress, renderTable, timed } from './support.js';
+import { benchUptime } from './uptime.js';
 
 const quick = process.argv.includes('--quick');
 /** `npm run bench -- replay accuracy`: only the entries named (their results replace those in results.json). */
@@ -33,6 +34,7 @@ const SIZES = quick
       alerts: { devices: 50, concurrentReconcilers: 8 },
       status: { gets: 200, pages: 60 },
       fleetAlerts: { devices: 40, fleetGets: 20 },
+      uptime: { days: 3, takeoversPerDay: 200 },
       coldStart: { runs: 3 },
       replay: { devices: 18, hours: 24 },
       endToEnd: { devices: 8, hours: 6 },
@@ -44,6 +46,7 @@ const SIZES = quick
       alerts: { devices: 50, concurrentReconcilers: 8 },
       status: { gets: 500, pages: 200 },
       fleetAlerts: { devices: 100, fleetGets: 50 },
+      uptime: { days: 10, takeoversPerDay: 400 },
       coldStart: { runs: 9 },
       // A generated day of 10,195 lines (issue 9's budget is set on a 10,000-line day).
       replay: { devices: 41, hours: 24 },
@@ -96,7 +99,7 @@ async function main(): Promise<number> {
 
   let startupMs = 0;
   try {
-    if (!['ingest', 'reconcile', 'alerts', 'status-api', 'fleet-alerts', 'replay'].some(wanted)) {
+    if (!['ingest', 'reconcile', 'alerts', 'status-api', 'fleet-alerts', 'uptime', 'replay'].some(wanted)) {
       throw new SkipSharedStack();
     }
     progress(`mode: ${quick ? 'quick' : 'full'}; starting DynamoDB Local and the SNS/SQS emulator`);
@@ -117,6 +120,7 @@ async function main(): Promise<number> {
       ),
     );
     measured.push(await measure('fleet-alerts', () => benchFleetAlerts(running, SIZES.fleetAlerts)));
+    measured.push(await measure('uptime', () => benchUptime(running, SIZES.uptime)));
   } catch (error) {
     if (!(error instanceof SkipSharedStack)) throw error;
   } finally {

@@ -17,7 +17,7 @@ const ITERATOR_AGE_THRESHOLD_MS = 5 * 60 * 1000;
 /** The dead-letter queues of the stack (logical ids of infra/resources.yml). */
 const DEAD_LETTER_QUEUES = ['IngestDlq', 'ReconcileDlq', 'CheckDlq'];
 /** The tables of the stack (logical ids of infra/resources.yml). */
-const TABLES = ['EventsTable', 'DevicesTable', 'AlertsTable', 'RejectedTable'];
+const TABLES = ['EventsTable', 'DevicesTable', 'AlertsTable', 'RejectedTable', 'UptimeTable'];
 /**
  * DynamoDB publishes ThrottledRequests only per table *and* operation; the alarm sums the operations the service
  * uses (an alarm's metric math takes at most 10 metrics).

@@ -9,7 +9,7 @@ import { createIngestWiring } from './composition/ingest.js';
 import { createReconcilerWiring } from './composition/reconciler.js';
 import type { Config } from './config.js';
 import type { CheckScheduler, Clock } from './domain/ports.js';
-import type { FleetQueries, IncidentQueries } from './domain/queries.js';
+import type { FleetQueries, IncidentQueries, UptimeDayQueries } from './domain/queries.js';
 import type { Reconciler } from './domain/reconciler.js';
 import type { PresenceSettings } from './domain/settings.js';
 import type { CursorCodec } from './handlers/shared/paging.js';
@@ -30,6 +30,9 @@ export interface AppWiring {
   ledger: DynamoDbAlertLedger;
   incidents: IncidentQueries;
   fleet: FleetQueries;
+  uptimeDays: UptimeDayQueries;
+  /** W, as the uptime report counts outages. */
+  settleWindowMs: number;
   reconciler: Reconciler;
   cursors: CursorCodec;
 }
@@ -62,6 +65,8 @@ export function createAppWiring(config: Config, overrides: AppWiringOverrides = 
     ledger: reconciling.ledger,
     incidents: api.incidents,
     fleet: api.fleet,
+    uptimeDays: api.uptimeDays,
+    settleWindowMs: api.settleWindowMs,
     reconciler: reconciling.reconciler,
     cursors: api.cursors,
   };

@@ -13,6 +13,7 @@ const configSchema = z.object({
   DEVICES_TABLE: minLength(3),
   ALERTS_TABLE: minLength(3),
   REJECTED_TABLE: minLength(3),
+  UPTIME_TABLE: minLength(3),
   ALERT_TOPIC_ARN: z.string().check(z.startsWith('arn:')),
   CHECK_QUEUE_URL: z.url(),
   SETTLE_WINDOW_SECONDS: positiveInteger(120, 840),
@@ -31,6 +32,8 @@ const configSchema = z.object({
   FLEET_RECOVERED_SHARE: z._default(z.coerce.number().check(z.gt(0), z.lte(1)), 0.9),
   EVENT_TTL_DAYS: positiveInteger(30, 3650),
   ALERT_TTL_DAYS: positiveInteger(90, 3650),
+  /** At least the 90 days a report may span. */
+  UPTIME_TTL_DAYS: z._default(z.coerce.number().check(z.int(), z.gte(90), z.lte(3650)), 400),
   CURSOR_SIGNING_KEY: minLength(16),
   IOT_PRESENCE_FAULTS: z.optional(z.string()),
 });

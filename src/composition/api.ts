@@ -4,6 +4,7 @@ import { HmacCursorCodec } from '../adapters/cursor-codec.js';
 import { DynamoDbAlertLedger } from '../adapters/dynamodb/alert-ledger.js';
 import { DynamoDbEventLog } from '../adapters/dynamodb/event-log.js';
 import { DynamoDbFleetIncidents } from '../adapters/dynamodb/fleet-incidents.js';
+import { DynamoDbUptimeDays } from '../adapters/dynamodb/uptime-days.js';
 import { createDynamoDbClient } from '../adapters/dynamodb-client.js';
 import { type Config, productionConfig } from '../config.js';
 import type { Clock } from '../domain/ports.js';
@@ -13,6 +14,7 @@ import type {
   EventQueries,
   FleetQueries,
   IncidentQueries,
+  UptimeDayQueries,
 } from '../domain/queries.js';
 import type { CursorCodec } from '../handlers/shared/paging.js';
 import { createDeviceStore } from './device-store.js';
@@ -25,7 +27,10 @@ export interface ApiWiring {
   eventLog: EventQueries;
   ledger: AlertQueries;
   incidents: IncidentQueries;
+  uptimeDays: UptimeDayQueries;
   cursors: CursorCodec;
+  /** W: how long a disconnection lasts before it is an outage. */
+  settleWindowMs: number;
 }
 
 export function createApiWiring(
@@ -40,7 +45,9 @@ export function createApiWiring(
     eventLog: new DynamoDbEventLog(dynamo, config.EVENTS_TABLE, config.EVENT_TTL_DAYS),
     ledger: new DynamoDbAlertLedger(dynamo, config.ALERTS_TABLE, config.ALERT_TTL_DAYS),
     incidents: new DynamoDbFleetIncidents(dynamo, config.ALERTS_TABLE),
+    uptimeDays: new DynamoDbUptimeDays(dynamo, config.UPTIME_TABLE, config.UPTIME_TTL_DAYS),
     cursors: new HmacCursorCodec(config.CURSOR_SIGNING_KEY),
+    settleWindowMs: config.SETTLE_WINDOW_SECONDS * 1000,
   };
 }
 

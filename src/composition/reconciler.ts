@@ -7,6 +7,7 @@ import { DynamoDbAlertLedger } from '../adapters/dynamodb/alert-ledger.js';
 import type { DynamoDbDeviceStore } from '../adapters/dynamodb/device-store.js';
 import { DynamoDbFleetIncidents } from '../adapters/dynamodb/fleet-incidents.js';
 import { DynamoDbRejectionStore } from '../adapters/dynamodb/rejection-store.js';
+import { DynamoDbUptimeDays } from '../adapters/dynamodb/uptime-days.js';
 import { createDynamoDbClient } from '../adapters/dynamodb-client.js';
 import { logger, metrics } from '../adapters/observability.js';
 import { SnsAlertPublisher } from '../adapters/sns-alert-publisher.js';
@@ -69,6 +70,7 @@ export function createReconcilerWiring(config: Config, clients: ReconcilerClient
     fleet,
     scheduler,
     outboxes: devices,
+    uptimeDays: new DynamoDbUptimeDays(clients.dynamo, config.UPTIME_TABLE, config.UPTIME_TTL_DAYS),
     clock,
     settings,
     onPublishFailure: (alert, error) =>

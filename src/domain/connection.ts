@@ -45,7 +45,8 @@ export function refOf(connection: ConnectionRef): ConnectionRef {
     : { sessionIdentifier: connection.sessionIdentifier, versionNumber: connection.versionNumber };
 }
 
-const earliest = (a: number | undefined, b: number | undefined) =>
+/** The earlier of two optional times. */
+export const earliest = (a: number | undefined, b: number | undefined) =>
   a === undefined ? b : b === undefined ? a : Math.min(a, b);
 
 /** The union of two partial views of the same connection: earliest times, first-known reason. */

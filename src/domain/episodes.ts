@@ -97,6 +97,26 @@ export function detectEpisodes(
 }
 
 /**
+ * The kinds of episode going on at `now` (the rule was met less than a window ago: a new episode would need a whole
+ * window without it), and when the first of them ends.
+ */
+export function activeEpisodes(
+  cursor: EpisodeCursor | undefined,
+  now: number,
+  rules: Record<EpisodeKind, EpisodeRule>,
+): { kinds: EpisodeKind[]; endsAt?: number } {
+  const kinds: EpisodeKind[] = [];
+  let endsAt: number | undefined;
+  for (const kind of ['clientid-conflict', 'flapping'] as const) {
+    const lastMet = cursor?.[kind];
+    if (lastMet === undefined || now > lastMet + rules[kind].windowMs) continue;
+    kinds.push(kind);
+    endsAt = Math.min(endsAt ?? Infinity, lastMet + rules[kind].windowMs + 1);
+  }
+  return endsAt === undefined ? { kinds } : { kinds, endsAt };
+}
+
+/**
  * The marks a later decision can need: a new mark's window holds at most `minCount - 1` older ones worth counting,
  * and none older than a window (plus what a late delivery may still bring) before now.
  */

@@ -15,6 +15,7 @@ import {
   compareConnections,
   connectionName,
   dropUndefined,
+  earliest,
   firstSeenAt,
   orderConnections,
   orderTime,
@@ -29,6 +30,7 @@ import {
 } from './device-events.js';
 import type { DeviceFacts, WillFacts } from './device-facts.js';
 import {
+  activeEpisodes,
   detectEpisodes,
   type EpisodeCursor,
   type EpisodeKind,
@@ -41,6 +43,7 @@ import {
   takeoverMarks,
 } from './episodes.js';
 import type { PresenceSettings } from './settings.js';
+import { continueUptime, type UptimeCursor, type UptimeEdge } from './uptime.js';
 
 export type AlertType = 'offline' | 'online' | EpisodeKind;
 
@@ -59,6 +62,8 @@ export interface AlertCursor {
   ahead?: string[];
   /** The last time each kind of episode rule was met in its latest alerted episode. */
   episodes?: EpisodeCursor;
+  /** The settled timeline folded into uptime per day (uptime.ts). */
+  uptime?: UptimeCursor;
 }
 
 export interface AlertDecision extends ConnectionRef {
@@ -103,6 +108,8 @@ export interface DeviceView {
   lastEventAt?: number;
   lastConnectedAt?: number;
   lastDisconnectedAt?: number;
+  /** The episodes going on now (episodes.ts `activeEpisodes`); absent when none. */
+  episodes?: EpisodeKind[];
 }
 
 export interface Evaluation {
@@ -110,7 +117,10 @@ export interface Evaluation {
   view?: DeviceView;
   alerts: AlertDecision[];
   cursor?: AlertCursor;
-  /** When the device must be evaluated again even if no event arrives (an end that may become an outage). */
+  /**
+   * When the device must be evaluated again even if no event arrives: an end that may become an outage, or the end
+   * of an episode (the device leaves the fleet's count of devices in one).
+   */
   recheckAt?: number;
   /** The facts worth keeping: what can still change an answer. */
   facts: DeviceFacts;
@@ -184,6 +194,11 @@ export function presenceEnds(
   });
   const shownWill = new Map([...nearestWill].map(([index, { will }]) => [index, will.eventId]));
   return { byIndex, explained, shownWill };
+}
+
+/** A birth connection with no birth: only its will tells of it, so its start is unknown. */
+function isWillOnly(connection: ConnectionFacts): boolean {
+  return connection.source === 'birth' && connection.startSeenAt === undefined;
 }
 
 /** A connection that only a will tells of: a device without presence whose will came with no birth before it. */
@@ -293,6 +308,8 @@ function againstCursor(connection: ConnectionFacts, cursor: AlertCursor, setting
 interface Walk {
   alerts: AlertDecision[];
   cursor?: AlertCursor;
+  /** The steps the cursor moved over, in order: each is settled, and passed once. */
+  steps: Array<{ index: number; through: AlertCursor['through'] }>;
 }
 
 /**
@@ -313,8 +330,11 @@ export function walkAlerts(
   let outageSince = cursor?.outageSince;
   let holding = false;
   const ahead: string[] = [];
-  const advance = (connection: ConnectionFacts, through: AlertCursor['through']) => {
+  const steps: Walk['steps'] = [];
+  const advance = (index: number, through: AlertCursor['through']) => {
     if (holding) return;
+    const connection = ordered[index] as ConnectionFacts;
+    steps.push({ index, through });
     nextCursor = { at: refOf(connection), atTime: orderTime(connection), through };
     if (outageSince !== undefined) nextCursor.outageSince = outageSince;
   };
@@ -339,7 +359,7 @@ export function walkAlerts(
         });
         outageSince = undefined;
       }
-      advance(connection, 'start');
+      advance(index, 'start');
     }
     const fate = fates[index] as Fate;
     if (fate.kind === 'outage') {
@@ -356,7 +376,7 @@ export function walkAlerts(
       });
       outageSince = fate.end.seenAt;
     }
-    if (fate.kind === 'outage' || fate.kind === 'passed') advance(connection, 'end');
+    if (fate.kind === 'outage' || fate.kind === 'passed') advance(index, 'end');
     else holding = true;
   });
   if (nextCursor && ahead.length > 0) nextCursor = { ...nextCursor, ahead };
@@ -364,7 +384,23 @@ export function walkAlerts(
     const { ahead: _, ...rest } = nextCursor;
     nextCursor = rest;
   }
-  return { alerts, cursor: nextCursor };
+  return { alerts, cursor: nextCursor, steps };
+}
+
+/**
+ * The uptime edges of the steps the cursor moved over: connected from a connection's first sighting; disconnected
+ * from the first sighting of its end, unless a newer connection was already seen by then (a takeover).
+ */
+function uptimeEdges(ordered: readonly ConnectionFacts[], ends: Ends, steps: Walk['steps']): UptimeEdge[] {
+  return steps.flatMap(({ index, through }): UptimeEdge[] => {
+    const connection = ordered[index] as ConnectionFacts;
+    if (through === 'start')
+      return isWillOnly(connection) ? [] : [{ at: firstSeenAt(connection), connected: true }];
+    const end = ends.byIndex.get(index);
+    const next = ordered[index + 1];
+    if (!end || (next && firstSeenAt(next) <= end.seenAt)) return [];
+    return [{ at: end.seenAt, connected: false }];
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -508,6 +544,10 @@ function withoutStaleIdentity(connection: ConnectionFacts): ConnectionFacts {
   return rest;
 }
 
+function withEpisodes(view: DeviceView | undefined, kinds: EpisodeKind[]): DeviceView | undefined {
+  return view && kinds.length > 0 ? { ...view, episodes: kinds } : view;
+}
+
 function viewOf(
   facts: DeviceFacts,
   ordered: readonly ConnectionFacts[],
@@ -577,12 +617,18 @@ export function evaluateDevice(
   const rechecks = fates.flatMap((fate) =>
     fate.kind === 'pending' && fate.recheckAt !== undefined ? [fate.recheckAt] : [],
   );
-  const recheckAt = rechecks.length > 0 ? Math.min(...rechecks) : undefined;
+  const endRecheckAt = rechecks.length > 0 ? Math.min(...rechecks) : undefined;
+  const ongoing = activeEpisodes(episodes.cursor, now, settings.episodes);
+  const recheckAt = earliest(endRecheckAt, ongoing.endsAt);
   const kept = compact(facts, ordered, ends, walk.cursor, now, settings);
+  const uptime = continueUptime(cursor?.uptime, uptimeEdges(ordered, ends, walk.steps), {
+    restart: cursor !== undefined && alertCursor !== cursor,
+    outageAfterMs: settings.settleWindowMs,
+  });
   return {
-    view: viewOf(facts, ordered, ends, recheckAt),
+    view: withEpisodes(viewOf(facts, ordered, ends, endRecheckAt), ongoing.kinds),
     alerts: [...walk.alerts, ...episodes.alerts],
-    cursor: walk.cursor && dropUndefined({ ...walk.cursor, episodes: episodes.cursor }),
+    cursor: walk.cursor && dropUndefined({ ...walk.cursor, episodes: episodes.cursor, uptime }),
     recheckAt,
     facts: dropUndefined({ ...kept.facts, marks: episodes.marks }),
     unexplainedWills: kept.unexplainedWills,

@@ -2,6 +2,7 @@ import type { DeviceEvent } from './device-events.js';
 import type { DeviceFacts } from './device-facts.js';
 import type { AlertCursor, AlertDecision, DeviceView } from './evaluate.js';
 import type { FleetAlert } from './fleet-incidents.js';
+import type { UptimeDay } from './uptime.js';
 
 /** Time is a parameter of the domain: adapters give the wall clock, replays a virtual one. */
 export interface Clock {
@@ -79,6 +80,12 @@ export interface CheckScheduler {
    * the check is written, so that no written state ever waits for a check that was never asked for.
    */
   scheduleCheck(deviceId: string, recheckAt: number, now: number): Promise<void>;
+}
+
+/** Finished uptime days, one item each, so that a report reads per day and never per event. */
+export interface UptimeDayStore {
+  /** Saving a day again with the same figures changes nothing. */
+  save(deviceId: string, days: readonly UptimeDay[]): Promise<void>;
 }
 
 export interface OutboxFinder {

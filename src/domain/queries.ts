@@ -1,7 +1,9 @@
 import type { DeviceEvent } from './device-events.js';
+import type { EpisodeKind } from './episodes.js';
 import type { DeviceView } from './evaluate.js';
 import type { Incident } from './fleet-incidents.js';
 import type { AnyAlert } from './ports.js';
+import type { UptimeCursor, UptimeDay } from './uptime.js';
 
 /**
  * Where the next page starts: a plain JSON object that only the store which returned it understands. Callers keep
@@ -31,6 +33,18 @@ export interface DeviceQueries {
   /** The device as it stands at `now`, derived from its record; undefined for a device never seen. */
   getView(deviceId: string, now: number): Promise<DeviceView | undefined>;
   listByStatus(status: DeviceView['status'], page: PageRequest): Promise<Page<DeviceSummary>>;
+  /** The view and the settled timeline's cursor, from one read; undefined for a device never seen. */
+  getUptimeStanding(deviceId: string, now: number): Promise<UptimeStanding | undefined>;
+}
+
+export interface UptimeStanding {
+  view?: DeviceView;
+  uptime?: UptimeCursor;
+}
+
+export interface UptimeDayQueries {
+  /** The saved days from `from` to `to` (YYYY-MM-DD), and the newest one before `from`; oldest first. */
+  savedDays(deviceId: string, from: string, to: string): Promise<UptimeDay[]>;
 }
 
 /** An event as the event log keeps it; `raw` is the input as received. */
@@ -69,6 +83,8 @@ export interface FleetCounts {
   /** Devices whose last end may still become an outage (inside W). */
   unsettled: number;
   disconnectedByReason: Record<string, number>;
+  /** Devices in a clientid-conflict or flapping episode now (a device may be in both). */
+  inEpisode: Record<EpisodeKind, number>;
 }
 
 export interface FleetQueries {

@@ -1,7 +1,7 @@
 import type { DeviceEvent } from './device-events.js';
 import { applyEvents, type DeviceFacts, emptyFacts, type WillFacts } from './device-facts.js';
 import { ConcurrentUpdateError } from './errors.js';
-import { type DeviceView, evaluateDevice } from './evaluate.js';
+import { type AlertCursor, type DeviceView, evaluateDevice } from './evaluate.js';
 import type { FleetTracker } from './fleet-tracker.js';
 import type {
   Alert,
@@ -13,8 +13,10 @@ import type {
   OutboxEntry,
   OutboxFinder,
   StoredDevice,
+  UptimeDayStore,
 } from './ports.js';
 import type { PresenceSettings } from './settings.js';
+import { withoutSavedDays } from './uptime.js';
 
 export interface ReconcilerPorts {
   store: DeviceStore;
@@ -22,6 +24,7 @@ export interface ReconcilerPorts {
   publisher: AlertPublisher;
   scheduler: CheckScheduler;
   outboxes: OutboxFinder;
+  uptimeDays: UptimeDayStore;
   clock: Clock;
   settings: PresenceSettings;
   /** Fleet incidents: places each offline and online alert before it is published (fleet-tracker.ts). */
@@ -93,6 +96,7 @@ export class Reconciler {
       const stored = await store.load(deviceId);
       const facts = applyEvents(stored?.facts ?? emptyFacts(deviceId), events);
       const evaluation = evaluateDevice(facts, stored?.cursor, now, settings);
+      const cursor = await this.saveFinishedDays(deviceId, stored, evaluation.cursor);
       const decided: Alert[] = evaluation.alerts.map((decision) => ({ ...decision, decidedAt: now }));
       // Entries whose publisher's lease ran out (it failed, or died) are taken over with this write.
       const previous = stored?.outbox ?? [];
@@ -114,7 +118,7 @@ export class Reconciler {
         claimed.length === 0 &&
         stored.recheckAt === evaluation.recheckAt &&
         sameData(whatDecides(stored.facts), whatDecides(evaluation.facts)) &&
-        sameData(stored.cursor, evaluation.cursor);
+        sameData(stored.cursor, cursor);
       const nothingKnown = stored === undefined && evaluation.view === undefined && facts.wills.length === 0;
       if (unchanged || nothingKnown) {
         if (fromCheck && evaluation.recheckAt !== undefined) {
@@ -124,7 +128,7 @@ export class Reconciler {
       }
       const written: Omit<StoredDevice, 'revision'> & { view?: DeviceView } = {
         facts: evaluation.facts,
-        cursor: evaluation.cursor,
+        cursor,
         view: evaluation.view,
         recheckAt: evaluation.recheckAt,
         outbox,
@@ -162,6 +166,21 @@ export class Reconciler {
     for (const deviceId of unsent) retried += (await this.reconcile(deviceId)).published;
     retried += (await this.ports.fleet?.sweep()) ?? 0;
     return { devices: unsent.length, retried };
+  }
+
+  /**
+   * Uptime days the stored record finished are saved on their own before the record is written without them: an
+   * outbox, so a day is never lost and saving it twice writes the same figures.
+   */
+  private async saveFinishedDays(
+    deviceId: string,
+    stored: StoredDevice | undefined,
+    cursor: AlertCursor | undefined,
+  ): Promise<AlertCursor | undefined> {
+    const finished = stored?.cursor?.uptime?.unsaved ?? [];
+    if (finished.length === 0 || !cursor?.uptime) return cursor;
+    await this.ports.uptimeDays.save(deviceId, finished);
+    return { ...cursor, uptime: withoutSavedDays(cursor.uptime, finished) };
   }
 
   private async schedule(deviceId: string, recheckAt: number, now: number): Promise<void> {

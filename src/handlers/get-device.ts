@@ -19,6 +19,7 @@ function deviceStatusBody(view: DeviceView) {
     lastEventAt: isoTime(view.lastEventAt),
     lastConnectedAt: isoTime(view.lastConnectedAt),
     lastDisconnectedAt: isoTime(view.lastDisconnectedAt),
+    episodes: view.episodes ?? [],
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * The deployed HTTP API (API Gateway HTTP API, payload format 2.0) on loopback: the same five GET routes as
+ * The deployed HTTP API (API Gateway HTTP API, payload format 2.0) on loopback: the same GET routes as
  * serverless.yml, each request turned into an APIGatewayProxyEventV2 and handed to the function's handler.
  * There is no IAM signature check locally, so the server only ever binds to a loopback address.
  */
@@ -16,6 +16,7 @@ export interface HttpRoutesHandlers {
   getDevice: HttpHandler;
   listDevices: HttpHandler;
   listDeviceEvents: HttpHandler;
+  deviceUptime: HttpHandler;
   listAlerts: HttpHandler;
   listIncidents: HttpHandler;
   fleet: HttpHandler;
@@ -98,6 +99,13 @@ export function matchRoute(rawPath: string): RouteMatch | undefined {
     return {
       routeKey: 'GET /devices/{deviceId}/events',
       functionName: 'listDeviceEvents',
+      pathParameters: { deviceId: decode(deviceSegment) },
+    };
+  }
+  if (segments.length === 3 && segments[2] === 'uptime') {
+    return {
+      routeKey: 'GET /devices/{deviceId}/uptime',
+      functionName: 'deviceUptime',
       pathParameters: { deviceId: decode(deviceSegment) },
     };
   }

@@ -25,6 +25,7 @@ import { createRedriveWiring } from '../composition/redrive.js';
 import { type AppWiring, createAppWiring } from '../composition-root.js';
 import { parseConfig, parseRedriveConfig } from '../config.js';
 import type { AnyAlert, CheckScheduler } from '../domain/ports.js';
+import { buildDeviceUptimeHandler } from '../handlers/device-uptime.js';
 import { buildFleetHandler } from '../handlers/fleet.js';
 import { buildGetDeviceHandler } from '../handlers/get-device.js';
 import { buildHealthHandler } from '../handlers/health.js';
@@ -95,6 +96,7 @@ export interface LocalRuntime {
     getDevice: ApiHandler;
     listDevices: ApiHandler;
     listDeviceEvents: ApiHandler;
+    deviceUptime: ApiHandler;
     listAlerts: ApiHandler;
     listIncidents: ApiHandler;
     getIncident: ApiHandler;
@@ -259,6 +261,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       getDevice: fn.getDevice,
       listDevices: fn.listDevices,
       listDeviceEvents: fn.listDeviceEvents,
+      deviceUptime: fn.deviceUptime,
       listAlerts: fn.listAlerts,
       listIncidents: fn.listIncidents,
       getIncident: fn.getIncident,
@@ -328,6 +331,7 @@ function buildHandlers(ports: AppWiring) {
     getDevice: buildGetDeviceHandler(ports),
     listDevices: buildListDevicesHandler(ports),
     listDeviceEvents: buildListDeviceEventsHandler(ports),
+    deviceUptime: buildDeviceUptimeHandler(ports),
     listAlerts: buildListAlertsHandler(ports),
     listIncidents: buildListIncidentsHandler(ports),
     getIncident: buildGetIncidentHandler(ports),

@@ -160,6 +160,7 @@ describe('the packaged artifact', () => {
 
     // Assert
     expect(loaded.map(({ fn }) => fn.key).sort()).toEqual([
+      'deviceUptime',
       'fleet',
       'getDevice',
       'getIncident',

@@ -447,6 +447,7 @@ export async function startArtifactStack(options: StartOptions): Promise<Artifac
       DevicesTable: aws.env.DEVICES_TABLE ?? '',
       AlertsTable: aws.env.ALERTS_TABLE ?? '',
       RejectedTable: aws.env.REJECTED_TABLE ?? '',
+      UptimeTable: aws.env.UPTIME_TABLE ?? '',
       AlertTopic: aws.env.ALERT_TOPIC_ARN ?? '',
       CheckQueue: aws.env.CHECK_QUEUE_URL ?? '',
       IngestDlq: aws.env.INGEST_DLQ_URL ?? '',

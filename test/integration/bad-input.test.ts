@@ -58,6 +58,13 @@ const malformed: Array<[string, { topic: string; payload: unknown; clientId?: st
     },
   ],
   [
+    'a clientId the service keeps its fleet counters under',
+    {
+      topic: '$aws/events/presence/connected/$counts#3',
+      payload: { ...valid.payload, clientId: '$counts#3' },
+    },
+  ],
+  [
     'a topic naming another client',
     { topic: '$aws/events/presence/connected/other', payload: valid.payload },
   ],

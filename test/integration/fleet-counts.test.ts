@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiWiring } from '../../src/composition/api.js';
 import { createReconcilerWiring } from '../../src/composition/reconciler.js';
 import type { DeviceView } from '../../src/domain/evaluate.js';
+import { buildGetDeviceHandler } from '../../src/handlers/get-device.js';
 import { seededRandom } from '../../src/shared/seeded-random.js';
 import { generateFleetTrace } from '../fixtures/aws-model/index.js';
 import { faultyClient } from '../fixtures/faulty-dynamodb.js';
@@ -30,41 +32,56 @@ async function listAll(status: DeviceView['status']) {
   return items;
 }
 
-describe('GET /fleet', () => {
-  it('counts exactly what a full listing finds, after concurrent reconcilers, redeliveries and lost responses', async () => {
-    // Arrange: a generated fleet day, reconciled eight events at a time (a device's events may race each other),
-    // each delivered twice, through a client that loses 10% of requests or responses; failed calls are retried.
-    const trace = generateFleetTrace({ devices: 24, hours: 3, seed: 77, profile: 'mixed' });
-    const random = seededRandom(9);
-    let now = trace.startAt;
-    const { clients, config } = stack.runtime.ports;
-    const wiring = createReconcilerWiring(config, {
-      ...clients,
-      dynamo: faultyClient(clients.dynamo, random, 0.1),
-      scheduler: { scheduleCheck: async () => undefined },
-      clock: { now: () => now },
-    });
-    const reconcile = async (deviceId: string, events: Parameters<typeof wiring.reconciler.reconcile>[1]) => {
-      for (let attempt = 1; ; attempt += 1) {
-        try {
-          return await wiring.reconciler.reconcile(deviceId, events);
-        } catch (error) {
-          if (attempt > 30) throw error;
-        }
+/**
+ * Reconciles a generated trace eight events at a time (a device's events may race each other), each delivered
+ * twice, through a client that loses 10% of requests or responses; failed calls are retried. `now` moves with it.
+ */
+function faultyReconciler(seed: number, startAt: number) {
+  const random = seededRandom(seed);
+  const clock = { at: startAt };
+  const { clients, config } = stack.runtime.ports;
+  const wiring = createReconcilerWiring(config, {
+    ...clients,
+    dynamo: faultyClient(clients.dynamo, random, 0.1),
+    scheduler: { scheduleCheck: async () => undefined },
+    clock: { now: () => clock.at },
+  });
+  const reconcile = async (deviceId: string, events: Parameters<typeof wiring.reconciler.reconcile>[1]) => {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await wiring.reconciler.reconcile(deviceId, events);
+      } catch (error) {
+        if (attempt > 30) throw error;
       }
-    };
-    const lines = trace.deliveries.filter((line) => line.deviceEvent.kind !== 'connect_failed');
-    // Act
-    for (let i = 0; i < lines.length; i += 8) {
-      const batch = lines.slice(i, i + 8);
-      now = Math.max(now, ...batch.map((line) => line.at));
+    }
+  };
+  const replay = async (lines: ReturnType<typeof generateFleetTrace>['deliveries']) => {
+    const kept = lines.filter((line) => line.deviceEvent.kind !== 'connect_failed');
+    for (let i = 0; i < kept.length; i += 8) {
+      const batch = kept.slice(i, i + 8);
+      clock.at = Math.max(clock.at, ...batch.map((line) => line.at));
       await Promise.all(
         [...batch, ...batch].map((line) => reconcile(line.deviceEvent.deviceId, [line.deviceEvent])),
       );
     }
-    now = trace.horizon + 3_600_000;
-    const deviceIds = [...new Set(lines.map((line) => line.deviceEvent.deviceId))];
+    return [...new Set(kept.map((line) => line.deviceEvent.deviceId))];
+  };
+  /** Every device looked at again at `at`, as its scheduled check would. */
+  const checkAllAt = async (at: number, deviceIds: readonly string[]) => {
+    clock.at = at;
     await Promise.all(deviceIds.map((deviceId) => reconcile(deviceId, [])));
+  };
+  return { replay, checkAllAt };
+}
+
+describe('GET /fleet', () => {
+  it('counts exactly what a full listing finds, after concurrent reconcilers, redeliveries and lost responses', async () => {
+    // Arrange
+    const trace = generateFleetTrace({ devices: 24, hours: 3, seed: 77, profile: 'mixed' });
+    const reconciler = faultyReconciler(9, trace.startAt);
+    // Act
+    const deviceIds = await reconciler.replay(trace.deliveries);
+    await reconciler.checkAllAt(trace.horizon + 3_600_000, deviceIds);
     const fleet = await callApi(stack.runtime.handlers.fleet, apiEvent('/fleet'));
     const connected = await listAll('connected');
     const disconnected = await listAll('disconnected');
@@ -81,5 +98,44 @@ describe('GET /fleet', () => {
       unsettled: [...connected, ...disconnected].filter((d) => !d.settled).length,
       disconnectedByReason: byReason,
     });
+  });
+
+  it('counts the devices in a clientid-conflict or flapping episode as their own pages show them, until it ends', async () => {
+    // Arrange: a fleet whose devices fight over their ids; looked at a minute after the first conflict alert is owed.
+    const trace = generateFleetTrace({
+      devices: 10,
+      hours: 1,
+      seed: 5,
+      profile: 'fights',
+      startAt: Date.UTC(2026, 10, 2),
+    });
+    const firstConflict = trace.expected.episodes.find((e) => e.type === 'clientid-conflict');
+    if (!firstConflict) throw new Error('the generated fleet has no clientid fight');
+    const middle = firstConflict.since + 60_000;
+    const reconciler = faultyReconciler(13, trace.startAt);
+    const { config, clients } = stack.runtime.ports;
+    const inEpisodeOnTheirPages = async (deviceIds: readonly string[], at: number) => {
+      const getDevice = buildGetDeviceHandler(
+        createApiWiring(config, { dynamo: clients.dynamo, clock: { now: () => at } }),
+      );
+      const counts = { 'clientid-conflict': 0, flapping: 0 };
+      for (const deviceId of deviceIds) {
+        const page = await callApi(getDevice, apiEvent(`/devices/${deviceId}`, { deviceId }));
+        for (const kind of page.body.episodes as Array<keyof typeof counts>) counts[kind] += 1;
+      }
+      return counts;
+    };
+    // Act
+    const early = await reconciler.replay(trace.deliveries.filter((line) => line.at <= middle));
+    await reconciler.checkAllAt(middle, early);
+    const during = await callApi(stack.runtime.handlers.fleet, apiEvent('/fleet'));
+    const duringPages = await inEpisodeOnTheirPages(early, middle);
+    const all = await reconciler.replay(trace.deliveries.filter((line) => line.at > middle));
+    await reconciler.checkAllAt(trace.horizon + 2 * 3_600_000, [...new Set([...early, ...all])]);
+    const after = await callApi(stack.runtime.handlers.fleet, apiEvent('/fleet'));
+    // Assert
+    expect(duringPages['clientid-conflict']).toBeGreaterThan(0);
+    expect(during.body.inEpisode).toEqual(duringPages);
+    expect(after.body.inEpisode).toEqual({ 'clientid-conflict': 0, flapping: 0 });
   });
 });

@@ -33,6 +33,7 @@ const tableLogicalIds = {
   devices: 'DevicesTable',
   alerts: 'AlertsTable',
   rejected: 'RejectedTable',
+  uptime: 'UptimeTable',
 } as const;
 
 const functionHandlers: Record<string, string> = {
@@ -44,6 +45,7 @@ const functionHandlers: Record<string, string> = {
   GetDeviceLambdaFunction: 'src/functions/getDevice.handler',
   ListDevicesLambdaFunction: 'src/functions/listDevices.handler',
   ListDeviceEventsLambdaFunction: 'src/functions/listDeviceEvents.handler',
+  DeviceUptimeLambdaFunction: 'src/functions/deviceUptime.handler',
   ListAlertsLambdaFunction: 'src/functions/listAlerts.handler',
   FleetLambdaFunction: 'src/functions/fleet.handler',
   ListIncidentsLambdaFunction: 'src/functions/listIncidents.handler',
@@ -204,6 +206,7 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
           DEVICES_TABLE: { Ref: 'DevicesTable' },
           ALERTS_TABLE: { Ref: 'AlertsTable' },
           REJECTED_TABLE: { Ref: 'RejectedTable' },
+          UPTIME_TABLE: { Ref: 'UptimeTable' },
           ALERT_TOPIC_ARN: { Ref: 'AlertTopic' },
           CHECK_QUEUE_URL: { Ref: 'CheckQueue' },
           SETTLE_WINDOW_SECONDS: '120',
@@ -269,6 +272,7 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
         DevicesTable: undefined,
         AlertsTable: undefined,
         RejectedTable: undefined,
+        UptimeTable: undefined,
       });
       expect(tables.events.StreamSpecification?.StreamViewType).toBe('NEW_IMAGE');
     });

@@ -52,7 +52,8 @@ describe('the stored device record', () => {
     // Act
     const text = encodeDeviceRecord({ facts, cursor, outbox: [] });
     // Assert
-    expect(text.length).toBeLessThan(400);
+    // A write costs one WRU per started KB: the record of a quiet device stays well inside the first.
+    expect(text.length).toBeLessThan(450);
   });
 
   it.each([

@@ -66,3 +66,51 @@ describe('episodes decided from marks the record kept after their connections we
     expect(evaluation.cursor?.episodes).toEqual({ 'clientid-conflict': T + 2_000, flapping: T + 300_000 });
   });
 });
+
+describe('devices in an episode now', () => {
+  const connectedSince = (at: number): DeviceFacts => ({
+    deviceId: 'thing-fight',
+    presence: true,
+    connections: [
+      { sessionIdentifier: 's', versionNumber: 9, source: 'presence', startedAt: at, startSeenAt: at },
+    ],
+    wills: [],
+  });
+  const window = settings.episodes['clientid-conflict'].windowMs;
+
+  it('shows an episode until a whole window passed without its rule being met, and asks to look again then', () => {
+    // Arrange: the conflict rule was last met at T.
+    const facts = connectedSince(T - 60_000);
+    const cursor = {
+      at: { sessionIdentifier: 's', versionNumber: 9 },
+      atTime: T - 60_000,
+      through: 'start' as const,
+      episodes: { 'clientid-conflict': T },
+    };
+    // Act
+    const during = evaluateDevice(facts, cursor, T + window, settings);
+    const after = evaluateDevice(facts, cursor, T + window + 1, settings);
+    // Assert
+    expect(during.view?.episodes).toEqual(['clientid-conflict']);
+    expect(during.recheckAt).toBe(T + window + 1);
+    expect(during.view?.settled).toBe(true);
+    expect(after.view).not.toHaveProperty('episodes');
+    expect(after.recheckAt).toBeUndefined();
+  });
+
+  it('lists both kinds when a device fights over its id and flaps at once, and looks again when the first ends', () => {
+    // Arrange
+    const facts = connectedSince(T - 60_000);
+    const cursor = {
+      at: { sessionIdentifier: 's', versionNumber: 9 },
+      atTime: T - 60_000,
+      through: 'start' as const,
+      episodes: { 'clientid-conflict': T, flapping: T - 1_000 },
+    };
+    // Act
+    const evaluation = evaluateDevice(facts, cursor, T + 1_000, settings);
+    // Assert
+    expect(evaluation.view?.episodes).toEqual(['clientid-conflict', 'flapping']);
+    expect(evaluation.recheckAt).toBe(T + window + 1);
+  });
+});

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../../src/shared/seeded-random.js';
 import {
   AWS_DELIVERY,
   type DevicePlan,
@@ -12,7 +13,6 @@ import {
   type Storm,
   scenarioFromPlan,
 } from '../fixtures/aws-model/index.js';
-import { seededRandom } from '../../src/shared/seeded-random.js';
 import { VirtualFleetHarness } from '../fixtures/in-memory-ports.js';
 
 async function replay(scenario: Scenario, options: { failureProbability?: number; seed?: number } = {}) {

@@ -331,7 +331,8 @@ describe('Reconciler keeping only what can still change an answer', () => {
       `${deviceId} offline S/200`,
     ]);
     expect(harness.alerts()[0]?.since).toBe(t0 + 9_400);
-    expect(largest).toBeLessThan(2_000);
+    // Mostly the eight unattached wills kept while their end may still come.
+    expect(largest).toBeLessThan(2_100);
   });
 
   it('stays exact and small for a device that reconnects every 20 s for an hour, then has an outage', async () => {

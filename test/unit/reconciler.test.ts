@@ -10,6 +10,7 @@ import {
   InMemoryAlertHistory,
   InMemoryCheckScheduler,
   InMemoryDeviceStore,
+  InMemoryUptimeDays,
   RecordingAlertPublisher,
   VirtualClock,
 } from '../fixtures/in-memory-ports.js';
@@ -50,6 +51,7 @@ function reconcilerOver(store: InterleavedStore, publisher = new RecordingAlertP
     publisher,
     scheduler: new InMemoryCheckScheduler(),
     outboxes: store.inner,
+    uptimeDays: new InMemoryUptimeDays(),
     clock,
     settings: DEFAULT_SETTINGS,
     onPublishFailure: (alert) => publishFailures.push(alert.alertId),

@@ -19,6 +19,7 @@ const config = parseRedriveConfig({
   DEVICES_TABLE: 'devices',
   ALERTS_TABLE: 'alerts',
   REJECTED_TABLE: 'rejected',
+  UPTIME_TABLE: 'uptime',
   ALERT_TOPIC_ARN: 'arn:aws:sns:eu-west-1:1:alerts',
   CHECK_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/1/checks',
   CURSOR_SIGNING_KEY: 'unit-test-cursor-signing-key',

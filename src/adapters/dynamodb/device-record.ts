@@ -10,12 +10,16 @@ import type { DeviceFacts, WillFacts } from '../../domain/device-facts.js';
 import type { EpisodeMark } from '../../domain/episodes.js';
 import type { AlertCursor } from '../../domain/evaluate.js';
 import type { OutboxEntry } from '../../domain/ports.js';
+import type { UptimeCursor, UptimeDay } from '../../domain/uptime.js';
 import * as z from '../../shared/zod.js';
 import { parseStoredJson, readStored } from '../stored-records.js';
 
-export const DEVICE_RECORD_SCHEMA_VERSION = 4;
-/** Version 4 only added optional fields (episode marks and cursor, connection identities): 3 reads as it is. */
-const READABLE_SCHEMA_VERSIONS = [3, DEVICE_RECORD_SCHEMA_VERSION] as const;
+export const DEVICE_RECORD_SCHEMA_VERSION = 5;
+/**
+ * Versions 4 (episode marks and cursor, connection identities) and 5 (the cursor's uptime) only added optional
+ * fields: 3 and 4 read as they are.
+ */
+const READABLE_SCHEMA_VERSIONS = [3, 4, DEVICE_RECORD_SCHEMA_VERSION] as const;
 
 const epochMs = z.number();
 
@@ -64,6 +68,28 @@ const storedCursor = z.object({
   episodes: z.optional(episodeKinds(epochMs)),
 });
 
+/**
+ * d: date, c0/c1: connected at its start / end (1 or 0), cm/dm: connected / disconnected ms, o: outages,
+ * lo: longest outage ms; zeros are left out.
+ */
+const storedUptimeDay = z.object({
+  d: z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/)),
+  c0: z.optional(z.literal([0, 1])),
+  c1: z.optional(z.literal([0, 1])),
+  cm: z.optional(z.number().check(z.gte(0))),
+  dm: z.optional(z.number().check(z.gte(0))),
+  o: z.optional(z.int().check(z.gte(0))),
+  lo: z.optional(z.number().check(z.gte(0))),
+});
+
+/** The cursor's uptime: at, c: connected since then (1 or 0), d: the open day, u: finished days not yet saved. */
+const storedUptime = z.object({
+  at: epochMs,
+  c: z.literal([0, 1]),
+  d: storedUptimeDay,
+  u: z.optional(z.array(storedUptimeDay)),
+});
+
 /** An alert as the outbox and the alert ledger store it. */
 export const storedAlertSchema = z.object({
   alertId: z.string(),
@@ -101,6 +127,7 @@ const storedRecord = z.object({
     will: z.optional(epochMs),
   }),
   cursor: z.optional(storedCursor),
+  uptime: z.optional(storedUptime),
   recheckAt: z.optional(epochMs),
   outbox: z.array(z.object({ alert: storedAlertSchema, retryAt: epochMs })),
 });
@@ -163,6 +190,51 @@ const toStoredMark = (m: EpisodeMark): StoredMark =>
 const fromStoredMark = (m: StoredMark): EpisodeMark =>
   defined({ endedAt: m.t, at: m.at, reason: m.r, gapMs: m.g, principals: m.p, ipAddresses: m.ip });
 
+type StoredUptimeDay = z.infer<typeof storedUptimeDay>;
+const bit = (flag: boolean | undefined) =>
+  flag === undefined ? undefined : flag ? (1 as const) : (0 as const);
+const flag = (bit: 0 | 1 | undefined) => (bit === undefined ? undefined : bit === 1);
+const nonZero = (n: number) => (n === 0 ? undefined : n);
+
+const toStoredDay = (day: UptimeDay): StoredUptimeDay =>
+  defined({
+    d: day.date,
+    c0: bit(day.startedConnected),
+    c1: bit(day.endedConnected),
+    cm: nonZero(day.connectedMs),
+    dm: nonZero(day.disconnectedMs),
+    o: nonZero(day.outages),
+    lo: nonZero(day.longestOutageMs),
+  });
+const fromStoredDay = (day: StoredUptimeDay): UptimeDay =>
+  defined({
+    date: day.d,
+    startedConnected: flag(day.c0),
+    endedConnected: flag(day.c1),
+    connectedMs: day.cm ?? 0,
+    disconnectedMs: day.dm ?? 0,
+    outages: day.o ?? 0,
+    longestOutageMs: day.lo ?? 0,
+  });
+
+function toStoredUptime(uptime: UptimeCursor): z.infer<typeof storedUptime> {
+  return defined({
+    at: uptime.at,
+    c: uptime.connected ? (1 as const) : (0 as const),
+    d: toStoredDay(uptime.day),
+    u: uptime.unsaved?.map(toStoredDay),
+  });
+}
+
+function fromStoredUptime(stored: z.infer<typeof storedUptime>): UptimeCursor {
+  return defined({
+    at: stored.at,
+    connected: stored.c === 1,
+    day: fromStoredDay(stored.d),
+    unsaved: stored.u?.map(fromStoredDay),
+  });
+}
+
 /** The one attribute that holds the record, as JSON. */
 export function encodeDeviceRecord(record: DeviceRecord): string {
   const { facts } = record;
@@ -178,7 +250,8 @@ export function encodeDeviceRecord(record: DeviceRecord): string {
       disconnected: facts.lastDisconnectedAt,
       will: facts.lastWillAt,
     }),
-    cursor: record.cursor,
+    cursor: record.cursor && defined({ ...record.cursor, uptime: undefined }),
+    uptime: record.cursor?.uptime && toStoredUptime(record.cursor.uptime),
     recheckAt: record.recheckAt,
     outbox: record.outbox,
   });
@@ -199,5 +272,7 @@ export function decodeDeviceRecord(deviceId: string, text: unknown): DeviceRecor
     lastDisconnectedAt: stored.last.disconnected,
     lastWillAt: stored.last.will,
   });
-  return defined({ facts, cursor: stored.cursor, recheckAt: stored.recheckAt, outbox: stored.outbox });
+  const cursor =
+    stored.cursor && defined({ ...stored.cursor, uptime: stored.uptime && fromStoredUptime(stored.uptime) });
+  return defined({ facts, cursor, recheckAt: stored.recheckAt, outbox: stored.outbox });
 }

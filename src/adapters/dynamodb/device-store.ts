@@ -22,7 +22,9 @@ import type {
   FleetQueries,
   Page,
   PageRequest,
+  UptimeStanding,
 } from '../../domain/queries.js';
+import { COUNTER_KEY_PREFIX } from '../../domain/reserved-ids.js';
 import type { PresenceSettings } from '../../domain/settings.js';
 import { fnv1a } from '../../shared/fnv1a.js';
 import * as z from '../../shared/zod.js';
@@ -34,17 +36,19 @@ import { queryEveryShard } from './sharded-query.js';
 
 /**
  * Fleet counts live in counter items beside the devices (`$counts#<shard>`), one attribute per kind of device
- * (`connected.settled.-`, `disconnected.settled.CONNECTION_LOST`, …). A device moves from one kind to another in
- * the same transaction as the conditional write of its record, so counts stay exact through retries and races.
+ * (`connected.settled.-`, `disconnected.settled.CONNECTION_LOST`, `connected.settled.-.clientid-conflict+flapping`, …).
+ * A device moves from one kind to another in the same transaction as the conditional write of its record, so counts
+ * stay exact through retries and races.
  */
 const COUNTER_SHARDS = 10;
-const counterKey = (shard: number) => `$counts#${shard}`;
+const counterKey = (shard: number) => `${COUNTER_KEY_PREFIX}${shard}`;
 
-/** The kind a device is counted as, from its summary; undefined while nothing is known of it. */
+/** The kind a device is counted as, from its view; undefined while nothing is known of it. */
 export function countedAs(view: DeviceView | undefined): string | undefined {
   if (!view) return undefined;
   const reason = view.status === 'disconnected' ? (view.disconnectReason ?? 'UNKNOWN') : '-';
-  return `${view.status}.${view.settled ? 'settled' : 'unsettled'}.${reason}`;
+  const kind = `${view.status}.${view.settled ? 'settled' : 'unsettled'}.${reason}`;
+  return view.episodes ? `${kind}.${[...view.episodes].sort().join('+')}` : kind;
 }
 
 /** Where a listing by status stands: the shard of the status index, and the key to resume from within it. */
@@ -178,11 +182,20 @@ export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQue
       items.push(...(result.Responses?.[this.tableName] ?? []));
       keys = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
     }
-    const counts: FleetCounts = { connected: 0, disconnected: 0, unsettled: 0, disconnectedByReason: {} };
+    const counts: FleetCounts = {
+      connected: 0,
+      disconnected: 0,
+      unsettled: 0,
+      disconnectedByReason: {},
+      inEpisode: { 'clientid-conflict': 0, flapping: 0 },
+    };
     for (const item of items) {
       for (const [kind, value] of Object.entries(item)) {
-        const [status, settled, reason] = kind.split('.');
+        const [status, settled, reason, episodes] = kind.split('.');
         if (typeof value !== 'number' || reason === undefined) continue;
+        for (const episode of episodes?.split('+') ?? []) {
+          if (episode === 'clientid-conflict' || episode === 'flapping') counts.inEpisode[episode] += value;
+        }
         if (status === 'connected') counts.connected += value;
         if (status === 'disconnected') {
           counts.disconnected += value;
@@ -219,10 +232,17 @@ export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQue
 
   /** The device as it stands at `now`, derived from its record (one eventually consistent GetItem). */
   async getView(deviceId: string, now: number): Promise<DeviceView | undefined> {
+    return (await this.getUptimeStanding(deviceId, now))?.view;
+  }
+
+  async getUptimeStanding(deviceId: string, now: number): Promise<UptimeStanding | undefined> {
     const { Item } = await this.dynamo.send(new GetCommand({ TableName: this.tableName, Key: { deviceId } }));
     if (!Item) return undefined;
     const { facts, cursor } = decodeDeviceRecord(deviceId, Item.record);
-    return evaluateDevice(facts, cursor, now, this.settings).view;
+    // Evaluated at `now`: edges settled since the last write count too.
+    const evaluation = evaluateDevice(facts, cursor, now, this.settings);
+    const uptime = evaluation.cursor?.uptime;
+    return { ...(evaluation.view ? { view: evaluation.view } : {}), ...(uptime ? { uptime } : {}) };
   }
 
   /** Walks the shards of the status index in order: one query per page in the common case. */

@@ -1,6 +1,10 @@
+import { isReservedDeviceId } from '../../domain/reserved-ids.js';
 import * as z from '../../shared/zod.js';
 
-/** AWS IoT client ids: 1 to 128 bytes of UTF-8, and we refuse control characters. */
+/**
+ * AWS IoT client ids: 1 to 128 bytes of UTF-8. We refuse control characters, and the few ids the stores keep their
+ * own records under (`$fleet`, `$counts#…`), which a device using them would overwrite.
+ */
 export const deviceIdSchema = z.string({ error: 'deviceId is required' }).check(
   z.minLength(1, 'deviceId must not be empty'),
   z.refine((value) => Buffer.byteLength(value, 'utf8') <= 128, 'deviceId must be at most 128 bytes'),
@@ -9,6 +13,7 @@ export const deviceIdSchema = z.string({ error: 'deviceId is required' }).check(
     (value) => !/[\u0000-\u001f\u007f-\u009f]/.test(value),
     'deviceId must not contain control characters',
   ),
+  z.refine((value) => !isReservedDeviceId(value), 'deviceId is reserved for the service ($fleet, $counts#…)'),
 );
 
 const MAX_INPUT_BYTES = 262_144;

@@ -118,12 +118,14 @@ async function provision(
     devices: `${prefix}-devices`,
     alerts: `${prefix}-alerts`,
     rejected: `${prefix}-rejected`,
+    uptime: `${prefix}-uptime`,
   };
   const created = await Promise.all([
     ensureTableFromDefinition(client, 'events', names.events),
     ensureTableFromDefinition(client, 'devices', names.devices),
     ensureTableFromDefinition(client, 'alerts', names.alerts),
     ensureTableFromDefinition(client, 'rejected', names.rejected),
+    ensureTableFromDefinition(client, 'uptime', names.uptime),
   ]).finally(() => client.destroy());
   const events = created[0].table;
   const topic = fauxqs.createTopic(`${prefix}-alerts`);
@@ -153,6 +155,7 @@ async function provision(
     DEVICES_TABLE: names.devices,
     ALERTS_TABLE: names.alerts,
     REJECTED_TABLE: names.rejected,
+    UPTIME_TABLE: names.uptime,
     ALERT_TOPIC_ARN: topic.topicArn,
     CHECK_QUEUE_URL: checkQueue.queueUrl,
     INGEST_DLQ_URL: ingestDlq.queueUrl,
