@@ -41,6 +41,8 @@ export interface AppWiringOverrides {
   clock?: Clock;
   scheduler?: CheckScheduler;
   clients?: AwsClients;
+  /** See ReconcilerClients.placeFleetIncidents. */
+  placeFleetIncidents?: boolean;
 }
 
 /** The composition root: the per-function wirings over one set of clients. */
@@ -53,6 +55,7 @@ export function createAppWiring(config: Config, overrides: AppWiringOverrides = 
     ...clients,
     clock,
     ...(overrides.scheduler ? { scheduler: overrides.scheduler } : {}),
+    ...(overrides.placeFleetIncidents === false ? { placeFleetIncidents: false } : {}),
   });
   return {
     config,

@@ -39,6 +39,11 @@ export interface ReconcilerClients {
   sqs?: SQSClient;
   scheduler?: CheckScheduler;
   clock?: Clock;
+  /**
+   * false: device alerts are published without being placed in fleet incidents (the replay, whose groups of devices
+   * each see part of the fleet, places them all in one pass afterwards). Deployed, always placed.
+   */
+  placeFleetIncidents?: boolean;
 }
 
 export function createReconcilerWiring(config: Config, clients: ReconcilerClients): ReconcilerWiring {
@@ -67,7 +72,7 @@ export function createReconcilerWiring(config: Config, clients: ReconcilerClient
     store: devices,
     history: ledger,
     publisher,
-    fleet,
+    ...(clients.placeFleetIncidents === false ? {} : { fleet }),
     scheduler,
     outboxes: devices,
     uptimeDays: new DynamoDbUptimeDays(clients.dynamo, config.UPTIME_TABLE, config.UPTIME_TTL_DAYS),

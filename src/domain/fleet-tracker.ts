@@ -18,6 +18,9 @@ import {
 } from './fleet-incidents.js';
 import type { Alert, AlertHistory, AlertPublisher, Clock } from './ports.js';
 
+/** What placing reads of a device alert. */
+export type PlacedAlert = Pick<Alert, 'type' | 'alertId' | 'deviceId' | 'since' | 'disconnectReason'>;
+
 /** A fleet alert decided and not yet confirmed published; `retryAt` ends its publisher's lease. */
 export interface OwedFleetAlert {
   alert: FleetAlert;
@@ -78,7 +81,7 @@ export class FleetTracker {
    * Places a device alert about to be published: an offline alert joins or opens an incident, an online alert
    * counts its device as recovered. Returns the incident the device alert belongs to, for its message.
    */
-  async place(alert: Alert): Promise<string | undefined> {
+  async place(alert: PlacedAlert): Promise<string | undefined> {
     if (alert.type === 'offline') return this.placeOffline(alert);
     if (alert.type === 'online') return this.placeOnline(alert.deviceId, alert.since);
     return undefined;
@@ -99,7 +102,7 @@ export class FleetTracker {
     return published;
   }
 
-  private async placeOffline(alert: Alert): Promise<string | undefined> {
+  private async placeOffline(alert: PlacedAlert): Promise<string | undefined> {
     const { store, rule } = this.ports;
     const notice: OfflineNotice = {
       alertId: alert.alertId,

@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { FaultInjector } from '../adapters/faults.js';
 import * as z from '../shared/zod.js';
 import { silenceEmptyMetricsWarning } from './quiet-metrics.js';
+import { placeFleetIncidents } from './replay-fleet.js';
 import { countRequests, type RequestCounts } from './request-counter.js';
 import { createLocalRuntime, type LocalRuntime, type ReceivedAlert } from './runtime.js';
 import { type LocalAws, startLocalAws } from './services/local-aws.js';
@@ -123,8 +124,9 @@ function deviceOf(line: TraceLine): string {
 
 /**
  * Splits the lines into `count` groups of whole devices, of about as many lines each, keeping the order of the
- * lines within each group. Devices never share state (a device's record, events, alerts and checks are its own), so
- * each group can run in a deployment of its own at the same time as the others.
+ * lines within each group. Devices share no state but fleet incidents (a device's record, events, alerts and checks
+ * are its own), so each group can run in a deployment of its own at the same time as the others; fleet incidents are
+ * placed afterwards, over every group's alerts (replay-fleet.ts).
  */
 export function groupByDevice(lines: readonly TraceLine[], count: number): TraceLine[][] {
   const perDevice = new Map<string, number>();
@@ -200,11 +202,19 @@ export async function replayTrace(
     if (failure) throw failure.reason;
     const results = settled.map((outcome) => (outcome as PromiseFulfilledResult<GroupResult>).value);
     const requests = options.countRequests ? mergeCounts(results.map((r) => r.requests ?? {})) : undefined;
+    // No group saw the whole fleet: its incidents are decided over every group's alerts at once.
+    const deviceAlerts = results.flatMap((r) => r.alerts);
+    const fleet = await placeFleetIncidents(aws, deviceAlerts);
+    const alerts: ReplayedAlert[] = [
+      ...deviceAlerts.map((alert) => {
+        const incidentId = fleet.incidentOf.get(alert.alertId);
+        return incidentId === undefined ? alert : { ...alert, incidentId };
+      }),
+      ...fleet.fleetAlerts.map(asReplayed),
+    ];
     return {
       devices: results.flatMap((r) => r.devices).sort((a, b) => a.deviceId.localeCompare(b.deviceId)),
-      alerts: results
-        .flatMap((r) => r.alerts)
-        .sort((a, b) => a.publishedAt - b.publishedAt || a.alertId.localeCompare(b.alertId)),
+      alerts: alerts.sort((a, b) => a.publishedAt - b.publishedAt || a.alertId.localeCompare(b.alertId)),
       rejected: badLines + results.reduce((sum, r) => sum + r.rejected, 0),
       retries: results.reduce((sum, r) => sum + r.retries, 0),
       deadLettered: results.reduce((sum, r) => sum + r.deadLettered, 0),
@@ -215,6 +225,11 @@ export async function replayTrace(
     await aws.stop();
     restoreConsole();
   }
+}
+
+/** An alert as received from the topic, its times as epoch ms. */
+function asReplayed(alert: ReceivedAlert): ReplayedAlert {
+  return { ...alert, publishedAt: toEpoch(alert.publishedAt) ?? 0, since: toEpoch(alert.since) ?? 0 };
 }
 
 function groupsFromEnv(): number | undefined {
@@ -248,6 +263,7 @@ async function prepareGroup(
   const runtime = await createLocalRuntime({
     aws,
     timers,
+    placeFleetIncidents: false,
     sweepEveryMs:
       options.faults?.active || process.env.IOT_PRESENCE_FAULTS ? SWEEP_EVERY_MS : IDLE_SWEEP_EVERY_MS,
     ...(options.faults ? { faults: options.faults } : {}),
@@ -273,11 +289,7 @@ async function prepareGroup(
         await timers.advanceTo(timers.now() + SWEEP_EVERY_MS);
         await timers.runUntilIdle();
       }
-      const alerts = (await runtime.receiveAlerts()).map((alert) => ({
-        ...alert,
-        publishedAt: toEpoch(alert.publishedAt) ?? 0,
-        since: toEpoch(alert.since) ?? 0,
-      }));
+      const alerts = (await runtime.receiveAlerts()).map(asReplayed);
       return {
         devices: await listAllDevices(runtime.handlers.listDevices),
         alerts,
@@ -293,6 +305,20 @@ async function prepareGroup(
   return { run, stop: () => runtime.stop() };
 }
 
+/**
+ * One page of devices. The replay's own reads go through the functions' client, faults included: a page an injected
+ * fault failed is asked for again, as a client of the API would.
+ */
+async function readPage(listDevices: LocalRuntime['handlers']['listDevices'], event: APIGatewayProxyEventV2) {
+  for (let attempt = 1; ; attempt += 1) {
+    const response = (await listDevices(event, {} as never)) as { statusCode: number; body: string };
+    if (response.statusCode === 200) {
+      return JSON.parse(response.body) as { items: Array<Record<string, unknown>>; cursor: string | null };
+    }
+    if (attempt === 10) throw new Error(`listing the devices failed ${attempt} times: ${response.body}`);
+  }
+}
+
 /** Reads every device through the HTTP handler, both statuses, following cursors. */
 async function listAllDevices(listDevices: LocalRuntime['handlers']['listDevices']) {
   const devices: ReplayedDevice[] = [];
@@ -303,14 +329,7 @@ async function listAllDevices(listDevices: LocalRuntime['handlers']['listDevices
       const event: Partial<APIGatewayProxyEventV2> = {
         queryStringParameters: { status, limit: '100', ...(cursor ? { cursor } : {}) },
       };
-      const response = (await listDevices(event as APIGatewayProxyEventV2, {} as never)) as {
-        statusCode: number;
-        body: string;
-      };
-      const body = JSON.parse(response.body) as {
-        items: Array<Record<string, unknown>>;
-        cursor: string | null;
-      };
+      const body = await readPage(listDevices, event as APIGatewayProxyEventV2);
       for (const item of body.items) {
         devices.push({ ...(item as unknown as ReplayedDevice), since: toEpoch(item.since) });
       }

@@ -52,6 +52,27 @@ import type { Timers } from './timers.js';
 
 type Environment = Record<string, string | undefined>;
 
+/** Every alert waiting in an inbox subscribed to the topic, as received, taken off the queue. */
+export async function receiveAlerts(sqs: SQSClient, queueUrl: string): Promise<ReceivedAlert[]> {
+  const alerts: ReceivedAlert[] = [];
+  for (;;) {
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10 }),
+    );
+    if (Messages.length === 0) return alerts;
+    for (const message of Messages) {
+      const envelope = JSON.parse(message.Body ?? '{}') as { Message?: string };
+      alerts.push(JSON.parse(envelope.Message ?? message.Body ?? '{}') as ReceivedAlert);
+    }
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+      }),
+    );
+  }
+}
+
 export interface ReceivedAlert {
   alertId: string;
   type: AnyAlert['type'];
@@ -87,6 +108,8 @@ export interface LocalRuntimeOptions {
   onError?: (error: unknown) => void;
   /** Faults to inject in this run (else IOT_PRESENCE_FAULTS decides, in `aws.env` or else in the process's). */
   faults?: FaultInjector;
+  /** false: device alerts are not placed in fleet incidents (the replay places them afterwards, fleet-wide). */
+  placeFleetIncidents?: boolean;
 }
 
 /** Everything that runs the deployed functions on one machine: rules, stream mapping, delay queue, schedule. */
@@ -182,7 +205,12 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   // emulator's queue URLs carry a host name (sqs.<region>.localhost) that only an explicit endpoint overrides.
   const scheduler: CheckScheduler =
     virtualChecks ?? new SqsCheckScheduler(sqs, aws.env.CHECK_QUEUE_URL as string);
-  const ports = createAppWiring(config, { clock: { now: () => timers.now() }, clients, scheduler });
+  const ports = createAppWiring(config, {
+    clock: { now: () => timers.now() },
+    clients,
+    scheduler,
+    ...(options.placeFleetIncidents === false ? { placeFleetIncidents: false } : {}),
+  });
   const fn = buildHandlers(ports);
   settleCheckHandler = fn.settleCheck;
 
@@ -284,25 +312,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       await stream.drain();
       return result;
     },
-    async receiveAlerts() {
-      const alerts: ReceivedAlert[] = [];
-      for (;;) {
-        const { Messages = [] } = await sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: aws.alertQueueUrl, MaxNumberOfMessages: 10 }),
-        );
-        if (Messages.length === 0) return alerts;
-        for (const message of Messages) {
-          const envelope = JSON.parse(message.Body ?? '{}') as { Message?: string };
-          alerts.push(JSON.parse(envelope.Message ?? message.Body ?? '{}') as ReceivedAlert);
-        }
-        await sqs.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: aws.alertQueueUrl,
-            Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-          }),
-        );
-      }
-    },
+    receiveAlerts: () => receiveAlerts(sqs, aws.alertQueueUrl),
     async sweep() {
       await fn.sweep({}, lambdaContext('sweep'));
     },
@@ -344,7 +354,7 @@ function buildHandlers(ports: AppWiring) {
  * What the SDK clients of a deployed function take from its environment (region, credentials, each service's
  * endpoint), read from `env` and given to the clients as options.
  */
-function sdkSettings(env: Environment): AwsClientOptions {
+export function sdkSettings(env: Environment): AwsClientOptions {
   const { AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY } = env;
   return {
     ...(AWS_REGION ? { region: AWS_REGION } : {}),

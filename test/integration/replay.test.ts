@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { replayTrace } from '../../src/local/replay.js';
-import { generateFleetTrace } from '../fixtures/aws-model/index.js';
+import { expectedIncidents, generateFleetTrace } from '../fixtures/aws-model/index.js';
 
 const examples = fileURLToPath(new URL('../../../shared/examples/', import.meta.url));
 const exampleTrace = `${examples}small-fleet.trace.jsonl`;
@@ -55,6 +55,47 @@ describe('replay on DynamoDB Local and the SNS/SQS emulator', () => {
     }
     expect(result.rejected).toBe(0);
   }, 120_000);
+
+  it('decides fleet incidents over all its groups of devices: a few hundred devices with storms, fights and churn', async () => {
+    // Arrange: 260 devices under four storms (blips and outages) and 12 devices fighting over their ids, 3 hours.
+    const stormy = generateFleetTrace({ devices: 260, hours: 3, seed: 45, profile: 'storms' });
+    const fighting = generateFleetTrace({ devices: 12, hours: 3, seed: 42, profile: 'fights' });
+    const lines = [...stormy.lines, ...fighting.lines].sort((a, b) => a.at - b.at);
+    const deviceAlerts = [...stormy.expected.alerts, ...fighting.expected.alerts];
+    const incidents = expectedIncidents(deviceAlerts);
+    const conflicts = [...stormy.expected.episodes, ...fighting.expected.episodes].filter(
+      (e) => e.type === 'clientid-conflict',
+    );
+
+    // Act
+    const result = await replayTrace(lines.map((line) => JSON.stringify(line)));
+
+    // Assert: the device alerts are the oracle's, whatever the groups.
+    const ofType = (...types: string[]) => result.alerts.filter((a) => types.includes(a.type));
+    expect(ofType('offline', 'online').map(key).sort()).toEqual(deviceAlerts.map(key).sort());
+    // One fleet-outage per qualifying storm, from its earliest offline alert; one fleet-recovered per recovery.
+    expect(incidents.length).toBeGreaterThan(0);
+    const outages = ofType('fleet-outage');
+    expect(outages.map((a) => Date.parse(String(a.startedAt))).sort()).toEqual(
+      incidents.map((i) => i.startedAt).sort(),
+    );
+    const recoveries = incidents.filter((i) => i.closedAt !== undefined).length;
+    expect(recoveries).toBeGreaterThan(0);
+    expect(ofType('fleet-recovered')).toHaveLength(recoveries);
+    // Device alerts of an incident name it: every return of a member, and the offline alerts from the one that opened it.
+    const incidentIds = new Set(outages.map((a) => String(a.incidentId)));
+    const named = ofType('offline', 'online').filter((a) => incidentIds.has(String(a.incidentId)));
+    expect(named.filter((a) => a.type === 'online').length).toBeGreaterThan(0);
+    // One clientid-conflict per fight, none for a single takeover.
+    const perDevice = (items: Array<{ deviceId: string }>) =>
+      items.reduce(
+        (counts, { deviceId }) => counts.set(deviceId, (counts.get(deviceId) ?? 0) + 1),
+        new Map(),
+      );
+    expect(conflicts.length).toBeGreaterThan(0);
+    expect(perDevice(ofType('clientid-conflict'))).toEqual(perDevice(conflicts));
+    expect(result.rejected).toBe(0);
+  }, 240_000);
 
   it('counts bad lines as rejected and goes on', async () => {
     // Arrange

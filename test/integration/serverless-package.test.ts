@@ -313,7 +313,7 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
   });
 
   describe('HTTP API', () => {
-    it('exposes the seven read routes and the health route', () => {
+    it('exposes the eight read routes and the health route', () => {
       // Act
       const routeKeys = Object.values(resourcesOfType(template, 'AWS::ApiGatewayV2::Route')).map(
         (route) => route.Properties?.RouteKey,
@@ -325,6 +325,7 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
         'GET /devices',
         'GET /devices/{deviceId}',
         'GET /devices/{deviceId}/events',
+        'GET /devices/{deviceId}/uptime',
         'GET /fleet',
         'GET /health',
         'GET /incidents',

@@ -9,7 +9,7 @@ import {
   InvalidInputError,
 } from '../../domain/errors.js';
 import type * as z from '../../shared/zod.js';
-import { deviceIdSchema } from './input-guards.js';
+import { clientDeviceIdSchema } from './input-guards.js';
 import { lambdaShell } from './lambda-shell.js';
 
 export type HttpResponse = APIGatewayProxyStructuredResultV2;
@@ -72,7 +72,7 @@ export function parseOrThrow<T>(schema: z.ZodMiniType<T>, input: unknown, what: 
 }
 
 export function pathDeviceId(event: APIGatewayProxyEventV2): string {
-  return parseOrThrow(deviceIdSchema, event.pathParameters?.deviceId, 'deviceId');
+  return parseOrThrow(clientDeviceIdSchema, event.pathParameters?.deviceId, 'deviceId');
 }
 
 export const isoTime = (epochMs: number | undefined) =>

@@ -1,10 +1,7 @@
 import { isReservedDeviceId } from '../../domain/reserved-ids.js';
 import * as z from '../../shared/zod.js';
 
-/**
- * AWS IoT client ids: 1 to 128 bytes of UTF-8. We refuse control characters, and the few ids the stores keep their
- * own records under (`$fleet`, `$counts#…`), which a device using them would overwrite.
- */
+/** AWS IoT client ids: 1 to 128 bytes of UTF-8, and we refuse control characters. */
 export const deviceIdSchema = z.string({ error: 'deviceId is required' }).check(
   z.minLength(1, 'deviceId must not be empty'),
   z.refine((value) => Buffer.byteLength(value, 'utf8') <= 128, 'deviceId must be at most 128 bytes'),
@@ -13,6 +10,14 @@ export const deviceIdSchema = z.string({ error: 'deviceId is required' }).check(
     (value) => !/[\u0000-\u001f\u007f-\u009f]/.test(value),
     'deviceId must not contain control characters',
   ),
+);
+
+/**
+ * The id of a device itself (an IoT client, a device's path): not one of the few ids the stores keep their own
+ * records under (`$fleet`, `$counts#…`), which a device using them would overwrite. The alert history of the fleet
+ * is still listed under `$fleet` (`GET /alerts?deviceId=$fleet`).
+ */
+export const clientDeviceIdSchema = deviceIdSchema.check(
   z.refine((value) => !isReservedDeviceId(value), 'deviceId is reserved for the service ($fleet, $counts#…)'),
 );
 

@@ -3,7 +3,7 @@ import { type DeviceEvent, DISCONNECT_REASONS } from '../../domain/device-events
 import { parseJsonOr } from '../../shared/json.js';
 import { type DeviceMessageTopics, matchTopicFilter } from '../../shared/topic-filter.js';
 import * as z from '../../shared/zod.js';
-import { describeZodError, deviceIdSchema, unsafeStructure } from './input-guards.js';
+import { clientDeviceIdSchema, describeZodError, unsafeStructure } from './input-guards.js';
 
 export type Parsed = { ok: true; event: DeviceEvent } | { ok: false; reason: string };
 
@@ -13,7 +13,7 @@ const maxText = (max: number) => z.string().check(z.maxLength(max));
 const versionNumber = z.int().check(z.gte(0));
 
 const presenceCommon = {
-  clientId: deviceIdSchema,
+  clientId: clientDeviceIdSchema,
   timestamp: epochMs,
   sessionIdentifier: sessionId,
   principalIdentifier: z.optional(maxText(1024)),
@@ -105,7 +105,7 @@ export function parsePresence(input: unknown, now: number): Parsed {
 /** What the will and birth rules deliver: the payload (base64, so any bytes survive) and who published it. */
 const deviceMessageRuleSchema = z.object({
   payloadBase64: maxText(262_144),
-  clientId: deviceIdSchema,
+  clientId: clientDeviceIdSchema,
   topic: z.string().check(z.minLength(1), z.maxLength(256)),
   receivedAt: z.optional(epochMs),
 });
