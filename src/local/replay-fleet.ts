@@ -38,6 +38,20 @@ const KNOWN_REASONS: ReadonlySet<string> = new Set([...DISCONNECT_REASONS, LAST_
 const reasonOf = (reason: string | null): DisconnectReason | undefined =>
   reason !== null && KNOWN_REASONS.has(reason) ? (reason as DisconnectReason) : undefined;
 
+/**
+ * Faults injected in the run strike this pass too. Placing is idempotent: a placement that failed is made again, as
+ * the deployed reconciler's next attempt would.
+ */
+async function again<T>(step: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await step();
+    } catch (error) {
+      if (attempt === 20) throw error;
+    }
+  }
+}
+
 export async function placeFleetIncidents(
   aws: LocalAws,
   deviceAlerts: readonly PublishedDeviceAlert[],
@@ -69,13 +83,13 @@ export async function placeFleetIncidents(
         since: alert.since,
         disconnectReason: reasonOf(alert.disconnectReason),
       };
-      const incidentId = await tracker.place(placed);
+      const incidentId = await again(() => tracker.place(placed));
       if (incidentId !== undefined) incidentOf.set(alert.alertId, incidentId);
     }
     // What SNS refused, the scheduled sweep publishes once the lease ended.
     for (let sweep = 0; sweep < 10; sweep += 1) {
       now += PUBLISH_LEASE_MS;
-      await tracker.sweep();
+      await again(() => tracker.sweep());
     }
     return { fleetAlerts: await receiveAlerts(clients.sqs, aws.alertQueueUrl), incidentOf };
   } finally {
