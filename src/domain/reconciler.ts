@@ -76,6 +76,14 @@ export function sameData(a: unknown, b: unknown): boolean {
 }
 
 /**
+ * Whether the stored record's own check is still to come, and by `recheckAt`: it then looks again, and asks for a
+ * later one. One whose time has passed may have been lost: a spare is asked for.
+ */
+function checkPendingBy(stored: StoredDevice | undefined, recheckAt: number, now: number): boolean {
+  return stored?.recheckAt !== undefined && stored.recheckAt > now && stored.recheckAt <= recheckAt;
+}
+
+/**
  * Settles devices: folds new events into the stored facts, derives the authoritative state, and records owed
  * alerts in the device's outbox in the same conditional write as the cursor that decided them. Then it publishes
  * them, records them in the history, and clears them from the outbox. Exactly once on at-least-once delivery:
@@ -133,8 +141,10 @@ export class Reconciler {
         recheckAt: evaluation.recheckAt,
         outbox,
       };
-      // The check is asked for before the state that needs it is written: a conflict only costs a spare check.
-      if (evaluation.recheckAt !== undefined && (fromCheck || evaluation.recheckAt !== stored?.recheckAt)) {
+      // The check is asked for before the state that needs it is written: a conflict only costs a spare check. A
+      // check already asked for an earlier time (the stored recheckAt) asks again for the later one when it runs, so
+      // a look that moves later (an episode that goes on) costs no message.
+      if (evaluation.recheckAt !== undefined && (fromCheck || !checkPendingBy(stored, evaluation.recheckAt, now))) {
         await this.schedule(deviceId, evaluation.recheckAt, now);
       }
       const result = await store.commit({

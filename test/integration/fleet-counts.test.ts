@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiWiring } from '../../src/composition/api.js';
-import { createReconcilerWiring } from '../../src/composition/reconciler.js';
 import type { DeviceView } from '../../src/domain/evaluate.js';
 import { buildGetDeviceHandler } from '../../src/handlers/get-device.js';
-import { seededRandom } from '../../src/shared/seeded-random.js';
 import { generateFleetTrace } from '../fixtures/aws-model/index.js';
-import { faultyClient } from '../fixtures/faulty-dynamodb.js';
+import { faultyReconciler } from '../fixtures/faulty-reconciler.js';
 import { apiEvent, callApi, startVirtualStack, type VirtualStack } from '../fixtures/virtual-runtime.js';
 
 let stack: VirtualStack;
@@ -32,55 +30,13 @@ async function listAll(status: DeviceView['status']) {
   return items;
 }
 
-/**
- * Reconciles a generated trace eight events at a time (a device's events may race each other), each delivered
- * twice, through a client that loses 10% of requests or responses; failed calls are retried. `now` moves with it.
- */
-function faultyReconciler(seed: number, startAt: number) {
-  const random = seededRandom(seed);
-  const clock = { at: startAt };
-  const { clients, config } = stack.runtime.ports;
-  const wiring = createReconcilerWiring(config, {
-    ...clients,
-    dynamo: faultyClient(clients.dynamo, random, 0.1),
-    scheduler: { scheduleCheck: async () => undefined },
-    clock: { now: () => clock.at },
-  });
-  const reconcile = async (deviceId: string, events: Parameters<typeof wiring.reconciler.reconcile>[1]) => {
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        return await wiring.reconciler.reconcile(deviceId, events);
-      } catch (error) {
-        if (attempt > 30) throw error;
-      }
-    }
-  };
-  const replay = async (lines: ReturnType<typeof generateFleetTrace>['deliveries']) => {
-    const kept = lines.filter((line) => line.deviceEvent.kind !== 'connect_failed');
-    for (let i = 0; i < kept.length; i += 8) {
-      const batch = kept.slice(i, i + 8);
-      clock.at = Math.max(clock.at, ...batch.map((line) => line.at));
-      await Promise.all(
-        [...batch, ...batch].map((line) => reconcile(line.deviceEvent.deviceId, [line.deviceEvent])),
-      );
-    }
-    return [...new Set(kept.map((line) => line.deviceEvent.deviceId))];
-  };
-  /** Every device looked at again at `at`, as its scheduled check would. */
-  const checkAllAt = async (at: number, deviceIds: readonly string[]) => {
-    clock.at = at;
-    await Promise.all(deviceIds.map((deviceId) => reconcile(deviceId, [])));
-  };
-  return { replay, checkAllAt };
-}
-
 describe('GET /fleet', () => {
   it('counts exactly what a full listing finds, after concurrent reconcilers, redeliveries and lost responses', async () => {
     // Arrange
     const trace = generateFleetTrace({ devices: 24, hours: 3, seed: 77, profile: 'mixed' });
-    const reconciler = faultyReconciler(9, trace.startAt);
+    const reconciler = faultyReconciler(stack, 9, trace.startAt);
     // Act
-    const deviceIds = await reconciler.replay(trace.deliveries);
+    const deviceIds = await reconciler.replayRacing(trace.deliveries);
     await reconciler.checkAllAt(trace.horizon + 3_600_000, deviceIds);
     const fleet = await callApi(stack.runtime.handlers.fleet, apiEvent('/fleet'));
     const connected = await listAll('connected');
@@ -112,7 +68,7 @@ describe('GET /fleet', () => {
     const firstConflict = trace.expected.episodes.find((e) => e.type === 'clientid-conflict');
     if (!firstConflict) throw new Error('the generated fleet has no clientid fight');
     const middle = firstConflict.since + 60_000;
-    const reconciler = faultyReconciler(13, trace.startAt);
+    const reconciler = faultyReconciler(stack, 13, trace.startAt);
     const { config, clients } = stack.runtime.ports;
     const inEpisodeOnTheirPages = async (deviceIds: readonly string[], at: number) => {
       const getDevice = buildGetDeviceHandler(
@@ -126,11 +82,11 @@ describe('GET /fleet', () => {
       return counts;
     };
     // Act
-    const early = await reconciler.replay(trace.deliveries.filter((line) => line.at <= middle));
+    const early = await reconciler.replayRacing(trace.deliveries.filter((line) => line.at <= middle));
     await reconciler.checkAllAt(middle, early);
     const during = await callApi(stack.runtime.handlers.fleet, apiEvent('/fleet'));
     const duringPages = await inEpisodeOnTheirPages(early, middle);
-    const all = await reconciler.replay(trace.deliveries.filter((line) => line.at > middle));
+    const all = await reconciler.replayRacing(trace.deliveries.filter((line) => line.at > middle));
     await reconciler.checkAllAt(trace.horizon + 2 * 3_600_000, [...new Set([...early, ...all])]);
     const after = await callApi(stack.runtime.handlers.fleet, apiEvent('/fleet'));
     // Assert

@@ -1,10 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiWiring } from '../../src/composition/api.js';
-import { createReconcilerWiring } from '../../src/composition/reconciler.js';
 import { buildDeviceUptimeHandler } from '../../src/handlers/device-uptime.js';
-import { seededRandom } from '../../src/shared/seeded-random.js';
 import { expectedUptime, generateFleetTrace } from '../fixtures/aws-model/index.js';
-import { faultyClient } from '../fixtures/faulty-dynamodb.js';
+import { faultyReconciler } from '../fixtures/faulty-reconciler.js';
 import { apiEvent, callApi, startVirtualStack, type VirtualStack } from '../fixtures/virtual-runtime.js';
 
 let stack: VirtualStack;
@@ -32,39 +30,14 @@ describe('GET /devices/{deviceId}/uptime', () => {
     // batch in one reconcile, as the stream handler does, each call made twice at once (at-least-once), through a
     // client that loses 10% of requests or responses; failed calls are retried.
     const trace = generateFleetTrace({ devices: 12, hours: 60, seed: 31, profile: 'day-outages' });
-    const random = seededRandom(5);
-    let now = trace.startAt;
-    const clock = { now: () => now };
-    const { clients, config } = stack.runtime.ports;
-    const wiring = createReconcilerWiring(config, {
-      ...clients,
-      dynamo: faultyClient(clients.dynamo, random, 0.1),
-      scheduler: { scheduleCheck: async () => undefined },
-      clock,
-    });
-    const reconcile = async (deviceId: string, events: Parameters<typeof wiring.reconciler.reconcile>[1]) => {
-      for (let attempt = 1; ; attempt += 1) {
-        try {
-          return await wiring.reconciler.reconcile(deviceId, events);
-        } catch (error) {
-          if (attempt > 30) throw error;
-        }
-      }
-    };
+    const reconciler = faultyReconciler(stack, 5, trace.startAt);
     const lines = trace.deliveries.filter((line) => line.deviceEvent.kind !== 'connect_failed');
-    const deviceIds = [...new Set(lines.map((line) => line.deviceEvent.deviceId))];
     // Act
-    for (let i = 0; i < lines.length; i += 8) {
-      const batch = lines.slice(i, i + 8);
-      now = Math.max(now, ...batch.map((line) => line.at));
-      const byDevice = new Map<string, Array<(typeof batch)[number]['deviceEvent']>>();
-      for (const { deviceEvent } of batch) {
-        byDevice.set(deviceEvent.deviceId, [...(byDevice.get(deviceEvent.deviceId) ?? []), deviceEvent]);
-      }
-      await Promise.all([...byDevice, ...byDevice].map(([deviceId, events]) => reconcile(deviceId, events)));
-    }
-    now = trace.horizon + 3_600_000;
-    await Promise.all(deviceIds.map((deviceId) => reconcile(deviceId, [])));
+    const deviceIds = await reconciler.replayInStreamBatches(lines);
+    const now = trace.horizon + 3_600_000;
+    await reconciler.checkAllAt(now, deviceIds);
+    const { clients, config } = stack.runtime.ports;
+    const clock = { now: () => now };
     const uptime = buildDeviceUptimeHandler(createApiWiring(config, { dynamo: clients.dynamo, clock }));
     const expected = expectedUptime(
       trace.histories,

@@ -7,6 +7,7 @@ import {
   QueryCommand,
   TransactWriteCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { DISCONNECT_REASONS, LAST_WILL_REASON } from '../../domain/device-events.js';
 import { type DeviceView, evaluateDevice } from '../../domain/evaluate.js';
 import type {
   CommitResult,
@@ -30,6 +31,7 @@ import { fnv1a } from '../../shared/fnv1a.js';
 import * as z from '../../shared/zod.js';
 import { pageKeySchema, readPageToken } from '../cursor-codec.js';
 import { INDEX_SHARDS, shardOf } from '../shards.js';
+import { readEach, readStored } from '../stored-records.js';
 import { decodeDeviceRecord, encodeDeviceRecord } from './device-record.js';
 import type { Key, KeyPage } from './paging.js';
 import { queryEveryShard } from './sharded-query.js';
@@ -57,6 +59,18 @@ type StatusPosition = { shard: number; key?: Key };
 const statusPositionSchema: z.ZodMiniType<StatusPosition> = z.object({
   shard: z.int().check(z.gte(0), z.lt(INDEX_SHARDS)),
   key: z.optional(pageKeySchema),
+});
+
+/** A summary as the status index holds it (written by `summaryAttributes`), checked when a listing reads it. */
+const storedSummary = z.object({
+  deviceId: z.string(),
+  status: z.enum(['connected', 'disconnected']),
+  since: z.number(),
+  sessionIdentifier: z.string(),
+  versionNumber: z.optional(z.nullable(z.number())),
+  disconnectReason: z.optional(z.nullable(z.enum([...DISCONNECT_REASONS, LAST_WILL_REASON]))),
+  // Summaries written before `settled` existed read as unsettled, as they always did.
+  settled: z._default(z.boolean(), false),
 });
 
 /** What the status index and its listing read: the view's summary, never the whole view. */
@@ -286,15 +300,22 @@ export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQue
       }),
     );
     return {
-      items: (result.Items ?? []).map((item) => ({
-        deviceId: String(item.deviceId),
-        status: item.status as DeviceView['status'],
-        since: Number(item.since),
-        sessionIdentifier: String(item.sessionIdentifier),
-        versionNumber: typeof item.versionNumber === 'number' ? item.versionNumber : undefined,
-        disconnectReason: item.disconnectReason as DeviceView['disconnectReason'],
-        settled: Boolean(item.settled),
-      })),
+      items: readEach(
+        result.Items ?? [],
+        (item) => {
+          const { disconnectReason, versionNumber, ...summary } = readStored(
+            storedSummary,
+            `device summary ${String(item.deviceId)}`,
+            item,
+          );
+          return {
+            ...summary,
+            ...(versionNumber == null ? {} : { versionNumber }),
+            ...(disconnectReason == null ? {} : { disconnectReason }),
+          };
+        },
+        (item) => ({ deviceId: item.deviceId }),
+      ),
       nextKey: result.LastEvaluatedKey,
     };
   }
