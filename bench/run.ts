@@ -4,10 +4,8 @@
  * Exit code 0 whether budgets pass or not; non-zero only when a benchmark crashed.
  */
 import './quiet.js';
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import type { FleetProfile } from '../test/fixtures/aws-model/index.js';
 import { benchAccuracy } from './accuracy.js';
 import { benchAlerts } from './alerts.js';
@@ -162,6 +160,8 @@ async function main(): Promise<number> {
     'reconcile',
     'alerts',
     'status-api',
+    'fleet-alerts',
+    'uptime',
     'end-to-end',
     'cold-start',
     'replay',
@@ -169,14 +169,6 @@ async function main(): Promise<number> {
   ];
   const document = [...kept, ...fresh].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   await writeFile(output, `${JSON.stringify(document, null, 2)}\n`);
-  // Biome checks bench/** (JSON included): leave the file as its formatter would, so `npm run lint` stays clean.
-  const biome = fileURLToPath(new URL('../node_modules/.bin/biome', import.meta.url));
-  await promisify(execFile)(biome, ['format', '--write', output], { timeout: 60_000 }).catch(
-    (error: unknown) =>
-      progress(
-        `could not format ${output} with Biome: ${error instanceof Error ? error.message : String(error)}`,
-      ),
-  );
 
   const table = renderTable(
     ['name', 'figures', 'ratio', 'budget', 'pass'],
