@@ -144,7 +144,10 @@ export class Reconciler {
       // The check is asked for before the state that needs it is written: a conflict only costs a spare check. A
       // check already asked for an earlier time (the stored recheckAt) asks again for the later one when it runs, so
       // a look that moves later (an episode that goes on) costs no message.
-      if (evaluation.recheckAt !== undefined && (fromCheck || !checkPendingBy(stored, evaluation.recheckAt, now))) {
+      if (
+        evaluation.recheckAt !== undefined &&
+        (fromCheck || !checkPendingBy(stored, evaluation.recheckAt, now))
+      ) {
         await this.schedule(deviceId, evaluation.recheckAt, now);
       }
       const result = await store.commit({
