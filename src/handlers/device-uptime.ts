@@ -10,7 +10,7 @@ import {
   utcDate,
 } from '../domain/uptime.js';
 import * as z from '../shared/zod.js';
-import { httpShell, json, parseOrThrow, pathDeviceId } from './shared/http.js';
+import { httpShell, json, parseOrThrow, pathDeviceId, wholeSeconds } from './shared/http.js';
 
 const DAY_MS = 86_400_000;
 
@@ -37,7 +37,6 @@ function rangeOf(query: z.infer<typeof rangeQuery>, now: number): { from: string
   return { from, to };
 }
 
-const seconds = (ms: number) => Math.round(ms / 1000);
 const share = (connectedMs: number, disconnectedMs: number) =>
   connectedMs + disconnectedMs === 0
     ? null
@@ -47,11 +46,11 @@ function dayBody(day: UptimeDayReport) {
   return {
     date: day.date,
     known: day.known,
-    connectedSeconds: seconds(day.connectedMs),
-    disconnectedSeconds: seconds(day.disconnectedMs),
+    connectedSeconds: wholeSeconds(day.connectedMs),
+    disconnectedSeconds: wholeSeconds(day.disconnectedMs),
     connectedShare: share(day.connectedMs, day.disconnectedMs),
     outages: day.outages,
-    longestOutageSeconds: seconds(day.longestOutageMs),
+    longestOutageSeconds: wholeSeconds(day.longestOutageMs),
     ongoingOutage: day.ongoingOutage ?? false,
   };
 }
@@ -61,11 +60,11 @@ function reportBody(deviceId: string, report: UptimeReport) {
     deviceId,
     from: report.from,
     to: report.to,
-    connectedSeconds: seconds(report.connectedMs),
-    disconnectedSeconds: seconds(report.disconnectedMs),
+    connectedSeconds: wholeSeconds(report.connectedMs),
+    disconnectedSeconds: wholeSeconds(report.disconnectedMs),
     connectedShare: share(report.connectedMs, report.disconnectedMs),
     outages: report.outages,
-    longestOutageSeconds: seconds(report.longestOutageMs),
+    longestOutageSeconds: wholeSeconds(report.longestOutageMs),
     days: report.days.map(dayBody),
   };
 }

@@ -2,7 +2,7 @@ import { IncidentNotFoundError } from '../domain/errors.js';
 import type { Incident } from '../domain/fleet-incidents.js';
 import type { IncidentQueries } from '../domain/queries.js';
 import * as z from '../shared/zod.js';
-import { httpShell, isoTime, json, parseOrThrow } from './shared/http.js';
+import { httpShell, isoTime, json, parseOrThrow, wholeSeconds } from './shared/http.js';
 import { type CursorCodec, pageQuerySchema, pageRequest, responseCursor } from './shared/paging.js';
 
 const statusQuery = z.extend(pageQuerySchema, {
@@ -19,7 +19,7 @@ function incidentBody(incident: Incident) {
     startedAt: isoTime(incident.startedAt),
     closedAt: isoTime(incident.closedAt),
     durationSeconds:
-      incident.closedAt === undefined ? null : Math.round((incident.closedAt - incident.startedAt) / 1000),
+      incident.closedAt === undefined ? null : wholeSeconds(incident.closedAt - incident.startedAt),
     devices: incident.devices,
     recovered: incident.recovered,
     stillOffline: incident.devices - incident.recovered,

@@ -77,16 +77,18 @@ describe('devices in an episode now', () => {
     wills: [],
   });
   const window = settings.episodes['clientid-conflict'].windowMs;
+  /** The cursor at the start of the connection of `connectedSince`, with the last times each rule was met. */
+  const cursorWith = (episodes: { 'clientid-conflict'?: number; flapping?: number }) => ({
+    at: { sessionIdentifier: 's', versionNumber: 9 },
+    atTime: T - 60_000,
+    through: 'start' as const,
+    episodes,
+  });
 
   it('shows an episode until a whole window passed without its rule being met, and asks to look again then', () => {
     // Arrange: the conflict rule was last met at T.
     const facts = connectedSince(T - 60_000);
-    const cursor = {
-      at: { sessionIdentifier: 's', versionNumber: 9 },
-      atTime: T - 60_000,
-      through: 'start' as const,
-      episodes: { 'clientid-conflict': T },
-    };
+    const cursor = cursorWith({ 'clientid-conflict': T });
     // Act
     const during = evaluateDevice(facts, cursor, T + window, settings);
     const after = evaluateDevice(facts, cursor, T + window + 1, settings);
@@ -101,12 +103,7 @@ describe('devices in an episode now', () => {
   it('lists both kinds when a device fights over its id and flaps at once, and looks again when the first ends', () => {
     // Arrange
     const facts = connectedSince(T - 60_000);
-    const cursor = {
-      at: { sessionIdentifier: 's', versionNumber: 9 },
-      atTime: T - 60_000,
-      through: 'start' as const,
-      episodes: { 'clientid-conflict': T, flapping: T - 1_000 },
-    };
+    const cursor = cursorWith({ 'clientid-conflict': T, flapping: T - 1_000 });
     // Act
     const evaluation = evaluateDevice(facts, cursor, T + 1_000, settings);
     // Assert

@@ -28,6 +28,7 @@ import {
 import type { FleetIncidentStore, OwedFleetAlert } from '../../domain/fleet-tracker.js';
 import type { IncidentMember, IncidentQueries, Page, PageRequest } from '../../domain/queries.js';
 import * as z from '../../shared/zod.js';
+import { queryPages } from './paging.js';
 import { ttlExpiry } from './ttl.js';
 
 export const INCIDENT_SCHEMA_VERSION = 1;
@@ -135,26 +136,17 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
   }
 
   async candidates(from: number, to: number): Promise<OfflineNotice[]> {
-    const found: OfflineNotice[] = [];
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.dynamo.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'deviceId = :f AND alertKey BETWEEN :from AND :to',
-          ExpressionAttributeValues: {
-            ':f': FLEET_KEY,
-            ':from': candidateKey({ since: Math.max(0, from), alertId: '' }),
-            ':to': candidateKey({ since: to, alertId: '\uffff' }),
-          },
-          ConsistentRead: true,
-          ExclusiveStartKey,
-        }),
-      );
-      for (const item of page.Items ?? []) found.push(this.parse(storedNotice, item.notice, item.alertKey));
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey);
-    return found;
+    const { items } = await queryPages(this.dynamo, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'deviceId = :f AND alertKey BETWEEN :from AND :to',
+      ExpressionAttributeValues: {
+        ':f': FLEET_KEY,
+        ':from': candidateKey({ since: Math.max(0, from), alertId: '' }),
+        ':to': candidateKey({ since: to, alertId: '\uffff' }),
+      },
+      ConsistentRead: true,
+    });
+    return items.map((item) => this.parse(storedNotice, item.notice, item.alertKey));
   }
 
   async open(
@@ -326,26 +318,20 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
   }
 
   async listIncidents(status: Incident['status'], page: PageRequest): Promise<Page<Incident>> {
-    const items: Incident[] = [];
-    let after = page.after as Record<string, unknown> | undefined;
     // The filter leaves pages short: read on until the page is full or the incidents end.
-    do {
-      const result = await this.dynamo.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'deviceId = :f AND begins_with(alertKey, :p)',
-          FilterExpression: '#status = :s',
-          ExpressionAttributeNames: { '#status': 'status' },
-          ExpressionAttributeValues: { ':f': FLEET_KEY, ':p': 'incident#', ':s': status },
-          ScanIndexForward: false,
-          Limit: page.limit - items.length,
-          ExclusiveStartKey: after,
-        }),
-      );
-      for (const item of result.Items ?? []) items.push(stripOwed(this.incidentFrom(item)));
-      after = result.LastEvaluatedKey;
-    } while (after && items.length < page.limit);
-    return { items, next: after };
+    const { items, nextKey } = await queryPages(
+      this.dynamo,
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: 'deviceId = :f AND begins_with(alertKey, :p)',
+        FilterExpression: '#status = :s',
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ':f': FLEET_KEY, ':p': 'incident#', ':s': status },
+        ScanIndexForward: false,
+      },
+      { limit: page.limit, startKey: page.after as Record<string, unknown> | undefined },
+    );
+    return { items: items.map((item) => stripOwed(this.incidentFrom(item))), next: nextKey };
   }
 
   async openCount(): Promise<number> {

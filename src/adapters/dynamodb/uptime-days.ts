@@ -1,9 +1,10 @@
-import { type DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { UptimeDayStore } from '../../domain/ports.js';
 import type { UptimeDayQueries } from '../../domain/queries.js';
 import { datesBetween, dayStart, type UptimeDay } from '../../domain/uptime.js';
 import * as z from '../../shared/zod.js';
 import { readEach, readStored } from '../stored-records.js';
+import { queryPages } from './paging.js';
 import { ttlExpiry } from './ttl.js';
 
 export const UPTIME_DAY_SCHEMA_VERSION = 1;
@@ -57,24 +58,17 @@ export class DynamoDbUptimeDays implements UptimeDayStore, UptimeDayQueries {
    * item per day asked and one more.
    */
   async savedDays(deviceId: string, from: string, to: string): Promise<UptimeDay[]> {
-    const limit = datesBetween(from, to).length + 1;
-    const items: Array<Record<string, unknown>> = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.dynamo.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'deviceId = :d AND #date <= :to',
-          ExpressionAttributeNames: { '#date': 'date' },
-          ExpressionAttributeValues: { ':d': deviceId, ':to': to },
-          ScanIndexForward: false,
-          Limit: limit - items.length,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      items.push(...(page.Items ?? []));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey && items.length < limit);
+    const { items } = await queryPages(
+      this.dynamo,
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: 'deviceId = :d AND #date <= :to',
+        ExpressionAttributeNames: { '#date': 'date' },
+        ExpressionAttributeValues: { ':d': deviceId, ':to': to },
+        ScanIndexForward: false,
+      },
+      { limit: datesBetween(from, to).length + 1 },
+    );
     const days = readEach(
       items,
       (item) => {

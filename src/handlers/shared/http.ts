@@ -75,5 +75,8 @@ export function pathDeviceId(event: APIGatewayProxyEventV2): string {
   return parseOrThrow(clientDeviceIdSchema, event.pathParameters?.deviceId, 'deviceId');
 }
 
+/** A duration in whole seconds, as every response gives durations. */
+export const wholeSeconds = (ms: number) => Math.round(ms / 1000);
+
 export const isoTime = (epochMs: number | undefined) =>
   epochMs === undefined ? null : new Date(epochMs).toISOString();
