@@ -1,6 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeDeviceRecord, encodeDeviceRecord } from '../../src/adapters/dynamodb/device-record.js';
+import {
+  decodeDeviceRecord,
+  encodeDeviceRecord,
+  encodeDeviceRecordJson,
+} from '../../src/adapters/dynamodb/device-record.js';
 import { StoredRecordError } from '../../src/domain/errors.js';
 import { evaluateDevice } from '../../src/domain/evaluate.js';
 import { DEFAULT_SETTINGS } from '../../src/domain/settings.js';
@@ -30,7 +34,7 @@ describe('the stored device record', () => {
     );
   });
 
-  it('keeps a record small: a device that stays connected fits in a few hundred bytes', () => {
+  it('keeps a record small: a device that stays connected fits in a few hundred bytes, and less once deflated', () => {
     // Arrange
     const facts = {
       deviceId: 'thing-1',
@@ -50,10 +54,50 @@ describe('the stored device record', () => {
     };
     const { cursor } = evaluateDevice(facts, undefined, 1_793_520_100_000, DEFAULT_SETTINGS);
     // Act
-    const text = encodeDeviceRecord({ facts, cursor, outbox: [] });
+    const text = encodeDeviceRecordJson({ facts, cursor, outbox: [] });
+    const stored = encodeDeviceRecord({ facts, cursor, outbox: [] });
     // Assert
     // A write costs one WRU per started KB: the record of a quiet device stays well inside the first.
     expect(text.length).toBeLessThan(450);
+    expect(stored.length).toBeLessThan(text.length / 2);
+  });
+
+  /** A record as the first release of the deflated format stored it: its dictionary must read it forever. */
+  const DEFLATED_BY_FORMAT_1 =
+    'AZ2UMQ6AIAxF78JOQkGseBvA6qb334wWgiW6yPhoCeT98tegJfKESBqXEPXgwqojBKchISQ/RIKc2TIUw4DBeWt4se6GwBp2X9FYqgSyF3rz86W/' +
+    'tTpj5phyyYPgHI76sant2EndUem8dU0Pad07pNHu+qxXnCUHrGzBxPWPaTsB';
+
+  it('reads a record deflated by the first release of its format, and the same record stored as JSON text before', () => {
+    // Arrange
+    const deflated = new Uint8Array(Buffer.from(DEFLATED_BY_FORMAT_1, 'base64'));
+    // Act
+    const record = decodeDeviceRecord('thing-1', deflated);
+    const asText = decodeDeviceRecord('thing-1', encodeDeviceRecordJson(record));
+    // Assert
+    expect(record.facts.connections[0]).toMatchObject({
+      sessionIdentifier: '2ee5e77e-7d9a-439f-a193-1b71b54ae1cc',
+      versionNumber: 11,
+      endReason: 'CONNECTION_LOST',
+    });
+    expect(record.facts.wills[0]?.payload).toEqual({ state: 'gone' });
+    expect(record.recheckAt).toBe(1_793_520_180_200);
+    expect(asText).toEqual(record);
+  });
+
+  it.each([
+    ['a binary record of a format this code does not know', new Uint8Array([9, 1, 2, 3]), 'format 9'],
+    [
+      'a binary record that cannot be inflated',
+      new Uint8Array([1, 255, 255, 255, 255]),
+      'cannot be inflated',
+    ],
+  ])('refuses %s with its key and the reason', (_label, stored, reason) => {
+    // Act
+    const read = () => decodeDeviceRecord('thing-9', stored);
+    // Assert
+    expect(read).toThrow(StoredRecordError);
+    expect(read).toThrow(/device thing-9/);
+    expect(read).toThrow(new RegExp(reason));
   });
 
   it.each([

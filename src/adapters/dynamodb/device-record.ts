@@ -1,13 +1,17 @@
 /**
  * The stored form of a device's facts, alert cursor, outbox and next check, with its schema version. The device
- * item is rewritten on most events and DynamoDB bills each started KB, so the stored form uses short keys; it is
- * read back through a schema, and a record this code does not understand is reported with its key and reason
- * instead of being trusted.
+ * item is rewritten on most events and DynamoDB bills each started KB, so the stored form uses short keys and is
+ * compressed (DynamoDB's own advice for large attributes): JSON, deflated against a preset dictionary of the
+ * record's keys and words, in a binary attribute whose first byte names the format. Records stored as JSON text
+ * (before compression) read as they are. It is read back through a schema, and a record this code does not
+ * understand is reported with its key and reason instead of being trusted.
  */
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { ConnectionFacts } from '../../domain/connection.js';
 import { DISCONNECT_REASONS, LAST_WILL_REASON } from '../../domain/device-events.js';
 import type { DeviceFacts, WillFacts } from '../../domain/device-facts.js';
 import type { EpisodeMark } from '../../domain/episodes.js';
+import { StoredRecordError } from '../../domain/errors.js';
 import type { AlertCursor } from '../../domain/evaluate.js';
 import type { OutboxEntry } from '../../domain/ports.js';
 import type { UptimeCursor, UptimeDay } from '../../domain/uptime.js';
@@ -235,8 +239,55 @@ function fromStoredUptime(stored: z.infer<typeof storedUptime>): UptimeCursor {
   });
 }
 
-/** The one attribute that holds the record, as JSON. */
-export function encodeDeviceRecord(record: DeviceRecord): string {
+/**
+ * The words a device record is made of, most frequent last (a preset dictionary serves its end best). Format 1's
+ * dictionary: records were deflated against exactly these bytes, so they never change; a new dictionary is a new
+ * format byte, and this one stays to read the records written with it.
+ */
+const FORMAT_1_DICTIONARY = Buffer.from(
+  '{"alert":{"alertId":"/online/","type":"online","abrupt":true,"lastWill":{"state":{"reported":{}}},' +
+    '"lastWillAt":,"earliestAt":,"decidedAt":,"retryAt":"/offline/","type":"offline","deviceId":"' +
+    '"sessionIdentifier":"","versionNumber":,"disconnectReason":"CLIENT_INITIATED_DISCONNECT",' +
+    '"r":"DUPLICATE_CLIENTID","p":["arn:aws:iot:"],"ip":[""]}],"clientid-conflict":[{"t":,"at":,' +
+    '"ahead":["/clientid-conflict/","/flapping/"],"outageSince":,"episodes":{"clientid-conflict":,"flapping":},' +
+    '"uptime":{"at":,"c":1,"c":0,"d":{"d":"20","c0":1,"c1":1,"cm":,"dm":,"o":,"lo":},"u":[{"d":"20"}]},' +
+    '"recheckAt":,"outbox":[]}{"schemaVersion":5,"presence":true,"connections":[{"s":"","v":,"b":1,' +
+    '"t0":,"s0":,"t1":,"s1":,"r":"MQTT_KEEP_ALIVE_TIMEOUT","p":"","ip":""}],"wills":[{"id":"will:","at":,' +
+    '"p":{}}],"marks":{"flapping":[{"t":,"at":,"r":"CONNECTION_LOST","g":},{"t":,"at":,' +
+    '"r":"SERVER_INITIATED_DISCONNECT","g":}]},"last":{"event":,"connected":,"disconnected":,"will":},' +
+    '"cursor":{"at":{"sessionIdentifier":"","versionNumber":},"atTime":,"through":"end","through":"start"},',
+  'utf8',
+);
+const DEFLATED_WITH_FORMAT_1_DICTIONARY = 1;
+
+function compress(json: string): Uint8Array {
+  const deflated = deflateRawSync(json, { dictionary: FORMAT_1_DICTIONARY });
+  const stored = new Uint8Array(deflated.length + 1);
+  stored[0] = DEFLATED_WITH_FORMAT_1_DICTIONARY;
+  stored.set(deflated, 1);
+  return stored;
+}
+
+/** The record's JSON text: stored as text (before compression), or inflated from its binary form. */
+function recordText(key: string, stored: unknown): unknown {
+  if (!(stored instanceof Uint8Array)) return stored;
+  if (stored[0] !== DEFLATED_WITH_FORMAT_1_DICTIONARY) {
+    throw new StoredRecordError(key, `the record's format ${stored[0]} is not one this code reads`);
+  }
+  try {
+    return inflateRawSync(stored.subarray(1), { dictionary: FORMAT_1_DICTIONARY }).toString('utf8');
+  } catch {
+    throw new StoredRecordError(key, 'the record cannot be inflated');
+  }
+}
+
+/** The one attribute that holds the record: its JSON, compressed (see FORMAT_1_DICTIONARY). */
+export function encodeDeviceRecord(record: DeviceRecord): Uint8Array {
+  return compress(encodeDeviceRecordJson(record));
+}
+
+/** The record as JSON, before compression. */
+export function encodeDeviceRecordJson(record: DeviceRecord): string {
   const { facts } = record;
   const stored: StoredRecord = defined({
     schemaVersion: DEVICE_RECORD_SCHEMA_VERSION,
@@ -260,7 +311,7 @@ export function encodeDeviceRecord(record: DeviceRecord): string {
 
 export function decodeDeviceRecord(deviceId: string, text: unknown): DeviceRecord {
   const key = `device ${deviceId}`;
-  const stored = readStored(storedRecord, key, parseStoredJson(key, text));
+  const stored = readStored(storedRecord, key, parseStoredJson(key, recordText(key, text)));
   const facts: DeviceFacts = defined({
     deviceId,
     presence: stored.presence,
