@@ -43,6 +43,8 @@ export interface EndToEndFigures {
   alerts: number;
   requests: Record<string, number>;
   writeUnitsPerEvent: number;
+  /** Write units per event by table and index (the runtime's table prefix left out; `+tx`: in transactions). */
+  writeUnitsPerEventBy: Record<string, number>;
   readUnitsPerEvent: number;
   requestsPerEvent: number;
   dynamodbRequestsPerEvent: number;
@@ -91,6 +93,11 @@ export async function measureEndToEnd(stack: BenchStack, sizes: EndToEndSizes): 
       alerts: measured.requests['sns.PublishCommand'] ?? 0,
       requests: measured.requests,
       writeUnitsPerEvent: per(measured.awsWriteUnits),
+      writeUnitsPerEventBy: Object.fromEntries(
+        Object.entries(measured.writeUnitsBy)
+          .sort((a, b) => b[1] - a[1])
+          .map(([where, units]) => [where.replace(/^[^-]*-/, ''), per(units)]),
+      ),
       readUnitsPerEvent: per(measured.readUnits),
       requestsPerEvent: per(measured.dynamodb + measured.sns + sqsRequests),
       dynamodbRequestsPerEvent: per(measured.dynamodb),
@@ -118,6 +125,9 @@ export async function benchEndToEnd(stack: BenchStack, sizes: EndToEndSizes): Pr
     summary: [
       `${f.lines} lines of a ${sizes.profile ?? 'flappy'} fleet (${f.devices} devices, ${sizes.hours} h), ${f.alerts} alerts`,
       `${fmt(f.writeUnitsPerEvent, 2)} WRU + ${fmt(f.readUnitsPerEvent, 2)} RRU per event (ingest and indexes included)`,
+      `WRU per event by table: ${Object.entries(f.writeUnitsPerEventBy)
+        .map(([where, units]) => `${where} ${fmt(units, 2)}`)
+        .join(', ')}`,
       `${fmt(f.requestsPerEvent, 2)} requests per event (${fmt(f.dynamodbRequestsPerEvent, 2)} DynamoDB); device item p99 ${f.deviceItemBytesP99} B`,
       `$${fmt(f.dollarsPerMillionEvents, 2)} per million events (${fmt(f.lambdaInvocationsPerEvent, 2)} Lambda invocations per event)`,
     ],

@@ -27,11 +27,20 @@ const CAPACITY_COMMANDS = new Set([
   'TransactWriteItemsCommand',
 ]);
 
-interface ConsumedCapacityLike {
+interface UnitsLike {
   CapacityUnits?: number;
   ReadCapacityUnits?: number;
   WriteCapacityUnits?: number;
 }
+
+interface ConsumedCapacityLike extends UnitsLike {
+  TableName?: string;
+  Table?: UnitsLike;
+  GlobalSecondaryIndexes?: Record<string, UnitsLike>;
+}
+
+const unitsOf = (entry: UnitsLike | undefined) =>
+  entry?.CapacityUnits ?? (entry?.ReadCapacityUnits ?? 0) + (entry?.WriteCapacityUnits ?? 0);
 
 export interface CapacityTotals {
   readUnits: number;
@@ -39,6 +48,11 @@ export interface CapacityTotals {
   writeUnits: number;
   /** Write units of TransactWriteItems as DynamoDB Local reports them (4 per KB and item: twice AWS's 2). */
   transactWriteUnits: number;
+  /**
+   * Write units as AWS charges them (transactions halved, see transactWriteUnits), by where they were spent:
+   * `<table>` for the base table, `<table>/<index>` for a global secondary index, `+tx` for transactions.
+   */
+  writeUnitsBy: Record<string, number>;
   /** Requests that asked for consumed capacity and got an answer with it. */
   reported: number;
   /** Requests that asked and got none (a failed conditional write, for instance). */
@@ -65,6 +79,7 @@ export class CapacityMeter {
     readUnits: 0,
     writeUnits: 0,
     transactWriteUnits: 0,
+    writeUnitsBy: {},
     reported: 0,
     unreported: 0,
   };
@@ -82,6 +97,22 @@ export class CapacityMeter {
     );
   }
 
+  private recordWhere(command: string, entry: ConsumedCapacityLike): void {
+    const transaction = command === 'TransactWriteItemsCommand';
+    const add = (where: string, units: number) => {
+      const key = transaction ? `${where}+tx` : where;
+      this.totals.writeUnitsBy[key] =
+        (this.totals.writeUnitsBy[key] ?? 0) + (transaction ? units / 2 : units);
+    };
+    const table = entry.TableName ?? '?';
+    const indexes = Object.entries(entry.GlobalSecondaryIndexes ?? {});
+    add(
+      table,
+      entry.Table ? unitsOf(entry.Table) : unitsOf(entry) - indexes.reduce((n, [, u]) => n + unitsOf(u), 0),
+    );
+    for (const [index, units] of indexes) add(`${table}/${index}`, unitsOf(units));
+  }
+
   private record(command: string, consumed: unknown): void {
     const entries = (
       Array.isArray(consumed) ? consumed : consumed ? [consumed] : []
@@ -92,15 +123,20 @@ export class CapacityMeter {
     }
     this.totals.reported += 1;
     for (const entry of entries) {
-      const units = entry.CapacityUnits ?? (entry.ReadCapacityUnits ?? 0) + (entry.WriteCapacityUnits ?? 0);
+      const units = unitsOf(entry);
       if (READ_COMMANDS.has(command)) this.totals.readUnits += units;
-      else if (command === 'TransactWriteItemsCommand') this.totals.transactWriteUnits += units;
-      else this.totals.writeUnits += units;
+      else {
+        if (command === 'TransactWriteItemsCommand') this.totals.transactWriteUnits += units;
+        else this.totals.writeUnits += units;
+        this.recordWhere(command, entry);
+      }
     }
   }
 }
 
 export interface Measured {
+  /** AWS write units by table and index (see CapacityTotals.writeUnitsBy). */
+  writeUnitsBy: Record<string, number>;
   /** Requests per `service.Command`, counted by the SDK middleware. */
   requests: RequestCounts;
   dynamodb: number;
@@ -131,7 +167,10 @@ export class Meter {
 
   start(): () => Measured {
     const before = { ...this.counts };
-    const capacityBefore = { ...this.capacity.totals };
+    const capacityBefore = {
+      ...this.capacity.totals,
+      writeUnitsBy: { ...this.capacity.totals.writeUnitsBy },
+    };
     return () => {
       const requests: RequestCounts = {};
       for (const [key, value] of Object.entries(this.counts)) {
@@ -143,8 +182,14 @@ export class Meter {
           .filter(([key]) => filter(key))
           .reduce((total, [, value]) => total + value, 0);
       const command = (key: string) => key.slice(key.indexOf('.') + 1);
+      const writeUnitsBy: Record<string, number> = {};
+      for (const [where, units] of Object.entries(this.capacity.totals.writeUnitsBy)) {
+        const delta = units - (capacityBefore.writeUnitsBy[where] ?? 0);
+        if (delta > 0) writeUnitsBy[where] = delta;
+      }
       return {
         requests,
+        writeUnitsBy,
         dynamodb: sum((key) => key.startsWith('dynamodb.')),
         dynamodbReads: sum((key) => key.startsWith('dynamodb.') && READ_COMMANDS.has(command(key))),
         dynamodbWrites: sum((key) => key.startsWith('dynamodb.') && !READ_COMMANDS.has(command(key))),
@@ -232,6 +277,7 @@ export function itemBytes(value: unknown): number {
   if (value === null || value === undefined || typeof value === 'boolean') return 1;
   if (typeof value === 'number') return Math.ceil(String(value).replace(/^-|\./g, '').length / 2) + 1;
   if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');
+  if (value instanceof Uint8Array) return value.byteLength;
   if (Array.isArray(value)) return 3 + value.reduce((sum: number, v) => sum + 1 + itemBytes(v), 0);
   if (typeof value === 'object') {
     return (

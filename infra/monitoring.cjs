@@ -11,7 +11,7 @@
 
 /** Seconds the check queue's oldest message may exceed W before the alarm fires. */
 const CHECK_AGE_MARGIN_SECONDS = 300;
-/** Milliseconds of stream lag (IteratorAge of the reconcile mapping) before the alarm fires. */
+/** Milliseconds of stream lag (IteratorAge of a stream mapping) before the alarm fires. */
 const ITERATOR_AGE_THRESHOLD_MS = 5 * 60 * 1000;
 
 /** The dead-letter queues of the stack (logical ids of infra/resources.yml). */
@@ -36,6 +36,7 @@ const TABLE_OPERATIONS = [
 const SERVICE_METRIC_WIDGETS = [
   { title: 'Ingest', metrics: ['EventsStored', 'DuplicateDeliveries', 'RejectedInputs', 'UnexplainedWills'] },
   { title: 'Reconcile and settle', metrics: ['ReconciledDevices', 'SettleChecks', 'AlertsDecided'] },
+  { title: 'Fleet counts', metrics: ['FleetCountWindows'] },
   { title: 'Sweep (safety net)', metrics: ['SweptOutboxes', 'RetriedAlerts', 'UnreadableRecords'] },
   { title: 'HTTP API', metrics: ['ApiRequests', 'HttpErrors'] },
 ];
@@ -138,17 +139,24 @@ module.exports = async ({ resolveVariable, resolveConfigurationProperty }) => {
     });
   }
 
-  resources.ReconcileIteratorAgeAlarm = alarm(
-    'reconcile-iterator-age',
-    'reconcileEvents is more than 5 minutes behind the events stream: states and alerts are late.',
-    {
+  const iteratorAgeAlarm = (name, functionLogicalIdOf, description) =>
+    alarm(name, description, {
       Namespace: 'AWS/Lambda',
       MetricName: 'IteratorAge',
-      Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'ReconcileEventsLambdaFunction' } }],
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: functionLogicalIdOf } }],
       Statistic: 'Maximum',
       Period: 60,
       Threshold: ITERATOR_AGE_THRESHOLD_MS,
-    },
+    });
+  resources.ReconcileIteratorAgeAlarm = iteratorAgeAlarm(
+    'reconcile-iterator-age',
+    'ReconcileEventsLambdaFunction',
+    'reconcileEvents is more than 5 minutes behind the events stream: states and alerts are late.',
+  );
+  resources.CountFleetIteratorAgeAlarm = iteratorAgeAlarm(
+    'count-fleet-iterator-age',
+    'CountFleetLambdaFunction',
+    'countFleet is more than 5 minutes behind the devices stream: GET /fleet counts are late, and lost for good if it stays 24 hours behind.',
   );
 
   for (const table of TABLES) {

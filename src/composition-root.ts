@@ -5,10 +5,11 @@ import type { DynamoDbDeviceStore } from './adapters/dynamodb/device-store.js';
 import type { DynamoDbEventLog } from './adapters/dynamodb/event-log.js';
 import type { DynamoDbRejectionStore } from './adapters/dynamodb/rejection-store.js';
 import { createApiWiring } from './composition/api.js';
+import { createFleetCountWiring } from './composition/fleet-counts.js';
 import { createIngestWiring } from './composition/ingest.js';
 import { createReconcilerWiring } from './composition/reconciler.js';
 import type { Config } from './config.js';
-import type { CheckScheduler, Clock } from './domain/ports.js';
+import type { CheckScheduler, Clock, FleetCountStore } from './domain/ports.js';
 import type { FleetQueries, IncidentQueries, UptimeDayQueries } from './domain/queries.js';
 import type { Reconciler } from './domain/reconciler.js';
 import type { PresenceSettings } from './domain/settings.js';
@@ -30,6 +31,8 @@ export interface AppWiring {
   ledger: DynamoDbAlertLedger;
   incidents: IncidentQueries;
   fleet: FleetQueries;
+  /** Where the counting function applies its windows. */
+  counts: FleetCountStore;
   uptimeDays: UptimeDayQueries;
   /** W, as the uptime report counts outages. */
   settleWindowMs: number;
@@ -68,6 +71,7 @@ export function createAppWiring(config: Config, overrides: AppWiringOverrides = 
     ledger: reconciling.ledger,
     incidents: api.incidents,
     fleet: api.fleet,
+    counts: createFleetCountWiring(config, { dynamo: clients.dynamo }).counts,
     uptimeDays: api.uptimeDays,
     settleWindowMs: api.settleWindowMs,
     reconciler: reconciling.reconciler,

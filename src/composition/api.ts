@@ -3,6 +3,7 @@ import { systemClock } from '../adapters/clock.js';
 import { HmacCursorCodec } from '../adapters/cursor-codec.js';
 import { DynamoDbAlertLedger } from '../adapters/dynamodb/alert-ledger.js';
 import { DynamoDbEventLog } from '../adapters/dynamodb/event-log.js';
+import { DynamoDbFleetCounters } from '../adapters/dynamodb/fleet-counters.js';
 import { DynamoDbFleetIncidents } from '../adapters/dynamodb/fleet-incidents.js';
 import { DynamoDbUptimeDays } from '../adapters/dynamodb/uptime-days.js';
 import { createDynamoDbClient } from '../adapters/dynamodb-client.js';
@@ -41,7 +42,7 @@ export function createApiWiring(
   return {
     clock,
     devices,
-    fleet: devices,
+    fleet: new DynamoDbFleetCounters(dynamo, config.DEVICES_TABLE),
     eventLog: new DynamoDbEventLog(dynamo, config.EVENTS_TABLE, config.EVENT_TTL_DAYS),
     ledger: new DynamoDbAlertLedger(dynamo, config.ALERTS_TABLE, config.ALERT_TTL_DAYS),
     incidents: new DynamoDbFleetIncidents(dynamo, config.ALERTS_TABLE),

@@ -1,6 +1,7 @@
 import type { DeviceEvent } from './device-events.js';
 import type { DeviceFacts } from './device-facts.js';
 import type { AlertCursor, AlertDecision, DeviceView } from './evaluate.js';
+import type { CountDeltas } from './fleet-counts.js';
 import type { FleetAlert } from './fleet-incidents.js';
 import type { UptimeDay } from './uptime.js';
 
@@ -29,8 +30,6 @@ export interface StoredDevice {
   recheckAt?: number;
   outbox: OutboxEntry[];
   revision: number;
-  /** Opaque to the domain: how the store counts the device in the fleet counts; given back on commit. */
-  countedAs?: string;
 }
 
 export interface DeviceCommit {
@@ -42,15 +41,10 @@ export interface DeviceCommit {
   outbox: OutboxEntry[];
   /** undefined: the device must not exist yet. */
   expectedRevision: number | undefined;
-  /** The `countedAs` of the record read at `expectedRevision`. */
-  countedAs?: string;
   now: number;
 }
 
-/** `countedAs`: how the store now counts the device (see StoredDevice), for the next commit on this revision. */
-export type CommitResult =
-  | { status: 'committed'; revision: number; countedAs?: string }
-  | { status: 'conflict' };
+export type CommitResult = { status: 'committed'; revision: number } | { status: 'conflict' };
 
 export interface DeviceStore {
   load(deviceId: string): Promise<StoredDevice | undefined>;
@@ -80,6 +74,23 @@ export interface CheckScheduler {
    * the check is written, so that no written state ever waits for a check that was never asked for.
    */
   scheduleCheck(deviceId: string, recheckAt: number, now: number): Promise<void>;
+}
+
+/**
+ * Where the fleet counts are kept. The devices' changes are added up per window of a stream shard; a window is
+ * applied once, named by its shard and the sequence number of its last change.
+ */
+export interface FleetCountStore {
+  /** Adds `deltas` unless this shard's changes through `throughSequence` were already applied. */
+  apply(window: CountWindow, deltas: Readonly<CountDeltas>): Promise<'applied' | 'already-applied'>;
+}
+
+export interface CountWindow {
+  shardId: string;
+  /** The sequence number of the window's last change (decimal digits, increasing within a shard). */
+  throughSequence: string;
+  /** When the window ended (epoch ms): how old an applied window is. */
+  endedAt: number;
 }
 
 /** Finished uptime days, one item each, so that a report reads per day and never per event. */

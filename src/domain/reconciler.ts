@@ -154,18 +154,13 @@ export class Reconciler {
         deviceId,
         ...written,
         expectedRevision: stored?.revision,
-        countedAs: stored?.countedAs,
         now,
       });
       if (result.status === 'conflict') continue;
       for (const will of evaluation.unexplainedWills) this.ports.onUnexplainedWill?.(deviceId, will);
       const published = await this.publishAll(claimed, new Set(takenOver.map((alert) => alert.alertId)));
       if (published.length > 0) {
-        await this.clearOutbox(deviceId, published, {
-          ...written,
-          revision: result.revision,
-          countedAs: result.countedAs,
-        });
+        await this.clearOutbox(deviceId, published, { ...written, revision: result.revision });
       }
       return { ...outcome, published: published.length, written: true };
     }

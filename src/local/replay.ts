@@ -264,6 +264,8 @@ async function prepareGroup(
     aws,
     timers,
     placeFleetIncidents: false,
+    // The replay reads no fleet counts: the devices stream is left unread.
+    fleetCountWindowMs: 0,
     sweepEveryMs:
       options.faults?.active || process.env.IOT_PRESENCE_FAULTS ? SWEEP_EVERY_MS : IDLE_SWEEP_EVERY_MS,
     ...(options.faults ? { faults: options.faults } : {}),

@@ -1,7 +1,8 @@
 /**
  * The deployed functions on one machine, wired the way AWS wires them: the IoT topic rules invoke the ingest
  * functions asynchronously (lambda/async-invocation.ts), the events table's stream feeds the reconciler
- * (lambda/stream-mapping.ts), the delay queue feeds the settle check (lambda/sqs-mapping.ts on the emulator, or
+ * (lambda/stream-mapping.ts), the devices table's stream feeds the fleet counts in tumbling windows
+ * (lambda/tumbling-window-mapping.ts), the delay queue feeds the settle check (lambda/sqs-mapping.ts on the emulator, or
  * lambda/virtual-check-queue.ts in virtual time) and a schedule runs the sweep (lambda/schedule.ts).
  *
  * The functions are built here as src/functions/<name>.ts builds each of them, from the same handler builders, but
@@ -25,6 +26,7 @@ import { createRedriveWiring } from '../composition/redrive.js';
 import { type AppWiring, createAppWiring } from '../composition-root.js';
 import { parseConfig, parseRedriveConfig } from '../config.js';
 import type { AnyAlert, CheckScheduler } from '../domain/ports.js';
+import { buildCountFleetHandler } from '../handlers/count-fleet.js';
 import { buildDeviceUptimeHandler } from '../handlers/device-uptime.js';
 import { buildFleetHandler } from '../handlers/fleet.js';
 import { buildGetDeviceHandler } from '../handlers/get-device.js';
@@ -45,12 +47,16 @@ import type { ApiHandler, DeadLetter, InvocationCounters, LambdaHandler } from '
 import { scheduleEvery } from './lambda/schedule.js';
 import { SqsMapping } from './lambda/sqs-mapping.js';
 import { StreamMapping } from './lambda/stream-mapping.js';
+import { TumblingWindowMapping } from './lambda/tumbling-window-mapping.js';
 import { VirtualCheckQueue } from './lambda/virtual-check-queue.js';
 import { lambdaContext } from './lambda-context.js';
 import { CHECK_VISIBILITY_TIMEOUT_SECONDS, LOCAL_CREDENTIALS, type LocalAws } from './services/local-aws.js';
 import type { Timers } from './timers.js';
 
 type Environment = Record<string, string | undefined>;
+
+/** serverless.yml's tumblingWindowInSeconds of countFleet. */
+const FLEET_COUNT_WINDOW_MS = 30_000;
 
 /** Every alert waiting in an inbox subscribed to the topic, as received, taken off the queue. */
 export async function receiveAlerts(sqs: SQSClient, queueUrl: string): Promise<ReceivedAlert[]> {
@@ -110,6 +116,11 @@ export interface LocalRuntimeOptions {
   faults?: FaultInjector;
   /** false: device alerts are not placed in fleet incidents (the replay places them afterwards, fleet-wide). */
   placeFleetIncidents?: boolean;
+  /**
+   * The fleet counts' tumbling window (serverless.yml: 30 s, the default); 0: the devices stream is not read and
+   * GET /fleet counts nothing (the replay, which never reads them).
+   */
+  fleetCountWindowMs?: number;
 }
 
 /** Everything that runs the deployed functions on one machine: rules, stream mapping, delay queue, schedule. */
@@ -140,6 +151,8 @@ export interface LocalRuntime {
    * batches (what `npm run redrive` does).
    */
   redrive(): Promise<RedriveResult>;
+  /** Ends the fleet counts' current window now: GET /fleet then counts every device change made so far. */
+  flushFleetCounts(): Promise<void>;
   /** Reads (and removes) the alerts that reached the queue subscribed to the topic. */
   receiveAlerts(): Promise<ReceivedAlert[]>;
   /** Queues a settle check as the deployed reconciler does (on the delay queue, or on the virtual one). */
@@ -225,6 +238,22 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     now: () => timers.now(),
   });
   await stream.start();
+
+  const fleetCountWindowMs = options.fleetCountWindowMs ?? FLEET_COUNT_WINDOW_MS;
+  const fleetCounts =
+    fleetCountWindowMs > 0
+      ? new TumblingWindowMapping({
+          dynamoEndpoint: aws.dynamoEndpoint,
+          streamArn: aws.devicesStreamArn,
+          functionName: 'countFleet',
+          handler: fn.countFleet,
+          windowMs: fleetCountWindowMs,
+          timers,
+          counters,
+          deadLetters,
+        })
+      : undefined;
+  await fleetCounts?.start();
 
   const ingest = new AsyncInvocation<RuleTarget>(
     { ingestPresence: fn.ingestPresence, ingestDeviceMessage: fn.ingestDeviceMessage },
@@ -312,6 +341,9 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       await stream.drain();
       return result;
     },
+    flushFleetCounts: async () => {
+      await fleetCounts?.flush();
+    },
     receiveAlerts: () => receiveAlerts(sqs, aws.alertQueueUrl),
     async sweep() {
       await fn.sweep({}, lambdaContext('sweep'));
@@ -322,6 +354,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     async stop() {
       await checks?.stop();
       await stream.stop();
+      await fleetCounts?.stop();
       sqs.destroy();
       streams.destroy();
     },
@@ -336,6 +369,7 @@ function buildHandlers(ports: AppWiring) {
     ingestPresence: buildIngestPresenceHandler(ports),
     ingestDeviceMessage: buildIngestDeviceMessageHandler(ports),
     reconcileEvents: buildReconcileEventsHandler(ports),
+    countFleet: buildCountFleetHandler(ports),
     settleCheck: buildSettleCheckHandler(ports),
     sweep: buildSweepHandler(ports),
     getDevice: buildGetDeviceHandler(ports),

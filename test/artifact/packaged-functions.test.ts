@@ -160,6 +160,7 @@ describe('the packaged artifact', () => {
 
     // Assert
     expect(loaded.map(({ fn }) => fn.key).sort()).toEqual([
+      'countFleet',
       'deviceUptime',
       'fleet',
       'getDevice',
@@ -281,6 +282,34 @@ describe('the packaged functions on DynamoDB Local and the SNS/SQS emulator', ()
       'offline',
     ]);
     expect(badLimit.statusCode).toBe(400);
+  });
+
+  it('counts the fleet from the devices stream with the packaged countFleet, as GET /fleet and the listing both say', async () => {
+    // Arrange: a device that comes and one that goes, on top of what the earlier tests left.
+    const staying = newSession('art-count-stays', 0);
+    const leaving = newSession('art-count-leaves', 0);
+    await stack.publish(connected(staying));
+    await stack.publish(connected(leaving));
+    await stack.pumpStream();
+    await stack.publish(disconnected(leaving, 'CLIENT_INITIATED_DISCONNECT'));
+    await stack.pumpStream();
+
+    // Act
+    const shards = await stack.endFleetCountWindow();
+    const fleet = await api('fleet', 'GET /fleet', '/fleet');
+    const listed = async (status: string) =>
+      (
+        (await api('listDevices', 'GET /devices', '/devices', undefined, { status, limit: '100' })).body
+          .items as unknown[]
+      ).length;
+
+    // Assert
+    expect(shards).toBeGreaterThan(0);
+    expect(fleet).toMatchObject({
+      statusCode: 200,
+      body: { connected: await listed('connected'), disconnected: await listed('disconnected') },
+    });
+    expect((fleet.body.connected as number) + (fleet.body.disconnected as number)).toBeGreaterThanOrEqual(2);
   });
 
   it('keeps the device connected and alerts nothing when an old session is taken over; the sweep finds nothing', async () => {

@@ -364,14 +364,18 @@ export function applyRuleSql(
 
 type FilterPattern = Record<string, unknown>;
 
-/** Lambda event filtering, for the operators the template's stream mapping uses (values and anything-but). */
+/** Lambda event filtering, for the operators the template's stream mappings use (values, anything-but, exists). */
 export function matchesFilterPattern(pattern: FilterPattern, value: unknown): boolean {
   return Object.entries(pattern).every(([key, expected]) => {
     const actual = (value as Record<string, unknown> | null | undefined)?.[key];
     if (Array.isArray(expected)) {
       return expected.some((option) => {
         if (option !== null && typeof option === 'object') {
-          const anythingBut = (option as { 'anything-but'?: unknown[] })['anything-but'];
+          const { 'anything-but': anythingBut, exists } = option as {
+            'anything-but'?: unknown[];
+            exists?: boolean;
+          };
+          if (typeof exists === 'boolean') return (actual !== undefined) === exists;
           if (!anythingBut) throw new Error(`unsupported filter operator ${JSON.stringify(option)}`);
           return actual !== undefined && !anythingBut.includes(actual);
         }
@@ -405,6 +409,11 @@ export interface ArtifactStack {
   publish(message: MqttMessage): Promise<Array<{ rule: string; result: unknown }>>;
   /** Lambda's event source mapping for the events stream: reads new records, filters, invokes reconcileEvents. */
   pumpStream(): Promise<number>;
+  /**
+   * Lambda's tumbling-window mapping for the devices stream: reads new records, filters, hands them to countFleet
+   * with each shard's state, then ends the window (the final invocation). Returns how many shards it ended.
+   */
+  endFleetCountWindow(): Promise<number>;
   /** Reads the new stream records without invoking anything (a batch that will be parked), with their shard. */
   takeStreamRecords(): Promise<{ shardId: string; records: DynamoDBStreamEvent['Records'] }>;
   /** Lambda's SQS mapping for the check queue: one pass over the visible messages. */
@@ -441,6 +450,7 @@ export async function startArtifactStack(options: StartOptions): Promise<Artifac
   });
   const sqs = new SQSClient({ endpoint: aws.snsSqsEndpoint, region: REGION, credentials: LOCAL_CREDENTIALS });
   let pump: StreamPump | undefined;
+  let devicesPump: StreamPump | undefined;
   try {
     const references: Record<string, string> = {
       EventsTable: aws.env.EVENTS_TABLE ?? '',
@@ -487,16 +497,24 @@ export async function startArtifactStack(options: StartOptions): Promise<Artifac
 
     const reconcile = functions.reconcileEvents;
     const settle = functions.settleCheck;
-    if (!reconcile || !settle) throw new Error('reconcileEvents or settleCheck is not in the package');
-    const streamMapping = Object.values(artifact.template.Resources).find(
-      (resource) =>
-        resource.Type === 'AWS::Lambda::EventSourceMapping' &&
-        JSON.stringify(resource.Properties?.EventSourceArn).includes('StreamArn'),
-    );
-    const patterns = (
-      (streamMapping?.Properties?.FilterCriteria as { Filters: Array<{ Pattern: string }> } | undefined)
-        ?.Filters ?? []
-    ).map((filter) => JSON.parse(filter.Pattern) as FilterPattern);
+    const countFleet = functions.countFleet;
+    if (!reconcile || !settle || !countFleet) {
+      throw new Error('reconcileEvents, settleCheck or countFleet is not in the package');
+    }
+    const mappingOf = (table: string) =>
+      Object.values(artifact.template.Resources).find(
+        (resource) =>
+          resource.Type === 'AWS::Lambda::EventSourceMapping' &&
+          JSON.stringify(resource.Properties?.EventSourceArn) ===
+            JSON.stringify({ 'Fn::GetAtt': [table, 'StreamArn'] }),
+      );
+    const patternsOf = (mapping: ReturnType<typeof mappingOf>) =>
+      (
+        (mapping?.Properties?.FilterCriteria as { Filters: Array<{ Pattern: string }> } | undefined)
+          ?.Filters ?? []
+      ).map((filter) => JSON.parse(filter.Pattern) as FilterPattern);
+    const streamMapping = mappingOf('EventsTable');
+    const patterns = patternsOf(streamMapping);
     const batchSize = (streamMapping?.Properties?.BatchSize as number | undefined) ?? 100;
 
     let taken: { shardId: string; records: DynamoDBStreamEvent['Records'] } | undefined;
@@ -528,6 +546,37 @@ export async function startArtifactStack(options: StartOptions): Promise<Artifac
     await pump.start();
     const streamPump = pump;
 
+    // The devices stream in tumbling windows: each shard's state carried from one invocation to the next.
+    const countPatterns = patternsOf(mappingOf('DevicesTable'));
+    const windowStates = new Map<string, Record<string, unknown>>();
+    let window = { start: '', end: '' };
+    const windowEvent = (shardId: string, Records: unknown[], isFinalInvokeForWindow: boolean) => ({
+      Records,
+      window,
+      state: windowStates.get(shardId) ?? {},
+      shardId,
+      eventSourceARN: aws.devicesStreamArn,
+      isFinalInvokeForWindow,
+      isWindowTerminatedEarly: false,
+    });
+    devicesPump = new StreamPump(
+      aws.dynamoEndpoint,
+      aws.devicesStreamArn,
+      async (event, shardId) => {
+        const records = event.Records.map((record) =>
+          lambdaStreamRecord(record as _Record, aws.devicesStreamArn),
+        ).filter((record) => countPatterns.some((pattern) => matchesFilterPattern(pattern, record)));
+        if (records.length === 0) return;
+        const result = await countFleet.invoke<{ state: Record<string, unknown> }>(
+          windowEvent(shardId, records, false),
+        );
+        windowStates.set(shardId, result.state);
+      },
+      1_000,
+    );
+    await devicesPump.start();
+    const countPump = devicesPump;
+
     const checkQueueUrl = aws.env.CHECK_QUEUE_URL ?? '';
     const checkQueueArn = `arn:aws:sqs:${REGION}:${ACCOUNT}:${checkQueueUrl.split('/').pop()}`;
 
@@ -558,6 +607,17 @@ export async function startArtifactStack(options: StartOptions): Promise<Artifac
         return invocations;
       },
       pumpStream: () => streamPump.drain(),
+      async endFleetCountWindow() {
+        const end = Date.now();
+        window = { start: new Date(end - 30_000).toISOString(), end: new Date(end).toISOString() };
+        await countPump.drain();
+        const shards = [...windowStates.keys()];
+        for (const shardId of shards) {
+          await countFleet.invoke(windowEvent(shardId, [], true));
+          windowStates.delete(shardId);
+        }
+        return shards.length;
+      },
       async takeStreamRecords() {
         const batch = { shardId: '', records: [] as DynamoDBStreamEvent['Records'] };
         taken = batch;
@@ -628,6 +688,7 @@ export async function startArtifactStack(options: StartOptions): Promise<Artifac
       },
       async stop() {
         streamPump.close();
+        countPump.close();
         sqs.destroy();
         await Promise.all(Object.values(functions).map((fn) => fn.stop()));
         await lambdaEndpoint.stop();
@@ -638,6 +699,7 @@ export async function startArtifactStack(options: StartOptions): Promise<Artifac
     return stack;
   } catch (error) {
     pump?.close();
+    devicesPump?.close();
     sqs.destroy();
     await Promise.all(Object.values(functions).map((fn) => fn.stop()));
     await lambdaEndpoint.stop();

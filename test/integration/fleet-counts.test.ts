@@ -1,7 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FaultInjector, installFaults, NO_FAULTS } from '../../src/adapters/faults.js';
 import { createApiWiring } from '../../src/composition/api.js';
 import type { DeviceView } from '../../src/domain/evaluate.js';
 import { buildGetDeviceHandler } from '../../src/handlers/get-device.js';
+import { seededRandom } from '../../src/shared/seeded-random.js';
 import { generateFleetTrace } from '../fixtures/aws-model/index.js';
 import { faultyReconciler } from '../fixtures/faulty-reconciler.js';
 import { apiEvent, callApi, startVirtualStack, type VirtualStack } from '../fixtures/virtual-runtime.js';
@@ -14,6 +16,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.stop();
+});
+
+afterEach(() => {
+  installFaults(new FaultInjector(NO_FAULTS));
 });
 
 async function listAll(status: DeviceView['status']) {
@@ -30,6 +36,26 @@ async function listAll(status: DeviceView['status']) {
   return items;
 }
 
+/** What GET /fleet must say of the devices a full listing finds. */
+async function countsOfTheListing() {
+  const connected = await listAll('connected');
+  const disconnected = await listAll('disconnected');
+  const byReason: Record<string, number> = {};
+  for (const device of disconnected) {
+    const reason = device.disconnectReason ?? 'UNKNOWN';
+    byReason[reason] = (byReason[reason] ?? 0) + 1;
+  }
+  return {
+    devices: connected.length + disconnected.length,
+    counts: {
+      connected: connected.length,
+      disconnected: disconnected.length,
+      unsettled: [...connected, ...disconnected].filter((d) => !d.settled).length,
+      disconnectedByReason: byReason,
+    },
+  };
+}
+
 describe('GET /fleet', () => {
   it('counts exactly what a full listing finds, after concurrent reconcilers, redeliveries and lost responses', async () => {
     // Arrange
@@ -38,22 +64,43 @@ describe('GET /fleet', () => {
     // Act
     const deviceIds = await reconciler.replayRacing(trace.deliveries);
     await reconciler.checkAllAt(trace.horizon + 3_600_000, deviceIds);
+    await stack.runtime.flushFleetCounts();
     const fleet = await callApi(stack.runtime.handlers.fleet, apiEvent('/fleet'));
-    const connected = await listAll('connected');
-    const disconnected = await listAll('disconnected');
+    const listed = await countsOfTheListing();
     // Assert
-    const byReason: Record<string, number> = {};
-    for (const device of disconnected) {
-      const reason = device.disconnectReason ?? 'UNKNOWN';
-      byReason[reason] = (byReason[reason] ?? 0) + 1;
+    expect(listed.devices).toBe(deviceIds.length);
+    expect(fleet.body).toMatchObject(listed.counts);
+    expect(fleet.body.disconnectedByReason).toEqual(listed.counts.disconnectedByReason);
+  });
+
+  it('adds every window of the devices stream once, when the counting function loses requests and responses and crashes after its work', async () => {
+    // Arrange: a fleet reconciled in six parts; each part's device changes are counted in a window of their own,
+    // while DynamoDB loses 10% of the requests or their responses and a fifth of the invocations crash after their
+    // work (Lambda then runs the same window again).
+    const trace = generateFleetTrace({ devices: 16, hours: 2, seed: 91, profile: 'flappy' });
+    const reconciler = faultyReconciler(stack, 17, trace.startAt);
+    const parts = 6;
+    const size = Math.ceil(trace.deliveries.length / parts);
+    const retriesBefore = stack.runtime.counters.retries;
+    const deviceIds = new Set<string>();
+    // Act
+    for (let part = 0; part < parts; part += 1) {
+      const lines = trace.deliveries.slice(part * size, (part + 1) * size);
+      for (const deviceId of await reconciler.replayInStreamBatches(lines)) deviceIds.add(deviceId);
+      installFaults(new FaultInjector({ ...NO_FAULTS, dynamodb: 0.1, crash: 0.2 }, seededRandom(part)));
+      await stack.runtime.flushFleetCounts();
+      installFaults(new FaultInjector(NO_FAULTS));
     }
-    expect(connected.length + disconnected.length).toBe(deviceIds.length);
-    expect(fleet.body).toMatchObject({
-      connected: connected.length,
-      disconnected: disconnected.length,
-      unsettled: [...connected, ...disconnected].filter((d) => !d.settled).length,
-      disconnectedByReason: byReason,
-    });
+    // Looked at after every episode's window, so that the fleet's other tests find none of these still going on.
+    await reconciler.checkAllAt(trace.horizon + 2 * 3_600_000, [...deviceIds]);
+    await stack.runtime.flushFleetCounts();
+    const fleet = await callApi(stack.runtime.handlers.fleet, apiEvent('/fleet'));
+    const listed = await countsOfTheListing();
+    // Assert
+    expect(stack.runtime.counters.retries).toBeGreaterThan(retriesBefore);
+    expect(stack.runtime.deadLetters).toEqual([]);
+    expect(fleet.body).toMatchObject(listed.counts);
+    expect(fleet.body.disconnectedByReason).toEqual(listed.counts.disconnectedByReason);
   });
 
   it('counts the devices in a clientid-conflict or flapping episode as their own pages show them, until it ends', async () => {
@@ -84,10 +131,12 @@ describe('GET /fleet', () => {
     // Act
     const early = await reconciler.replayRacing(trace.deliveries.filter((line) => line.at <= middle));
     await reconciler.checkAllAt(middle, early);
+    await stack.runtime.flushFleetCounts();
     const during = await callApi(stack.runtime.handlers.fleet, apiEvent('/fleet'));
     const duringPages = await inEpisodeOnTheirPages(early, middle);
     const all = await reconciler.replayRacing(trace.deliveries.filter((line) => line.at > middle));
     await reconciler.checkAllAt(trace.horizon + 2 * 3_600_000, [...new Set([...early, ...all])]);
+    await stack.runtime.flushFleetCounts();
     const after = await callApi(stack.runtime.handlers.fleet, apiEvent('/fleet'));
     // Assert
     expect(duringPages['clientid-conflict']).toBeGreaterThan(0);

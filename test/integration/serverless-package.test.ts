@@ -40,6 +40,7 @@ const functionHandlers: Record<string, string> = {
   IngestPresenceLambdaFunction: 'src/functions/ingestPresence.handler',
   IngestDeviceMessageLambdaFunction: 'src/functions/ingestDeviceMessage.handler',
   ReconcileEventsLambdaFunction: 'src/functions/reconcileEvents.handler',
+  CountFleetLambdaFunction: 'src/functions/countFleet.handler',
   SettleCheckLambdaFunction: 'src/functions/settleCheck.handler',
   SweepLambdaFunction: 'src/functions/sweep.handler',
   GetDeviceLambdaFunction: 'src/functions/getDevice.handler',
@@ -257,7 +258,7 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
       }
     });
 
-    it('streams new images of the events table, and of no other table', () => {
+    it('streams new images of the events table, new and old images of the devices table (fleet counts), and no other table', () => {
       // Act
       const streams = Object.fromEntries(
         Object.values(tableLogicalIds).map((id) => [
@@ -269,12 +270,13 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
       // Assert
       expect(streams).toEqual({
         EventsTable: { StreamViewType: 'NEW_IMAGE' },
-        DevicesTable: undefined,
+        DevicesTable: { StreamViewType: 'NEW_AND_OLD_IMAGES' },
         AlertsTable: undefined,
         RejectedTable: undefined,
         UptimeTable: undefined,
       });
       expect(tables.events.StreamSpecification?.StreamViewType).toBe('NEW_IMAGE');
+      expect(tables.devices.StreamSpecification?.StreamViewType).toBe('NEW_AND_OLD_IMAGES');
     });
   });
 
@@ -450,6 +452,37 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
       ]);
     });
 
+    it('feeds the devices stream to countFleet in 30 s tumbling windows, one batch per shard at a time, retried until the records expire', () => {
+      // Act
+      const mappings = Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping'));
+      const countMapping = mappings.find(
+        (mapping) =>
+          JSON.stringify(mapping.Properties?.EventSourceArn) ===
+          JSON.stringify({ 'Fn::GetAtt': ['DevicesTable', 'StreamArn'] }),
+      );
+
+      // Assert
+      expect(countMapping?.Properties).toMatchObject({
+        FunctionName: { 'Fn::GetAtt': ['CountFleetLambdaFunction', 'Arn'] },
+        TumblingWindowInSeconds: 30,
+        MaximumBatchingWindowInSeconds: 30,
+        ParallelizationFactor: 1,
+        MaximumRetryAttempts: -1,
+        MaximumRecordAgeInSeconds: -1,
+        StartingPosition: 'TRIM_HORIZON',
+      });
+      expect(countMapping?.Properties?.BisectBatchOnFunctionError).not.toBe(true);
+      const filters = property<{ Filters: Array<{ Pattern: string }> }>(
+        countMapping,
+        'FilterCriteria',
+      ).Filters;
+      // Only device items: the counter items (no countedAs) never wake the function.
+      expect(filters.map((filter) => JSON.parse(filter.Pattern))).toEqual([
+        { dynamodb: { NewImage: { countedAs: { S: [{ exists: true }] } } } },
+        { dynamodb: { OldImage: { countedAs: { S: [{ exists: true }] } } } },
+      ]);
+    });
+
     it('hides a received check message for at least six times settleCheck’s timeout', () => {
       // Arrange
       const settle = resource(template, 'SettleCheckLambdaFunction');
@@ -576,20 +609,20 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
       }
     });
 
-    it('alarms when the reconcile stream mapping falls more than 5 minutes behind', () => {
+    it('alarms when either stream mapping (reconcile, fleet counts) falls more than 5 minutes behind', () => {
       // Act
       const alarms = alarmsOn(template, 'IteratorAge');
 
       // Assert
-      expect(alarms).toHaveLength(1);
-      expect(dimension(alarms[0] as AlarmProperties, 'FunctionName')).toEqual({
-        Ref: 'ReconcileEventsLambdaFunction',
-      });
-      expect(alarms[0]).toMatchObject({
-        ComparisonOperator: 'GreaterThanThreshold',
-        Threshold: 300_000,
-        AlarmActions: [opsTopic],
-      });
+      const watched = alarms.map((alarm) => (dimension(alarm, 'FunctionName') as { Ref: string }).Ref);
+      expect(watched.sort()).toEqual(['CountFleetLambdaFunction', 'ReconcileEventsLambdaFunction']);
+      for (const alarm of alarms) {
+        expect(alarm).toMatchObject({
+          ComparisonOperator: 'GreaterThanThreshold',
+          Threshold: 300_000,
+          AlarmActions: [opsTopic],
+        });
+      }
     });
 
     it('alarms on DynamoDB throttled requests to every table', () => {

@@ -1,14 +1,8 @@
-import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import {
-  BatchGetCommand,
-  type DynamoDBDocumentClient,
-  GetCommand,
-  PutCommand,
-  QueryCommand,
-  TransactWriteCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { DISCONNECT_REASONS, LAST_WILL_REASON } from '../../domain/device-events.js';
 import { type DeviceView, evaluateDevice } from '../../domain/evaluate.js';
+import { countedAs } from '../../domain/fleet-counts.js';
 import type {
   CommitResult,
   DeviceCommit,
@@ -19,15 +13,11 @@ import type {
 import type {
   DeviceQueries,
   DeviceSummary,
-  FleetCounts,
-  FleetQueries,
   Page,
   PageRequest,
   UptimeStanding,
 } from '../../domain/queries.js';
-import { COUNTER_KEY_PREFIX } from '../../domain/reserved-ids.js';
 import type { PresenceSettings } from '../../domain/settings.js';
-import { fnv1a } from '../../shared/fnv1a.js';
 import * as z from '../../shared/zod.js';
 import { pageKeySchema, readPageToken } from '../cursor-codec.js';
 import { INDEX_SHARDS, shardOf } from '../shards.js';
@@ -35,23 +25,6 @@ import { readEach, readStored } from '../stored-records.js';
 import { decodeDeviceRecord, encodeDeviceRecord } from './device-record.js';
 import type { Key, KeyPage } from './paging.js';
 import { queryEveryShard } from './sharded-query.js';
-
-/**
- * Fleet counts live in counter items beside the devices (`$counts#<shard>`), one attribute per kind of device
- * (`connected.settled.-`, `disconnected.settled.CONNECTION_LOST`, `connected.settled.-.clientid-conflict+flapping`, …).
- * A device moves from one kind to another in the same transaction as the conditional write of its record, so counts
- * stay exact through retries and races.
- */
-const COUNTER_SHARDS = 10;
-const counterKey = (shard: number) => `${COUNTER_KEY_PREFIX}${shard}`;
-
-/** The kind a device is counted as, from its view; undefined while nothing is known of it. */
-export function countedAs(view: DeviceView | undefined): string | undefined {
-  if (!view) return undefined;
-  const reason = view.status === 'disconnected' ? (view.disconnectReason ?? 'UNKNOWN') : '-';
-  const kind = `${view.status}.${view.settled ? 'settled' : 'unsettled'}.${reason}`;
-  return view.episodes ? `${kind}.${[...view.episodes].sort().join('+')}` : kind;
-}
 
 /** Where a listing by status stands: the shard of the status index, and the key to resume from within it. */
 type StatusPosition = { shard: number; key?: Key };
@@ -91,7 +64,7 @@ function summaryAttributes(view: DeviceView | undefined, deviceId: string) {
  * One item per device: the record the reconciler folds (facts, alert cursor, outbox, next check) and the summary
  * the status index lists. The full view is derived from the record when it is read, so it is always current.
  */
-export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQueries, FleetQueries {
+export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQueries {
   constructor(
     private readonly dynamo: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -103,21 +76,16 @@ export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQue
       new GetCommand({ TableName: this.tableName, Key: { deviceId }, ConsistentRead: true }),
     );
     if (!Item) return undefined;
-    return {
-      ...decodeDeviceRecord(deviceId, Item.record),
-      revision: Number(Item.revision),
-      ...(typeof Item.countedAs === 'string' ? { countedAs: Item.countedAs } : {}),
-    };
+    return { ...decodeDeviceRecord(deviceId, Item.record), revision: Number(Item.revision) };
   }
 
   /**
-   * One conditional PutItem: the record with its outbox, and the summary the indexes read. When the device moves
-   * to another kind in the fleet counts, the counter moves with it in the same transaction.
+   * One conditional PutItem: the record with its outbox, the summary the indexes read, and the kind the fleet
+   * counts count the device as (the devices stream carries its old and new value to the counting function).
    */
   async commit(change: DeviceCommit): Promise<CommitResult> {
     const revision = (change.expectedRevision ?? 0) + 1;
     const leaseEnds = change.outbox.length > 0 ? Math.min(...change.outbox.map((e) => e.retryAt)) : undefined;
-    const kind = countedAs(change.view);
     const put = {
       TableName: this.tableName,
       Item: {
@@ -127,7 +95,7 @@ export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQue
         // Sparse: only devices whose outbox holds alerts are in the unsent index.
         retryAt: leaseEnds,
         unsentShard: leaseEnds === undefined ? undefined : String(shardOf(change.deviceId)),
-        countedAs: kind,
+        countedAs: countedAs(change.view),
         ...summaryAttributes(change.view, change.deviceId),
       },
       ConditionExpression:
@@ -136,89 +104,12 @@ export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQue
         change.expectedRevision === undefined ? undefined : { ':expected': change.expectedRevision },
     };
     try {
-      if (kind === change.countedAs) {
-        await this.dynamo.send(new PutCommand(put));
-      } else {
-        await this.dynamo.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              { Put: put },
-              { Update: this.counterMove(change.deviceId, change.countedAs, kind) },
-            ],
-          }),
-        );
-      }
-      return { status: 'committed', revision, ...(kind === undefined ? {} : { countedAs: kind }) };
+      await this.dynamo.send(new PutCommand(put));
+      return { status: 'committed', revision };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return { status: 'conflict' };
-      if (error instanceof TransactionCanceledException) {
-        const reasons = error.CancellationReasons ?? [];
-        if (reasons[0]?.Code === 'ConditionalCheckFailed') return { status: 'conflict' };
-      }
       throw error;
     }
-  }
-
-  private counterMove(deviceId: string, from: string | undefined, to: string | undefined) {
-    const names: Record<string, string> = {};
-    const values: Record<string, number> = {};
-    const adds: string[] = [];
-    if (from !== undefined) {
-      names['#from'] = from;
-      values[':out'] = -1;
-      adds.push('#from :out');
-    }
-    if (to !== undefined) {
-      names['#to'] = to;
-      values[':in'] = 1;
-      adds.push('#to :in');
-    }
-    return {
-      TableName: this.tableName,
-      Key: { deviceId: counterKey(fnv1a(deviceId) % COUNTER_SHARDS) },
-      UpdateExpression: `ADD ${adds.join(', ')}`,
-      ExpressionAttributeNames: names,
-      ExpressionAttributeValues: values,
-    };
-  }
-
-  /** The fleet counts: one BatchGetItem of the counter shards, whatever the fleet's size. */
-  async counts(): Promise<FleetCounts> {
-    let keys: Array<Record<string, unknown>> = Array.from({ length: COUNTER_SHARDS }, (_, shard) => ({
-      deviceId: counterKey(shard),
-    }));
-    const items: Array<Record<string, unknown>> = [];
-    // A batch may leave keys unprocessed under load: ask again for those only.
-    for (let attempt = 0; keys.length > 0 && attempt < 5; attempt += 1) {
-      const result = await this.dynamo.send(
-        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
-      );
-      items.push(...(result.Responses?.[this.tableName] ?? []));
-      keys = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
-    }
-    const counts: FleetCounts = {
-      connected: 0,
-      disconnected: 0,
-      unsettled: 0,
-      disconnectedByReason: {},
-      inEpisode: { 'clientid-conflict': 0, flapping: 0 },
-    };
-    for (const item of items) {
-      for (const [kind, value] of Object.entries(item)) {
-        const [status, settled, reason, episodes] = kind.split('.');
-        if (typeof value !== 'number' || reason === undefined) continue;
-        for (const episode of episodes?.split('+') ?? []) {
-          if (episode === 'clientid-conflict' || episode === 'flapping') counts.inEpisode[episode] += value;
-        }
-        if (status === 'connected') counts.connected += value;
-        if (status === 'disconnected') {
-          counts.disconnected += value;
-          counts.disconnectedByReason[reason] = (counts.disconnectedByReason[reason] ?? 0) + value;
-        }
-        if (settled === 'unsettled') counts.unsettled += value;
-      }
-    }
-    return counts;
   }
 
   async findUnsent(before: number, limit: number): Promise<string[]> {

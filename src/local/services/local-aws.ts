@@ -4,6 +4,8 @@ import {
   DescribeTableCommand,
   DynamoDBClient,
   ResourceInUseException,
+  type StreamSpecification,
+  UpdateTableCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { FauxqsServer } from 'fauxqs';
 import tables from '../../../infra/tables.json' with { type: 'json' };
@@ -28,6 +30,8 @@ export interface LocalAws {
   /** The delay queue of the settle checks (its URL is CHECK_QUEUE_URL in `env`). */
   checkQueueArn: string;
   eventsStreamArn: string;
+  /** The devices table's stream (NEW_AND_OLD_IMAGES), which the fleet counts are added up from. */
+  devicesStreamArn: string;
   pids: number[];
   /** Where DynamoDB Local keeps its data (undefined: in memory). */
   dataDir?: string;
@@ -50,6 +54,13 @@ export async function ensureTableFromDefinition(client: DynamoDBClient, key: Tab
   } catch (error) {
     if (!(error instanceof ResourceInUseException)) throw error;
     const described = await client.send(new DescribeTableCommand({ TableName: tableName }));
+    // A table kept from a version whose definition had no stream yet gets the one it has now.
+    const stream = (tables[key] as { StreamSpecification?: StreamSpecification }).StreamSpecification;
+    if (stream && !described.Table?.LatestStreamArn) {
+      await client.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: stream }));
+      const updated = await client.send(new DescribeTableCommand({ TableName: tableName }));
+      return { table: updated.Table, existed: true };
+    }
     return { table: described.Table, existed: true };
   }
 }
@@ -175,6 +186,7 @@ async function provision(
     alertQueueUrl: alertQueue.queueUrl,
     checkQueueArn: checkQueue.queueArn,
     eventsStreamArn: String(events?.LatestStreamArn),
+    devicesStreamArn: String(created[1].table?.LatestStreamArn),
     pids: [dynamo.pid],
     ...(dynamo.dbPath ? { dataDir: dynamo.dbPath } : {}),
     keptData: created.some(({ existed }) => existed),

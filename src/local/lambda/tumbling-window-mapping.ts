@@ -1,0 +1,118 @@
+import type { DynamoDBStreamEvent } from 'aws-lambda';
+import { lambdaContext } from '../lambda-context.js';
+import { StreamPump } from '../stream-pump.js';
+import type { Timers } from '../timers.js';
+import type { DeadLetter, InvocationCounters, LambdaHandler } from './function.js';
+
+/** The deployed mapping retries until the records expire; locally a window gets this many attempts per invocation. */
+const MAX_ATTEMPTS = 10;
+
+type WindowState = Record<string, unknown>;
+
+export interface TumblingWindowMappingOptions {
+  dynamoEndpoint: string;
+  streamArn: string;
+  functionName: string;
+  handler: LambdaHandler<unknown, { state: WindowState } | undefined>;
+  /** serverless.yml's tumblingWindowInSeconds (with batchWindow the same: one batch per window). */
+  windowMs: number;
+  timers: Timers;
+  counters: InvocationCounters;
+  deadLetters: DeadLetter[];
+}
+
+/**
+ * Lambda's event source mapping for a DynamoDB stream with a tumbling window: at the end of every window, the records
+ * written during it are handed to the function with the state it returned last, then a final invocation
+ * (`isFinalInvokeForWindow`) hands it the window's state to act on. A failed invocation is made again as it was.
+ * Windows end on the runtime's clock, as background work.
+ */
+export class TumblingWindowMapping {
+  private readonly pump: StreamPump;
+  private readonly states = new Map<string, WindowState>();
+  private window = { start: 0, end: 0 };
+  private running: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly options: TumblingWindowMappingOptions) {
+    this.pump = new StreamPump(options.dynamoEndpoint, options.streamArn, (event, shardId) =>
+      this.invoke(shardId, event.Records, false),
+    );
+  }
+
+  async start(): Promise<void> {
+    await this.pump.start();
+    const { timers, windowMs } = this.options;
+    const next = (end: number) =>
+      timers.at(
+        end,
+        async () => {
+          if (this.stopped) return;
+          await this.endWindow(end - windowMs, end);
+          next(end + windowMs);
+        },
+        { background: true },
+      );
+    next((Math.floor(timers.now() / windowMs) + 1) * windowMs);
+  }
+
+  /** Ends the current window now, as if its time were up: what a look at the counts after a test's writes needs. */
+  flush(): Promise<void> {
+    const now = this.options.timers.now();
+    return this.endWindow(Math.floor(now / this.options.windowMs) * this.options.windowMs, now);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.running;
+    this.pump.close();
+  }
+
+  /** One window at a time, as the deployed mapping processes a shard's batches in order. */
+  private endWindow(start: number, end: number): Promise<void> {
+    const run = this.running.then(async () => {
+      this.window = { start, end };
+      await this.pump.drain();
+      for (const shardId of [...this.states.keys()]) await this.invoke(shardId, [], true);
+    });
+    this.running = run.catch(() => undefined);
+    return run;
+  }
+
+  private async invoke(
+    shardId: string,
+    records: DynamoDBStreamEvent['Records'],
+    isFinalInvokeForWindow: boolean,
+  ): Promise<void> {
+    const { counters, functionName } = this.options;
+    const event = {
+      Records: records,
+      window: {
+        start: new Date(this.window.start).toISOString(),
+        end: new Date(this.window.end).toISOString(),
+      },
+      state: this.states.get(shardId) ?? {},
+      shardId,
+      eventSourceARN: this.options.streamArn,
+      isFinalInvokeForWindow,
+      isWindowTerminatedEarly: false,
+    };
+    for (let attempt = 1; ; attempt += 1) {
+      counters.invocations += 1;
+      try {
+        const result = await this.options.handler(event, lambdaContext(functionName));
+        if (isFinalInvokeForWindow) this.states.delete(shardId);
+        else this.states.set(shardId, result?.state ?? {});
+        return;
+      } catch (error) {
+        counters.retries += 1;
+        if (attempt >= MAX_ATTEMPTS) {
+          counters.deadLettered += 1;
+          this.options.deadLetters.push({ target: functionName, event, error: String(error) });
+          this.states.delete(shardId);
+          return;
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,123 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import type { DeviceView } from '../../src/domain/evaluate.js';
+import { addMoves, type CountMove, countedAs, fleetCountsFrom } from '../../src/domain/fleet-counts.js';
+
+const view = (overrides: Partial<DeviceView>): DeviceView =>
+  ({
+    deviceId: 'thing-1',
+    status: 'connected',
+    settled: true,
+    since: 0,
+    sessionIdentifier: 's',
+    ...overrides,
+  }) as DeviceView;
+
+describe('the kind a device is counted as', () => {
+  it('names status, settledness, reason and the episodes going on, in a fixed order', () => {
+    // Arrange
+    const fighting = view({ status: 'disconnected', settled: false, disconnectReason: 'DUPLICATE_CLIENTID' });
+    // Act
+    const kinds = [
+      countedAs(undefined),
+      countedAs(view({})),
+      countedAs(view({ status: 'disconnected', settled: true })),
+      countedAs({ ...fighting, episodes: ['flapping', 'clientid-conflict'] }),
+    ];
+    // Assert
+    expect(kinds).toEqual([
+      undefined,
+      'connected.settled.-',
+      'disconnected.settled.UNKNOWN',
+      'disconnected.unsettled.DUPLICATE_CLIENTID.clientid-conflict+flapping',
+    ]);
+  });
+});
+
+const KINDS = [
+  'connected.settled.-',
+  'connected.unsettled.-',
+  'disconnected.settled.CONNECTION_LOST',
+  'disconnected.unsettled.MQTT_KEEP_ALIVE_TIMEOUT',
+  'connected.settled.-.flapping',
+  'disconnected.settled.DUPLICATE_CLIENTID.clientid-conflict+flapping',
+];
+
+describe('fleet counts from moves', () => {
+  it('add up to what counting every device once by its last kind gives, in any grouping of the moves', () => {
+    fc.assert(
+      fc.property(
+        // Each device's kinds over time (undefined: not counted), and where the moves are cut into windows.
+        fc.array(fc.array(fc.option(fc.constantFrom(...KINDS), { nil: undefined }), { maxLength: 8 }), {
+          maxLength: 12,
+        }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        (histories, cuts) => {
+          // Arrange: every device's moves from one kind to the next, interleaved across devices.
+          const moves: CountMove[] = [];
+          const longest = Math.max(0, ...histories.map((h) => h.length));
+          for (let step = 0; step < longest; step += 1) {
+            for (const history of histories) {
+              if (step < history.length) moves.push({ from: history[step - 1], to: history[step] });
+            }
+          }
+          const bounds = [...new Set(cuts.map((cut) => cut % (moves.length + 1)))].sort((a, b) => a - b);
+          const windows = [0, ...bounds, moves.length]
+            .slice(0, -1)
+            .map((start, i, all) => moves.slice(start, all[i + 1] ?? moves.length));
+          // Act: each window summed on its own, the sums then added, as the counter items add them.
+          const total: Record<string, number> = {};
+          for (const window of windows) {
+            for (const [kind, delta] of Object.entries(addMoves({}, window))) {
+              total[kind] = (total[kind] ?? 0) + delta;
+            }
+          }
+          // Assert: the oracle counts each device by its last kind.
+          const expected: Record<string, number> = {};
+          for (const history of histories) {
+            const last = history[history.length - 1];
+            if (last !== undefined) expected[last] = (expected[last] ?? 0) + 1;
+          }
+          expect(fleetCountsFrom(Object.entries(total))).toEqual(fleetCountsFrom(Object.entries(expected)));
+          expect(Object.values(addMoves({}, moves)).every((delta) => delta !== 0)).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('carries the deltas of earlier batches of the window, and leaves out the kinds that net to nothing', () => {
+    // Arrange
+    const carried = { 'connected.settled.-': -1, 'disconnected.settled.CONNECTION_LOST': 1 };
+    // Act
+    const sum = addMoves(carried, [
+      { from: 'disconnected.settled.CONNECTION_LOST', to: 'connected.settled.-' },
+      { from: 'connected.settled.-', to: 'connected.settled.-' },
+      { to: 'connected.unsettled.-' },
+    ]);
+    // Assert
+    expect(sum).toEqual({ 'connected.unsettled.-': 1 });
+  });
+
+  it('reads status, unsettled devices, reasons and episodes from the kinds, and ignores what is not a kind', () => {
+    // Arrange
+    const kinds: Array<[string, number]> = [
+      ['connected.settled.-', 5],
+      ['connected.unsettled.-.flapping', 1],
+      ['disconnected.settled.CONNECTION_LOST', 3],
+      ['disconnected.unsettled.DUPLICATE_CLIENTID.clientid-conflict+flapping', 2],
+      ['disconnected.settled.MQTT_KEEP_ALIVE_TIMEOUT', 0],
+      ['revision', 7],
+    ];
+    // Act
+    const counts = fleetCountsFrom(kinds);
+    // Assert
+    expect(counts).toEqual({
+      connected: 6,
+      disconnected: 5,
+      unsettled: 3,
+      disconnectedByReason: { CONNECTION_LOST: 3, DUPLICATE_CLIENTID: 2 },
+      inEpisode: { 'clientid-conflict': 2, flapping: 3 },
+    });
+  });
+});
