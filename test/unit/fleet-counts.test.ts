@@ -107,13 +107,14 @@ describe('fleet counts from moves', () => {
       ['disconnected.settled.CONNECTION_LOST', 3],
       ['disconnected.unsettled.DUPLICATE_CLIENTID.clientid-conflict+flapping', 2],
       ['disconnected.settled.MQTT_KEEP_ALIVE_TIMEOUT', 0],
+      ['connected.settled.-.an-episode-of-a-later-version', 1],
       ['revision', 7],
     ];
     // Act
     const counts = fleetCountsFrom(kinds);
     // Assert
     expect(counts).toEqual({
-      connected: 6,
+      connected: 7,
       disconnected: 5,
       unsettled: 3,
       disconnectedByReason: { CONNECTION_LOST: 3, DUPLICATE_CLIENTID: 2 },
