@@ -26,7 +26,7 @@ export async function benchUptime(stack: BenchStack, sizes: UptimeSizes): Promis
   const { clients, config } = stack.runtime.ports;
   const { reconciler } = createReconcilerWiring(config, {
     ...clients,
-    scheduler: { scheduleCheck: async () => undefined },
+    scheduler: { scheduleCheck: async (_deviceId, recheckAt) => recheckAt },
     clock: { now: () => now },
   });
   const fold = async (event: DeviceEvent) => {

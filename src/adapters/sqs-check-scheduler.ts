@@ -1,6 +1,6 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { CheckScheduler } from '../domain/ports.js';
-import { checkDelaySeconds, checkMessageBody } from './check-message.js';
+import { checkArrival, checkDelaySeconds, checkMessageBody } from './check-message.js';
 
 /** The deployed delayed check: a message on the check queue, delayed until the check is due (at most 15 minutes). */
 export class SqsCheckScheduler implements CheckScheduler {
@@ -9,13 +9,15 @@ export class SqsCheckScheduler implements CheckScheduler {
     private readonly queueUrl: string,
   ) {}
 
-  async scheduleCheck(deviceId: string, dueAt: number, now: number): Promise<void> {
+  async scheduleCheck(deviceId: string, dueAt: number, now: number): Promise<number> {
+    const arrivesAt = checkArrival(dueAt, now);
     await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
-        MessageBody: checkMessageBody(deviceId, dueAt),
+        MessageBody: checkMessageBody(deviceId, dueAt, arrivesAt),
         DelaySeconds: checkDelaySeconds(dueAt, now),
       }),
     );
+    return arrivesAt;
   }
 }

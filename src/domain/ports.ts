@@ -28,6 +28,8 @@ export interface StoredDevice {
   facts: DeviceFacts;
   cursor?: AlertCursor;
   recheckAt?: number;
+  /** When the checks asked for and still to come arrive (ascending): a later look needs no message of its own. */
+  pendingChecks?: number[];
   outbox: OutboxEntry[];
   revision: number;
 }
@@ -38,6 +40,7 @@ export interface DeviceCommit {
   cursor?: AlertCursor;
   view?: DeviceView;
   recheckAt?: number;
+  pendingChecks?: number[];
   outbox: OutboxEntry[];
   /** undefined: the device must not exist yet. */
   expectedRevision: number | undefined;
@@ -71,9 +74,10 @@ export interface AlertPublisher<A extends AnyAlert = Alert> {
 export interface CheckScheduler {
   /**
    * Asks for `reconcile(deviceId)` to run again at `recheckAt` (or soon after). Called before the state that needs
-   * the check is written, so that no written state ever waits for a check that was never asked for.
+   * the check is written, so that no written state ever waits for a check that was never asked for. Returns when
+   * the check will arrive: at `recheckAt`, or earlier when the queue cannot wait that long (it then asks again).
    */
-  scheduleCheck(deviceId: string, recheckAt: number, now: number): Promise<void>;
+  scheduleCheck(deviceId: string, recheckAt: number, now: number): Promise<number>;
 }
 
 /**

@@ -76,11 +76,32 @@ export function sameData(a: unknown, b: unknown): boolean {
 }
 
 /**
- * Whether the stored record's own check is still to come, and by `recheckAt`: it then looks again, and asks for a
- * later one. One whose time has passed may have been lost: a spare is asked for.
+ * The checks a reconcile consumes: it runs because they arrived. Each is named by the arrival time recorded when
+ * it was asked for (undefined: a message of an older format, which does not say).
  */
-function checkPendingBy(stored: StoredDevice | undefined, recheckAt: number, now: number): boolean {
-  return stored?.recheckAt !== undefined && stored.recheckAt > now && stored.recheckAt <= recheckAt;
+export interface ConsumedChecks {
+  arrivals: ReadonlyArray<number | undefined>;
+}
+
+/** How many checks still to come a record remembers (the earliest): forgetting one only costs a spare check. */
+const MAX_PENDING_CHECKS = 4;
+
+/**
+ * The checks still to come for the device, by arrival time: those the record remembers, less the ones being
+ * consumed, less the ones whose time has passed (they may have been lost: a spare is asked for). A record written
+ * before checks were remembered knows one: its own recheckAt, asked for when it was written. When a consumed check
+ * does not say when it was meant to arrive, nothing is known to be still to come.
+ */
+function checksToCome(stored: StoredDevice | undefined, consumed: ConsumedChecks | undefined, now: number) {
+  if (consumed?.arrivals.some((arrival) => arrival === undefined)) return [];
+  const remembered = [
+    ...(stored?.pendingChecks ?? (stored?.recheckAt === undefined ? [] : [stored.recheckAt])),
+  ];
+  for (const arrival of consumed?.arrivals ?? []) {
+    const index = remembered.indexOf(arrival as number);
+    if (index >= 0) remembered.splice(index, 1);
+  }
+  return remembered.filter((arrival) => arrival > now);
 }
 
 /**
@@ -92,11 +113,11 @@ function checkPendingBy(stored: StoredDevice | undefined, recheckAt: number, now
 export class Reconciler {
   constructor(private readonly ports: ReconcilerPorts) {}
 
-  /** @param fromCheck the call is a scheduled check, whose own message is consumed: always re-arm if pending. */
+  /** @param consumed the scheduled checks this call runs for (their messages are consumed). */
   async reconcile(
     deviceId: string,
     events: readonly DeviceEvent[] = [],
-    fromCheck = false,
+    consumed?: ConsumedChecks,
   ): Promise<ReconcileOutcome> {
     const { store, clock, settings } = this.ports;
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
@@ -128,28 +149,31 @@ export class Reconciler {
         sameData(whatDecides(stored.facts), whatDecides(evaluation.facts)) &&
         sameData(stored.cursor, cursor);
       const nothingKnown = stored === undefined && evaluation.view === undefined && facts.wills.length === 0;
-      if (unchanged || nothingKnown) {
-        if (fromCheck && evaluation.recheckAt !== undefined) {
-          await this.schedule(deviceId, evaluation.recheckAt, now);
-        }
+      // A check still to come by the next look re-evaluates then, and asks for a later one if needed: a look that
+      // moves later (an episode that goes on) costs no message, and no device has two chains of checks.
+      const toCome = checksToCome(stored, consumed, now);
+      const needsCheck =
+        evaluation.recheckAt !== undefined &&
+        !toCome.some((arrival) => arrival <= (evaluation.recheckAt as number));
+      if (nothingKnown || (unchanged && !needsCheck)) {
+        if (needsCheck) await this.schedule(deviceId, evaluation.recheckAt as number, now);
         return { ...outcome, published: 0, written: false };
       }
+      // The check is asked for before the state that needs it is written (a conflict only costs a spare check), and
+      // the record remembers when it arrives.
+      const pendingChecks = needsCheck
+        ? [...toCome, await this.schedule(deviceId, evaluation.recheckAt as number, now)]
+            .sort((a, b) => a - b)
+            .slice(0, MAX_PENDING_CHECKS)
+        : toCome;
       const written: Omit<StoredDevice, 'revision'> & { view?: DeviceView } = {
         facts: evaluation.facts,
         cursor,
         view: evaluation.view,
         recheckAt: evaluation.recheckAt,
+        ...(pendingChecks.length > 0 ? { pendingChecks } : {}),
         outbox,
       };
-      // The check is asked for before the state that needs it is written: a conflict only costs a spare check. A
-      // check already asked for an earlier time (the stored recheckAt) asks again for the later one when it runs, so
-      // a look that moves later (an episode that goes on) costs no message.
-      if (
-        evaluation.recheckAt !== undefined &&
-        (fromCheck || !checkPendingBy(stored, evaluation.recheckAt, now))
-      ) {
-        await this.schedule(deviceId, evaluation.recheckAt, now);
-      }
       const result = await store.commit({
         deviceId,
         ...written,
@@ -191,8 +215,9 @@ export class Reconciler {
     return { ...cursor, uptime: withoutSavedDays(cursor.uptime, finished) };
   }
 
-  private async schedule(deviceId: string, recheckAt: number, now: number): Promise<void> {
-    await this.ports.scheduler.scheduleCheck(deviceId, recheckAt, now);
+  /** Asks for a check; returns when it will arrive. */
+  private schedule(deviceId: string, recheckAt: number, now: number): Promise<number> {
+    return this.ports.scheduler.scheduleCheck(deviceId, recheckAt, now);
   }
 
   /**

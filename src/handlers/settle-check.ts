@@ -17,7 +17,7 @@ export function buildSettleCheckHandler(wiring: {
   clock: Clock;
 }) {
   return lambdaShell(async (event: SQSEvent): Promise<SQSBatchResponse> => {
-    const devices = new Map<string, string[]>();
+    const devices = new Map<string, { messageIds: string[]; arrivals: Array<number | undefined> }>();
     for (const record of event.Records) {
       // The one check message (adapters/check-message.ts), and a deviceId a device could have.
       const check = parseCheckMessage(record.body);
@@ -31,18 +31,21 @@ export function buildSettleCheckHandler(wiring: {
         );
         continue;
       }
-      devices.set(check.deviceId, [...(devices.get(check.deviceId) ?? []), record.messageId]);
+      const consumed = devices.get(check.deviceId) ?? { messageIds: [], arrivals: [] };
+      consumed.messageIds.push(record.messageId);
+      consumed.arrivals.push(check.arrivesAt);
+      devices.set(check.deviceId, consumed);
     }
     metrics.addMetric('SettleChecks', MetricUnit.Count, devices.size);
     const attempted = await forEachWithLimit([...devices.keys()], 8, async (deviceId) => {
-      await wiring.reconciler.reconcile(deviceId, [], true);
+      await wiring.reconciler.reconcile(deviceId, [], { arrivals: devices.get(deviceId)?.arrivals ?? [] });
     });
     const failures = retryableFailures(attempted);
     for (const failure of failures)
       logger.error('settle check failed', { deviceId: failure.key, error: failure.error as Error });
     return {
       batchItemFailures: failures.flatMap((f) =>
-        (devices.get(f.key) ?? []).map((id) => ({ itemIdentifier: id })),
+        (devices.get(f.key)?.messageIds ?? []).map((id) => ({ itemIdentifier: id })),
       ),
     };
   });

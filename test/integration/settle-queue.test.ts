@@ -59,7 +59,7 @@ describe('the SQS event source mapping on the emulator', () => {
 
   it('hands delayed messages over in batches of at most ten and deletes every message the function handled', async () => {
     // Arrange
-    const bodies = Array.from({ length: 14 }, (_, i) => checkMessageBody(`device-${i}`, i));
+    const bodies = Array.from({ length: 14 }, (_, i) => checkMessageBody(`device-${i}`, i, i));
     const batches: string[][] = [];
     const { queue, counters, mapping } = settleCheckMapping(
       'batches',
@@ -98,7 +98,7 @@ describe('the SQS event source mapping on the emulator', () => {
 
   it('delivers again, after the visibility timeout, only the messages the function reported as failed', async () => {
     // Arrange
-    const bodies = ['fails-once', 'ok-1', 'ok-2'].map((deviceId) => checkMessageBody(deviceId, 0));
+    const bodies = ['fails-once', 'ok-1', 'ok-2'].map((deviceId) => checkMessageBody(deviceId, 0, 0));
     const received: Array<{ body: string; receiveCount: string }> = [];
     const { queue, counters, mapping } = settleCheckMapping(
       'partial',

@@ -418,7 +418,7 @@ describe('Reconciler publishing from the device outbox', () => {
     // Act
     for (let i = 1; i <= 5; i += 1) {
       await harness.advanceTo(130_000 + i * 60_000);
-      await harness.reconciler.reconcile(deviceId, [], true);
+      await harness.reconciler.reconcile(deviceId, [], { arrivals: [undefined] });
     }
     // Assert
     expect(harness.alerts().map((a) => a.alert.alertId)).toEqual(['d/offline/s1/1']);

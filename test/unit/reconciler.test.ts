@@ -13,6 +13,8 @@ import {
   InMemoryUptimeDays,
   RecordingAlertPublisher,
   VirtualClock,
+  VirtualFleetHarness,
+  willEvent,
 } from '../fixtures/in-memory-ports.js';
 
 const T = 1_793_520_000_000;
@@ -125,6 +127,79 @@ describe('Reconciler: writers that meet', () => {
   });
 });
 
+describe('Reconciler: checks', () => {
+  /** A device whose connection dropped a second ago: its next look is when W ends. */
+  async function dropped() {
+    const store = new InterleavedStore();
+    const scheduler = new InMemoryCheckScheduler({ maxDelayMs: 900_000, roundUpMs: 1_000 });
+    const clock = new VirtualClock(T + 61_000);
+    const reconciler = new Reconciler({
+      store,
+      history: new InMemoryAlertHistory(),
+      publisher: new RecordingAlertPublisher(),
+      scheduler,
+      outboxes: store.inner,
+      uptimeDays: new InMemoryUptimeDays(),
+      clock,
+      settings: DEFAULT_SETTINGS,
+    });
+    await reconciler.reconcile(DEVICE, lostConnection);
+    const arrival = (await store.load(DEVICE))?.pendingChecks?.[0] as number;
+    return { reconciler, scheduler, store, arrival };
+  }
+
+  it('remembers when the check it asked for arrives, and asks for none while that one is still to come', async () => {
+    // Arrange
+    const { reconciler, scheduler, arrival } = await dropped();
+    // Act: a will of the lost connection changes the record, not the next look.
+    await reconciler.reconcile(DEVICE, [willEvent({ deviceId: DEVICE, receivedAt: T + 61_000 })]);
+    // Assert
+    expect(arrival).toBe(T + 60_000 + DEFAULT_SETTINGS.settleWindowMs);
+    expect(scheduler.scheduled).toBe(1);
+  });
+
+  it.each([
+    ['the check being consumed, named by its arrival', (arrival: number) => [arrival]],
+    ['a check of an older format, which does not say when it was meant to arrive', () => [undefined]],
+  ])('asks again when the look is still pending after %s', async (_label, arrivals) => {
+    // Arrange
+    const { reconciler, scheduler, store, arrival } = await dropped();
+    // Act
+    await reconciler.reconcile(DEVICE, [], { arrivals: arrivals(arrival) });
+    // Assert
+    expect(scheduler.scheduled).toBe(2);
+    expect((await store.load(DEVICE))?.pendingChecks).toHaveLength(1);
+  });
+
+  it('costs one chain of checks, not one per drop, for a device that flaps for three hours (SQS delays at most 15 min)', async () => {
+    // Arrange: a drop every 5 minutes, back 30 s later: a flapping episode that goes on, and a settle check per drop.
+    const harness = new VirtualFleetHarness({
+      startAt: T,
+      scheduler: { maxDelayMs: 900_000, roundUpMs: 1_000 },
+    });
+    const drops = 36;
+    // Act
+    for (let i = 0; i < drops; i += 1) {
+      const at = T + i * 300_000;
+      const flap = { deviceId: DEVICE, sessionIdentifier: `s-${i}`, versionNumber: 1 };
+      await harness.deliver({ at, deviceEvent: connectedEvent({ ...flap, receivedAt: at }) });
+      await harness.deliver({
+        at: at + 270_000,
+        deviceEvent: disconnectedEvent({
+          ...flap,
+          receivedAt: at + 270_000,
+          disconnectReason: 'CONNECTION_LOST',
+        }),
+      });
+    }
+    await harness.finish();
+    // Assert: the drops' settle checks, and one chain of 15-minute hops to the episode's end an hour after the last.
+    const hops = Math.ceil((drops * 300_000 + 3_600_000) / 900_000);
+    expect(harness.alerts().some((a) => a.alert.type === 'flapping')).toBe(true);
+    expect(harness.scheduler.scheduled).toBeLessThanOrEqual(drops + hops + 2);
+  });
+});
+
 describe('Reconciler: nothing to write', () => {
   it.each([
     ['a check of a device never seen', []],
@@ -135,7 +210,7 @@ describe('Reconciler: nothing to write', () => {
     const { reconciler } = reconcilerOver(store);
 
     // Act
-    const outcome = await reconciler.reconcile(DEVICE, events, true);
+    const outcome = await reconciler.reconcile(DEVICE, events, { arrivals: [T] });
 
     // Assert
     expect(outcome).toMatchObject({ written: false, published: 0, alerts: [] });

@@ -18,12 +18,12 @@ import type { UptimeCursor, UptimeDay } from '../../domain/uptime.js';
 import * as z from '../../shared/zod.js';
 import { parseStoredJson, readStored } from '../stored-records.js';
 
-export const DEVICE_RECORD_SCHEMA_VERSION = 5;
+export const DEVICE_RECORD_SCHEMA_VERSION = 6;
 /**
- * Versions 4 (episode marks and cursor, connection identities) and 5 (the cursor's uptime) only added optional
- * fields: 3 and 4 read as they are.
+ * Versions 4 (episode marks and cursor, connection identities), 5 (the cursor's uptime) and 6 (the checks still to
+ * come) only added optional fields: 3, 4 and 5 read as they are.
  */
-const READABLE_SCHEMA_VERSIONS = [3, 4, DEVICE_RECORD_SCHEMA_VERSION] as const;
+const READABLE_SCHEMA_VERSIONS = [3, 4, 5, DEVICE_RECORD_SCHEMA_VERSION] as const;
 
 const epochMs = z.number();
 
@@ -133,6 +133,8 @@ const storedRecord = z.object({
   cursor: z.optional(storedCursor),
   uptime: z.optional(storedUptime),
   recheckAt: z.optional(epochMs),
+  /** When the checks asked for and still to come arrive. */
+  checks: z.optional(z.array(epochMs)),
   outbox: z.array(z.object({ alert: storedAlertSchema, retryAt: epochMs })),
 });
 
@@ -142,6 +144,7 @@ export interface DeviceRecord {
   facts: DeviceFacts;
   cursor?: AlertCursor;
   recheckAt?: number;
+  pendingChecks?: number[];
   outbox: OutboxEntry[];
 }
 
@@ -251,7 +254,7 @@ const FORMAT_1_DICTIONARY = Buffer.from(
     '"r":"DUPLICATE_CLIENTID","p":["arn:aws:iot:"],"ip":[""]}],"clientid-conflict":[{"t":,"at":,' +
     '"ahead":["/clientid-conflict/","/flapping/"],"outageSince":,"episodes":{"clientid-conflict":,"flapping":},' +
     '"uptime":{"at":,"c":1,"c":0,"d":{"d":"20","c0":1,"c1":1,"cm":,"dm":,"o":,"lo":},"u":[{"d":"20"}]},' +
-    '"recheckAt":,"outbox":[]}{"schemaVersion":5,"presence":true,"connections":[{"s":"","v":,"b":1,' +
+    '"recheckAt":,"checks":[],"outbox":[]}{"schemaVersion":6,"presence":true,"connections":[{"s":"","v":,"b":1,' +
     '"t0":,"s0":,"t1":,"s1":,"r":"MQTT_KEEP_ALIVE_TIMEOUT","p":"","ip":""}],"wills":[{"id":"will:","at":,' +
     '"p":{}}],"marks":{"flapping":[{"t":,"at":,"r":"CONNECTION_LOST","g":},{"t":,"at":,' +
     '"r":"SERVER_INITIATED_DISCONNECT","g":}]},"last":{"event":,"connected":,"disconnected":,"will":},' +
@@ -304,6 +307,7 @@ export function encodeDeviceRecordJson(record: DeviceRecord): string {
     cursor: record.cursor && defined({ ...record.cursor, uptime: undefined }),
     uptime: record.cursor?.uptime && toStoredUptime(record.cursor.uptime),
     recheckAt: record.recheckAt,
+    checks: record.pendingChecks,
     outbox: record.outbox,
   });
   return JSON.stringify(stored);
@@ -325,5 +329,11 @@ export function decodeDeviceRecord(deviceId: string, text: unknown): DeviceRecor
   });
   const cursor =
     stored.cursor && defined({ ...stored.cursor, uptime: stored.uptime && fromStoredUptime(stored.uptime) });
-  return defined({ facts, cursor, recheckAt: stored.recheckAt, outbox: stored.outbox });
+  return defined({
+    facts,
+    cursor,
+    recheckAt: stored.recheckAt,
+    pendingChecks: stored.checks,
+    outbox: stored.outbox,
+  });
 }

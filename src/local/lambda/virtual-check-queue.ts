@@ -1,5 +1,5 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { checkMessageBody } from '../../adapters/check-message.js';
+import { checkArrival, checkMessageBody } from '../../adapters/check-message.js';
 import type { CheckScheduler } from '../../domain/ports.js';
 import { lambdaContext } from '../lambda-context.js';
 import type { Timers } from '../timers.js';
@@ -20,16 +20,19 @@ export interface VirtualCheckQueueOptions {
  * The delay queue and its event source mapping in virtual time, for the replay: the SNS/SQS emulator delays and
  * hides messages on the wall clock, which a replay jumps over. Same message (the one check message definition), same
  * event, same partial batch response: a message the function reports as failed comes back after the visibility
- * timeout. It delivers each check at its exact due time, one message per event.
+ * timeout. It delivers each check when SQS would, one message per event: after its delay in whole seconds, and a
+ * check due later than SQS can delay (15 minutes) early, so that the reconciler asks for another.
  */
 export class VirtualCheckQueue implements CheckScheduler {
   private sequence = 0;
 
   constructor(private readonly options: VirtualCheckQueueOptions) {}
 
-  async scheduleCheck(deviceId: string, dueAt: number): Promise<void> {
-    const body = checkMessageBody(deviceId, dueAt);
-    this.options.timers.at(dueAt, () => this.deliver(body, 1));
+  async scheduleCheck(deviceId: string, dueAt: number, now: number): Promise<number> {
+    const arrivesAt = checkArrival(dueAt, now);
+    const body = checkMessageBody(deviceId, dueAt, arrivesAt);
+    this.options.timers.at(arrivesAt, () => this.deliver(body, 1));
+    return arrivesAt;
   }
 
   private async deliver(body: string, receiveCount: number): Promise<void> {
