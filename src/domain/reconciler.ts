@@ -148,17 +148,17 @@ export class Reconciler {
         stored.recheckAt === evaluation.recheckAt &&
         sameData(whatDecides(stored.facts), whatDecides(evaluation.facts)) &&
         sameData(stored.cursor, cursor);
-      const nothingKnown = stored === undefined && evaluation.view === undefined && facts.wills.length === 0;
+      // Nothing known has nothing to look at later either.
+      if (stored === undefined && evaluation.view === undefined && facts.wills.length === 0) {
+        return { ...outcome, published: 0, written: false };
+      }
       // A check still to come by the next look re-evaluates then, and asks for a later one if needed: a look that
       // moves later (an episode that goes on) costs no message, and no device has two chains of checks.
       const toCome = checksToCome(stored, consumed, now);
       const needsCheck =
         evaluation.recheckAt !== undefined &&
         !toCome.some((arrival) => arrival <= (evaluation.recheckAt as number));
-      if (nothingKnown || (unchanged && !needsCheck)) {
-        if (needsCheck) await this.schedule(deviceId, evaluation.recheckAt as number, now);
-        return { ...outcome, published: 0, written: false };
-      }
+      if (unchanged && !needsCheck) return { ...outcome, published: 0, written: false };
       // The check is asked for before the state that needs it is written (a conflict only costs a spare check), and
       // the record remembers when it arrives.
       const pendingChecks = needsCheck

@@ -158,6 +158,19 @@ describe('Reconciler: checks', () => {
     expect(scheduler.scheduled).toBe(1);
   });
 
+  it('takes the recheckAt of a record written before checks were remembered as the check still to come', async () => {
+    // Arrange: the same record, as the version before remembered it: its recheckAt, no pendingChecks.
+    const { reconciler, scheduler, store } = await dropped();
+    const stored = await store.inner.load(DEVICE);
+    if (!stored) throw new Error('the device was not stored');
+    const { pendingChecks: _forgotten, revision, ...legacy } = stored;
+    await store.inner.commit({ deviceId: DEVICE, ...legacy, expectedRevision: revision, now: T + 61_000 });
+    // Act
+    await reconciler.reconcile(DEVICE, [willEvent({ deviceId: DEVICE, receivedAt: T + 61_000 })]);
+    // Assert
+    expect(scheduler.scheduled).toBe(1);
+  });
+
   it.each([
     ['the check being consumed, named by its arrival', (arrival: number) => [arrival]],
     ['a check of an older format, which does not say when it was meant to arrive', () => [undefined]],
