@@ -1,3 +1,4 @@
+import { createReconcilerWiring } from '../src/composition/reconciler.js';
 import { ConcurrentUpdateError } from '../src/domain/errors.js';
 import type { ReceivedAlert } from '../src/local/runtime.js';
 import { forEachWithLimit } from '../src/shared/concurrency.js';
@@ -49,6 +50,14 @@ async function runGroup(
 ): Promise<GroupResult> {
   const { runtime, timers, meter } = stack;
   const { ports } = runtime;
+  // A group goes offline at once, which is a fleet outage too: its placement is the fleet-alerts entry's cost, so
+  // this entry's reconciler publishes device alerts without placing them.
+  const { reconciler } = createReconcilerWiring(ports.config, {
+    ...ports.clients,
+    clock: ports.clock,
+    scheduler: { scheduleCheck: (deviceId, recheckAt) => runtime.scheduleCheck(deviceId, recheckAt) },
+    placeFleetIncidents: false,
+  });
   const W = ports.settings.settleWindowMs;
   await timers.runUntilIdle();
   await receiveAll(stack);
@@ -76,18 +85,21 @@ async function runGroup(
   const deviceParallelism = Math.max(1, Math.floor(32 / reconcilers));
   const stop = meter.start();
   const offline = await forEachWithLimit(ids, deviceParallelism, (id) =>
-    race(() => ports.reconciler.reconcile(id)),
+    race(() => reconciler.reconcile(id)),
   );
   if (offline.length > 0) throw offline[0]?.error;
   await timers.advanceTo(start + W + 300_000);
   const recoveryAt = timers.now();
   const online = await forEachWithLimit(ids, deviceParallelism, (id) =>
-    race(() => ports.reconciler.reconcile(id, [connected(id, `${id}-s2`, 2, recoveryAt)])),
+    race(() => reconciler.reconcile(id, [connected(id, `${id}-s2`, 2, recoveryAt)])),
   );
   if (online.length > 0) throw online[0]?.error;
   const measured = stop();
 
-  const received = (await receiveAll(stack)).filter((alert) => alert.deviceId.startsWith(`alert-${label}-`));
+  // A group that goes offline at once is a fleet outage too: its fleet alerts (no deviceId) are fleet-alerts' entry.
+  const received = (await receiveAll(stack)).filter(
+    (alert) => typeof alert.deviceId === 'string' && alert.deviceId.startsWith(`alert-${label}-`),
+  );
   const expected = new Set(ids.flatMap((id) => [`${id}/offline/${id}-s1/1`, `${id}/online/${id}-s2/2`]));
   const seen = new Set(received.map((alert) => alert.alertId));
   return {
@@ -110,17 +122,28 @@ function perAlert(group: GroupResult) {
   const alerts = Math.max(1, group.unique);
   const of = (key: string) => round((requests[key] ?? 0) / alerts, 3);
   const publish = requests['sns.PublishCommand'] ?? 0;
-  // Each decision is one device write (the state, with the alert in its outbox); every other put is on the alert
-  // path: the history entry and the write that clears the outbox.
-  const alertPathPuts = Math.max(0, (requests['dynamodb.PutItemCommand'] ?? 0) - alerts);
+  // Each decision is one device write (the state, with the alert in its outbox), and a finished UTC day of uptime is
+  // one put of its own (under 1 KB: one write unit each); every other put is on the alert path: the history entry and
+  // the write that clears the outbox.
+  const uptimeDayPuts = Object.entries(group.measured.writeUnitsBy)
+    .filter(([where]) => where.endsWith('-uptime'))
+    .reduce((sum, [, units]) => sum + units, 0);
+  const alertPathPuts = Math.max(0, (requests['dynamodb.PutItemCommand'] ?? 0) - alerts - uptimeDayPuts);
   return {
     alertPath: round((alertPathPuts + publish) / alerts, 3),
     total: round((group.measured.dynamodb + group.measured.sns + group.measured.sqs) / alerts, 3),
     publish: of('sns.PublishCommand'),
     historyAndClearPuts: round(alertPathPuts / alerts, 3),
+    uptimeDayPuts: round(uptimeDayPuts / alerts, 3),
     loads: of('dynamodb.GetItemCommand'),
     plainPuts: of('dynamodb.PutItemCommand'),
     writeUnits: round(group.measured.awsWriteUnits / alerts, 2),
+    writeUnitsBy: Object.fromEntries(
+      Object.entries(group.measured.writeUnitsBy).map(([where, units]) => [
+        where.replace(/^[^-]*-/, ''),
+        round(units / alerts, 2),
+      ]),
+    ),
     readUnits: round(group.measured.readUnits / alerts, 2),
   };
 }

@@ -155,8 +155,8 @@ export interface LocalRuntime {
   flushFleetCounts(): Promise<void>;
   /** Reads (and removes) the alerts that reached the queue subscribed to the topic. */
   receiveAlerts(): Promise<ReceivedAlert[]>;
-  /** Queues a settle check as the deployed reconciler does (on the delay queue, or on the virtual one). */
-  scheduleCheck(deviceId: string, dueAt: number): Promise<void>;
+  /** Queues a settle check as the deployed reconciler does (on the delay queue, or on the virtual one); returns when it arrives. */
+  scheduleCheck(deviceId: string, dueAt: number): Promise<number>;
   sweep(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -348,9 +348,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     async sweep() {
       await fn.sweep({}, lambdaContext('sweep'));
     },
-    async scheduleCheck(deviceId, dueAt) {
-      await scheduler.scheduleCheck(deviceId, dueAt, timers.now());
-    },
+    scheduleCheck: (deviceId, dueAt) => scheduler.scheduleCheck(deviceId, dueAt, timers.now()),
     async stop() {
       await checks?.stop();
       await stream.stop();

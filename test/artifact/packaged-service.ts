@@ -386,6 +386,15 @@ export function matchesFilterPattern(pattern: FilterPattern, value: unknown): bo
   });
 }
 
+/** A batch's records as Lambda delivers them, and those the mapping's filter lets through (all, without one). */
+function asDelivered(event: DynamoDBStreamEvent, streamArn: string, patterns: readonly FilterPattern[]) {
+  const records = event.Records.map((record) => lambdaStreamRecord(record as _Record, streamArn));
+  const delivered = records.filter(
+    (record) => patterns.length === 0 || patterns.some((pattern) => matchesFilterPattern(pattern, record)),
+  );
+  return { records, delivered };
+}
+
 /** A stream record as Lambda delivers it: JSON numbers for times, base64 for binary, the stream's ARN added. */
 function lambdaStreamRecord(record: _Record, streamArn: string): DynamoDBStreamEvent['Records'][number] {
   const json = JSON.parse(
@@ -522,17 +531,12 @@ export async function startArtifactStack(options: StartOptions): Promise<Artifac
       aws.dynamoEndpoint,
       aws.eventsStreamArn,
       async (event, shardId) => {
-        const records = event.Records.map((record) =>
-          lambdaStreamRecord(record as _Record, aws.eventsStreamArn),
-        );
+        const { records, delivered } = asDelivered(event, aws.eventsStreamArn, patterns);
         if (taken) {
           taken.shardId = shardId;
           taken.records.push(...records);
           return;
         }
-        const delivered = records.filter((record) =>
-          patterns.length === 0 ? true : patterns.some((pattern) => matchesFilterPattern(pattern, record)),
-        );
         if (delivered.length === 0) return;
         const result = await reconcile.invoke<{ batchItemFailures: unknown[] }>({ Records: delivered });
         if (result.batchItemFailures.length > 0) {
@@ -563,12 +567,10 @@ export async function startArtifactStack(options: StartOptions): Promise<Artifac
       aws.dynamoEndpoint,
       aws.devicesStreamArn,
       async (event, shardId) => {
-        const records = event.Records.map((record) =>
-          lambdaStreamRecord(record as _Record, aws.devicesStreamArn),
-        ).filter((record) => countPatterns.some((pattern) => matchesFilterPattern(pattern, record)));
-        if (records.length === 0) return;
+        const { delivered } = asDelivered(event, aws.devicesStreamArn, countPatterns);
+        if (delivered.length === 0) return;
         const result = await countFleet.invoke<{ state: Record<string, unknown> }>(
-          windowEvent(shardId, records, false),
+          windowEvent(shardId, delivered, false),
         );
         windowStates.set(shardId, result.state);
       },

@@ -421,17 +421,26 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
   });
 
   describe('event sources', () => {
+    /** The event source mapping of a table's stream, and the filter patterns it applies. */
+    const streamMappingOf = (table: string) => {
+      const mapping = Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping')).find(
+        (candidate) =>
+          JSON.stringify(candidate.Properties?.EventSourceArn) ===
+          JSON.stringify({ 'Fn::GetAtt': [table, 'StreamArn'] }),
+      );
+      const filters = property<{ Filters: Array<{ Pattern: string }> }>(mapping, 'FilterCriteria').Filters;
+      return {
+        properties: mapping?.Properties,
+        patterns: filters.map((filter) => JSON.parse(filter.Pattern)),
+      };
+    };
+
     it('feeds inserted events (except failed connects) from the events stream to reconcileEvents', () => {
       // Act
-      const mappings = Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping'));
-      const streamMapping = mappings.find(
-        (mapping) =>
-          JSON.stringify(mapping.Properties?.EventSourceArn) ===
-          JSON.stringify({ 'Fn::GetAtt': ['EventsTable', 'StreamArn'] }),
-      );
+      const { properties, patterns } = streamMappingOf('EventsTable');
 
       // Assert
-      expect(streamMapping?.Properties).toMatchObject({
+      expect(properties).toMatchObject({
         FunctionName: { 'Fn::GetAtt': ['ReconcileEventsLambdaFunction', 'Arn'] },
         BatchSize: 100,
         StartingPosition: 'LATEST',
@@ -440,11 +449,7 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
         FunctionResponseTypes: ['ReportBatchItemFailures'],
         DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': ['ReconcileDlq', 'Arn'] } } },
       });
-      const filters = property<{ Filters: Array<{ Pattern: string }> }>(
-        streamMapping,
-        'FilterCriteria',
-      ).Filters;
-      expect(filters.map((filter) => JSON.parse(filter.Pattern))).toEqual([
+      expect(patterns).toEqual([
         {
           eventName: ['INSERT'],
           dynamodb: { NewImage: { kind: { S: [{ 'anything-but': ['connect_failed'] }] } } },
@@ -454,15 +459,10 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
 
     it('feeds the devices stream to countFleet in 30 s tumbling windows, one batch per shard at a time, retried until the records expire', () => {
       // Act
-      const mappings = Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping'));
-      const countMapping = mappings.find(
-        (mapping) =>
-          JSON.stringify(mapping.Properties?.EventSourceArn) ===
-          JSON.stringify({ 'Fn::GetAtt': ['DevicesTable', 'StreamArn'] }),
-      );
+      const { properties, patterns } = streamMappingOf('DevicesTable');
 
       // Assert
-      expect(countMapping?.Properties).toMatchObject({
+      expect(properties).toMatchObject({
         FunctionName: { 'Fn::GetAtt': ['CountFleetLambdaFunction', 'Arn'] },
         TumblingWindowInSeconds: 30,
         MaximumBatchingWindowInSeconds: 30,
@@ -471,13 +471,9 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
         MaximumRecordAgeInSeconds: -1,
         StartingPosition: 'TRIM_HORIZON',
       });
-      expect(countMapping?.Properties?.BisectBatchOnFunctionError).not.toBe(true);
-      const filters = property<{ Filters: Array<{ Pattern: string }> }>(
-        countMapping,
-        'FilterCriteria',
-      ).Filters;
+      expect(properties?.BisectBatchOnFunctionError).not.toBe(true);
       // Only device items: the counter items (no countedAs) never wake the function.
-      expect(filters.map((filter) => JSON.parse(filter.Pattern))).toEqual([
+      expect(patterns).toEqual([
         { dynamodb: { NewImage: { countedAs: { S: [{ exists: true }] } } } },
         { dynamodb: { OldImage: { countedAs: { S: [{ exists: true }] } } } },
       ]);
