@@ -3,6 +3,12 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type AwsClientOptions, clientSettings, type MiddlewareStack } from './aws-client-options.js';
 import { injectedDynamoDbError } from './faults.js';
 
+/** How the document client translates items to and from DynamoDB's attribute values. */
+export const DOCUMENT_TRANSLATION = {
+  marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
+  unmarshallOptions: { wrapNumbers: false },
+} as const;
+
 /**
  * The DynamoDB document client. The endpoint is `options.endpoints.dynamodb` when given (the local runtime), else
  * AWS_ENDPOINT_URL_DYNAMODB when set. Injected DynamoDB faults (IOT_PRESENCE_FAULTS) are SDK middleware inside
@@ -10,10 +16,7 @@ import { injectedDynamoDbError } from './faults.js';
  */
 export function createDynamoDbClient(options: AwsClientOptions = {}): DynamoDBDocumentClient {
   const { common, faults } = clientSettings(options, 'dynamodb');
-  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(common), {
-    marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
-    unmarshallOptions: { wrapNumbers: false },
-  });
+  const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(common), DOCUMENT_TRANSLATION);
   if (faults.rates.dynamodb > 0) {
     (dynamo.middlewareStack as unknown as MiddlewareStack).add(
       (next) => async (args) => {

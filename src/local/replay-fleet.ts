@@ -6,7 +6,6 @@
  * to the first deployment's topic and are read back from its inbox, as received.
  */
 
-import { createAwsClients } from '../adapters/aws-clients.js';
 import { DynamoDbAlertLedger } from '../adapters/dynamodb/alert-ledger.js';
 import { DynamoDbFleetIncidents } from '../adapters/dynamodb/fleet-incidents.js';
 import { SnsAlertPublisher } from '../adapters/sns-alert-publisher.js';
@@ -14,7 +13,7 @@ import { fleetRuleFrom, parseConfig } from '../config.js';
 import { DISCONNECT_REASONS, type DisconnectReason, LAST_WILL_REASON } from '../domain/device-events.js';
 import { FleetTracker, type PlacedAlert } from '../domain/fleet-tracker.js';
 import { PUBLISH_LEASE_MS } from '../domain/reconciler.js';
-import { type ReceivedAlert, receiveAlerts, sdkSettings } from './runtime.js';
+import { deploymentClients, type ReceivedAlert, receiveAlerts } from './runtime.js';
 import type { LocalAws } from './services/local-aws.js';
 
 /** A device alert of the replay: what placing reads of it, and when it was published. */
@@ -58,7 +57,7 @@ export async function placeFleetIncidents(
 ): Promise<FleetPass> {
   const env = { ...process.env, ...aws.env };
   const config = parseConfig(env);
-  const clients = createAwsClients(sdkSettings(env));
+  const clients = deploymentClients(aws, env);
   let now = 0;
   const clock = { now: () => now };
   const tracker = new FleetTracker({

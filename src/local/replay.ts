@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { FaultInjector } from '../adapters/faults.js';
+import { type FaultInjector, parseFaultSpec } from '../adapters/faults.js';
 import * as z from '../shared/zod.js';
 import { silenceEmptyMetricsWarning } from './quiet-metrics.js';
 import { placeFleetIncidents } from './replay-fleet.js';
@@ -98,7 +98,15 @@ export interface ReplayOptions {
   countRequests?: boolean;
   /** How many groups of devices run at once, each in a deployment of its own (default 4). */
   groups?: number;
+  /**
+   * Where the tables live: `in-process` (the default) is DynamoDB in this process (services/in-process-dynamodb),
+   * `dynamodb-local` the jar over HTTP. A run that injects DynamoDB faults uses DynamoDB Local whatever this says:
+   * the faults are thrown inside the SDK's retry loop, which the in-process DynamoDB answers before.
+   */
+  store?: ReplayStore;
 }
+
+export type ReplayStore = 'in-process' | 'dynamodb-local';
 
 /**
  * The deployed schedule is rate(1 minute). Without injected faults the sweep never finds work (every check fires on
@@ -179,7 +187,7 @@ export async function replayTrace(
   const valid = parsed.filter((line): line is TraceLine => line !== undefined);
   const groups = groupByDevice(valid, options.groups ?? groupsFromEnv() ?? DEFAULT_GROUPS);
   const restoreConsole = silenceEmptyMetricsWarning();
-  const aws = await startLocalAws({ prefix: 'replay' }).catch((error: unknown) => {
+  const aws = await startLocalAws({ prefix: 'replay', dynamodb: storeFor(options) }).catch((error: unknown) => {
     restoreConsole();
     throw error;
   });
@@ -230,6 +238,14 @@ export async function replayTrace(
 /** An alert as received from the topic, its times as epoch ms. */
 function asReplayed(alert: ReceivedAlert): ReplayedAlert {
   return { ...alert, publishedAt: toEpoch(alert.publishedAt) ?? 0, since: toEpoch(alert.since) ?? 0 };
+}
+
+/** The DynamoDB the replay runs on: see ReplayOptions.store. */
+export function storeFor(options: ReplayOptions): 'in-process' | 'local' {
+  const rates = options.faults?.rates ?? parseFaultSpec(process.env.IOT_PRESENCE_FAULTS);
+  const dynamoDbFaults = rates.dynamodb > 0;
+  if (dynamoDbFaults) return 'local';
+  return (options.store ?? 'in-process') === 'in-process' ? 'in-process' : 'local';
 }
 
 function groupsFromEnv(): number | undefined {

@@ -18,7 +18,8 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import type { AwsClientOptions } from '../adapters/aws-client-options.js';
-import { createAwsClients } from '../adapters/aws-clients.js';
+import { type AwsClients, createAwsClients } from '../adapters/aws-clients.js';
+import { DOCUMENT_TRANSLATION } from '../adapters/dynamodb-client.js';
 import { type FaultInjector, faultsFromEnvironment, installFaults } from '../adapters/faults.js';
 import { applyTopicRules, type MqttMessage, type RuleTarget } from '../adapters/iot-rules.js';
 import { SqsCheckScheduler } from '../adapters/sqs-check-scheduler.js';
@@ -213,7 +214,8 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     options.faults ?? ('IOT_PRESENCE_FAULTS' in aws.env ? faultsFromEnvironment(env) : undefined);
   if (faults) installFaults(faults);
   // Backoff in real milliseconds would stretch a virtual-time replay: retry quickly, as many times.
-  const clients = createAwsClients({ ...sdkSettings(env), retryBackoffMs: 5 });
+  const clients = deploymentClients(aws, env, { retryBackoffMs: 5 });
+  const prepareStreamsClient = (client: DynamoDBStreamsClient) => aws.inProcessDynamoDb?.attachStreamsClient(client);
   // The deployed scheduler: a delayed message on the check queue. Its client names the emulator as its endpoint: the
   // emulator's queue URLs carry a host name (sqs.<region>.localhost) that only an explicit endpoint overrides.
   const scheduler: CheckScheduler =
@@ -229,6 +231,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
 
   const stream = new StreamMapping({
     dynamoEndpoint: aws.dynamoEndpoint,
+    prepareStreamsClient,
     streamArn: aws.eventsStreamArn,
     functionName: 'reconcileEvents',
     handler: fn.reconcileEvents,
@@ -244,6 +247,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     fleetCountWindowMs > 0
       ? new TumblingWindowMapping({
           dynamoEndpoint: aws.dynamoEndpoint,
+          prepareStreamsClient,
           streamArn: aws.devicesStreamArn,
           functionName: 'countFleet',
           handler: fn.countFleet,
@@ -302,6 +306,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     region: 'us-east-1',
     credentials: LOCAL_CREDENTIALS,
   });
+  prepareStreamsClient(streams);
   const redriveHandler = buildRedriveHandler(
     createRedriveWiring(redriveConfig, {
       sqs,
@@ -380,6 +385,20 @@ function buildHandlers(ports: AppWiring) {
     fleet: buildFleetHandler(ports),
     health: buildHealthHandler(ports),
   };
+}
+
+/**
+ * The SDK clients of the functions of a deployment, configured from its environment (`env`): on a deployment whose
+ * DynamoDB runs in this process, the DynamoDB client is attached to it.
+ */
+export function deploymentClients(
+  aws: Pick<LocalAws, 'inProcessDynamoDb'>,
+  env: Environment,
+  options: Pick<AwsClientOptions, 'retryBackoffMs'> = {},
+): AwsClients {
+  const clients = createAwsClients({ ...sdkSettings(env), ...options });
+  aws.inProcessDynamoDb?.attachDocumentClient(clients.dynamo, DOCUMENT_TRANSLATION);
+  return clients;
 }
 
 /**

@@ -25,12 +25,15 @@ export class StreamPump {
     /** Gets one batch and the shard it was read from. */
     private readonly deliver: (event: DynamoDBStreamEvent, shardId: string) => Promise<void>,
     private readonly batchSize = 100,
+    /** Prepares the streams client (the in-process DynamoDB attaches it to itself). */
+    prepareClient: (client: DynamoDBStreamsClient) => void = () => undefined,
   ) {
     this.client = new DynamoDBStreamsClient({
       endpoint,
       region: 'us-east-1',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
+    prepareClient(this.client);
   }
 
   /**

@@ -1,3 +1,4 @@
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { lambdaContext } from '../lambda-context.js';
 import { StreamPump } from '../stream-pump.js';
@@ -8,6 +9,8 @@ const MAX_ATTEMPTS = 10;
 
 export interface StreamMappingOptions {
   dynamoEndpoint: string;
+  /** Prepares the mapping's streams client before it reads (the in-process DynamoDB attaches it to itself). */
+  prepareStreamsClient?: (client: DynamoDBStreamsClient) => void;
   streamArn: string;
   functionName: string;
   handler: LambdaHandler<DynamoDBStreamEvent, DynamoDBBatchResponse | undefined>;
@@ -30,8 +33,12 @@ export class StreamMapping {
   private drainAgain = false;
 
   constructor(private readonly options: StreamMappingOptions) {
-    this.pump = new StreamPump(options.dynamoEndpoint, options.streamArn, (event, shardId) =>
-      this.deliver(event, shardId),
+    this.pump = new StreamPump(
+      options.dynamoEndpoint,
+      options.streamArn,
+      (event, shardId) => this.deliver(event, shardId),
+      undefined,
+      options.prepareStreamsClient,
     );
   }
 

@@ -1,3 +1,4 @@
+import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { lambdaContext } from '../lambda-context.js';
 import { StreamPump } from '../stream-pump.js';
@@ -11,6 +12,8 @@ type WindowState = Record<string, unknown>;
 
 export interface TumblingWindowMappingOptions {
   dynamoEndpoint: string;
+  /** Prepares the mapping's streams client before it reads (the in-process DynamoDB attaches it to itself). */
+  prepareStreamsClient?: (client: DynamoDBStreamsClient) => void;
   streamArn: string;
   functionName: string;
   handler: LambdaHandler<unknown, { state: WindowState } | undefined>;
@@ -35,8 +38,12 @@ export class TumblingWindowMapping {
   private stopped = false;
 
   constructor(private readonly options: TumblingWindowMappingOptions) {
-    this.pump = new StreamPump(options.dynamoEndpoint, options.streamArn, (event, shardId) =>
-      this.invoke(shardId, event.Records, false),
+    this.pump = new StreamPump(
+      options.dynamoEndpoint,
+      options.streamArn,
+      (event, shardId) => this.invoke(shardId, event.Records, false),
+      undefined,
+      options.prepareStreamsClient,
     );
   }
 

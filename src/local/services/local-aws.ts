@@ -10,6 +10,7 @@ import {
 import type { FauxqsServer } from 'fauxqs';
 import tables from '../../../infra/tables.json' with { type: 'json' };
 import { type RunningDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
+import { InProcessDynamoDb } from './in-process-dynamodb/index.js';
 import { startSnsSqsEmulator } from './sns-sqs-emulator.js';
 
 const REGION = 'us-east-1';
@@ -33,6 +34,11 @@ export interface LocalAws {
   /** The devices table's stream (NEW_AND_OLD_IMAGES), which the fleet counts are added up from. */
   devicesStreamArn: string;
   pids: number[];
+  /**
+   * DynamoDB served in this process instead of DynamoDB Local (`dynamodb: 'in-process'`): every DynamoDB client
+   * built for this deployment must be attached to it (runtime.ts does), since `dynamoEndpoint` leads nowhere.
+   */
+  inProcessDynamoDb?: InProcessDynamoDb;
   /** Where DynamoDB Local keeps its data (undefined: in memory). */
   dataDir?: string;
   /** Whether the tables were already there, with the data of an earlier run. */
@@ -85,15 +91,78 @@ export interface LocalAwsOptions {
   extraEnv?: Record<string, string>;
   /** Keep DynamoDB Local's data in this folder (default: in memory). */
   dataDir?: string;
+  /**
+   * `local` (default): DynamoDB Local, the jar, over HTTP. `in-process`: the in-process DynamoDB the replay runs on
+   * (in-process-dynamodb/), tables from the same definitions, no JVM and no HTTP.
+   */
+  dynamodb?: 'local' | 'in-process';
+}
+
+/** Where a deployment's tables live: DynamoDB Local, or DynamoDB in this process. */
+interface DynamoDbService {
+  endpoint: string;
+  pids: number[];
+  dbPath?: string;
+  inProcess?: InProcessDynamoDb;
+  /** Creates the tables (or finds them kept from an earlier run); returns each one's stream ARN and whether it existed. */
+  createTables(
+    names: Record<TableName, string>,
+  ): Promise<Record<TableName, { streamArn: string | undefined; existed: boolean }>>;
+  stop(): Promise<void>;
+}
+
+function dynamoDbLocalService(dynamo: RunningDynamoDbLocal): DynamoDbService {
+  return {
+    endpoint: dynamo.endpoint,
+    pids: [dynamo.pid],
+    ...(dynamo.dbPath ? { dbPath: dynamo.dbPath } : {}),
+    async createTables(names) {
+      const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: REGION, credentials: LOCAL_CREDENTIALS });
+      try {
+        const keys = Object.keys(names) as TableName[];
+        const created = await Promise.all(keys.map((key) => ensureTableFromDefinition(client, key, names[key])));
+        return Object.fromEntries(
+          keys.map((key, i) => [
+            key,
+            { streamArn: created[i]?.table?.LatestStreamArn, existed: created[i]?.existed ?? false },
+          ]),
+        ) as Record<TableName, { streamArn: string | undefined; existed: boolean }>;
+      } finally {
+        client.destroy();
+      }
+    },
+    stop: () => dynamo.stop(),
+  };
+}
+
+function inProcessService(dynamo: InProcessDynamoDb): DynamoDbService {
+  return {
+    // Never reached: a client attached to the in-process DynamoDB answers before it would send anything.
+    endpoint: 'http://in-process-dynamodb.invalid',
+    pids: [],
+    inProcess: dynamo,
+    async createTables(names) {
+      const keys = Object.keys(names) as TableName[];
+      return Object.fromEntries(
+        keys.map((key) => {
+          const { streamArn } = dynamo.createTable({ ...tables[key], TableName: names[key] });
+          return [key, { streamArn, existed: false }];
+        }),
+      ) as Record<TableName, { streamArn: string | undefined; existed: boolean }>;
+    },
+    stop: async () => undefined,
+  };
 }
 
 /** DynamoDB Local and the SNS/SQS emulator on loopback, with everything serverless.yml would create. */
 export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
   const [dynamo, fauxqs] = await Promise.all([
-    startDynamoDbLocal({
-      ...(options.dynamoPort !== undefined ? { port: options.dynamoPort } : {}),
-      ...(options.dataDir !== undefined ? { dbPath: options.dataDir } : {}),
-    }),
+    options.dynamodb === 'in-process'
+      ? inProcessService(new InProcessDynamoDb())
+      : startDynamoDbLocal({
+          ...(options.dynamoPort !== undefined ? { port: options.dynamoPort } : {}),
+          ...(options.dataDir !== undefined ? { dbPath: options.dataDir } : {}),
+        }).then(dynamoDbLocalService),
     startSnsSqsEmulator(options.snsSqsPort ?? 0),
   ]);
   try {
@@ -113,32 +182,20 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
  * `provision` makes another deployment in the same services (the replay runs one per group of devices).
  */
 async function provision(
-  services: { dynamo: RunningDynamoDbLocal; fauxqs: FauxqsServer },
+  services: { dynamo: DynamoDbService; fauxqs: FauxqsServer },
   prefix: string,
   options: Pick<LocalAwsOptions, 'settleWindowSeconds' | 'extraEnv'>,
   stop: () => Promise<void>,
 ): Promise<LocalAws> {
   const { dynamo, fauxqs } = services;
-  const client = new DynamoDBClient({
-    endpoint: dynamo.endpoint,
-    region: REGION,
-    credentials: LOCAL_CREDENTIALS,
-  });
-  const names = {
+  const names: Record<TableName, string> = {
     events: `${prefix}-events`,
     devices: `${prefix}-devices`,
     alerts: `${prefix}-alerts`,
     rejected: `${prefix}-rejected`,
     uptime: `${prefix}-uptime`,
   };
-  const created = await Promise.all([
-    ensureTableFromDefinition(client, 'events', names.events),
-    ensureTableFromDefinition(client, 'devices', names.devices),
-    ensureTableFromDefinition(client, 'alerts', names.alerts),
-    ensureTableFromDefinition(client, 'rejected', names.rejected),
-    ensureTableFromDefinition(client, 'uptime', names.uptime),
-  ]).finally(() => client.destroy());
-  const events = created[0].table;
+  const created = await dynamo.createTables(names);
   const topic = fauxqs.createTopic(`${prefix}-alerts`);
   const alertQueue = fauxqs.createQueue(`${prefix}-alert-inbox`);
   const checkDlq = fauxqs.createQueue(`${prefix}-check-dlq`);
@@ -185,11 +242,12 @@ async function provision(
     snsSqsEndpoint: fauxqs.address,
     alertQueueUrl: alertQueue.queueUrl,
     checkQueueArn: checkQueue.queueArn,
-    eventsStreamArn: String(events?.LatestStreamArn),
-    devicesStreamArn: String(created[1].table?.LatestStreamArn),
-    pids: [dynamo.pid],
+    eventsStreamArn: String(created.events.streamArn),
+    devicesStreamArn: String(created.devices.streamArn),
+    pids: dynamo.pids,
+    ...(dynamo.inProcess ? { inProcessDynamoDb: dynamo.inProcess } : {}),
     ...(dynamo.dbPath ? { dataDir: dynamo.dbPath } : {}),
-    keptData: created.some(({ existed }) => existed),
+    keptData: Object.values(created).some(({ existed }) => existed),
     provision: (other) => provision(services, other, options, async () => undefined),
     stop,
   };
