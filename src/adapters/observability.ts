@@ -4,8 +4,26 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 
 const serviceName = process.env.POWERTOOLS_SERVICE_NAME ?? 'iot-presence';
 
+/**
+ * A Powertools Logger whose level a run on this machine can pin. Logger 2.35 sets the level back to the one it was
+ * built with at every warm invocation (refreshSampleRateCalculation, which injectLambdaContext calls), so a level
+ * set after the module loaded lasts one invocation. Deployed, nothing pins it.
+ */
+class PinnableLogger extends Logger {
+  #pinned = false;
+
+  pinLogLevel(level: LogLevel): void {
+    this.#pinned = true;
+    this.setLogLevel(level);
+  }
+
+  override refreshSampleRateCalculation(): void {
+    if (!this.#pinned) super.refreshSampleRateCalculation();
+  }
+}
+
 /** The one structured JSON logger every function shares. */
-export const logger = new Logger({ serviceName });
+export const logger = new PinnableLogger({ serviceName });
 
 /**
  * Powertools Metrics that a run on this machine can silence. Metrics 2.35 is disabled only by
@@ -47,6 +65,6 @@ export const metrics = new SilenceableMetrics({
  * print no EMF metrics unless POWERTOOLS_METRICS_DISABLED=false asked for them (which the metrics have read).
  */
 export function quietForLocalRun(options: { logLevel: LogLevel }): void {
-  if (process.env.POWERTOOLS_LOG_LEVEL === undefined) logger.setLogLevel(options.logLevel);
+  if (process.env.POWERTOOLS_LOG_LEVEL === undefined) logger.pinLogLevel(options.logLevel);
   if (!metrics.enabledByEnvironment()) metrics.silence();
 }

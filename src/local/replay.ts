@@ -1,11 +1,13 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { type FaultInjector, parseFaultSpec } from '../adapters/faults.js';
+import { FaultInjector, parseFaultSpec } from '../adapters/faults.js';
 import * as z from '../shared/zod.js';
 import { silenceEmptyMetricsWarning } from './quiet-metrics.js';
 import { placeFleetIncidents } from './replay-fleet.js';
 import { countRequests, type RequestCounts } from './request-counter.js';
 import { createLocalRuntime, type LocalRuntime, type ReceivedAlert } from './runtime.js';
-import { type LocalAws, startLocalAws } from './services/local-aws.js';
+import { type LocalAws, startLocalAws, type TransferableDeployment } from './services/local-aws.js';
 import { VirtualTimers } from './timers.js';
 
 /** One line of a trace: an MQTT message as the rules engine delivers it. */
@@ -104,6 +106,8 @@ export interface ReplayOptions {
    * the faults are thrown inside the SDK's retry loop, which the in-process DynamoDB answers before.
    */
   store?: ReplayStore;
+  /** How many threads the groups are dealt over (default: one per core, with the in-process store and no faults). */
+  threads?: number;
 }
 
 export type ReplayStore = 'in-process' | 'dynamodb-local';
@@ -153,7 +157,7 @@ export function groupByDevice(lines: readonly TraceLine[], count: number): Trace
   return groups.filter((group) => group.length > 0);
 }
 
-interface GroupResult {
+export interface GroupResult {
   devices: ReplayedDevice[];
   alerts: ReplayedAlert[];
   rejected: number;
@@ -187,28 +191,24 @@ export async function replayTrace(
   const valid = parsed.filter((line): line is TraceLine => line !== undefined);
   const groups = groupByDevice(valid, options.groups ?? groupsFromEnv() ?? DEFAULT_GROUPS);
   const restoreConsole = silenceEmptyMetricsWarning();
-  const aws = await startLocalAws({ prefix: 'replay', dynamodb: storeFor(options) }).catch((error: unknown) => {
-    restoreConsole();
-    throw error;
-  });
+  const aws = await startLocalAws({ prefix: 'replay', dynamodb: storeFor(options) }).catch(
+    (error: unknown) => {
+      restoreConsole();
+      throw error;
+    },
+  );
   try {
     const deployments = [aws];
     for (let i = 1; i < groups.length; i += 1) deployments.push(await aws.provision(`replay-${i}`));
-    // Runtimes are made one after the other, then run together.
-    const prepared: PreparedGroup[] = [];
-    try {
-      for (const [index, group] of (groups.length > 0 ? groups : [[]]).entries()) {
-        prepared.push(await prepareGroup(deployments[index] ?? aws, group, firstAt, options));
-      }
-    } catch (error) {
-      await Promise.allSettled(prepared.map((group) => group.stop()));
-      throw error;
-    }
-    // Every group finishes (and stops its runtime) before the services stop, even when one of them failed.
-    const settled = await Promise.allSettled(prepared.map((group) => group.run()));
-    const failure = settled.find((outcome) => outcome.status === 'rejected');
-    if (failure) throw failure.reason;
-    const results = settled.map((outcome) => (outcome as PromiseFulfilledResult<GroupResult>).value);
+    const planned = (groups.length > 0 ? groups : [[]]).map((group, index) => ({
+      deployment: deployments[index] ?? aws,
+      lines: group,
+    }));
+    const threads = threadsFor(options, planned.length);
+    const results =
+      threads > 1
+        ? await runInWorkerThreads(planned, threads, firstAt, options)
+        : await runInThisThread(planned, firstAt, options);
     const requests = options.countRequests ? mergeCounts(results.map((r) => r.requests ?? {})) : undefined;
     // No group saw the whole fleet: its incidents are decided over every group's alerts at once.
     const deviceAlerts = results.flatMap((r) => r.alerts);
@@ -233,6 +233,84 @@ export async function replayTrace(
     await aws.stop();
     restoreConsole();
   }
+}
+
+/** Runtimes are made one after the other, then run together. */
+async function runInThisThread(
+  planned: ReadonlyArray<{ deployment: LocalAws; lines: TraceLine[] }>,
+  firstAt: number,
+  options: ReplayOptions,
+): Promise<GroupResult[]> {
+  const prepared: PreparedGroup[] = [];
+  try {
+    for (const { deployment, lines } of planned)
+      prepared.push(await prepareGroup(deployment, lines, firstAt, options));
+  } catch (error) {
+    await Promise.allSettled(prepared.map((group) => group.stop()));
+    throw error;
+  }
+  // Every group finishes (and stops its runtime) before the services stop, even when one of them failed.
+  const settled = await Promise.allSettled(prepared.map((group) => group.run()));
+  const failure = settled.find((outcome) => outcome.status === 'rejected');
+  if (failure) throw failure.reason;
+  return settled.map((outcome) => (outcome as PromiseFulfilledResult<GroupResult>).value);
+}
+
+/**
+ * How many threads the groups run on: one per core when every group's DynamoDB can be rebuilt in another thread
+ * (the in-process store) and no fault injector has to be shared (its seeded random sequence lives in this thread).
+ */
+function threadsFor(options: ReplayOptions, groups: number): number {
+  if (options.threads !== undefined) return Math.max(1, Math.min(options.threads, groups));
+  const faults = (options.faults ?? new FaultInjector(parseFaultSpec(process.env.IOT_PRESENCE_FAULTS)))
+    .active;
+  if (faults || storeFor(options) !== 'in-process') return 1;
+  return Math.min(availableParallelism(), groups);
+}
+
+/** The groups dealt over `threads` worker threads (replay-worker.ts), each running its share at once. */
+async function runInWorkerThreads(
+  planned: ReadonlyArray<{ deployment: LocalAws; lines: TraceLine[] }>,
+  threads: number,
+  firstAt: number,
+  options: ReplayOptions,
+): Promise<GroupResult[]> {
+  const shares = Array.from({ length: threads }, (): WorkerJob['groups'] => []);
+  for (const [index, { deployment, lines }] of planned.entries())
+    shares[index % threads]?.push({ deployment: deployment.transferable(), lines });
+  const replies = await Promise.all(
+    shares.map(
+      (groups) =>
+        new Promise<GroupResult[]>((resolve, reject) => {
+          const job: WorkerJob = {
+            groups,
+            firstAt,
+            options: options.countRequests ? { countRequests: true } : {},
+          };
+          const worker = new Worker(typeScriptWorker(new URL('./replay-worker.ts', import.meta.url)), {
+            eval: true,
+            workerData: job,
+          });
+          worker.once('message', (reply: WorkerReply) => {
+            if ('error' in reply) reject(new Error(`a replay worker failed: ${reply.error}`));
+            else resolve(reply.results);
+          });
+          worker.once('error', reject);
+          worker.once('exit', (code) =>
+            reject(new Error(`a replay worker exited (${code}) before it answered`)),
+          );
+        }),
+    ),
+  );
+  return replies.flat();
+}
+
+/**
+ * The code of a worker that runs a TypeScript module: the replay is TypeScript run by tsx (npm run replay, the bench)
+ * or by vitest, and a worker thread inherits neither's loader, so it registers tsx's own before importing.
+ */
+function typeScriptWorker(module: URL): string {
+  return `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(module.href)}); });`;
 }
 
 /** An alert as received from the topic, its times as epoch ms. */
@@ -261,6 +339,18 @@ function mergeCounts(all: readonly RequestCounts[]): RequestCounts {
   return merged;
 }
 
+/** What a group's run takes of the replay's options (a worker thread gets them as data: no fault injector). */
+type GroupOptions = Pick<ReplayOptions, 'faults' | 'countRequests'>;
+
+/** The work of one worker thread, and its answer. */
+export interface WorkerJob {
+  groups: Array<{ deployment: TransferableDeployment; lines: TraceLine[] }>;
+  firstAt: number;
+  options: Pick<ReplayOptions, 'countRequests'>;
+}
+
+export type WorkerReply = { results: GroupResult[] } | { error: string };
+
 interface PreparedGroup {
   /** Replays the group's lines, reads the result and stops the runtime. */
   run(): Promise<GroupResult>;
@@ -269,11 +359,11 @@ interface PreparedGroup {
 }
 
 /** Makes one group's runtime on its deployment. */
-async function prepareGroup(
+export async function prepareGroup(
   aws: LocalAws,
   lines: readonly TraceLine[],
   firstAt: number,
-  options: ReplayOptions,
+  options: GroupOptions,
 ): Promise<PreparedGroup> {
   const timers = new VirtualTimers(firstAt);
   const runtime = await createLocalRuntime({

@@ -215,7 +215,8 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   if (faults) installFaults(faults);
   // Backoff in real milliseconds would stretch a virtual-time replay: retry quickly, as many times.
   const clients = deploymentClients(aws, env, { retryBackoffMs: 5 });
-  const prepareStreamsClient = (client: DynamoDBStreamsClient) => aws.inProcessDynamoDb?.attachStreamsClient(client);
+  const prepareStreamsClient = (client: DynamoDBStreamsClient) =>
+    aws.inProcessDynamoDb?.attachStreamsClient(client);
   // The deployed scheduler: a delayed message on the check queue. Its client names the emulator as its endpoint: the
   // emulator's queue URLs carry a host name (sqs.<region>.localhost) that only an explicit endpoint overrides.
   const scheduler: CheckScheduler =

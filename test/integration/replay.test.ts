@@ -33,7 +33,21 @@ function traceAndExpectation(): { lines: string[]; expected: Expected } {
 const key = (a: { type: string; deviceId: string; sessionIdentifier: string }) =>
   `${a.type}|${a.deviceId}|${a.sessionIdentifier}`;
 
-describe('replay on DynamoDB Local and the SNS/SQS emulator', () => {
+describe('replay through the whole pipeline (DynamoDB in the process, the SNS/SQS emulator)', () => {
+  it('gives the same devices and alerts, to the millisecond, on DynamoDB Local and on the in-process DynamoDB in worker threads', async () => {
+    // Arrange: every kind of history, 16 devices over 6 hours.
+    const trace = generateFleetTrace({ devices: 16, hours: 6, seed: 7, profile: 'mixed' });
+    const lines = trace.lines.map((line) => JSON.stringify(line));
+
+    // Act
+    const onDynamoDbLocal = await replayTrace(lines, { store: 'dynamodb-local', threads: 1 });
+    const inProcess = await replayTrace(lines, { store: 'in-process', threads: 2 });
+
+    // Assert
+    expect(onDynamoDbLocal.alerts.length).toBeGreaterThan(10);
+    expect(inProcess).toEqual(onDynamoDbLocal);
+  }, 180_000);
+
   it('replays a trace to the expected state of every device and exactly the expected alerts, on time', async () => {
     // Arrange
     const { lines, expected } = traceAndExpectation();

@@ -45,6 +45,8 @@ export interface LocalAws {
   keptData: boolean;
   /** Another deployment (tables, topic, queues) named after `prefix`, in the same services; its stop() does nothing. */
   provision(prefix: string): Promise<LocalAws>;
+  /** What another thread needs to run this deployment (see inProcessDeploymentFrom). */
+  transferable(): TransferableDeployment;
   stop(): Promise<void>;
 }
 
@@ -98,6 +100,34 @@ export interface LocalAwsOptions {
   dynamodb?: 'local' | 'in-process';
 }
 
+/** A deployment as a worker thread receives it: the environment and addresses, no services. */
+export type TransferableDeployment = Omit<
+  LocalAws,
+  'inProcessDynamoDb' | 'provision' | 'stop' | 'transferable'
+> & {
+  tableNames: Record<TableName, string>;
+};
+
+/**
+ * A deployment whose DynamoDB runs in the process of `deployment` rebuilt in this thread, on a DynamoDB of its own
+ * with the same (empty) tables: the replay runs groups of devices in worker threads, each with its own tables, and
+ * the SNS/SQS emulator of the main thread, reached over HTTP.
+ */
+export async function inProcessDeploymentFrom(deployment: TransferableDeployment): Promise<LocalAws> {
+  const dynamo = inProcessService(new InProcessDynamoDb());
+  const created = await dynamo.createTables(deployment.tableNames);
+  const { tableNames: _names, ...rest } = deployment;
+  return {
+    ...rest,
+    eventsStreamArn: String(created.events.streamArn),
+    devicesStreamArn: String(created.devices.streamArn),
+    ...(dynamo.inProcess ? { inProcessDynamoDb: dynamo.inProcess } : {}),
+    provision: () => Promise.reject(new Error('a deployment rebuilt in a worker thread provisions no other')),
+    transferable: () => deployment,
+    stop: async () => undefined,
+  };
+}
+
 /** Where a deployment's tables live: DynamoDB Local, or DynamoDB in this process. */
 interface DynamoDbService {
   endpoint: string;
@@ -117,10 +147,16 @@ function dynamoDbLocalService(dynamo: RunningDynamoDbLocal): DynamoDbService {
     pids: [dynamo.pid],
     ...(dynamo.dbPath ? { dbPath: dynamo.dbPath } : {}),
     async createTables(names) {
-      const client = new DynamoDBClient({ endpoint: dynamo.endpoint, region: REGION, credentials: LOCAL_CREDENTIALS });
+      const client = new DynamoDBClient({
+        endpoint: dynamo.endpoint,
+        region: REGION,
+        credentials: LOCAL_CREDENTIALS,
+      });
       try {
         const keys = Object.keys(names) as TableName[];
-        const created = await Promise.all(keys.map((key) => ensureTableFromDefinition(client, key, names[key])));
+        const created = await Promise.all(
+          keys.map((key) => ensureTableFromDefinition(client, key, names[key])),
+        );
         return Object.fromEntries(
           keys.map((key, i) => [
             key,
@@ -236,7 +272,7 @@ async function provision(
     POWERTOOLS_DEV: 'true',
     ...options.extraEnv,
   };
-  return {
+  const description = {
     env,
     dynamoEndpoint: dynamo.endpoint,
     snsSqsEndpoint: fauxqs.address,
@@ -245,10 +281,14 @@ async function provision(
     eventsStreamArn: String(created.events.streamArn),
     devicesStreamArn: String(created.devices.streamArn),
     pids: dynamo.pids,
-    ...(dynamo.inProcess ? { inProcessDynamoDb: dynamo.inProcess } : {}),
     ...(dynamo.dbPath ? { dataDir: dynamo.dbPath } : {}),
     keptData: Object.values(created).some(({ existed }) => existed),
+  };
+  return {
+    ...description,
+    ...(dynamo.inProcess ? { inProcessDynamoDb: dynamo.inProcess } : {}),
     provision: (other) => provision(services, other, options, async () => undefined),
+    transferable: () => ({ ...description, tableNames: names }),
     stop,
   };
 }

@@ -1,3 +1,4 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import {
   ConditionalCheckFailedException,
   DynamoDBServiceException,
@@ -5,7 +6,6 @@ import {
   ResourceNotFoundException,
   TransactionCanceledException,
 } from '@aws-sdk/client-dynamodb';
-import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import {
   applyUpdate,
@@ -19,6 +19,8 @@ import {
   parseCondition,
   parseProjection,
   parseUpdate,
+  project,
+  valuesEqual,
 } from './expressions.js';
 
 /**
@@ -69,10 +71,19 @@ export interface StreamRecord {
   };
 }
 
+/** A write as the stream keeps it; its record (attribute values) is made when a reader asks for it. */
+interface StreamEntry {
+  sequence: bigint;
+  at: number;
+  key: Item;
+  before: Item | undefined;
+  after: Item | undefined;
+}
+
 interface Stream {
   arn: string;
   viewType: string;
-  records: StreamRecord[];
+  entries: StreamEntry[];
 }
 
 interface Table {
@@ -125,7 +136,9 @@ function keyText(value: unknown): string {
   if (typeof value === 'string') return `S${value}`;
   if (typeof value === 'number') return `N${value}`;
   if (value instanceof Uint8Array) return `B${Buffer.from(value).toString('base64')}`;
-  throw validation('One or more parameter values were invalid: a key attribute must be a string, number or binary');
+  throw validation(
+    'One or more parameter values were invalid: a key attribute must be a string, number or binary',
+  );
 }
 
 function expressionContext(input: {
@@ -199,10 +212,14 @@ export class InProcessDynamoDbEngine {
         key: indexKey,
         projection: (item, tableKey) => {
           if (type === 'ALL') return item;
-          const kept = [tableKey.hash, tableKey.range, indexKey.hash, indexKey.range, ...(type === 'INCLUDE' ? extra : [])];
-          return Object.fromEntries(
-            Object.entries(item).filter(([name]) => kept.includes(name)),
-          );
+          const kept = [
+            tableKey.hash,
+            tableKey.range,
+            indexKey.hash,
+            indexKey.range,
+            ...(type === 'INCLUDE' ? extra : []),
+          ];
+          return Object.fromEntries(Object.entries(item).filter(([name]) => kept.includes(name)));
         },
       });
     }
@@ -212,7 +229,7 @@ export class InProcessDynamoDbEngine {
       table.stream = {
         arn: `arn:aws:dynamodb:${REGION}:${ACCOUNT}:table/${definition.TableName}/stream/${label}`,
         viewType: definition.StreamSpecification.StreamViewType ?? 'NEW_AND_OLD_IMAGES',
-        records: [],
+        entries: [],
       };
     }
     this.tables.set(definition.TableName, table);
@@ -238,7 +255,10 @@ export class InProcessDynamoDbEngine {
     for (const name of names) {
       const value = source[name];
       if (value === undefined) throw validation('The provided key element does not match the schema');
-      if (value === '') throw validation(`One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: ${name}`);
+      if (value === '')
+        throw validation(
+          `One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: ${name}`,
+        );
       keyText(value);
       key[name] = value;
     }
@@ -259,7 +279,10 @@ export class InProcessDynamoDbEngine {
     const context = expressionContext(input);
     const parsedCondition: Condition = parsed(() => parseCondition(condition, context));
     if (evaluate(parsedCondition, before ?? {}, context)) return { ok: true };
-    return { ok: false, error: conditionFailed(before, input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD') };
+    return {
+      ok: false,
+      error: conditionFailed(before, input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD'),
+    };
   }
 
   private planPut(input: ItemInput & { Item: Item }): PlannedWrite {
@@ -274,10 +297,17 @@ export class InProcessDynamoDbEngine {
     const before = this.read(table, key);
     const context = expressionContext(input);
     const actions = parsed(() => parseUpdate(input.UpdateExpression, context));
-    for (const path of [...actions.set, ...actions.add, ...actions.delete].map((a) => a.path).concat(actions.remove))
+    for (const path of [...actions.set, ...actions.add, ...actions.delete]
+      .map((a) => a.path)
+      .concat(actions.remove))
       if (path[0] === table.key.hash || path[0] === table.key.range)
         throw validation(`Cannot update attribute ${String(path[0])}. This attribute is part of the key`);
-    return { table, key, before, after: parsed(() => applyUpdate(before ?? structuredClone(key), actions, context)) };
+    return {
+      table,
+      key,
+      before,
+      after: parsed(() => applyUpdate(before ?? structuredClone(key), actions, context)),
+    };
   }
 
   private planDelete(input: ItemInput & { Key: Item }): PlannedWrite {
@@ -305,35 +335,13 @@ export class InProcessDynamoDbEngine {
     this.record(table, key, before, after);
   }
 
-  /** A stream record for a write that changed the item (DynamoDB writes none for a write that changed nothing). */
+  /** A stream entry for a write that changed the item (DynamoDB writes no record for a write that changed nothing). */
   private record(table: Table, key: Item, before: Item | undefined, after: Item | undefined): void {
     const stream = table.stream;
     if (!stream || (before === undefined && after === undefined)) return;
-    const oldImage = before ? marshall(before) : undefined;
-    const newImage = after ? marshall(after) : undefined;
-    if (oldImage && newImage && JSON.stringify(oldImage) === JSON.stringify(newImage)) return;
+    if (before && after && valuesEqual(before, after)) return;
     this.sequence += 1n;
-    const view = stream.viewType;
-    const images = {
-      ...(newImage && (view === 'NEW_IMAGE' || view === 'NEW_AND_OLD_IMAGES') ? { NewImage: newImage } : {}),
-      ...(oldImage && (view === 'OLD_IMAGE' || view === 'NEW_AND_OLD_IMAGES') ? { OldImage: oldImage } : {}),
-    };
-    const keys = marshall(key);
-    stream.records.push({
-      eventID: `in-process-${this.sequence}`,
-      eventName: !before ? 'INSERT' : !after ? 'REMOVE' : 'MODIFY',
-      eventVersion: '1.1',
-      eventSource: 'aws:dynamodb',
-      awsRegion: REGION,
-      dynamodb: {
-        ApproximateCreationDateTime: new Date(Math.floor(this.clock() / 1000) * 1000),
-        Keys: keys,
-        ...images,
-        SequenceNumber: (100_000_000_000_000_000_000n + this.sequence).toString(),
-        SizeBytes: JSON.stringify({ keys, ...images }).length,
-        StreamViewType: view,
-      },
-    });
+    stream.entries.push({ sequence: this.sequence, at: this.clock(), key, before, after });
   }
 
   private returned(returnValues: string | undefined, write: PlannedWrite): { Attributes?: Item } {
@@ -343,7 +351,8 @@ export class InProcessDynamoDbEngine {
       const source = returnValues === 'UPDATED_NEW' ? write.after : (write.before ?? {});
       const other = returnValues === 'UPDATED_NEW' ? (write.before ?? {}) : write.after;
       const changed = Object.keys(source).filter(
-        (name) => JSON.stringify(marshall({ v: source[name] })) !== JSON.stringify(marshall({ v: other[name] })),
+        (name) =>
+          JSON.stringify(marshall({ v: source[name] })) !== JSON.stringify(marshall({ v: other[name] })),
       );
       return changed.length > 0
         ? { Attributes: structuredClone(Object.fromEntries(changed.map((name) => [name, source[name]]))) }
@@ -371,7 +380,9 @@ export class InProcessDynamoDbEngine {
     return this.single(this.planDelete(input), input);
   }
 
-  getItem(input: ExpressionInput & { TableName: string; Key: Item; ProjectionExpression?: string | undefined }): {
+  getItem(
+    input: ExpressionInput & { TableName: string; Key: Item; ProjectionExpression?: string | undefined },
+  ): {
     Item?: Item;
   } {
     const table = this.table(input.TableName);
@@ -380,20 +391,17 @@ export class InProcessDynamoDbEngine {
     return { Item: this.projected(item, input) };
   }
 
-  private projected(item: Item, input: ExpressionInput & { ProjectionExpression?: string | undefined }): Item {
+  private projected(
+    item: Item,
+    input: ExpressionInput & { ProjectionExpression?: string | undefined },
+  ): Item {
     if (!input.ProjectionExpression) return structuredClone(item);
     const expression = input.ProjectionExpression;
     const context = expressionContext(input);
-    const paths = parsed(() => parseProjection(expression, context));
-    const projected: Item = {};
-    for (const path of paths) {
-      const value = getPath(item, path);
-      if (value === undefined) continue;
-      let target = projected;
-      for (let i = 0; i < path.length - 1; i += 1) target = (target[String(path[i])] ??= {}) as Item;
-      target[String(path[path.length - 1])] = structuredClone(value);
-    }
-    return projected;
+    return project(
+      item,
+      parsed(() => parseProjection(expression, context)),
+    );
   }
 
   batchGetItem(input: {
@@ -430,7 +438,9 @@ export class InProcessDynamoDbEngine {
     const targets = plans.map(({ plan }) => `${plan.table.name}|${JSON.stringify(marshall(plan.key))}`);
     if (new Set(targets).size !== targets.length)
       throw validation('Transaction request cannot include multiple operations on one item');
-    const verdicts = plans.map(({ plan, input: item }) => this.check(item.ConditionExpression, item, plan.before));
+    const verdicts = plans.map(({ plan, input: item }) =>
+      this.check(item.ConditionExpression, item, plan.before),
+    );
     if (verdicts.some((verdict) => !verdict.ok)) {
       const reasons = verdicts.map((verdict, i) =>
         verdict.ok
@@ -532,13 +542,15 @@ export class InProcessDynamoDbEngine {
 
   describeStream(input: { StreamArn: string }) {
     const stream = this.stream(input.StreamArn);
-    const first = stream.records[0]?.dynamodb.SequenceNumber ?? '100000000000000000000';
+    const first = stream.entries[0]?.sequence ?? 1n;
     return {
       StreamDescription: {
         StreamArn: stream.arn,
         StreamStatus: 'ENABLED',
         StreamViewType: stream.viewType,
-        Shards: [{ ShardId: SHARD_ID, SequenceNumberRange: { StartingSequenceNumber: first } }],
+        Shards: [
+          { ShardId: SHARD_ID, SequenceNumberRange: { StartingSequenceNumber: sequenceNumber(first) } },
+        ],
       },
     };
   }
@@ -552,35 +564,72 @@ export class InProcessDynamoDbEngine {
     const stream = this.stream(input.StreamArn);
     if (input.ShardId !== SHARD_ID)
       throw new ResourceNotFoundException({
-        message: `Requested resource not found: Shard does not exist`,
+        message: 'Requested resource not found: Shard does not exist',
         $metadata: { httpStatusCode: 400 },
       });
-    const sequence = input.SequenceNumber ? BigInt(input.SequenceNumber) : 0n;
-    const position =
-      input.ShardIteratorType === 'TRIM_HORIZON'
-        ? 0
-        : input.ShardIteratorType === 'LATEST'
-          ? stream.records.length
-          : stream.records.findIndex((record) => {
-              const at = BigInt(record.dynamodb.SequenceNumber);
-              return input.ShardIteratorType === 'AT_SEQUENCE_NUMBER' ? at >= sequence : at > sequence;
-            });
-    return { ShardIterator: iterator(stream.arn, position < 0 ? stream.records.length : position) };
+    const type = input.ShardIteratorType;
+    if (type === 'TRIM_HORIZON') return { ShardIterator: iterator(stream.arn, 0) };
+    if (type === 'LATEST') return { ShardIterator: iterator(stream.arn, stream.entries.length) };
+    const sequence = BigInt(input.SequenceNumber ?? '0') - SEQUENCE_BASE;
+    // The first entry at (or after) the sequence number: entries are in sequence order.
+    let low = 0;
+    let high = stream.entries.length;
+    while (low < high) {
+      const middle = (low + high) >> 1;
+      const at = (stream.entries[middle] as StreamEntry).sequence;
+      if (type === 'AT_SEQUENCE_NUMBER' ? at < sequence : at <= sequence) low = middle + 1;
+      else high = middle;
+    }
+    return { ShardIterator: iterator(stream.arn, low) };
   }
 
   getRecords(input: { ShardIterator: string; Limit?: number }): {
     Records: StreamRecord[];
     NextShardIterator: string;
   } {
-    const [arn, positionText] = fromIterator(input.ShardIterator);
+    const [arn, position] = fromIterator(input.ShardIterator);
     const stream = this.stream(arn);
-    const position = Number(positionText);
-    const records = stream.records.slice(position, position + (input.Limit ?? 1000));
+    const entries = stream.entries.slice(position, position + (input.Limit ?? 1000));
     return {
-      Records: structuredClone(records),
-      NextShardIterator: iterator(arn, position + records.length),
+      Records: entries.map((entry) => streamRecord(entry, stream.viewType)),
+      NextShardIterator: iterator(arn, position + entries.length),
     };
   }
+}
+
+const SEQUENCE_BASE = 100_000_000_000_000_000_000n;
+
+/** Sequence numbers as DynamoDB writes them: decimal strings of 21 digits or more, increasing. */
+function sequenceNumber(sequence: bigint): string {
+  return (SEQUENCE_BASE + sequence).toString();
+}
+
+function streamRecord(entry: StreamEntry, view: string): StreamRecord {
+  const newImage =
+    entry.after && (view === 'NEW_IMAGE' || view === 'NEW_AND_OLD_IMAGES')
+      ? marshall(entry.after)
+      : undefined;
+  const oldImage =
+    entry.before && (view === 'OLD_IMAGE' || view === 'NEW_AND_OLD_IMAGES')
+      ? marshall(entry.before)
+      : undefined;
+  const keys = marshall(entry.key);
+  const images = { ...(newImage ? { NewImage: newImage } : {}), ...(oldImage ? { OldImage: oldImage } : {}) };
+  return {
+    eventID: `in-process-${entry.sequence}`,
+    eventName: !entry.before ? 'INSERT' : !entry.after ? 'REMOVE' : 'MODIFY',
+    eventVersion: '1.1',
+    eventSource: 'aws:dynamodb',
+    awsRegion: REGION,
+    dynamodb: {
+      ApproximateCreationDateTime: new Date(Math.floor(entry.at / 1000) * 1000),
+      Keys: keys,
+      ...images,
+      SequenceNumber: sequenceNumber(entry.sequence),
+      SizeBytes: JSON.stringify({ keys, ...images }).length,
+      StreamViewType: view,
+    },
+  };
 }
 
 function iterator(arn: string, position: number): string {
@@ -607,8 +656,7 @@ function tableKeyOrder(key: KeySchema, a: Item, b: Item): number {
 /** The partition a key condition names: `hash = :v`, alone or ANDed with a condition on the sort key. */
 function hashEquality(condition: Condition, hash: string, context: ExpressionContext): unknown {
   const found = findHash(condition, hash, context);
-  if (found === undefined)
-    throw validation(`Query condition missed key schema element: ${hash}`);
+  if (found === undefined) throw validation(`Query condition missed key schema element: ${hash}`);
   return found;
 }
 

@@ -98,11 +98,6 @@ class Parser {
     throw new ExpressionError(`Invalid expression "${this.source}": ${what}`);
   }
 
-  private isKeyword(word: string, offset = 0): boolean {
-    const token = this.peek(offset);
-    return token?.type === 'name' && token.text.toUpperCase() === word;
-  }
-
   private take(text: string): void {
     const token = this.peek();
     if (!token || token.text.toUpperCase() !== text) this.fail(`expected "${text}"`);
@@ -202,7 +197,13 @@ class Parser {
       return inner;
     }
     const token = this.peek();
-    const functions = ['attribute_exists', 'attribute_not_exists', 'attribute_type', 'begins_with', 'contains'];
+    const functions = [
+      'attribute_exists',
+      'attribute_not_exists',
+      'attribute_type',
+      'begins_with',
+      'contains',
+    ];
     if (token?.type === 'name' && functions.includes(token.text) && this.peek(1)?.text === '(') {
       this.position += 2;
       const args: Operand[] = [{ kind: 'path', path: this.path() }];
@@ -410,7 +411,9 @@ function resolve(operand: Operand, item: Item, context: ExpressionContext): Valu
       const left = resolve(operand.left, item, context);
       const right = resolve(operand.right, item, context);
       if (!Array.isArray(left) || !Array.isArray(right))
-        throw new ExpressionError('Invalid UpdateExpression: Incorrect operand type for operator or function');
+        throw new ExpressionError(
+          'Invalid UpdateExpression: Incorrect operand type for operator or function',
+        );
       return [...left, ...right];
     }
     case 'arithmetic': {
@@ -523,7 +526,10 @@ function removePath(item: Item, path: Path): void {
 /** Applies the actions to a copy of `item` (the values of the right-hand sides are read from the item before). */
 export function applyUpdate(before: Item, actions: UpdateActions, context: ExpressionContext): Item {
   const item = structuredClone(before);
-  const sets = actions.set.map(({ path, value }) => ({ path, value: structuredClone(resolve(value, before, context)) }));
+  const sets = actions.set.map(({ path, value }) => ({
+    path,
+    value: structuredClone(resolve(value, before, context)),
+  }));
   for (const { path, value } of sets) {
     if (value === undefined)
       throw new ExpressionError(
@@ -543,8 +549,7 @@ export function applyUpdate(before: Item, actions: UpdateActions, context: Expre
       if (current !== undefined && !(current instanceof Set))
         throw new ExpressionError('An operand in the update expression has an incorrect data type');
       setPath(item, path, new Set([...(current ?? []), ...addend]));
-    } else
-      throw new ExpressionError('Incorrect operand type for operator or function; operator: ADD');
+    } else throw new ExpressionError('Incorrect operand type for operator or function; operator: ADD');
   }
   for (const { path, value } of actions.delete) {
     const removed = resolve(value, before, context);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { type marshallOptions, marshall, type unmarshallOptions, unmarshall } from '@aws-sdk/util-dynamodb';
-import type { Item } from './expressions.js';
+import { marshall, type marshallOptions, unmarshall, type unmarshallOptions } from '@aws-sdk/util-dynamodb';
 import { InProcessDynamoDbEngine, type TableDefinition, validation } from './engine.js';
+import type { Item } from './expressions.js';
 
 export type { TableDefinition } from './engine.js';
 
@@ -16,6 +16,7 @@ type Next = (args: { input: Record<string, unknown> }) => Promise<unknown>;
 /** The part of an SDK client's middleware stack a plugin adds to. */
 interface PluggableClient {
   middlewareStack: {
+    remove(name: string): boolean;
     add(
       middleware: (next: Next, context: { commandName?: string }) => Next,
       options: { step: 'initialize'; priority: 'low'; name: string; override: boolean },
@@ -91,6 +92,8 @@ export class InProcessDynamoDb {
       },
       { step: 'initialize', priority: 'low', name, override: true },
     );
+    // The SDK's logger middleware filters every input and output for its logger, a no-op here: nothing to log.
+    (client as PluggableClient).middlewareStack.remove('loggerMiddleware');
   }
 
   private documentCommand(command: string, input: Record<string, unknown>): object {
