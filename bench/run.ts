@@ -95,14 +95,12 @@ async function main(): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  let startupMs = 0;
   try {
     if (!['ingest', 'reconcile', 'alerts', 'status-api', 'fleet-alerts', 'uptime', 'replay'].some(wanted)) {
       throw new SkipSharedStack();
     }
     progress(`mode: ${quick ? 'quick' : 'full'}; starting DynamoDB Local and the SNS/SQS emulator`);
     stack = await startBenchStack();
-    startupMs = stack.startupMs;
     const running = stack;
     measured.push(await measure('ingest', () => benchIngest(running, SIZES.ingest)));
     measured.push(await measure('reconcile', () => benchReconcile(running, SIZES.reconcile)));
@@ -138,7 +136,7 @@ async function main(): Promise<number> {
     }),
   );
   measured.push(await measure('cold-start', () => benchColdStart(SIZES.coldStart)));
-  measured.push(await measure('replay', () => benchReplay(SIZES.replay, startupMs)));
+  measured.push(await measure('replay', () => benchReplay(SIZES.replay)));
   measured.push(await measure('accuracy', () => benchAccuracy(SIZES.accuracy)));
 
   const totalSeconds = (performance.now() - started) / 1000;

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AwsClients } from '../src/adapters/aws-clients.js';
+import { DOCUMENT_TRANSLATION } from '../src/adapters/dynamodb-client.js';
 import { countRequests, type RequestCounts } from '../src/local/request-counter.js';
 import { createLocalRuntime, type LocalRuntime } from '../src/local/runtime.js';
 import { LOCAL_CREDENTIALS, type LocalAws, startLocalAws } from '../src/local/services/local-aws.js';
@@ -216,7 +217,6 @@ export interface BenchStack {
   meter: Meter;
   /** A client outside the counted runtime: seeding and baselines. Configured like the functions' client. */
   plainDynamo: DynamoDBDocumentClient;
-  startupMs: number;
   stop(): Promise<void>;
 }
 
@@ -224,10 +224,7 @@ export interface BenchStack {
 export function plainDocumentClient(endpoint: string): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(
     new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 4 }),
-    {
-      marshallOptions: { removeUndefinedValues: true, convertEmptyValues: false },
-      unmarshallOptions: { wrapNumbers: false },
-    },
+    DOCUMENT_TRANSLATION,
   );
 }
 
@@ -241,9 +238,7 @@ export function instrument(clients: AwsClients): Meter {
 
 /** DynamoDB Local, the SNS/SQS emulator and the real handlers on a virtual clock, with nothing scheduled. */
 export async function startBenchStack(): Promise<BenchStack> {
-  const started = performance.now();
   const aws = await startLocalAws({ prefix: 'bench' });
-  const startupMs = performance.now() - started;
   try {
     const timers = new VirtualTimers(BENCH_T0);
     // No scheduled sweep: the benchmarks run it when they measure it.
@@ -256,7 +251,6 @@ export async function startBenchStack(): Promise<BenchStack> {
       runtime,
       meter,
       plainDynamo,
-      startupMs,
       stop: async () => {
         plainDynamo.destroy();
         try {
