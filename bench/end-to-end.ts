@@ -2,7 +2,7 @@
  * The `end-to-end` benchmark: a flappy generated fleet through the whole pipeline (ingest, stream reconcile, delayed
  * checks, alerts) on the bench stack, with every request and capacity unit counted, and what it costs on AWS.
  */
-import { driveTrace } from '../src/local/replay.js';
+import { driveTrace } from '../src/local/replay-group.js';
 import { createLocalRuntime } from '../src/local/runtime.js';
 import { VirtualTimers } from '../src/local/timers.js';
 import { type FleetProfile, generateFleetTrace } from '../test/fixtures/aws-model/index.js';

@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { quietForLocalRun } from '../adapters/observability.js';
-import { prepareGroup, type WorkerJob, type WorkerReply } from './replay.js';
+import { prepareGroup, type WorkerJob, type WorkerReply } from './replay-group.js';
 import { inProcessDeploymentFrom } from './services/local-aws.js';
 
 const job = workerData as WorkerJob;

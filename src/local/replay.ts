@@ -1,14 +1,27 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { build } from 'esbuild';
 import { FaultInjector, parseFaultSpec } from '../adapters/faults.js';
 import * as z from '../shared/zod.js';
 import { silenceEmptyMetricsWarning } from './quiet-metrics.js';
 import { placeFleetIncidents } from './replay-fleet.js';
-import { countRequests, type RequestCounts } from './request-counter.js';
-import { createLocalRuntime, type LocalRuntime, type ReceivedAlert } from './runtime.js';
-import { type LocalAws, startLocalAws, type TransferableDeployment } from './services/local-aws.js';
-import { VirtualTimers } from './timers.js';
+import {
+  asReplayed,
+  type GroupResult,
+  type PreparedGroup,
+  prepareGroup,
+  type ReplayedAlert,
+  type ReplayedDevice,
+  type TraceLine,
+  type WorkerJob,
+  type WorkerReply,
+} from './replay-group.js';
+import type { RequestCounts } from './request-counter.js';
+import { type LocalAws, startLocalAws } from './services/local-aws.js';
 
 /** One line of a trace: an MQTT message as the rules engine delivers it. */
 const traceLineSchema = z.object({
@@ -17,72 +30,6 @@ const traceLineSchema = z.object({
   payload: z.unknown(),
   clientId: z.optional(z.string()),
 });
-
-type TraceLine = z.infer<typeof traceLineSchema>;
-
-/** A trace line as driveTrace takes it: when the rule delivers it, and what. */
-export interface DeliveredLine {
-  at: number;
-  topic: string;
-  payload?: unknown;
-  clientId?: string;
-}
-
-/**
- * Feeds trace lines to a runtime in virtual time: each check falls due before the lines after it, and lines inside
- * one stream batching window are ingested together and read from the stream once, as the deployed mapping does.
- */
-export async function driveTrace(
-  runtime: Pick<LocalRuntime, 'publishBatch'>,
-  timers: VirtualTimers,
-  lines: readonly DeliveredLine[],
-): Promise<void> {
-  for (let index = 0; index < lines.length; ) {
-    const first = lines[index] as DeliveredLine;
-    await timers.advanceTo(first.at);
-    // One stream batching window, cut short by any check that falls due inside it.
-    const windowEnd = Math.min(first.at + STREAM_BATCH_WINDOW_MS, timers.nextForegroundDue() ?? Infinity);
-    const batch: DeliveredLine[] = [];
-    while (index < lines.length && (batch.length === 0 || (lines[index] as DeliveredLine).at < windowEnd)) {
-      batch.push(lines[index] as DeliveredLine);
-      index += 1;
-    }
-    const messages = batch.map((line) => ({
-      topic: line.topic,
-      payload: Buffer.from(
-        typeof line.payload === 'string' ? line.payload : JSON.stringify(line.payload ?? null),
-      ),
-      clientId: line.clientId ?? null,
-      receivedAt: Math.max(line.at, timers.now()),
-    }));
-    await timers.advanceTo((batch[batch.length - 1] as DeliveredLine).at);
-    await runtime.publishBatch(messages);
-  }
-}
-
-/** serverless.yml gives the stream mapping a 1 s batching window; the replay batches the same way. */
-const STREAM_BATCH_WINDOW_MS = 1_000;
-
-export interface ReplayedDevice {
-  deviceId: string;
-  status: string;
-  sessionIdentifier: string;
-  settled: boolean;
-  since: number | null;
-  disconnectReason: string | null;
-  [field: string]: unknown;
-}
-
-export interface ReplayedAlert {
-  alertId: string;
-  type: ReceivedAlert['type'];
-  deviceId: string;
-  sessionIdentifier: string;
-  disconnectReason: string | null;
-  publishedAt: number;
-  since: number;
-  [field: string]: unknown;
-}
 
 export interface ReplayResult {
   devices: ReplayedDevice[];
@@ -111,18 +58,6 @@ export interface ReplayOptions {
 }
 
 export type ReplayStore = 'in-process' | 'dynamodb-local';
-
-/**
- * The deployed schedule is rate(1 minute). Without injected faults the sweep never finds work (every check fires on
- * time and SNS accepts every alert), so the replay runs it every hour of virtual time in each group of devices: the
- * path is still exercised, at a sixtieth of the cost of its index queries every minute.
- */
-const SWEEP_EVERY_MS = 60_000;
-const IDLE_SWEEP_EVERY_MS = 3_600_000;
-/** A bound on how long the replay keeps retrying alerts SNS refuses: an hour of virtual time. */
-const MAX_FINAL_SWEEPS = 60;
-
-const toEpoch = (iso: unknown) => (typeof iso === 'string' ? Date.parse(iso) : null);
 
 /** How many groups of devices the replay runs at once when not told (`IOT_PRESENCE_REPLAY_GROUPS` overrides). */
 const DEFAULT_GROUPS = 4;
@@ -155,15 +90,6 @@ export function groupByDevice(lines: readonly TraceLine[], count: number): Trace
   const groups = sizes.map((): TraceLine[] => []);
   for (const line of lines) groups[groupOf.get(deviceOf(line)) ?? 0]?.push(line);
   return groups.filter((group) => group.length > 0);
-}
-
-export interface GroupResult {
-  devices: ReplayedDevice[];
-  alerts: ReplayedAlert[];
-  rejected: number;
-  retries: number;
-  deadLettered: number;
-  requests?: RequestCounts;
 }
 
 /**
@@ -278,44 +204,55 @@ async function runInWorkerThreads(
   const shares = Array.from({ length: threads }, (): WorkerJob['groups'] => []);
   for (const [index, { deployment, lines }] of planned.entries())
     shares[index % threads]?.push({ deployment: deployment.transferable(), lines });
-  const replies = await Promise.all(
-    shares.map(
-      (groups) =>
-        new Promise<GroupResult[]>((resolve, reject) => {
-          const job: WorkerJob = {
-            groups,
-            firstAt,
-            options: options.countRequests ? { countRequests: true } : {},
-          };
-          const worker = new Worker(typeScriptWorker(new URL('./replay-worker.ts', import.meta.url)), {
-            eval: true,
-            workerData: job,
-          });
-          worker.once('message', (reply: WorkerReply) => {
-            if ('error' in reply) reject(new Error(`a replay worker failed: ${reply.error}`));
-            else resolve(reply.results);
-          });
-          worker.once('error', reject);
-          worker.once('exit', (code) =>
-            reject(new Error(`a replay worker exited (${code}) before it answered`)),
-          );
-        }),
-    ),
-  );
-  return replies.flat();
+  const worker = await bundleWorker();
+  try {
+    const replies = await Promise.all(
+      shares.map(
+        (groups) =>
+          new Promise<GroupResult[]>((resolve, reject) => {
+            const job: WorkerJob = {
+              groups,
+              firstAt,
+              options: options.countRequests ? { countRequests: true } : {},
+            };
+            const thread = new Worker(worker, { workerData: job });
+            thread.once('message', (reply: WorkerReply) => {
+              if ('error' in reply) reject(new Error(`a replay worker failed: ${reply.error}`));
+              else resolve(reply.results);
+            });
+            thread.once('error', reject);
+            thread.once('exit', (code) =>
+              reject(new Error(`a replay worker exited (${code}) before it answered`)),
+            );
+          }),
+      ),
+    );
+    return replies.flat();
+  } finally {
+    await rm(worker, { force: true });
+  }
 }
 
 /**
- * The code of a worker that runs a TypeScript module: the replay is TypeScript run by tsx (npm run replay, the bench)
- * or by vitest, and a worker thread inherits neither's loader, so it registers tsx's own before importing.
+ * The worker thread's module (replay-worker.ts and the source it imports) bundled into one JavaScript file: a worker
+ * inherits no TypeScript loader, and one file starts in about 0.7 s of CPU where the sources through tsx's hooks take
+ * about 2 s. It is written under node_modules/.cache so that the packages it leaves out resolve from the project.
  */
-function typeScriptWorker(module: URL): string {
-  return `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(module.href)}); });`;
-}
-
-/** An alert as received from the topic, its times as epoch ms. */
-function asReplayed(alert: ReceivedAlert): ReplayedAlert {
-  return { ...alert, publishedAt: toEpoch(alert.publishedAt) ?? 0, since: toEpoch(alert.since) ?? 0 };
+async function bundleWorker(): Promise<string> {
+  const folder = fileURLToPath(new URL('../../node_modules/.cache/iot-presence/', import.meta.url));
+  await mkdir(folder, { recursive: true });
+  const outfile = join(folder, `replay-worker-${process.pid}-${randomUUID()}.mjs`);
+  await build({
+    entryPoints: [fileURLToPath(new URL('./replay-worker.ts', import.meta.url))],
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    outfile,
+    logLevel: 'silent',
+  });
+  return outfile;
 }
 
 /** The DynamoDB the replay runs on: see ReplayOptions.store. */
@@ -337,112 +274,4 @@ function mergeCounts(all: readonly RequestCounts[]): RequestCounts {
   for (const counts of all)
     for (const [key, n] of Object.entries(counts)) merged[key] = (merged[key] ?? 0) + n;
   return merged;
-}
-
-/** What a group's run takes of the replay's options (a worker thread gets them as data: no fault injector). */
-type GroupOptions = Pick<ReplayOptions, 'faults' | 'countRequests'>;
-
-/** The work of one worker thread, and its answer. */
-export interface WorkerJob {
-  groups: Array<{ deployment: TransferableDeployment; lines: TraceLine[] }>;
-  firstAt: number;
-  options: Pick<ReplayOptions, 'countRequests'>;
-}
-
-export type WorkerReply = { results: GroupResult[] } | { error: string };
-
-interface PreparedGroup {
-  /** Replays the group's lines, reads the result and stops the runtime. */
-  run(): Promise<GroupResult>;
-  /** Stops the runtime of a group that will not run. */
-  stop(): Promise<void>;
-}
-
-/** Makes one group's runtime on its deployment. */
-export async function prepareGroup(
-  aws: LocalAws,
-  lines: readonly TraceLine[],
-  firstAt: number,
-  options: GroupOptions,
-): Promise<PreparedGroup> {
-  const timers = new VirtualTimers(firstAt);
-  const runtime = await createLocalRuntime({
-    aws,
-    timers,
-    placeFleetIncidents: false,
-    // The replay reads no fleet counts: the devices stream is left unread.
-    fleetCountWindowMs: 0,
-    sweepEveryMs:
-      options.faults?.active || process.env.IOT_PRESENCE_FAULTS ? SWEEP_EVERY_MS : IDLE_SWEEP_EVERY_MS,
-    ...(options.faults ? { faults: options.faults } : {}),
-  });
-  const requests = options.countRequests ? countRequests(runtime.ports.clients) : undefined;
-  const run = async (): Promise<GroupResult> => {
-    try {
-      await driveTrace(runtime, timers, lines);
-      await timers.runUntilIdle();
-      // Nothing is pending until the outbox is empty too: let the sweep retry what SNS refused.
-      // The driver's own look goes through the functions' client, faults included: ask again rather than fail.
-      const stillUnsent = async () => {
-        for (let attempt = 1; attempt < 5; attempt += 1) {
-          try {
-            return await runtime.ports.devices.hasUnsent();
-          } catch {
-            // An injected or transient fault: the next attempt decides.
-          }
-        }
-        return true;
-      };
-      for (let sweeps = 0; sweeps < MAX_FINAL_SWEEPS && (await stillUnsent()); sweeps += 1) {
-        await timers.advanceTo(timers.now() + SWEEP_EVERY_MS);
-        await timers.runUntilIdle();
-      }
-      const alerts = (await runtime.receiveAlerts()).map(asReplayed);
-      return {
-        devices: await listAllDevices(runtime.handlers.listDevices),
-        alerts,
-        rejected: runtime.counters.rejected + runtime.counters.unrouted,
-        retries: runtime.counters.retries,
-        deadLettered: runtime.counters.deadLettered,
-        ...(requests ? { requests } : {}),
-      };
-    } finally {
-      await runtime.stop();
-    }
-  };
-  return { run, stop: () => runtime.stop() };
-}
-
-/**
- * One page of devices. The replay's own reads go through the functions' client, faults included: a page an injected
- * fault failed is asked for again, as a client of the API would.
- */
-async function readPage(listDevices: LocalRuntime['handlers']['listDevices'], event: APIGatewayProxyEventV2) {
-  for (let attempt = 1; ; attempt += 1) {
-    const response = (await listDevices(event, {} as never)) as { statusCode: number; body: string };
-    if (response.statusCode === 200) {
-      return JSON.parse(response.body) as { items: Array<Record<string, unknown>>; cursor: string | null };
-    }
-    if (attempt === 10) throw new Error(`listing the devices failed ${attempt} times: ${response.body}`);
-  }
-}
-
-/** Reads every device through the HTTP handler, both statuses, following cursors. */
-async function listAllDevices(listDevices: LocalRuntime['handlers']['listDevices']) {
-  const devices: ReplayedDevice[] = [];
-  for (const status of ['connected', 'disconnected']) {
-    let cursor: string | undefined;
-    do {
-      // The handler reads nothing of the request but its query string.
-      const event: Partial<APIGatewayProxyEventV2> = {
-        queryStringParameters: { status, limit: '100', ...(cursor ? { cursor } : {}) },
-      };
-      const body = await readPage(listDevices, event as APIGatewayProxyEventV2);
-      for (const item of body.items) {
-        devices.push({ ...(item as unknown as ReplayedDevice), since: toEpoch(item.since) });
-      }
-      cursor = body.cursor ?? undefined;
-    } while (cursor);
-  }
-  return devices.sort((a, b) => a.deviceId.localeCompare(b.deviceId));
 }
