@@ -11,6 +11,9 @@ export interface DocumentTranslation {
   unmarshallOptions: unmarshallOptions;
 }
 
+/** The commands a client attached here is served, by the SDK's command name. */
+type Commands = Record<string, (input: Record<string, unknown>) => object>;
+
 type Next = (args: { input: Record<string, unknown> }) => Promise<unknown>;
 
 /** The part of an SDK client's middleware stack a plugin adds to. */
@@ -53,35 +56,42 @@ export class InProcessDynamoDb {
             marshall(value as Record<string, unknown>, translation.marshallOptions),
             translation.unmarshallOptions,
           );
-    this.attach(client, 'iotPresenceInProcessDynamoDb', (command, input) =>
-      this.documentCommand(command, normaliseInput(input, normalise)),
+    const engine = this.engine;
+    const commands: Commands = {
+      PutItemCommand: (input) => engine.putItem(input as never),
+      GetItemCommand: (input) => engine.getItem(input as never),
+      UpdateItemCommand: (input) => engine.updateItem(input as never),
+      DeleteItemCommand: (input) => engine.deleteItem(input as never),
+      QueryCommand: (input) => engine.query(input as never),
+      BatchGetItemCommand: (input) => engine.batchGetItem(input as never),
+      TransactWriteItemsCommand: (input) => engine.transactWriteItems(input as never),
+    };
+    this.attach(client, 'iotPresenceInProcessDynamoDb', commands, (input) =>
+      normaliseInput(input, normalise),
     );
   }
 
   /** Serves the commands of a DynamoDB Streams client. */
   attachStreamsClient(client: unknown): void {
-    this.attach(client, 'iotPresenceInProcessDynamoDbStreams', (command, input) => {
-      switch (command) {
-        case 'DescribeStreamCommand':
-          return this.engine.describeStream(input as never);
-        case 'GetShardIteratorCommand':
-          return this.engine.getShardIterator(input as never);
-        case 'GetRecordsCommand':
-          return this.engine.getRecords(input as never);
-        default:
-          throw validation(`${command} is not served by the in-process DynamoDB`);
-      }
+    const engine = this.engine;
+    this.attach(client, 'iotPresenceInProcessDynamoDbStreams', {
+      DescribeStreamCommand: (input) => engine.describeStream(input as never),
+      GetShardIteratorCommand: (input) => engine.getShardIterator(input as never),
+      GetRecordsCommand: (input) => engine.getRecords(input as never),
     });
   }
 
   private attach(
     client: unknown,
     name: string,
-    serve: (command: string, input: Record<string, unknown>) => object,
+    commands: Commands,
+    translate: (input: Record<string, unknown>) => Record<string, unknown> = (input) => input,
   ): void {
     (client as PluggableClient).middlewareStack.add(
       (_next, context) => async (args) => {
-        const output = serve(context.commandName ?? '', args.input);
+        const command = commands[context.commandName ?? ''];
+        if (!command) throw validation(`${context.commandName} is not served by the in-process DynamoDB`);
+        const output = command(translate(args.input));
         return {
           output: {
             ...output,
@@ -94,28 +104,6 @@ export class InProcessDynamoDb {
     );
     // The SDK's logger middleware filters every input and output for its logger, a no-op here: nothing to log.
     (client as PluggableClient).middlewareStack.remove('loggerMiddleware');
-  }
-
-  private documentCommand(command: string, input: Record<string, unknown>): object {
-    const engine = this.engine;
-    switch (command) {
-      case 'PutItemCommand':
-        return engine.putItem(input as never);
-      case 'GetItemCommand':
-        return engine.getItem(input as never);
-      case 'UpdateItemCommand':
-        return engine.updateItem(input as never);
-      case 'DeleteItemCommand':
-        return engine.deleteItem(input as never);
-      case 'QueryCommand':
-        return engine.query(input as never);
-      case 'BatchGetItemCommand':
-        return engine.batchGetItem(input as never);
-      case 'TransactWriteItemsCommand':
-        return engine.transactWriteItems(input as never);
-      default:
-        throw validation(`${command} is not served by the in-process DynamoDB`);
-    }
   }
 }
 
