@@ -14,18 +14,21 @@ import {
   type ExpressionContext,
   ExpressionError,
   evaluate,
-  getPath,
   type Item,
+  type Operand,
+  type Path,
   parseCondition,
   parseProjection,
   parseUpdate,
   project,
+  typeOf,
+  updatedPaths,
   valuesEqual,
 } from './expressions.js';
 
 /**
  * The part of DynamoDB the functions use, in this process, on items in their document form: tables with a key
- * schema, global secondary indexes (sparse, with their projection), streams, and the item, query, batch and
+ * schema, global and local secondary indexes (sparse, with their projection), streams, and the item, query, batch and
  * transaction operations with their condition, update, key condition, filter and projection expressions. Every
  * write is atomic (one JavaScript turn), as DynamoDB makes a single item's write; a transaction is all or nothing.
  * What it leaves out, and no function here relies on: the 1 MB page and 400 KB item limits, capacity, TTL deletion
@@ -37,14 +40,19 @@ export interface KeySchema {
   range?: string;
 }
 
+interface IndexDefinition {
+  IndexName: string;
+  KeySchema: Array<{ AttributeName: string; KeyType: string }>;
+  Projection: { ProjectionType?: string; NonKeyAttributes?: string[] };
+}
+
 export interface TableDefinition {
   TableName: string;
+  /** The types (S, N, B) of the key attributes of the table and its indexes. */
+  AttributeDefinitions?: Array<{ AttributeName: string; AttributeType: string }>;
   KeySchema: Array<{ AttributeName: string; KeyType: 'HASH' | 'RANGE' | string }>;
-  GlobalSecondaryIndexes?: Array<{
-    IndexName: string;
-    KeySchema: Array<{ AttributeName: string; KeyType: string }>;
-    Projection: { ProjectionType?: string; NonKeyAttributes?: string[] };
-  }>;
+  GlobalSecondaryIndexes?: IndexDefinition[];
+  LocalSecondaryIndexes?: IndexDefinition[];
   StreamSpecification?: { StreamEnabled?: boolean; StreamViewType?: string };
 }
 
@@ -89,18 +97,30 @@ interface Stream {
 interface Table {
   name: string;
   key: KeySchema;
+  /** The defined type of each key attribute of the table and its indexes. */
+  keyTypes: Map<string, string>;
   indexes: Map<string, Index>;
   /** Items by partition key value, each partition's items by their sort key (or '' without one). */
   partitions: Map<string, Map<string, Item>>;
   stream?: Stream;
 }
 
-/** One write of a transaction or of a single-item operation, checked before any is applied. */
+/**
+ * One write of a transaction or of a single-item operation, its expressions parsed, checked before any is applied.
+ * The item after it is made only once its condition holds: DynamoDB answers a failed condition before it finds
+ * that the update cannot be applied to the item.
+ */
 interface PlannedWrite {
   table: Table;
   key: Item;
   before: Item | undefined;
-  after: Item | undefined;
+  condition?: { parsed: Condition; context: ExpressionContext };
+  /** The item after the write (undefined: deleted); throws an ExpressionError when it cannot be made. */
+  after: () => Item | undefined;
+  /** A problem DynamoDB reports as the item's validation error (in a transaction, its cancellation reason). */
+  invalid?: string;
+  /** The paths an update names: what UPDATED_OLD and UPDATED_NEW return. */
+  paths?: Path[];
 }
 
 const REGION = 'us-east-1';
@@ -145,7 +165,23 @@ function expressionContext(input: {
   ExpressionAttributeNames?: Record<string, string> | undefined;
   ExpressionAttributeValues?: Record<string, unknown> | undefined;
 }): ExpressionContext {
-  return { names: input.ExpressionAttributeNames, values: input.ExpressionAttributeValues };
+  return {
+    names: input.ExpressionAttributeNames,
+    values: input.ExpressionAttributeValues,
+    used: { names: new Set(), values: new Set() },
+  };
+}
+
+/** Once every expression of a request is parsed: DynamoDB rejects names and values that none of them used. */
+function assertAllUsed(context: ExpressionContext): void {
+  for (const [kind, given, used] of [
+    ['ExpressionAttributeNames', context.names, context.used?.names],
+    ['ExpressionAttributeValues', context.values, context.used?.values],
+  ] as const) {
+    const unused = Object.keys(given ?? {}).filter((name) => !used?.has(name));
+    if (unused.length > 0)
+      throw validation(`Value provided in ${kind} unused in expressions: keys: {${unused.join(', ')}}`);
+  }
 }
 
 /** Parses with the error DynamoDB gives (a ValidationException). */
@@ -203,7 +239,11 @@ export class InProcessDynamoDbEngine {
       });
     const key = keySchemaOf(definition.KeySchema);
     const indexes = new Map<string, Index>();
-    for (const gsi of definition.GlobalSecondaryIndexes ?? []) {
+    const secondary = [
+      ...(definition.GlobalSecondaryIndexes ?? []),
+      ...(definition.LocalSecondaryIndexes ?? []),
+    ];
+    for (const gsi of secondary) {
       const indexKey = keySchemaOf(gsi.KeySchema);
       const type = gsi.Projection.ProjectionType ?? 'ALL';
       const extra = gsi.Projection.NonKeyAttributes ?? [];
@@ -223,7 +263,13 @@ export class InProcessDynamoDbEngine {
         },
       });
     }
-    const table: Table = { name: definition.TableName, key, indexes, partitions: new Map() };
+    const keyTypes = new Map(
+      (definition.AttributeDefinitions ?? []).map((attribute) => [
+        attribute.AttributeName,
+        attribute.AttributeType,
+      ]),
+    );
+    const table: Table = { name: definition.TableName, key, keyTypes, indexes, partitions: new Map() };
     if (definition.StreamSpecification?.StreamEnabled) {
       const label = new Date(this.clock()).toISOString().replace(/Z$/, '');
       table.stream = {
@@ -260,9 +306,28 @@ export class InProcessDynamoDbEngine {
           `One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain an empty string value. Key: ${name}`,
         );
       keyText(value);
+      if (table.keyTypes.has(name) && typeOf(value) !== table.keyTypes.get(name))
+        throw validation('One or more parameter values were invalid: Type mismatch for key');
       key[name] = value;
     }
     return key;
+  }
+
+  /** An item an index would hold must have its index key attributes of their defined type, and not empty. */
+  private checkIndexKeys(table: Table, item: Item): void {
+    for (const index of table.indexes.values()) {
+      const names = [index.key.hash, ...(index.key.range ? [index.key.range] : [])];
+      if (names.some((name) => item[name] === undefined)) continue;
+      for (const name of names) {
+        const value = item[name];
+        if (typeOf(value) !== (table.keyTypes.get(name) ?? typeOf(value)))
+          throw new ExpressionError('One or more parameter values were invalid: Type mismatch for Index Key');
+        if (value === '' || (value instanceof Uint8Array && value.length === 0))
+          throw new ExpressionError(
+            `One or more parameter values are not valid. A value specified for a secondary index key is not supported. The AttributeValue for a key attribute cannot contain an empty string value. IndexName: ${index.name}, IndexKey: ${name}`,
+          );
+      }
+    }
   }
 
   private read(table: Table, key: Item): Item | undefined {
@@ -270,25 +335,27 @@ export class InProcessDynamoDbEngine {
     return partition?.get(table.key.range ? keyText(key[table.key.range]) : '');
   }
 
-  private check(
-    condition: string | undefined,
-    input: ItemInput,
-    before: Item | undefined,
-  ): { ok: true } | { ok: false; error: ConditionalCheckFailedException } {
-    if (!condition) return { ok: true };
-    const context = expressionContext(input);
-    const parsedCondition: Condition = parsed(() => parseCondition(condition, context));
-    if (evaluate(parsedCondition, before ?? {}, context)) return { ok: true };
-    return {
-      ok: false,
-      error: conditionFailed(before, input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD'),
-    };
+  /** The write's condition, parsed; with it every expression of the write is parsed, so unused names show. */
+  private conditionOf(input: ItemInput, context: ExpressionContext): PlannedWrite['condition'] {
+    const expression = input.ConditionExpression;
+    const condition = expression
+      ? { parsed: parsed(() => parseCondition(expression, context)), context }
+      : undefined;
+    assertAllUsed(context);
+    return condition;
+  }
+
+  private holds(plan: PlannedWrite): boolean {
+    return !plan.condition || evaluate(plan.condition.parsed, plan.before ?? {}, plan.condition.context);
   }
 
   private planPut(input: ItemInput & { Item: Item }): PlannedWrite {
     const table = this.table(input.TableName);
     const key = this.keyOf(table, input.Item, false);
-    return { table, key, before: this.read(table, key), after: structuredClone(input.Item) };
+    const item = structuredClone(input.Item);
+    parsed(() => this.checkIndexKeys(table, item));
+    const condition = this.conditionOf(input, expressionContext(input));
+    return { table, key, before: this.read(table, key), condition, after: () => item };
   }
 
   private planUpdate(input: ItemInput & { Key: Item; UpdateExpression: string }): PlannedWrite {
@@ -297,27 +364,46 @@ export class InProcessDynamoDbEngine {
     const before = this.read(table, key);
     const context = expressionContext(input);
     const actions = parsed(() => parseUpdate(input.UpdateExpression, context));
-    for (const path of [...actions.set, ...actions.add, ...actions.delete]
-      .map((a) => a.path)
-      .concat(actions.remove))
-      if (path[0] === table.key.hash || path[0] === table.key.range)
-        throw validation(`Cannot update attribute ${String(path[0])}. This attribute is part of the key`);
+    const condition = this.conditionOf(input, context);
+    const paths = updatedPaths(actions);
+    const keyPath = paths.find((path) => path[0] === table.key.hash || path[0] === table.key.range);
+    const after = () => {
+      const updated = applyUpdate(before ?? structuredClone(key), actions, context);
+      this.checkIndexKeys(table, updated);
+      return updated;
+    };
     return {
       table,
       key,
       before,
-      after: parsed(() => applyUpdate(before ?? structuredClone(key), actions, context)),
+      condition,
+      after,
+      paths,
+      ...(keyPath
+        ? {
+            invalid: `One or more parameter values were invalid: Cannot update attribute ${String(keyPath[0])}. This attribute is part of the key`,
+          }
+        : {}),
     };
   }
 
   private planDelete(input: ItemInput & { Key: Item }): PlannedWrite {
     const table = this.table(input.TableName);
     const key = this.keyOf(table, input.Key, true);
-    return { table, key, before: this.read(table, key), after: undefined };
+    const condition = this.conditionOf(input, expressionContext(input));
+    return { table, key, before: this.read(table, key), condition, after: () => undefined };
   }
 
-  private apply(write: PlannedWrite): void {
-    const { table, key, before, after } = write;
+  private planConditionCheck(input: ItemInput & { Key: Item }): PlannedWrite {
+    const table = this.table(input.TableName);
+    const key = this.keyOf(table, input.Key, true);
+    const before = this.read(table, key);
+    const condition = this.conditionOf(input, expressionContext(input));
+    return { table, key, before, condition, after: () => before };
+  }
+
+  private apply(write: PlannedWrite, after: Item | undefined): void {
+    const { table, key, before } = write;
     const partitionKey = keyText(key[table.key.hash]);
     const sortKey = table.key.range ? keyText(key[table.key.range]) : '';
     if (after) {
@@ -344,28 +430,29 @@ export class InProcessDynamoDbEngine {
     stream.entries.push({ sequence: this.sequence, at: this.clock(), key, before, after });
   }
 
-  private returned(returnValues: string | undefined, write: PlannedWrite): { Attributes?: Item } {
-    if (returnValues === 'ALL_OLD' && write.before) return { Attributes: structuredClone(write.before) };
-    if (returnValues === 'ALL_NEW' && write.after) return { Attributes: structuredClone(write.after) };
-    if ((returnValues === 'UPDATED_NEW' || returnValues === 'UPDATED_OLD') && write.after) {
-      const source = returnValues === 'UPDATED_NEW' ? write.after : (write.before ?? {});
-      const other = returnValues === 'UPDATED_NEW' ? (write.before ?? {}) : write.after;
-      const changed = Object.keys(source).filter(
-        (name) =>
-          JSON.stringify(marshall({ v: source[name] })) !== JSON.stringify(marshall({ v: other[name] })),
-      );
-      return changed.length > 0
-        ? { Attributes: structuredClone(Object.fromEntries(changed.map((name) => [name, source[name]]))) }
-        : {};
+  private returned(
+    returnValues: string | undefined,
+    write: PlannedWrite,
+    after: Item | undefined,
+  ): { Attributes?: Item } {
+    let attributes: Item | undefined;
+    if (returnValues === 'ALL_OLD') attributes = write.before && structuredClone(write.before);
+    else if (returnValues === 'ALL_NEW') attributes = after && structuredClone(after);
+    else if (returnValues === 'UPDATED_OLD' || returnValues === 'UPDATED_NEW') {
+      // What the update's paths name, changed or not; of a nested path its fragment, not the whole attribute.
+      const image = returnValues === 'UPDATED_OLD' ? write.before : after;
+      attributes = image && project(image, write.paths ?? []);
     }
-    return {};
+    return attributes && Object.keys(attributes).length > 0 ? { Attributes: attributes } : {};
   }
 
   private single(plan: PlannedWrite, input: ItemInput): { Attributes?: Item } {
-    const verdict = this.check(input.ConditionExpression, input, plan.before);
-    if (!verdict.ok) throw verdict.error;
-    this.apply(plan);
-    return this.returned(input.ReturnValues, plan);
+    if (plan.invalid) throw validation(plan.invalid);
+    if (!this.holds(plan))
+      throw conditionFailed(plan.before, input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD');
+    const after = parsed(plan.after);
+    this.apply(plan, after);
+    return this.returned(input.ReturnValues, plan, after);
   }
 
   putItem(input: ItemInput & { Item: Item }): { Attributes?: Item } {
@@ -386,22 +473,20 @@ export class InProcessDynamoDbEngine {
     Item?: Item;
   } {
     const table = this.table(input.TableName);
+    const context = expressionContext(input);
+    const projection = this.projection(input, context);
+    assertAllUsed(context);
     const item = this.read(table, this.keyOf(table, input.Key, true));
     if (!item) return {};
-    return { Item: this.projected(item, input) };
+    return { Item: projection ? project(item, projection) : structuredClone(item) };
   }
 
-  private projected(
-    item: Item,
-    input: ExpressionInput & { ProjectionExpression?: string | undefined },
-  ): Item {
-    if (!input.ProjectionExpression) return structuredClone(item);
+  private projection(
+    input: { ProjectionExpression?: string | undefined },
+    context: ExpressionContext,
+  ): Path[] | undefined {
     const expression = input.ProjectionExpression;
-    const context = expressionContext(input);
-    return project(
-      item,
-      parsed(() => parseProjection(expression, context)),
-    );
+    return expression ? parsed(() => parseProjection(expression, context)) : undefined;
   }
 
   batchGetItem(input: {
@@ -411,6 +496,10 @@ export class InProcessDynamoDbEngine {
     let count = 0;
     for (const [tableName, request] of Object.entries(input.RequestItems)) {
       count += request.Keys.length;
+      const table = this.table(tableName);
+      const keys = request.Keys.map((key) => JSON.stringify(marshall(this.keyOf(table, key, true))));
+      if (new Set(keys).size !== keys.length)
+        throw validation('Provided list of item keys contains duplicates');
       responses[tableName] = request.Keys.flatMap((key) => {
         const found = this.getItem({ TableName: tableName, Key: key, ...request });
         return found.Item ? [found.Item] : [];
@@ -427,39 +516,48 @@ export class InProcessDynamoDbEngine {
       if (entry.Put) return { plan: this.planPut(entry.Put), input: entry.Put };
       if (entry.Update) return { plan: this.planUpdate(entry.Update), input: entry.Update };
       if (entry.Delete) return { plan: this.planDelete(entry.Delete), input: entry.Delete };
-      if (entry.ConditionCheck) {
-        const table = this.table(entry.ConditionCheck.TableName);
-        const key = this.keyOf(table, entry.ConditionCheck.Key, true);
-        const before = this.read(table, key);
-        return { plan: { table, key, before, after: before }, input: entry.ConditionCheck, checkOnly: true };
-      }
+      if (entry.ConditionCheck)
+        return {
+          plan: this.planConditionCheck(entry.ConditionCheck),
+          input: entry.ConditionCheck,
+          checkOnly: true,
+        };
       throw validation('A transaction item needs one of Put, Update, Delete or ConditionCheck');
     });
     const targets = plans.map(({ plan }) => `${plan.table.name}|${JSON.stringify(marshall(plan.key))}`);
     if (new Set(targets).size !== targets.length)
       throw validation('Transaction request cannot include multiple operations on one item');
-    const verdicts = plans.map(({ plan, input: item }) =>
-      this.check(item.ConditionExpression, item, plan.before),
-    );
-    if (verdicts.some((verdict) => !verdict.ok)) {
-      const reasons = verdicts.map((verdict, i) =>
-        verdict.ok
-          ? { Code: 'None' }
-          : {
-              Code: 'ConditionalCheckFailed',
-              Message: 'The conditional request failed',
-              ...(plans[i]?.input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && plans[i]?.plan.before
-                ? { Item: marshall(plans[i]?.plan.before as Item) }
-                : {}),
-            },
-      );
+    // An item whose write cannot be made cancels the transaction with a ValidationError reason (the cancellation
+    // reason codes of TransactWriteItems), as a failed condition does with ConditionalCheckFailed.
+    const afters: Array<Item | undefined> = [];
+    const reasons = plans.map(({ plan, input: item, ...entry }, i) => {
+      if (plan.invalid) return { Code: 'ValidationError', Message: plan.invalid };
+      if (!this.holds(plan))
+        return {
+          Code: 'ConditionalCheckFailed',
+          Message: 'The conditional request failed',
+          ...(item.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' && plan.before
+            ? { Item: marshall(plan.before) }
+            : {}),
+        };
+      if ('checkOnly' in entry) return { Code: 'None' };
+      try {
+        afters[i] = plan.after();
+        return { Code: 'None' };
+      } catch (error) {
+        if (error instanceof ExpressionError) return { Code: 'ValidationError', Message: error.message };
+        throw error;
+      }
+    });
+    if (reasons.some((reason) => reason.Code !== 'None'))
       throw new TransactionCanceledException({
         message: `Transaction cancelled, please refer cancellation reasons for specific reasons [${reasons.map((r) => r.Code).join(', ')}]`,
         $metadata: { httpStatusCode: 400 },
         CancellationReasons: reasons,
       });
-    }
-    for (const entry of plans) if (!('checkOnly' in entry)) this.apply(entry.plan);
+    plans.forEach((entry, i) => {
+      if (!('checkOnly' in entry)) this.apply(entry.plan, afters[i]);
+    });
     return {};
   }
 
@@ -476,10 +574,14 @@ export class InProcessDynamoDbEngine {
     const key = index?.key ?? table.key;
     const context = expressionContext(input);
     const keyCondition = parsed(() => parseCondition(input.KeyConditionExpression, context));
-    const hashValue = hashEquality(keyCondition, key.hash, context);
+    const hashValue = hashEquality(keyCondition, key, table.keyTypes, context);
     const filter = input.FilterExpression
       ? parsed(() => parseCondition(input.FilterExpression as string, context))
       : undefined;
+    const projection = this.projection(input, context);
+    assertAllUsed(context);
+    const limit = input.Limit;
+    if (limit !== undefined && limit < 1) throw validation('Limit must be greater than or equal to 1');
     // Candidates in the key's order: an index is read by walking the table (indexes here are small).
     let candidates: Item[];
     if (!index) {
@@ -510,11 +612,17 @@ export class InProcessDynamoDbEngine {
       candidates = candidates.filter(after);
     }
     candidates = candidates.filter((item) => evaluate(keyCondition, item, context));
-    const limit = input.Limit;
     const evaluated = limit !== undefined ? candidates.slice(0, limit) : candidates;
     const matched = filter ? evaluated.filter((item) => evaluate(filter, item, context)) : evaluated;
     const last = evaluated[evaluated.length - 1];
-    const more = limit !== undefined && candidates.length > limit && last !== undefined;
+    // A query that stops at its Limit says where it stopped, whether or not anything follows, unless the item it
+    // stopped at is the last the key condition can reach (as DynamoDB Local answers).
+    const more =
+      limit !== undefined &&
+      evaluated.length === limit &&
+      last !== undefined &&
+      (index !== undefined ||
+        !endsKeyRange(keyCondition, table.key, last, input.ScanIndexForward !== false, context));
     const lastKey = more
       ? Object.fromEntries(
           [table.key.hash, table.key.range, index?.key.hash, index?.key.range]
@@ -523,7 +631,9 @@ export class InProcessDynamoDbEngine {
         )
       : undefined;
     return {
-      ...(input.Select === 'COUNT' ? {} : { Items: matched.map((item) => this.projected(item, input)) }),
+      ...(input.Select === 'COUNT'
+        ? {}
+        : { Items: matched.map((item) => (projection ? project(item, projection) : structuredClone(item))) }),
       Count: matched.length,
       ScannedCount: evaluated.length,
       ...(lastKey ? { LastEvaluatedKey: lastKey } : {}),
@@ -653,24 +763,71 @@ function tableKeyOrder(key: KeySchema, a: Item, b: Item): number {
   );
 }
 
-/** The partition a key condition names: `hash = :v`, alone or ANDed with a condition on the sort key. */
-function hashEquality(condition: Condition, hash: string, context: ExpressionContext): unknown {
-  const found = findHash(condition, hash, context);
-  if (found === undefined) throw validation(`Query condition missed key schema element: ${hash}`);
-  return found;
+/**
+ * Whether no item of the table can follow `item` within the key condition: the table has no sort key, or the item's
+ * sort key is the inclusive end of the condition's range in the direction read (`<=` or BETWEEN's high end reading
+ * forward, `>=` or BETWEEN's low end reading backward). Index sort keys repeat, so an index query never knows.
+ */
+function endsKeyRange(
+  condition: Condition,
+  key: KeySchema,
+  item: Item,
+  forward: boolean,
+  context: ExpressionContext,
+): boolean {
+  if (!key.range) return true;
+  for (const part of condition.kind === 'and' ? [condition.left, condition.right] : [condition]) {
+    let bounded: Operand;
+    let end: Operand;
+    if (part.kind === 'between') [bounded, end] = [part.operand, forward ? part.high : part.low];
+    else if (part.kind === 'compare' && part.op === (forward ? '<=' : '>='))
+      [bounded, end] = [part.left, part.right];
+    else continue;
+    if (bounded.kind === 'path' && bounded.path[0] === key.range && end.kind === 'value')
+      return compareScalars(item[key.range], context.values?.[end.name]) === 0;
+  }
+  return false;
 }
 
-function findHash(condition: Condition, hash: string, context: ExpressionContext): unknown {
-  if (condition.kind === 'and')
-    return findHash(condition.left, hash, context) ?? findHash(condition.right, hash, context);
-  if (
-    condition.kind === 'compare' &&
-    condition.op === '=' &&
-    condition.left.kind === 'path' &&
-    condition.left.path.length === 1 &&
-    condition.left.path[0] === hash &&
-    condition.right.kind === 'value'
-  )
-    return context.values?.[condition.right.name];
-  return undefined;
+/**
+ * The partition a key condition names, the condition checked as DynamoDB checks it: `hash = :v`, alone or ANDed with
+ * one condition on the sort key (=, <, <=, >, >=, BETWEEN or begins_with), each value of its key's type.
+ */
+function hashEquality(
+  condition: Condition,
+  key: KeySchema,
+  keyTypes: ReadonlyMap<string, string>,
+  context: ExpressionContext,
+): unknown {
+  const parts = condition.kind === 'and' ? [condition.left, condition.right] : [condition];
+  let hash: unknown;
+  let ranges = 0;
+  for (const part of parts) {
+    const [subject, values] =
+      part.kind === 'compare' && part.op !== '<>'
+        ? [part.left, [part.right]]
+        : part.kind === 'between'
+          ? [part.operand, [part.low, part.high]]
+          : part.kind === 'function' && part.name === 'begins_with'
+            ? [part.args[0], part.args.slice(1)]
+            : [undefined, []];
+    const name = subject?.kind === 'path' && subject.path.length === 1 ? subject.path[0] : undefined;
+    if (name === undefined || values.some((value) => value.kind !== 'value'))
+      throw validation(`Invalid operator used in KeyConditionExpression: ${part.kind.toUpperCase()}`);
+    if (name !== key.hash && name !== key.range)
+      throw validation('Query condition missed key schema element');
+    const type = keyTypes.get(name);
+    for (const value of values)
+      if (type && value.kind === 'value' && typeOf(context.values?.[value.name]) !== type)
+        throw validation(
+          'One or more parameter values were invalid: Condition parameter type does not match schema type',
+        );
+    if (name === key.hash && part.kind === 'compare' && part.op === '=' && values[0]?.kind === 'value')
+      hash = context.values?.[values[0].name];
+    else if (name === key.range) ranges += 1;
+    else throw validation('Query key condition not supported');
+  }
+  if (hash === undefined || ranges > 1)
+    throw validation(`Query condition missed key schema element: ${key.hash}`);
+  return hash;
 }

@@ -14,12 +14,64 @@ export class ExpressionError extends Error {
 export interface ExpressionContext {
   names?: Record<string, string> | undefined;
   values?: Record<string, Value> | undefined;
+  /** The names (#n) and values (:v) the parsed expressions used: DynamoDB rejects any given and left unused. */
+  used?: { names: Set<string>; values: Set<string> };
 }
+
+/**
+ * DynamoDB's reserved words ("Reserved words in DynamoDB", case-insensitive): an attribute name written bare in an
+ * expression may not be one of them (it takes an expression attribute name, #n, instead).
+ */
+const RESERVED_WORDS = new Set(
+  `ABORT ABSOLUTE ACTION ADD AFTER AGENT AGGREGATE ALL ALLOCATE ALTER ANALYZE AND ANY ARCHIVE ARE ARRAY AS
+  ASC ASCII ASENSITIVE ASSERTION ASYMMETRIC AT ATOMIC ATTACH ATTRIBUTE AUTH AUTHORIZATION AUTHORIZE AUTO
+  AVG BACK BACKUP BASE BATCH BEFORE BEGIN BETWEEN BIGINT BINARY BIT BLOB BLOCK BOOLEAN BOTH BREADTH BUCKET
+  BULK BY BYTE CALL CALLED CALLING CAPACITY CASCADE CASCADED CASE CAST CATALOG CHAR CHARACTER CHECK CLASS
+  CLOB CLOSE CLUSTER CLUSTERED CLUSTERING CLUSTERS COALESCE COLLATE COLLATION COLLECTION COLUMN COLUMNS
+  COMBINE COMMENT COMMIT COMPACT COMPILE COMPRESS CONDITION CONFLICT CONNECT CONNECTION CONSISTENCY
+  CONSISTENT CONSTRAINT CONSTRAINTS CONSTRUCTOR CONSUMED CONTINUE COPY CORRESPONDING COUNT COUNTER CREATE
+  CROSS CUBE CURRENT CURSOR CYCLE DATA DATABASE DATE DATETIME DAY DEALLOCATE DEC DECIMAL DECLARE DEFAULT
+  DEFERRABLE DEFERRED DEFINE DEFINED DEFINITION DELETE DELIMITED DEPTH DEREF DESC DESCRIBE DESCRIPTOR
+  DETACH DETERMINISTIC DIAGNOSTICS DIRECTORIES DISABLE DISCONNECT DISTINCT DISTRIBUTE DO DOMAIN DOUBLE
+  DROP DUMP DURATION DYNAMIC EACH ELEMENT ELSE ELSEIF EMPTY ENABLE END EQUAL EQUALS ERROR ESCAPE ESCAPED
+  EVAL EVALUATE EXCEEDED EXCEPT EXCEPTION EXCEPTIONS EXCLUSIVE EXEC EXECUTE EXISTS EXIT EXPLAIN EXPLODE
+  EXPORT EXPRESSION EXTENDED EXTERNAL EXTRACT FAIL FALSE FAMILY FETCH FIELDS FILE FILTER FILTERING FINAL
+  FINISH FIRST FIXED FLATTERN FLOAT FOR FORCE FOREIGN FORMAT FORWARD FOUND FREE FROM FULL FUNCTION
+  FUNCTIONS GENERAL GENERATE GET GLOB GLOBAL GO GOTO GRANT GREATER GROUP GROUPING HANDLER HASH HAVE HAVING
+  HEAP HIDDEN HOLD HOUR IDENTIFIED IDENTITY IF IGNORE IMMEDIATE IMPORT IN INCLUDING INCLUSIVE INCREMENT
+  INCREMENTAL INDEX INDEXED INDEXES INDICATOR INFINITE INITIALLY INLINE INNER INNTER INOUT INPUT
+  INSENSITIVE INSERT INSTEAD INT INTEGER INTERSECT INTERVAL INTO INVALIDATE IS ISOLATION ITEM ITEMS
+  ITERATE JOIN KEY KEYS LAG LANGUAGE LARGE LAST LATERAL LEAD LEADING LEAVE LEFT LENGTH LESS LEVEL LIKE
+  LIMIT LIMITED LINES LIST LOAD LOCAL LOCALTIME LOCALTIMESTAMP LOCATION LOCATOR LOCK LOCKS LOG LOGED LONG
+  LOOP LOWER MAP MATCH MATERIALIZED MAX MAXLEN MEMBER MERGE METHOD METRICS MIN MINUS MINUTE MISSING MOD
+  MODE MODIFIES MODIFY MODULE MONTH MULTI MULTISET NAME NAMES NATIONAL NATURAL NCHAR NCLOB NEW NEXT NO
+  NONE NOT NULL NULLIF NUMBER NUMERIC OBJECT OF OFFLINE OFFSET OLD ON ONLINE ONLY OPAQUE OPEN OPERATOR
+  OPTION OR ORDER ORDINALITY OTHER OTHERS OUT OUTER OUTPUT OVER OVERLAPS OVERRIDE OWNER PAD PARALLEL
+  PARAMETER PARAMETERS PARTIAL PARTITION PARTITIONED PARTITIONS PATH PERCENT PERCENTILE PERMISSION
+  PERMISSIONS PIPE PIPELINED PLAN POOL POSITION PRECISION PREPARE PRESERVE PRIMARY PRIOR PRIVATE
+  PRIVILEGES PROCEDURE PROCESSED PROJECT PROJECTION PROPERTY PROVISIONING PUBLIC PUT QUERY QUIT QUORUM
+  RAISE RANDOM RANGE RANK RAW READ READS REAL REBUILD RECORD RECURSIVE REDUCE REF REFERENCE REFERENCES
+  REFERENCING REGEXP REGION REINDEX RELATIVE RELEASE REMAINDER REMOVE RENAME REPEAT REPLACE REQUEST RESET
+  RESIGNAL RESOURCE RESPONSE RESTORE RESTRICT RESULT RETURN RETURNING RETURNS REVERSE REVOKE RIGHT ROLE
+  ROLES ROLLBACK ROLLUP ROUTINE ROW ROWS RULE RULES SAMPLE SATISFIES SAVE SAVEPOINT SCAN SCHEMA SCOPE
+  SCROLL SEARCH SECOND SECTION SEGMENT SEGMENTS SELECT SELF SEMI SENSITIVE SEPARATE SEQUENCE SERIALIZABLE
+  SESSION SET SETS SHARD SHARE SHARED SHORT SHOW SIGNAL SIMILAR SKEWED SMALLINT SNAPSHOT SOME SOURCE SPACE
+  SPACES SPARSE SPECIFIC SPECIFICTYPE SPLIT SQL SQLCODE SQLERROR SQLEXCEPTION SQLSTATE SQLWARNING START
+  STATE STATIC STATUS STORAGE STORE STORED STREAM STRING STRUCT STYLE SUB SUBMULTISET SUBPARTITION
+  SUBSTRING SUBTYPE SUM SUPER SYMMETRIC SYNONYM SYSTEM TABLE TABLESAMPLE TEMP TEMPORARY TERMINATED TEXT
+  THAN THEN THROUGHPUT TIME TIMESTAMP TIMEZONE TINYINT TO TOKEN TOTAL TOUCH TRAILING TRANSACTION TRANSFORM
+  TRANSLATE TRANSLATION TREAT TRIGGER TRIM TRUE TRUNCATE TTL TUPLE TYPE UNDER UNDO UNION UNIQUE UNIT
+  UNKNOWN UNLOGGED UNNEST UNPROCESSED UNSIGNED UNTIL UPDATE UPPER URL USAGE USE USER USERS USING UUID
+  VACUUM VALUE VALUED VALUES VARCHAR VARIABLE VARIANCE VARINT VARYING VIEW VIEWS VIRTUAL VOID WAIT WHEN
+  WHENEVER WHERE WHILE WINDOW WITH WITHIN WITHOUT WORK WRAPPED WRITE YEAR ZONE`
+    .toLowerCase()
+    .split(/\s+/),
+);
 
 /** A path into an item: attribute names and list indexes. */
 export type Path = Array<string | number>;
 
-type Operand =
+export type Operand =
   | { kind: 'path'; path: Path }
   | { kind: 'value'; name: string }
   | { kind: 'size'; path: Path }
@@ -140,10 +192,13 @@ class Parser {
       const name = this.context.names?.[token.text];
       if (name === undefined)
         this.fail(`An expression attribute name used in the document path is not defined: ${token.text}`);
+      this.context.used?.names.add(token.text);
       this.position += 1;
       return name;
     }
     if (token?.type === 'name') {
+      if (RESERVED_WORDS.has(token.text.toLowerCase()))
+        this.fail(`Attribute name is a reserved keyword; reserved keyword: ${token.text}`);
       this.position += 1;
       return token.text;
     }
@@ -154,6 +209,7 @@ class Parser {
     const token = this.peek() as Token;
     if (!(this.context.values && token.text in this.context.values))
       this.fail(`An expression attribute value used in expression is not defined: ${token.text}`);
+    this.context.used?.values.add(token.text);
     this.position += 1;
     return { kind: 'value', name: token.text };
   }
@@ -215,7 +271,16 @@ class Parser {
     if (this.takeIf('BETWEEN')) {
       const low = this.operand();
       this.take('AND');
-      return { kind: 'between', operand: left, low, high: this.operand() };
+      const high = this.operand();
+      // Bounds given as values are checked as the expression is read, as DynamoDB checks them.
+      if (low.kind === 'value' && high.kind === 'value') {
+        const [from, to] = [this.context.values?.[low.name], this.context.values?.[high.name]];
+        if (typeOf(from) !== typeOf(to))
+          this.fail('The BETWEEN operator requires same data type for lower and upper bounds');
+        if ((compareScalars(from, to) ?? 0) > 0)
+          this.fail('The BETWEEN operator requires upper bound to be greater than or equal to lower bound');
+      }
+      return { kind: 'between', operand: left, low, high };
     }
     if (this.takeIf('IN')) {
       this.take('(');
@@ -314,14 +379,37 @@ export function parseCondition(source: string, context: ExpressionContext): Cond
 
 export function parseUpdate(source: string, context: ExpressionContext): UpdateActions {
   const parser = new Parser(source, context);
-  return parser.update();
+  const actions = parser.update();
+  assertNoOverlap(updatedPaths(actions));
+  return actions;
 }
 
 export function parseProjection(source: string, context: ExpressionContext): Path[] {
   const parser = new Parser(source, context);
   const paths = parser.projection();
   parser.expectEnd();
+  assertNoOverlap(paths);
   return paths;
+}
+
+/** Every path an update's actions name. */
+export function updatedPaths(actions: UpdateActions): Path[] {
+  return [...actions.set, ...actions.add, ...actions.delete]
+    .map((action) => action.path)
+    .concat(actions.remove);
+}
+
+/** DynamoDB rejects two paths of one expression where one is the other or lies inside it. */
+function assertNoOverlap(paths: readonly Path[]): void {
+  for (let i = 0; i < paths.length; i += 1)
+    for (let j = i + 1; j < paths.length; j += 1) {
+      const [a, b] = [paths[i] as Path, paths[j] as Path];
+      const shorter = a.length <= b.length ? a : b;
+      if (shorter.every((step, k) => step === a[k] && step === b[k]))
+        throw new ExpressionError(
+          `Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [${a.join(', ')}], path two: [${b.join(', ')}]`,
+        );
+    }
 }
 
 // ---- values
@@ -342,12 +430,32 @@ export function typeOf(value: Value): TypeName {
   return 'M';
 }
 
+/**
+ * Two strings in the order of their UTF-8 bytes, which is the order of their code points. JavaScript compares UTF-16
+ * code units, which agrees except where a surrogate (a code point above U+FFFF) meets a code unit from U+E000 up:
+ * only there are the bytes compared.
+ */
+function compareUtf8(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i += 1) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x < 0xd800 && y < 0xd800) return x - y;
+    // From the whole code point: a difference in a low surrogate shares its high surrogate with the other string.
+    const lowSurrogate = (unit: number) => unit >= 0xdc00 && unit <= 0xdfff;
+    const from = i > 0 && (lowSurrogate(x) || lowSurrogate(y)) ? i - 1 : i;
+    return Buffer.compare(Buffer.from(a.slice(from)), Buffer.from(b.slice(from)));
+  }
+  return a.length - b.length;
+}
+
 /** DynamoDB's order of scalars: numbers numerically, strings and binaries by their UTF-8 bytes. */
 export function compareScalars(a: Value, b: Value): number | undefined {
   const type = typeOf(a);
   if (type !== typeOf(b)) return undefined;
   if (type === 'N') return Number(a) - Number(b);
-  if (type === 'S') return Buffer.compare(Buffer.from(a as string), Buffer.from(b as string));
+  if (type === 'S') return compareUtf8(a as string, b as string);
   if (type === 'B') return Buffer.compare(a as Uint8Array, b as Uint8Array);
   return undefined;
 }
@@ -439,7 +547,8 @@ export function evaluate(condition: Condition, item: Item, context: ExpressionCo
     case 'compare': {
       const left = resolve(condition.left, item, context);
       const right = resolve(condition.right, item, context);
-      if (left === undefined || right === undefined) return condition.op === '<>' && left !== right;
+      // A missing operand equals nothing and orders against nothing: only <> holds (two missing ones included).
+      if (left === undefined || right === undefined) return condition.op === '<>';
       if (condition.op === '=') return valuesEqual(left, right);
       if (condition.op === '<>') return !valuesEqual(left, right);
       const order = compareScalars(left, right);
@@ -518,9 +627,21 @@ function setPath(item: Item, path: Path, value: Value): void {
 function removePath(item: Item, path: Path): void {
   const parent = path.length === 1 ? item : getPath(item, path.slice(0, -1));
   const last = path[path.length - 1] as string | number;
-  if (typeof last === 'number') {
-    if (Array.isArray(parent) && last < parent.length) parent.splice(last, 1);
-  } else if (parent && typeof parent === 'object' && !Array.isArray(parent)) delete (parent as Item)[last];
+  if (typeof last === 'number' && Array.isArray(parent)) {
+    if (last < parent.length) parent.splice(last, 1);
+  } else if (typeof last === 'string' && isMap(parent)) delete parent[last];
+  // Removing from a map or list the item does not have is an invalid path to DynamoDB, not a no-op.
+  else throw new ExpressionError('The document path provided in the update expression is invalid for update');
+}
+
+function isMap(value: Value | undefined): value is Item {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    !(value instanceof Set) &&
+    !(value instanceof Uint8Array)
+  );
 }
 
 /** Applies the actions to a copy of `item` (the values of the right-hand sides are read from the item before). */
@@ -546,9 +667,12 @@ export function applyUpdate(before: Item, actions: UpdateActions, context: Expre
         throw new ExpressionError('An operand in the update expression has an incorrect data type');
       setPath(item, path, (current ?? 0) + addend);
     } else if (addend instanceof Set) {
-      if (current !== undefined && !(current instanceof Set))
+      if (current !== undefined && !sameSetType(current, addend))
         throw new ExpressionError('An operand in the update expression has an incorrect data type');
-      setPath(item, path, new Set([...(current ?? []), ...addend]));
+      const present = [...((current as Set<Value> | undefined) ?? [])];
+      // Binaries are equal by their bytes, not by identity.
+      const added = [...addend].filter((x) => !present.some((y) => valuesEqual(x, y)));
+      setPath(item, path, new Set([...present, ...added]));
     } else throw new ExpressionError('Incorrect operand type for operator or function; operator: ADD');
   }
   for (const { path, value } of actions.delete) {
@@ -557,7 +681,7 @@ export function applyUpdate(before: Item, actions: UpdateActions, context: Expre
     if (!(removed instanceof Set))
       throw new ExpressionError('Incorrect operand type for operator or function; operator: DELETE');
     if (current === undefined) continue;
-    if (!(current instanceof Set))
+    if (!sameSetType(current, removed))
       throw new ExpressionError('An operand in the update expression has an incorrect data type');
     const left = new Set([...current].filter((x) => ![...removed].some((y) => valuesEqual(x, y))));
     if (left.size === 0) removePath(item, path);
@@ -566,19 +690,36 @@ export function applyUpdate(before: Item, actions: UpdateActions, context: Expre
   return item;
 }
 
-/** The attributes the projection names, nested paths kept in their place. */
+/** A set of the other set's type (a string set does not take numbers); a stored set is never empty. */
+function sameSetType(current: Value, other: Set<Value>): current is Set<Value> {
+  return current instanceof Set && (other.size === 0 || typeOf(current) === typeOf(other));
+}
+
+/**
+ * The attributes the projection names, nested paths kept in their place; the elements a path takes from a list
+ * form a list of their own, in the list's order (as DynamoDB returns `tags[2], tags[0]`: [tags[0], tags[2]]).
+ */
 export function project(item: Item, paths: readonly Path[]): Item {
-  const projected: Item = {};
+  // Lists are gathered as maps from index to element, and made lists at the end.
+  const projected = new Map<string | number, unknown>();
   for (const path of paths) {
     const value = getPath(item, path);
     if (value === undefined) continue;
-    let target: Item = projected;
+    let target = projected;
     for (let i = 0; i < path.length - 1; i += 1) {
-      const step = String(path[i]);
-      target[step] ??= {};
-      target = target[step] as Item;
+      const step = path[i] as string | number;
+      if (!target.has(step)) target.set(step, new Map());
+      target = target.get(step) as Map<string | number, unknown>;
     }
-    target[String(path[path.length - 1])] = structuredClone(value);
+    target.set(path[path.length - 1] as string | number, structuredClone(value));
   }
-  return projected;
+  return gathered(projected) as Item;
+}
+
+function gathered(value: unknown): unknown {
+  if (!(value instanceof Map)) return value;
+  const entries = [...value.entries()];
+  if (typeof entries[0]?.[0] === 'number')
+    return entries.sort(([a], [b]) => (a as number) - (b as number)).map(([, element]) => gathered(element));
+  return Object.fromEntries(entries.map(([name, element]) => [name, gathered(element)]));
 }
