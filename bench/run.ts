@@ -6,6 +6,7 @@
 import './quiet.js';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { quietForLocalRun } from '../src/adapters/observability.js';
 import type { FleetProfile } from '../test/fixtures/aws-model/index.js';
 import { benchAccuracy } from './accuracy.js';
 import { benchAlerts } from './alerts.js';
@@ -19,6 +20,10 @@ import { type BenchStack, startBenchStack } from './stack.js';
 import { benchStatusApi } from './status-api.js';
 import { type BenchOutcome, type BenchResult, fmt, progress, renderTable, timed } from './support.js';
 import { benchUptime } from './uptime.js';
+
+// Metrics are disabled (quiet.ts), but Powertools still warns after each invocation that had none to publish:
+// silenced, as in every local run.
+quietForLocalRun({ logLevel: 'ERROR' });
 
 const quick = process.argv.includes('--quick');
 /** `npm run bench -- replay accuracy`: only the entries named (their results replace those in results.json). */
