@@ -1179,6 +1179,14 @@ describe('the in-process DynamoDB, request for request against DynamoDB Local', 
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       },
     });
+    const recoverI1 = {
+      Update: {
+        TableName: t.alerts,
+        Key: incidentKey('i1'),
+        UpdateExpression: 'ADD recovered :one',
+        ExpressionAttributeValues: { ':one': 1 },
+      },
+    };
     // Act
     const outcomes = [
       await same(everything()),
@@ -1190,14 +1198,7 @@ describe('the in-process DynamoDB, request for request against DynamoDB Local', 
       await same({
         TransactWrite: {
           TransactItems: [
-            {
-              Update: {
-                TableName: t.alerts,
-                Key: incidentKey('i1'),
-                UpdateExpression: 'ADD recovered :one',
-                ExpressionAttributeValues: { ':one': 1 },
-              },
-            },
+            recoverI1,
             check('revision = :r', { ':r': 7 }),
             {
               Put: {
@@ -1212,17 +1213,7 @@ describe('the in-process DynamoDB, request for request against DynamoDB Local', 
       }),
       await same({
         TransactWrite: {
-          TransactItems: [
-            {
-              Update: {
-                TableName: t.alerts,
-                Key: incidentKey('i1'),
-                UpdateExpression: 'ADD recovered :one',
-                ExpressionAttributeValues: { ':one': 1 },
-              },
-            },
-            check('revision = :r', { ':r': 1 }),
-          ],
+          TransactItems: [recoverI1, check('revision = :r', { ':r': 1 })],
         },
       }),
       // Two operations on one item: refused whole, whatever their conditions would say.
@@ -1502,6 +1493,22 @@ describe('the in-process DynamoDB, request for request against DynamoDB Local', 
         ...(values ? { ExpressionAttributeValues: values } : {}),
       },
     });
+    // A transaction that puts d2 when d1 is at `revision`: cancelled as a whole otherwise.
+    const putD2IfD1IsAt = (revision: number): Request => ({
+      TransactWrite: {
+        TransactItems: [
+          { Put: { TableName: t.devices, Item: deviceItem('d2') } },
+          {
+            ConditionCheck: {
+              TableName: t.devices,
+              Key: { deviceId: 'd1' },
+              ConditionExpression: 'revision = :r',
+              ExpressionAttributeValues: { ':r': revision },
+            },
+          },
+        ],
+      },
+    });
     const writes: Request[] = [
       { Put: { TableName: t.events, Item: event, ConditionExpression: 'attribute_not_exists(eventKey)' } },
       { Put: { TableName: t.events, Item: event, ConditionExpression: 'attribute_not_exists(eventKey)' } },
@@ -1527,36 +1534,8 @@ describe('the in-process DynamoDB, request for request against DynamoDB Local', 
           ExpressionAttributeValues: { ':r': 1 },
         },
       },
-      {
-        TransactWrite: {
-          TransactItems: [
-            { Put: { TableName: t.devices, Item: deviceItem('d2') } },
-            {
-              ConditionCheck: {
-                TableName: t.devices,
-                Key: { deviceId: 'd1' },
-                ConditionExpression: 'revision = :r',
-                ExpressionAttributeValues: { ':r': 9 },
-              },
-            },
-          ],
-        },
-      },
-      {
-        TransactWrite: {
-          TransactItems: [
-            { Put: { TableName: t.devices, Item: deviceItem('d2') } },
-            {
-              ConditionCheck: {
-                TableName: t.devices,
-                Key: { deviceId: 'd1' },
-                ConditionExpression: 'revision = :r',
-                ExpressionAttributeValues: { ':r': 2 },
-              },
-            },
-          ],
-        },
-      },
+      putD2IfD1IsAt(9),
+      putD2IfD1IsAt(2),
       { Delete: { TableName: t.devices, Key: { deviceId: 'd1' } } },
       update('SET revision = :r', { ':r': 5 }),
     ];
@@ -1656,6 +1635,23 @@ describe('the in-process DynamoDB, request for request against DynamoDB Local', 
         }),
       };
     };
+    // The member items an incident's join puts for a device, each only if it is not there yet.
+    const memberPuts = (id: string, deviceId: string) =>
+      memberKeys(id, deviceId).map((alertKey) => ({
+        Put: {
+          TableName: t.alerts,
+          Item: {
+            deviceId: FLEET,
+            alertKey,
+            incidentId: id,
+            memberDeviceId: deviceId,
+            since: int(9),
+            reason: pick(REASONS),
+            recovered: false,
+          },
+          ConditionExpression: 'attribute_not_exists(alertKey)',
+        },
+      }));
     const operations: Record<string, () => Request> = {
       appendEvent: () => ({
         Put: {
@@ -1731,21 +1727,7 @@ describe('the in-process DynamoDB, request for request against DynamoDB Local', 
                 },
               },
               summaryChange(t.alerts, 'opened', [id]),
-              ...memberKeys(id, deviceId).map((alertKey) => ({
-                Put: {
-                  TableName: t.alerts,
-                  Item: {
-                    deviceId: FLEET,
-                    alertKey,
-                    incidentId: id,
-                    memberDeviceId: deviceId,
-                    since: int(9),
-                    reason: pick(REASONS),
-                    recovered: false,
-                  },
-                  ConditionExpression: 'attribute_not_exists(alertKey)',
-                },
-              })),
+              ...memberPuts(id, deviceId),
               {
                 Delete: {
                   TableName: t.alerts,
@@ -1770,21 +1752,7 @@ describe('the in-process DynamoDB, request for request against DynamoDB Local', 
         return {
           TransactWrite: {
             TransactItems: [
-              ...memberKeys(id, deviceId).map((alertKey) => ({
-                Put: {
-                  TableName: t.alerts,
-                  Item: {
-                    deviceId: FLEET,
-                    alertKey,
-                    incidentId: id,
-                    memberDeviceId: deviceId,
-                    since: int(9),
-                    reason: pick(REASONS),
-                    recovered: false,
-                  },
-                  ConditionExpression: 'attribute_not_exists(alertKey)',
-                },
-              })),
+              ...memberPuts(id, deviceId),
               joinIncident(t.alerts, id, pick(REASONS)),
               { Delete: { TableName: t.alerts, Key: { deviceId: FLEET, alertKey: pick(CANDIDATES) } } },
             ],

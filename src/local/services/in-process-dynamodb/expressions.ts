@@ -315,21 +315,15 @@ class Parser {
   private setOperand(): Operand {
     const token = this.peek();
     if (token?.type === 'name' && this.peek(1)?.text === '(') {
-      if (token.text === 'if_not_exists') {
+      if (token.text === 'if_not_exists' || token.text === 'list_append') {
         this.position += 2;
-        const path = this.path();
+        const first = token.text === 'if_not_exists' ? this.path() : this.setValue();
         this.take(',');
-        const fallback = this.setValue();
+        const second = this.setValue();
         this.take(')');
-        return { kind: 'if_not_exists', path, fallback };
-      }
-      if (token.text === 'list_append') {
-        this.position += 2;
-        const left = this.setValue();
-        this.take(',');
-        const right = this.setValue();
-        this.take(')');
-        return { kind: 'list_append', left, right };
+        return Array.isArray(first)
+          ? { kind: 'if_not_exists', path: first, fallback: second }
+          : { kind: 'list_append', left: first, right: second };
       }
       this.fail(`unknown function ${token.text}`);
     }
