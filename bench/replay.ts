@@ -145,7 +145,8 @@ export async function benchReplay(sizes: ReplaySizes): Promise<BenchOutcome> {
     ratio: round(ratio, 3),
     ratioMeaning: 'p99 alert latency beyond the earliest allowed time ÷ 10 s',
     budget: `ratio <= 1 (p99 <= 10 s); alerts equal to the oracle; >= ${LINES_PER_SECOND_BUDGET} lines/s`,
-    pass: ratio <= 1 && comparison.equal && episodesEqual && devicesEqual && fastEnough && sameOnDynamoDbLocal,
+    pass:
+      ratio <= 1 && comparison.equal && episodesEqual && devicesEqual && fastEnough && sameOnDynamoDbLocal,
     notes: [
       'replayTrace starts its own emulator and in-process DynamoDB (and DynamoDB Local for the comparison run): wall time (and linesPerSecond) includes that start',
       'the machine is shared: compare linesPerSecond only between runs on an otherwise idle machine',
