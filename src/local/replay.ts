@@ -94,9 +94,10 @@ export function groupByDevice(lines: readonly TraceLine[], count: number): Trace
 
 /**
  * Replays a trace through the whole pipeline in virtual time: the same rule projection and handlers as the
- * deployment, against DynamoDB Local and the SNS/SQS emulator, with delayed checks on a virtual clock. The devices
- * are split into groups that run at once, each in a deployment of its own (its own tables, topic and queues in the
- * same services, its own virtual clock): each device's lines are delivered in order, in the same batching windows.
+ * deployment, against DynamoDB (in this process by default, see ReplayOptions.store) and the SNS/SQS emulator, with
+ * delayed checks on a virtual clock. The devices are split into groups that run at once, each in a deployment of its
+ * own (its own tables, topic and queues, its own virtual clock), in worker threads when they can: each device's lines
+ * are delivered in order, in the same batching windows.
  */
 export async function replayTrace(
   lines: readonly string[],
@@ -205,6 +206,7 @@ async function runInWorkerThreads(
   for (const [index, { deployment, lines }] of planned.entries())
     shares[index % threads]?.push({ deployment: deployment.transferable(), lines });
   const worker = await bundleWorker();
+  const started: Worker[] = [];
   try {
     const replies = await Promise.all(
       shares.map(
@@ -216,6 +218,7 @@ async function runInWorkerThreads(
               options: options.countRequests ? { countRequests: true } : {},
             };
             const thread = new Worker(worker, { workerData: job });
+            started.push(thread);
             thread.once('message', (reply: WorkerReply) => {
               if ('error' in reply) reject(new Error(`a replay worker failed: ${reply.error}`));
               else resolve(reply.results);
@@ -229,6 +232,8 @@ async function runInWorkerThreads(
     );
     return replies.flat();
   } finally {
+    // A failed worker leaves the others nothing to finish: none may outlive the emulator it talks to.
+    await Promise.all(started.map((thread) => thread.terminate()));
     await rm(worker, { force: true });
   }
 }
@@ -256,7 +261,7 @@ async function bundleWorker(): Promise<string> {
 }
 
 /** The DynamoDB the replay runs on: see ReplayOptions.store. */
-export function storeFor(options: ReplayOptions): 'in-process' | 'local' {
+function storeFor(options: ReplayOptions): 'in-process' | 'local' {
   const rates = options.faults?.rates ?? parseFaultSpec(process.env.IOT_PRESENCE_FAULTS);
   const dynamoDbFaults = rates.dynamodb > 0;
   if (dynamoDbFaults) return 'local';
