@@ -1,5 +1,5 @@
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
-import { environmentFaults, type FaultInjector } from './faults.js';
+import { environmentFaults, type FaultInjector, type FaultRates } from './faults.js';
 
 /** The services whose clients may be given an endpoint of their own. */
 export type AwsService = 'dynamodb' | 'sns' | 'sqs';
@@ -20,7 +20,7 @@ export interface AwsClientOptions {
 
 const MAX_ATTEMPTS = 4;
 
-export interface MiddlewareStack {
+interface MiddlewareStack {
   add(
     middleware: (next: (args: unknown) => Promise<unknown>) => (args: unknown) => Promise<unknown>,
     options: { step: 'initialize' | 'finalizeRequest'; name: string },
@@ -58,4 +58,28 @@ export function clientSettings(options: AwsClientOptions = {}, service?: AwsServ
     },
     faults,
   };
+}
+
+/**
+ * Makes the client's requests fail as often as the injected faults of `kind` say (IOT_PRESENCE_FAULTS): SDK
+ * middleware at `step`, inside the retry loop (finalizeRequest, as throttling fails a request) or before it
+ * (initialize, as an outage fails the call). Nothing is added when the rate is 0.
+ */
+export function injectFaults(
+  client: { middlewareStack: unknown },
+  faults: FaultInjector,
+  fault: {
+    kind: keyof Pick<FaultRates, 'dynamodb' | 'sns'>;
+    step: 'initialize' | 'finalizeRequest';
+    error: () => Error;
+  },
+): void {
+  if (faults.rates[fault.kind] <= 0) return;
+  (client.middlewareStack as MiddlewareStack).add(
+    (next) => async (args) => {
+      if (faults.strikes(fault.kind)) throw fault.error();
+      return next(args);
+    },
+    { step: fault.step, name: `iotPresenceInjectedFault-${fault.kind}` },
+  );
 }

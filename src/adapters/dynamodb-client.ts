@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { type AwsClientOptions, clientSettings, type MiddlewareStack } from './aws-client-options.js';
+import { type AwsClientOptions, clientSettings, injectFaults } from './aws-client-options.js';
 import { injectedDynamoDbError } from './faults.js';
 
 /** How the document client translates items to and from DynamoDB's attribute values. */
@@ -17,14 +17,6 @@ export const DOCUMENT_TRANSLATION = {
 export function createDynamoDbClient(options: AwsClientOptions = {}): DynamoDBDocumentClient {
   const { common, faults } = clientSettings(options, 'dynamodb');
   const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(common), DOCUMENT_TRANSLATION);
-  if (faults.rates.dynamodb > 0) {
-    (dynamo.middlewareStack as unknown as MiddlewareStack).add(
-      (next) => async (args) => {
-        if (faults.strikes('dynamodb')) throw injectedDynamoDbError();
-        return next(args);
-      },
-      { step: 'finalizeRequest', name: 'iotPresenceInjectedDynamoDbFault' },
-    );
-  }
+  injectFaults(dynamo, faults, { kind: 'dynamodb', step: 'finalizeRequest', error: injectedDynamoDbError });
   return dynamo;
 }

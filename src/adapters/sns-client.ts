@@ -1,5 +1,5 @@
 import { SNSClient } from '@aws-sdk/client-sns';
-import { type AwsClientOptions, clientSettings, type MiddlewareStack } from './aws-client-options.js';
+import { type AwsClientOptions, clientSettings, injectFaults } from './aws-client-options.js';
 import { injectedSnsError } from './faults.js';
 
 /**
@@ -9,14 +9,6 @@ import { injectedSnsError } from './faults.js';
 export function createSnsClient(options: AwsClientOptions = {}): SNSClient {
   const { common, faults } = clientSettings(options, 'sns');
   const sns = new SNSClient(common);
-  if (faults.rates.sns > 0) {
-    (sns.middlewareStack as unknown as MiddlewareStack).add(
-      (next) => async (args) => {
-        if (faults.strikes('sns')) throw injectedSnsError();
-        return next(args);
-      },
-      { step: 'initialize', name: 'iotPresenceInjectedSnsFault' },
-    );
-  }
+  injectFaults(sns, faults, { kind: 'sns', step: 'initialize', error: injectedSnsError });
   return sns;
 }

@@ -9,6 +9,13 @@ import type * as z from '../shared/zod.js';
 import { logger, metrics } from './observability.js';
 
 /** The record's text as JSON, or a StoredRecordError naming `key`. */
+/** The key an unreadable item is reported by: `label hash/sort`, each part as far as it can be read. */
+export function storedItemKey(label: string, item: unknown, sortKeyName: string): string {
+  const fields = (item ?? {}) as Record<string, unknown>;
+  const part = (value: unknown) => (typeof value === 'string' ? value : '?');
+  return `${label} ${part(fields.deviceId)}/${part(fields[sortKeyName])}`;
+}
+
 export function parseStoredJson(key: string, text: unknown): unknown {
   try {
     return JSON.parse(String(text));

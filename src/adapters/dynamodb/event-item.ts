@@ -11,7 +11,7 @@
 import { type DeviceEvent, DISCONNECT_REASONS } from '../../domain/device-events.js';
 import { StoredRecordError } from '../../domain/errors.js';
 import * as z from '../../shared/zod.js';
-import { parseStoredJson, readStored } from '../stored-records.js';
+import { parseStoredJson, readStored, storedItemKey } from '../stored-records.js';
 
 export const EVENT_ITEM_SCHEMA_VERSION = 1;
 
@@ -77,15 +77,9 @@ export function encodeEventItem(event: DeviceEvent, raw: string | undefined, exp
   };
 }
 
-/** The key an unreadable item is reported by: its device and sort key, as far as they can be read. */
-function itemKey(item: unknown): string {
-  const { deviceId, eventKey: key } = (item ?? {}) as Record<string, unknown>;
-  return `event ${typeof deviceId === 'string' ? deviceId : '?'}/${typeof key === 'string' ? key : '?'}`;
-}
-
 /** Reads one item of the events table (or one stream image of it); throws StoredRecordError with its key. */
 export function decodeEventItem(item: unknown): EventItem {
-  const key = itemKey(item);
+  const key = storedItemKey('event', item, 'eventKey');
   const stored = readStored(eventItemSchema, key, item);
   const event = readStored(storedEventSchema, key, parseStoredJson(key, stored.event), 'event');
   if (event.deviceId !== stored.deviceId)

@@ -12,7 +12,7 @@ import { FLEET_KEY, type FleetAlert, isFleetAlert } from '../../domain/fleet-inc
 import type { AnyAlert } from '../../domain/ports.js';
 import type { LedgerEntry } from '../../domain/queries.js';
 import * as z from '../../shared/zod.js';
-import { parseStoredJson, readStored } from '../stored-records.js';
+import { parseStoredJson, readStored, storedItemKey } from '../stored-records.js';
 import { storedAlertSchema } from './device-record.js';
 
 export const LEDGER_ENTRY_SCHEMA_VERSION = 1;
@@ -75,14 +75,9 @@ export function encodeLedgerEntry(alert: AnyAlert, publishedAt: number, expiresA
   };
 }
 
-function itemKey(item: unknown): string {
-  const { deviceId, alertKey: key } = (item ?? {}) as Record<string, unknown>;
-  return `alert ${typeof deviceId === 'string' ? deviceId : '?'}/${typeof key === 'string' ? key : '?'}`;
-}
-
 /** Reads one item of the alerts table; throws StoredRecordError with its key and reason. */
 export function decodeLedgerEntry(item: unknown): LedgerEntry {
-  const key = itemKey(item);
+  const key = storedItemKey('alert', item, 'alertKey');
   const stored = readStored(ledgerItemSchema, key, item);
   const json = parseStoredJson(key, stored.alert);
   // A fleet incident's alert, or a device's (as its outbox stores it): each read through its own schema.
