@@ -665,6 +665,13 @@ describe('the in-process DynamoDB, request for request against DynamoDB Local', 
       });
     const member = { deviceId: FLEET, alertKey: 'member#i1#d1' };
     const one = { ExpressionAttributeValues: { ':one': 1 } };
+    const openI1: Request = {
+      Put: {
+        TableName: t.alerts,
+        Item: incidentItem('i1'),
+        ConditionExpression: 'attribute_not_exists(alertKey)',
+      },
+    };
     // Act
     const outcomes = [
       // fleet-counters: a window applied once, by its mark; old marks forgotten only if still as read.
@@ -727,20 +734,9 @@ describe('the in-process DynamoDB, request for request against DynamoDB Local', 
       ),
       await same({ Get: { TableName: t.alerts, Key: summary } }),
       // fleet-incidents' incident: counts, reasons (a map that exists, or not), owed alerts leased, settled, closed.
-      await same({
-        Put: {
-          TableName: t.alerts,
-          Item: incidentItem('i1'),
-          ConditionExpression: 'attribute_not_exists(alertKey)',
-        },
-      }),
-      await same({
-        Put: {
-          TableName: t.alerts,
-          Item: incidentItem('i1'),
-          ConditionExpression: 'attribute_not_exists(alertKey)',
-        },
-      }),
+      await same(openI1),
+      // Opened already: the condition fails.
+      await same(openI1),
       await same(join('i1', 'CONNECTION_LOST')),
       await same(join('i1', 'MQTT_KEEP_ALIVE_TIMEOUT', 'ALL_NEW')),
       await same({
