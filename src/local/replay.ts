@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -246,6 +246,7 @@ async function runInWorkerThreads(
 async function bundleWorker(): Promise<string> {
   const folder = fileURLToPath(new URL('../../node_modules/.cache/iot-presence/', import.meta.url));
   await mkdir(folder, { recursive: true });
+  await removeStaleBundles(folder);
   const outfile = join(folder, `replay-worker-${process.pid}-${randomUUID()}.mjs`);
   await build({
     entryPoints: [fileURLToPath(new URL('./replay-worker.ts', import.meta.url))],
@@ -258,6 +259,17 @@ async function bundleWorker(): Promise<string> {
     logLevel: 'silent',
   });
   return outfile;
+}
+
+/** Bundles a replay killed before its clean-up left behind (a running replay's is minutes old at most). */
+async function removeStaleBundles(folder: string): Promise<void> {
+  const dayAgo = Date.now() - 86_400_000;
+  for (const name of await readdir(folder)) {
+    if (!name.startsWith('replay-worker-')) continue;
+    const path = join(folder, name);
+    const { mtimeMs } = await stat(path).catch(() => ({ mtimeMs: Date.now() }));
+    if (mtimeMs < dayAgo) await rm(path, { force: true });
+  }
 }
 
 /** The DynamoDB the replay runs on: see ReplayOptions.store. */
