@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ConnectionFacts } from '../../src/domain/connection.js';
 import type { DeviceEvent } from '../../src/domain/device-events.js';
 import { applyEvents, type DeviceFacts, emptyFacts, type WillFacts } from '../../src/domain/device-facts.js';
+import { versionsBehind } from '../../src/domain/episode-alerts.js';
 import { evaluateDevice } from '../../src/domain/evaluate.js';
 import { DEFAULT_SETTINGS as settings } from '../../src/domain/settings.js';
 import { lwtEnds, presenceEnds } from '../../src/domain/steps.js';
@@ -159,5 +160,31 @@ describe('evaluateDevice: edges', () => {
 
     // Assert
     expect(evaluation.view).toMatchObject({ status: 'connected', since: T + 5 });
+  });
+});
+
+describe('versionsBehind: how far a late takeover lies behind the cursor', () => {
+  it.each([
+    ['no cursor', undefined, { sessionIdentifier: 's', versionNumber: 1 }, undefined],
+    [
+      'a cursor at a birth',
+      { sessionIdentifier: 'birth:b' },
+      { sessionIdentifier: 's', versionNumber: 1 },
+      undefined,
+    ],
+    [
+      'a connection without a version',
+      { sessionIdentifier: 's', versionNumber: 3 },
+      { sessionIdentifier: 'b' },
+      undefined,
+    ],
+    [
+      'two versions',
+      { sessionIdentifier: 's', versionNumber: 3 },
+      { sessionIdentifier: 's', versionNumber: 1 },
+      2,
+    ],
+  ])('answers from %s', (_label, at, connection, expected) => {
+    expect(versionsBehind(at, connection)).toBe(expected);
   });
 });
