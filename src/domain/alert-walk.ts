@@ -10,7 +10,7 @@ import type { PresenceSettings } from './settings.js';
 import type { Step } from './steps.js';
 
 /** One move of the cursor: over a connection's start, or over its end. */
-export interface Move {
+interface Move {
   step: Step;
   through: AlertCursor['through'];
 }
@@ -23,7 +23,7 @@ export interface Walk {
 }
 
 /** The moves after the cursor: the start of each connection after it, and the end of the cursor's and theirs. */
-export function movesAfter(steps: readonly Step[], cursor: AlertCursor | undefined): Move[] {
+function movesAfter(steps: readonly Step[], cursor: AlertCursor | undefined): Move[] {
   return steps.flatMap((step): Move[] => {
     if (step.position === 'before') return [];
     if (step.position === 'at') return cursor?.through === 'end' ? [] : [{ step, through: 'end' }];

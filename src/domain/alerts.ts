@@ -3,7 +3,7 @@ import type { DisconnectReason, PresenceDisconnectReason } from './device-events
 import type { EpisodeCursor, EpisodeKind } from './episodes.js';
 import type { UptimeCursor } from './uptime.js';
 
-export type AlertType = 'offline' | 'online' | EpisodeKind;
+type AlertType = 'offline' | 'online' | EpisodeKind;
 
 /**
  * How far the alert walk has gone: every alert about `at` up to its start (its online alert) or its end (its

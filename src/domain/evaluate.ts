@@ -18,7 +18,7 @@ import type { PresenceSettings } from './settings.js';
 import { evidenceOf, placeAgainst, type Step, stepsOf } from './steps.js';
 import { continueUptime, uptimeEdges } from './uptime.js';
 
-export type { AlertCursor, AlertDecision, AlertType } from './alerts.js';
+export type { AlertCursor, AlertDecision } from './alerts.js';
 
 export interface DeviceView {
   deviceId: string;

@@ -20,7 +20,7 @@ import type { PresenceSettings } from './settings.js';
  * no known end, its end may still arrive). passed: ended or superseded without an outage. outage: ended, and no
  * newer connection was seen within W of the end being first seen.
  */
-export type Fate =
+type Fate =
   | { kind: 'open' }
   | { kind: 'pending'; recheckAt?: number }
   | { kind: 'passed' }
@@ -199,7 +199,7 @@ function fateOf(
 }
 
 /** Where the cursor's connection would stand among the others, whether or not the record still keeps it. */
-export function cursorConnection(cursor: AlertCursor): ConnectionFacts {
+function cursorConnection(cursor: AlertCursor): ConnectionFacts {
   return { ...cursor.at, source: 'presence', startedAt: cursor.atTime };
 }
 

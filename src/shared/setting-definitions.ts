@@ -20,18 +20,18 @@ export interface WholeNumberSetting extends Described {
   maxBecause?: string;
 }
 
-export interface FractionSetting extends Described {
+interface FractionSetting extends Described {
   kind: 'fraction';
   default: number;
 }
 
-export interface ChoiceSetting extends Described {
+interface ChoiceSetting extends Described {
   kind: 'choice';
   default: string;
   choices: readonly string[];
 }
 
-export interface TextSetting extends Described {
+interface TextSetting extends Described {
   kind: 'text';
   default: string;
 }
@@ -141,5 +141,3 @@ export const SETTINGS = {
     "days each device's daily uptime figures are kept",
   ),
 } as const satisfies Record<string, SettingDefinition>;
-
-export type SettingName = keyof typeof SETTINGS;
