@@ -15,7 +15,7 @@ import type { DeviceFacts, WillFacts } from './device-facts.js';
 import { decideEpisodes } from './episode-alerts.js';
 import { activeEpisodes, type EpisodeKind } from './episodes.js';
 import type { PresenceSettings } from './settings.js';
-import { evidenceOf, placeAgainst, type Step, stepsOf } from './steps.js';
+import { type Evidence, evidenceOf, placeAgainst, type Step, type Steps, stepsOf } from './steps.js';
 import { continueUptime, uptimeEdges } from './uptime.js';
 
 export type { AlertCursor, AlertDecision } from './alerts.js';
@@ -95,13 +95,32 @@ function lwtWills(
 }
 
 /**
- * Keeps the connections from the cursor on (the walk never looks before it) and the wills that can still matter:
- * for a presence device, the will shown on a kept end and unattached wills young enough to meet their end; for a
- * device without presence, the wills from the cursor's connection on.
+ * The wills a presence device keeps: the will shown on a kept end, and unattached wills young enough to meet their
+ * end (the newest few); the others explain nothing and are dropped.
  */
+function presenceWills(
+  facts: DeviceFacts,
+  kept: readonly Step[],
+  explained: ReadonlySet<string>,
+  now: number,
+  settings: PresenceSettings,
+): { wills: WillFacts[]; unexplainedWills: WillFacts[] } {
+  const keptShown = new Set(kept.flatMap((step) => (step.shownWill ? [step.shownWill] : [])));
+  const unattached = facts.wills
+    .filter((w) => !explained.has(w.eventId))
+    .sort((a, b) => b.receivedAt - a.receivedAt || a.eventId.localeCompare(b.eventId));
+  const waiting = unattached
+    .filter((w) => w.receivedAt + 2 * settings.willMatchMs > now)
+    .slice(0, MAX_UNATTACHED_WILLS);
+  const wills = facts.wills.filter((w) => keptShown.has(w.eventId) || waiting.includes(w));
+  return { wills, unexplainedWills: unattached.filter((w) => !waiting.includes(w)) };
+}
+
+/** Keeps the connections from the cursor on (the walk never looks before it) and the wills that can still matter. */
 function compact(
   facts: DeviceFacts,
-  { steps, explained }: { steps: readonly Step[]; explained: ReadonlySet<string> },
+  evidence: Evidence['kind'],
+  { steps, explained }: Steps,
   cursor: AlertCursor | undefined,
   now: number,
   settings: PresenceSettings,
@@ -114,20 +133,16 @@ function compact(
   const kept = steps.filter((step) => place(step.connection) !== 'before');
   const keptConnections = new Set(kept.map((step) => step.connection));
   const connections = facts.connections.filter((c) => keptConnections.has(c)).map(withoutStaleIdentity);
-  if (!facts.presence) {
-    const wills = lwtWills(facts, explained, cursor, now, settings);
-    return { facts: { ...facts, connections, wills }, unexplainedWills: [] };
+  switch (evidence) {
+    case 'presence': {
+      const { wills, unexplainedWills } = presenceWills(facts, kept, explained, now, settings);
+      return { facts: { ...facts, connections, wills }, unexplainedWills };
+    }
+    case 'lwt-only': {
+      const wills = lwtWills(facts, explained, cursor, now, settings);
+      return { facts: { ...facts, connections, wills }, unexplainedWills: [] };
+    }
   }
-  const keptShown = new Set(kept.flatMap((step) => (step.shownWill ? [step.shownWill] : [])));
-  const unattached = facts.wills
-    .filter((w) => !explained.has(w.eventId))
-    .sort((a, b) => b.receivedAt - a.receivedAt || a.eventId.localeCompare(b.eventId));
-  const waiting = unattached
-    .filter((w) => w.receivedAt + 2 * settings.willMatchMs > now)
-    .slice(0, MAX_UNATTACHED_WILLS);
-  const wills = facts.wills.filter((w) => keptShown.has(w.eventId) || waiting.includes(w));
-  const unexplainedWills = unattached.filter((w) => !waiting.includes(w));
-  return { facts: { ...facts, connections, wills }, unexplainedWills };
 }
 
 /** Who held a connection only matters while it may be, or was, taken over. */
@@ -182,12 +197,13 @@ export function evaluateDevice(
   settings: PresenceSettings,
 ): Evaluation {
   const start = startingCursor(facts, cursor);
-  const derived = stepsOf(evidenceOf(facts), start.cursor, now, settings);
+  const evidence = evidenceOf(facts);
+  const derived = stepsOf(evidence, start.cursor, now, settings);
   const walk = walkAlerts(facts.deviceId, derived.steps, start.cursor, settings);
   const episodes = decideEpisodes(facts, derived.steps, start.cursor, now, settings);
   const ongoing = activeEpisodes(episodes.cursor, now, settings.episodes);
   const endsSettleAt = endRecheckAt(derived.steps);
-  const kept = compact(facts, derived, walk.cursor, now, settings);
+  const kept = compact(facts, evidence.kind, derived, walk.cursor, now, settings);
   const uptime = continueUptime(cursor?.uptime, uptimeEdges(walk.passed), {
     restart: start.restarted,
     outageAfterMs: settings.settleWindowMs,
