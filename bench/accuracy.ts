@@ -50,11 +50,7 @@ const connectionKey = (a: {
   versionNumber?: unknown;
 }) => `${a.type}|${a.deviceId}|${a.sessionIdentifier}/${a.versionNumber}`;
 
-export async function scoreProfile(
-  profile: FleetProfile,
-  sizes: AccuracySizes,
-  faults: boolean,
-): Promise<Score> {
+async function scoreProfile(profile: FleetProfile, sizes: AccuracySizes, faults: boolean): Promise<Score> {
   const seed = 20_261_129 + Object.keys(FLEET_PROFILES).indexOf(profile);
   const trace = generateFleetTrace({ devices: sizes.devices, hours: sizes.hours, seed, profile });
   const started = performance.now();

@@ -17,7 +17,7 @@ export interface EndToEndSizes {
 }
 
 /** us-east-1 on-demand prices, the README's list (no free tier). */
-export const PRICES = {
+const PRICES = {
   dynamoWriteUnit: 0.625 / 1e6,
   dynamoReadUnit: 0.125 / 1e6,
   snsPublish: 0.5 / 1e6,
@@ -37,7 +37,7 @@ class CountingTimers extends VirtualTimers {
   }
 }
 
-export interface EndToEndFigures {
+interface EndToEndFigures {
   lines: number;
   devices: number;
   alerts: number;
@@ -57,7 +57,7 @@ export interface EndToEndFigures {
 }
 
 /** Replays the trace on a fresh runtime of the bench stack, counting everything its functions send. */
-export async function measureEndToEnd(stack: BenchStack, sizes: EndToEndSizes): Promise<EndToEndFigures> {
+async function measureEndToEnd(stack: BenchStack, sizes: EndToEndSizes): Promise<EndToEndFigures> {
   const trace = generateFleetTrace({
     devices: sizes.devices,
     hours: sizes.hours,
@@ -113,7 +113,7 @@ export async function measureEndToEnd(stack: BenchStack, sizes: EndToEndSizes): 
   }
 }
 
-export const END_TO_END_BUDGET = { writeUnitsPerEvent: 3.0, dollarsPerMillionEvents: 2.0 };
+const END_TO_END_BUDGET = { writeUnitsPerEvent: 3.0, dollarsPerMillionEvents: 2.0 };
 
 export async function benchEndToEnd(stack: BenchStack, sizes: EndToEndSizes): Promise<BenchOutcome> {
   const f = await measureEndToEnd(stack, sizes);

@@ -40,7 +40,7 @@ export function disconnected(deviceId: string, sessionIdentifier: string, versio
  * What Reconciler.reconcile would commit for a new device after these events, at `now`. Alerts owed are only
  * allowed when `leaseEndsAt` is given: they are then put in the outbox with a publisher's lease ending then.
  */
-export function commitFor(
+function commitFor(
   deviceId: string,
   events: readonly DeviceEvent[],
   now: number,

@@ -15,7 +15,7 @@ export interface ReconcileSizes {
   pendingDevices: number;
 }
 
-export interface FleetMeasurement {
+interface FleetMeasurement {
   idleDevices: number;
   seedSeconds: number;
   /** The sweep (rate 1 minute) when `pendingDevices` devices lost their delayed check. */

@@ -10,7 +10,7 @@ export interface ReplaySizes {
 const SEED = 20_261_101;
 
 /** Issue 9: a generated day of about 10,000 lines replays at 500 lines per second or more. */
-export const LINES_PER_SECOND_BUDGET = 500;
+const LINES_PER_SECOND_BUDGET = 500;
 
 interface Comparison {
   equal: boolean;

@@ -155,10 +155,6 @@ export interface Measured {
   capacityUnreported: number;
 }
 
-export function count(requests: RequestCounts, key: string): number {
-  return requests[key] ?? 0;
-}
-
 /** Counts the requests (and, when the meter is enabled, the consumed capacity) of one phase of a benchmark. */
 export class Meter {
   constructor(
@@ -221,7 +217,7 @@ export interface BenchStack {
 }
 
 /** A document client configured like src/adapters/aws-clients.ts, for writes the runtime must not count. */
-export function plainDocumentClient(endpoint: string): DynamoDBDocumentClient {
+function plainDocumentClient(endpoint: string): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(
     new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 4 }),
     DOCUMENT_TRANSLATION,
@@ -267,7 +263,7 @@ export async function startBenchStack(): Promise<BenchStack> {
 }
 
 /** Approximate DynamoDB item size (attribute names plus values, as AWS counts them). */
-export function itemBytes(value: unknown): number {
+function itemBytes(value: unknown): number {
   if (value === null || value === undefined || typeof value === 'boolean') return 1;
   if (typeof value === 'number') return Math.ceil(String(value).replace(/^-|\./g, '').length / 2) + 1;
   if (typeof value === 'string') return Buffer.byteLength(value, 'utf8');

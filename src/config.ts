@@ -1,11 +1,16 @@
 import type { FleetRule } from './domain/fleet-incidents.js';
-import { DEFAULT_SETTINGS, type PresenceSettings } from './domain/settings.js';
+import { fleetRuleOf, type PresenceSettings, presenceSettingsOf } from './domain/settings.js';
+import { SETTINGS, type WholeNumberSetting } from './shared/setting-definitions.js';
 import type { DeviceMessageTopics } from './shared/topic-filter.js';
 import * as z from './shared/zod.js';
 
-const positiveInteger = (fallback: number, max: number) =>
-  z._default(z.coerce.number().check(z.int(), z.gte(1), z.lte(max)), fallback);
+/** A whole-number setting as its definition says; a value above its bound is refused with the reason for it. */
+function wholeNumber({ default: fallback, min, max, maxBecause }: WholeNumberSetting) {
+  const tooBig = maxBecause ? { error: `must be at most ${max}, because ${maxBecause}` } : undefined;
+  return z._default(z.coerce.number().check(z.int(), z.gte(min), z.lte(max, tooBig)), fallback);
+}
 const minLength = (n: number) => z.string().check(z.minLength(n));
+const text = ({ default: fallback }: { default: string }) => z._default(minLength(1), fallback);
 
 /** Every setting all the functions read, validated once at cold start. */
 const configSchema = z.object({
@@ -16,24 +21,25 @@ const configSchema = z.object({
   UPTIME_TABLE: minLength(3),
   ALERT_TOPIC_ARN: z.string().check(z.startsWith('arn:')),
   CHECK_QUEUE_URL: z.url(),
-  SETTLE_WINDOW_SECONDS: positiveInteger(120, 840),
-  ALERT_ON: z._default(z.enum(['abrupt', 'all']), 'abrupt'),
-  WILL_TOPIC_FILTER: z._default(minLength(1), 'devices/+/will'),
-  BIRTH_TOPIC_FILTER: z._default(minLength(1), 'devices/+/birth'),
-  WILL_MATCH_SECONDS: positiveInteger(120, 3600),
-  VERSION_WINDOW_SECONDS: positiveInteger(900, 86_400),
-  CONFLICT_MIN_TAKEOVERS: positiveInteger(3, 1000),
-  CONFLICT_WINDOW_SECONDS: positiveInteger(300, 86_400),
-  FLAP_MIN_ENDS: positiveInteger(6, 1000),
-  FLAP_WINDOW_SECONDS: positiveInteger(3600, 86_400),
-  /** At most 30: an incident opens in one DynamoDB transaction with its first members. */
-  FLEET_OUTAGE_MIN_DEVICES: positiveInteger(25, 30),
-  FLEET_OUTAGE_WINDOW_SECONDS: positiveInteger(120, 3600),
-  FLEET_RECOVERED_SHARE: z._default(z.coerce.number().check(z.gt(0), z.lte(1)), 0.9),
-  EVENT_TTL_DAYS: positiveInteger(30, 3650),
-  ALERT_TTL_DAYS: positiveInteger(90, 3650),
-  /** At least the 90 days a report may span. */
-  UPTIME_TTL_DAYS: z._default(z.coerce.number().check(z.int(), z.gte(90), z.lte(3650)), 400),
+  SETTLE_WINDOW_SECONDS: wholeNumber(SETTINGS.SETTLE_WINDOW_SECONDS),
+  ALERT_ON: z._default(z.enum(SETTINGS.ALERT_ON.choices), SETTINGS.ALERT_ON.default),
+  WILL_TOPIC_FILTER: text(SETTINGS.WILL_TOPIC_FILTER),
+  BIRTH_TOPIC_FILTER: text(SETTINGS.BIRTH_TOPIC_FILTER),
+  WILL_MATCH_SECONDS: wholeNumber(SETTINGS.WILL_MATCH_SECONDS),
+  VERSION_WINDOW_SECONDS: wholeNumber(SETTINGS.VERSION_WINDOW_SECONDS),
+  CONFLICT_MIN_TAKEOVERS: wholeNumber(SETTINGS.CONFLICT_MIN_TAKEOVERS),
+  CONFLICT_WINDOW_SECONDS: wholeNumber(SETTINGS.CONFLICT_WINDOW_SECONDS),
+  FLAP_MIN_ENDS: wholeNumber(SETTINGS.FLAP_MIN_ENDS),
+  FLAP_WINDOW_SECONDS: wholeNumber(SETTINGS.FLAP_WINDOW_SECONDS),
+  FLEET_OUTAGE_MIN_DEVICES: wholeNumber(SETTINGS.FLEET_OUTAGE_MIN_DEVICES),
+  FLEET_OUTAGE_WINDOW_SECONDS: wholeNumber(SETTINGS.FLEET_OUTAGE_WINDOW_SECONDS),
+  FLEET_RECOVERED_SHARE: z._default(
+    z.coerce.number().check(z.gt(0), z.lte(1)),
+    SETTINGS.FLEET_RECOVERED_SHARE.default,
+  ),
+  EVENT_TTL_DAYS: wholeNumber(SETTINGS.EVENT_TTL_DAYS),
+  ALERT_TTL_DAYS: wholeNumber(SETTINGS.ALERT_TTL_DAYS),
+  UPTIME_TTL_DAYS: wholeNumber(SETTINGS.UPTIME_TTL_DAYS),
   CURSOR_SIGNING_KEY: minLength(16),
   IOT_PRESENCE_FAULTS: z.optional(z.string()),
 });
@@ -109,20 +115,7 @@ export function productionRedriveConfig(): RedriveConfig {
 
 /** The presence rules' settings from the configuration. */
 export function settingsFrom(config: Config): PresenceSettings {
-  return {
-    ...DEFAULT_SETTINGS,
-    settleWindowMs: config.SETTLE_WINDOW_SECONDS * 1000,
-    alertOn: config.ALERT_ON,
-    willMatchMs: config.WILL_MATCH_SECONDS * 1000,
-    versionWindowMs: config.VERSION_WINDOW_SECONDS * 1000,
-    episodes: {
-      'clientid-conflict': {
-        minCount: config.CONFLICT_MIN_TAKEOVERS,
-        windowMs: config.CONFLICT_WINDOW_SECONDS * 1000,
-      },
-      flapping: { minCount: config.FLAP_MIN_ENDS, windowMs: config.FLAP_WINDOW_SECONDS * 1000 },
-    },
-  };
+  return presenceSettingsOf(config);
 }
 
 /** The will and birth topic filters from the configuration. */
@@ -132,9 +125,5 @@ export function deviceMessageTopicsFrom(config: Config): DeviceMessageTopics {
 
 /** The fleet-incident thresholds from the configuration. */
 export function fleetRuleFrom(config: Config): FleetRule {
-  return {
-    minDevices: config.FLEET_OUTAGE_MIN_DEVICES,
-    windowMs: config.FLEET_OUTAGE_WINDOW_SECONDS * 1000,
-    recoveredShare: config.FLEET_RECOVERED_SHARE,
-  };
+  return fleetRuleOf(config);
 }

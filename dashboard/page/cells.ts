@@ -2,7 +2,7 @@
 import { h } from './dom.js';
 import { duration, exactTime, relativeTime, shortId } from './format.js';
 
-export function deviceHref(deviceId: string): string {
+function deviceHref(deviceId: string): string {
   return `#/device/${encodeURIComponent(deviceId)}`;
 }
 

@@ -7,7 +7,7 @@
  */
 import type { DeviceListItem } from './model.js';
 
-export interface ReasonCount {
+interface ReasonCount {
   reason: string;
   count: number;
 }

@@ -42,12 +42,6 @@ export function clockTime(at: number): string {
   return `${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
 
-/** A JSON value on one line, cut to `max` characters. */
-export function compactJson(value: unknown, max = 80): string {
-  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
-}
-
 /** The first characters of a session identifier (a UUID): enough to tell sessions apart. */
 export function shortId(id: string | null, length = 8): string {
   if (id === null) return '—';

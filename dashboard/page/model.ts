@@ -83,7 +83,7 @@ function num(value: unknown): number | null {
 }
 
 /** Epoch ms from a number (epoch ms) or an ISO string. */
-export function epochMs(value: unknown): number | null {
+function epochMs(value: unknown): number | null {
   if (typeof value === 'number' && Number.isFinite(value)) return value;
   if (typeof value === 'string') {
     const parsed = Date.parse(value);
@@ -109,7 +109,7 @@ function itemsOf(body: unknown): unknown[] {
   return isObject(body) && Array.isArray(body.items) ? body.items : [];
 }
 
-export function decodeDeviceListItem(value: unknown): DeviceListItem | null {
+function decodeDeviceListItem(value: unknown): DeviceListItem | null {
   if (!isObject(value)) return null;
   const deviceId = str(value.deviceId);
   const deviceStatus = status(value.status);
@@ -158,7 +158,7 @@ export function decodeDeviceDetail(body: unknown): DeviceDetail | null {
   };
 }
 
-export function decodeEvent(value: unknown): DeviceEventItem | null {
+function decodeEvent(value: unknown): DeviceEventItem | null {
   if (!isObject(value)) return null;
   const kind = str(value.kind);
   if (kind === null) return null;
@@ -181,7 +181,7 @@ export function decodeEventPage(body: unknown): EventPage {
   };
 }
 
-export function decodeAlert(value: unknown): AlertItem | null {
+function decodeAlert(value: unknown): AlertItem | null {
   if (!isObject(value)) return null;
   const alertId = str(value.alertId);
   const deviceId = str(value.deviceId);

@@ -25,7 +25,7 @@ import {
 import { relativeTime } from './format.js';
 import type { AlertItem, DeviceListItem, DeviceStatus } from './model.js';
 
-export const PAGE_SIZE = 25;
+const PAGE_SIZE = 25;
 /** The listing behind the counts stops after this many pages per status (10,000 devices each). */
 const FLEET_PAGE_CAP = 100;
 /** How often to look again for a `GET /fleet` route that was not there. */

@@ -12,7 +12,7 @@
  */
 import type { DeviceEventItem } from './model.js';
 
-export type SpanState = 'connected' | 'disconnected' | 'unknown';
+type SpanState = 'connected' | 'disconnected' | 'unknown';
 
 export interface Span {
   start: number;

@@ -13,15 +13,15 @@ type SignerInit = ConstructorParameters<typeof SignatureV4>[0];
 export type Credentials = SignerInit['credentials'];
 type SignableRequest = Parameters<SignatureV4['presign']>[0];
 
-export const SIGNING_SERVICE = 'execute-api';
+const SIGNING_SERVICE = 'execute-api';
 
 /** The routes of the HTTP API (serverless.yml), plus `GET /fleet` for when it exists. */
-export function isApiPath(path: string): boolean {
+function isApiPath(path: string): boolean {
   return /^\/(?:devices(?:\/[^/]+(?:\/events)?)?|alerts|fleet)$/.test(path);
 }
 
 /** RFC 3986 encoding, as SigV4 canonicalises (encodeURIComponent leaves !'()* alone). */
-export function rfc3986(value: string): string {
+function rfc3986(value: string): string {
   return encodeURIComponent(value).replace(
     /[!'()*]/g,
     (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
@@ -29,14 +29,14 @@ export function rfc3986(value: string): string {
 }
 
 /** Decodes each path segment and encodes it again strictly, so that what is sent is exactly what is signed. */
-export function normalizePath(path: string): string {
+function normalizePath(path: string): string {
   return path
     .split('/')
     .map((segment) => rfc3986(decodeURIComponent(segment)))
     .join('/');
 }
 
-export function parseQuery(rawQuery: string): Record<string, string | string[]> {
+function parseQuery(rawQuery: string): Record<string, string | string[]> {
   const query: Record<string, string | string[]> = {};
   for (const [key, value] of new URLSearchParams(rawQuery)) {
     const current = query[key];
@@ -46,7 +46,7 @@ export function parseQuery(rawQuery: string): Record<string, string | string[]> 
   return query;
 }
 
-export function encodeQuery(query: Record<string, string | string[]>): string {
+function encodeQuery(query: Record<string, string | string[]>): string {
   const pairs: string[] = [];
   for (const key of Object.keys(query).sort()) {
     const values = query[key] ?? [];

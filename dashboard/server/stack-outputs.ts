@@ -2,8 +2,8 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import type { Credentials } from './signed-api.js';
 
-export const SERVICE = 'iot-presence';
-export const API_URL_OUTPUT = 'HttpApiUrl';
+const SERVICE = 'iot-presence';
+const API_URL_OUTPUT = 'HttpApiUrl';
 
 export function stackName(stage: string): string {
   return `${SERVICE}-${stage}`;

@@ -7,9 +7,9 @@ import { parseJsonOr } from '../shared/json.js';
 import * as z from '../shared/zod.js';
 
 /** SQS caps a message delay at 15 minutes. */
-export const MAX_DELAY_SECONDS = 900;
+const MAX_DELAY_SECONDS = 900;
 
-export const checkMessageSchema = z.object({
+const checkMessageSchema = z.object({
   deviceId: z.string().check(z.minLength(1)),
   dueAt: z.number(),
   /** When the message was meant to arrive (its delay capped): how the device's record names it. Older: absent. */

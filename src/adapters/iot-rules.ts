@@ -19,7 +19,7 @@ export interface RuleInvocation {
   event: Record<string, unknown>;
 }
 
-export const PRESENCE_TOPIC_FILTER = '$aws/events/presence/+/+';
+const PRESENCE_TOPIC_FILTER = '$aws/events/presence/+/+';
 
 /**
  * The IoT topic rules of serverless.yml, applied to one message with the same projection their SQL makes:

@@ -3,10 +3,8 @@ import { type FleetAlert, isFleetAlert } from '../domain/fleet-incidents.js';
 import type { Alert, AlertPublisher, AnyAlert } from '../domain/ports.js';
 import { alertMessage } from './alert-message.js';
 
-export { alertMessage } from './alert-message.js';
-
 /** SNS subjects must be ASCII without line breaks, at most 100 characters. */
-export function alertSubject(alert: AnyAlert): string {
+function alertSubject(alert: AnyAlert): string {
   const text = isFleetAlert(alert) ? fleetSubject(alert) : deviceSubject(alert);
   return text.length > 100 ? `${text.slice(0, 97)}...` : text;
 }
@@ -34,7 +32,7 @@ function deviceSubject(alert: Alert): string {
  * alerts; `incidentId` on fleet alerts and on the device alerts of an incident's devices, so that
  * `{"incidentId": [{"exists": false}]}` takes only the device alerts outside incidents.
  */
-export function alertAttributes(alert: AnyAlert, incidentId?: string): Record<string, MessageAttributeValue> {
+function alertAttributes(alert: AnyAlert, incidentId?: string): Record<string, MessageAttributeValue> {
   const text = (value: string): MessageAttributeValue => ({ DataType: 'String', StringValue: value });
   const attributes: Record<string, MessageAttributeValue> = { type: text(alert.type) };
   const incident = isFleetAlert(alert) ? alert.incidentId : incidentId;

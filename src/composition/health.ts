@@ -5,7 +5,7 @@ export interface HealthWiring {
   config: Config;
 }
 
-export function createHealthWiring(config: Config): HealthWiring {
+function createHealthWiring(config: Config): HealthWiring {
   return { config };
 }
 

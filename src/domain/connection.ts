@@ -80,43 +80,50 @@ export function orderTime(connection: ConnectionFacts): number {
   );
 }
 
+/** A birth connection with no birth: only its will tells of it, so its start is unknown. */
+export function isWillOnly(connection: ConnectionFacts): boolean {
+  return connection.source === 'birth' && connection.startSeenAt === undefined;
+}
+
 /** When the service first saw any event of the connection. */
 export function firstSeenAt(connection: ConnectionFacts): number {
   return earliest(connection.startSeenAt, connection.endSeenAt) ?? Number.POSITIVE_INFINITY;
 }
 
-/**
- * The ordering rule. Connections whose times are within the version window are ordered by versionNumber (AWS
- * counts connections per clientId, and only resets after about an hour offline); farther apart, by time, which
- * the timestamp's error cannot reverse. It compares two connections on their own, never through a third, so a
- * connection the record no longer keeps can still be placed against the ones it does.
- */
-export function compareConnections(
-  a: ConnectionFacts,
-  b: ConnectionFacts,
-  settings: PresenceSettings,
-): number {
-  const timeA = orderTime(a);
-  const timeB = orderTime(b);
-  const versionsApply =
-    a.versionNumber !== undefined &&
-    b.versionNumber !== undefined &&
-    Math.abs(timeA - timeB) <= settings.versionWindowMs;
-  if (versionsApply && a.versionNumber !== b.versionNumber) {
-    return (a.versionNumber as number) - (b.versionNumber as number);
-  }
+/** Ties of time, in a fixed order: the version, then the name. */
+function byTime(a: ConnectionFacts, b: ConnectionFacts): number {
   return (
-    timeA - timeB ||
+    orderTime(a) - orderTime(b) ||
     (a.versionNumber ?? -1) - (b.versionNumber ?? -1) ||
     a.sessionIdentifier.localeCompare(b.sessionIdentifier)
   );
 }
 
+function byVersion(a: ConnectionFacts, b: ConnectionFacts): number {
+  return (a.versionNumber ?? -1) - (b.versionNumber ?? -1) || byTime(a, b);
+}
+
+/**
+ * The ordering rule, a total order on any set of connections: the connections fall into epochs wherever their
+ * times lie more than the version window apart; epochs follow each other in time, and within an epoch the
+ * connections are ordered by versionNumber (then time, then name). AWS counts connections per clientId and only
+ * restarts the count after about an hour offline, longer than the window can be (settings.ts), so a restart
+ * always begins an epoch; the timestamps' error, far below the window, never splits one.
+ */
 export function orderConnections(
   connections: readonly ConnectionFacts[],
   settings: PresenceSettings,
 ): ConnectionFacts[] {
-  return [...connections].sort((a, b) => compareConnections(a, b, settings));
+  const epochs: ConnectionFacts[][] = [];
+  let previous = Number.NEGATIVE_INFINITY;
+  for (const connection of [...connections].sort(byTime)) {
+    const time = orderTime(connection);
+    const epoch = epochs.at(-1);
+    if (epoch && !(time - previous > settings.versionWindowMs)) epoch.push(connection);
+    else epochs.push([connection]);
+    previous = time;
+  }
+  return epochs.flatMap((epoch) => epoch.sort(byVersion));
 }
 
 /** How a connection ended, as the alert rules see it. */

@@ -127,20 +127,18 @@ export function keepMarks(marks: readonly EpisodeMark[], rule: EpisodeRule, now:
     .slice(-rule.minCount);
 }
 
-/**
- * Ends of connections that another connection of the same clientId took over. `counts(index)` is false for a
- * connection the record had already passed and forgotten: a copy of its end delivered again must not count twice.
- */
-export function takeoverMarks(
-  ordered: readonly ConnectionFacts[],
-  counts: (index: number) => boolean,
-): EpisodeMark[] {
-  return ordered.flatMap((connection, index) => {
+/** A connection and the one after it in the order. */
+export interface Followed {
+  connection: ConnectionFacts;
+  next?: ConnectionFacts;
+}
+
+/** Ends of connections that the next connection of the same clientId took over. */
+export function takeoverMarks(steps: readonly Followed[]): EpisodeMark[] {
+  return steps.flatMap(({ connection, next }) => {
     const { endReason, endSeenAt, endedAt } = connection;
     if (endReason !== 'DUPLICATE_CLIENTID' || endSeenAt === undefined || endedAt === undefined) return [];
-    if (!counts(index)) return [];
-    const taker = ordered[index + 1];
-    const involved = taker ? [connection, taker] : [connection];
+    const involved = next ? [connection, next] : [connection];
     const distinct = (values: Array<string | undefined>) =>
       [...new Set(values.filter((v): v is string => v !== undefined))].sort();
     return [
@@ -155,29 +153,13 @@ export function takeoverMarks(
   });
 }
 
-/**
- * Abrupt ends (takeovers aside: the newer connection had already started) after which the device was back
- * within W. `counts(index)` tells whether the end of `ordered[index]` passed without an outage (and was not
- * forgotten before).
- */
-export function flapMarks(
-  ordered: readonly ConnectionFacts[],
-  counts: (index: number) => boolean,
-): EpisodeMark[] {
-  return ordered.flatMap((connection, index) => {
-    const next = ordered[index + 1];
+/** Abrupt ends (takeovers aside: the newer connection had already started) after which the device was back. */
+export function flapMarks(steps: readonly Followed[]): EpisodeMark[] {
+  return steps.flatMap(({ connection, next }) => {
     const { endReason: reason, endSeenAt, endedAt } = connection;
     if (!next || endSeenAt === undefined || endedAt === undefined || reason === undefined) return [];
     if (reason === 'CLIENT_INITIATED_DISCONNECT' || reason === 'DUPLICATE_CLIENTID') return [];
-    if (!counts(index)) return [];
-    return [
-      {
-        endedAt,
-        at: endSeenAt,
-        reason,
-        gapMs: Math.max(0, firstSeenAt(next) - endSeenAt),
-      },
-    ];
+    return [{ endedAt, at: endSeenAt, reason, gapMs: Math.max(0, firstSeenAt(next) - endSeenAt) }];
   });
 }
 

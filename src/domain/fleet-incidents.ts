@@ -20,7 +20,7 @@ export interface FleetRule {
 /** The pseudo-device under which fleet alerts are recorded in the alert history. */
 export const FLEET_KEY = '$fleet';
 /** How many member deviceIds a fleet-outage alert names. */
-export const SAMPLE_DEVICES = 20;
+const SAMPLE_DEVICES = 20;
 
 /** An offline alert, as the fleet sees it. */
 export interface OfflineNotice {
@@ -44,7 +44,7 @@ export interface Incident {
   closedAt?: number;
 }
 
-export type FleetAlertType = 'fleet-outage' | 'fleet-recovered';
+type FleetAlertType = 'fleet-outage' | 'fleet-recovered';
 
 export interface FleetAlert {
   alertId: string;
@@ -103,7 +103,7 @@ export function incidentIdOf(members: readonly OfflineNotice[]): string {
   return `${started}-${fnv1a(first.alertId).toString(16).padStart(8, '0')}`;
 }
 
-export function countReasons(members: readonly OfflineNotice[]): Partial<Record<DisconnectReason, number>> {
+function countReasons(members: readonly OfflineNotice[]): Partial<Record<DisconnectReason, number>> {
   const reasons: Partial<Record<DisconnectReason, number>> = {};
   for (const member of members) reasons[member.reason] = (reasons[member.reason] ?? 0) + 1;
   return reasons;

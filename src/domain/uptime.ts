@@ -6,6 +6,7 @@
  * carry the state of the day before them.
  */
 
+import { type ConnectionEnd, type ConnectionFacts, firstSeenAt, isWillOnly } from './connection.js';
 import type { DeviceQueries, UptimeDayQueries } from './queries.js';
 
 const DAY_MS = 86_400_000;
@@ -42,6 +43,26 @@ export interface UptimeCursor {
 export interface UptimeEdge {
   at: number;
   connected: boolean;
+}
+
+/** A move of the alert cursor over a connection's start or end, as the timeline sees it (alert-walk.ts). */
+interface SettledMove {
+  through: 'start' | 'end';
+  step: { connection: ConnectionFacts; end?: ConnectionEnd; next?: ConnectionFacts };
+}
+
+/**
+ * The edges of the moves the cursor made: connected from a connection's first sighting; disconnected from the
+ * first sighting of its end, unless a newer connection was already seen by then (a takeover).
+ */
+export function uptimeEdges(passed: readonly SettledMove[]): UptimeEdge[] {
+  return passed.flatMap(({ step: { connection, end, next }, through }): UptimeEdge[] => {
+    if (through === 'start') {
+      return isWillOnly(connection) ? [] : [{ at: firstSeenAt(connection), connected: true }];
+    }
+    if (!end || (next && firstSeenAt(next) <= end.seenAt)) return [];
+    return [{ at: end.seenAt, connected: false }];
+  });
 }
 
 export function utcDate(time: number): string {

@@ -20,7 +20,6 @@ const windowEventSchema = z.object({
   isWindowTerminatedEarly: z._default(z.boolean(), false),
 });
 
-export type FleetCountWindowEvent = z.infer<typeof windowEventSchema>;
 export type WindowState = Record<string, number | string>;
 
 const bySequence = (a: string | undefined, b: string | undefined) =>

@@ -10,9 +10,9 @@ import type { ApiHandler } from './lambda/function.js';
 import { lambdaContext } from './lambda-context.js';
 import { type RunningServer, serveOnLoopback } from './loopback-server.js';
 
-export type HttpHandler = ApiHandler;
+type HttpHandler = ApiHandler;
 
-export interface HttpRoutesHandlers {
+interface HttpRoutesHandlers {
   getDevice: HttpHandler;
   listDevices: HttpHandler;
   listDeviceEvents: HttpHandler;
@@ -50,12 +50,12 @@ interface RouteMatch {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
-export class PathDecodingError extends Error {
+class PathDecodingError extends Error {
   override name = 'PathDecodingError';
 }
 
 /** Matches a raw path against the routes of serverless.yml; path parameters come back URL-decoded. */
-export function matchRoute(rawPath: string): RouteMatch | undefined {
+function matchRoute(rawPath: string): RouteMatch | undefined {
   const segments = rawPath.split('/').slice(1);
   if (segments[0] === 'health') {
     return segments.length === 1 ? { routeKey: 'GET /health', functionName: 'health' } : undefined;
@@ -113,7 +113,7 @@ export function matchRoute(rawPath: string): RouteMatch | undefined {
 }
 
 /** API Gateway v2 joins repeated query parameters with commas and hands them over decoded. */
-export function queryParameters(rawQueryString: string): Record<string, string> | undefined {
+function queryParameters(rawQueryString: string): Record<string, string> | undefined {
   if (rawQueryString === '') return undefined;
   const parameters: Record<string, string> = {};
   for (const [key, value] of new URLSearchParams(rawQueryString)) {
@@ -132,7 +132,7 @@ function headersOf(request: IncomingMessage): Record<string, string> {
 }
 
 /** The event API Gateway (HTTP API, payload 2.0) would hand the function for this request. */
-export function apiGatewayEvent(
+function apiGatewayEvent(
   request: IncomingMessage,
   route: RouteMatch,
   rawPath: string,

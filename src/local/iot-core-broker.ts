@@ -49,12 +49,12 @@ import {
 } from './mqtt5-bridge.js';
 import { assertVerifiedPrivateParts } from './private-parts.js';
 
-export const PRESENCE_TOPIC_PREFIX = '$aws/events/presence/';
-export const SUBSCRIPTIONS_TOPIC_PREFIX = '$aws/events/subscriptions/';
-export const DEFAULT_VERSION_RESET_MS = 3_600_000;
+const PRESENCE_TOPIC_PREFIX = '$aws/events/presence/';
+const SUBSCRIPTIONS_TOPIC_PREFIX = '$aws/events/subscriptions/';
+const DEFAULT_VERSION_RESET_MS = 3_600_000;
 
 /** How long AWS keeps the persistent session of an MQTT 3.1.1 client (clean session 0) by default. */
-export const MQTT311_PERSISTENT_SESSION_SECONDS = 3_600;
+const MQTT311_PERSISTENT_SESSION_SECONDS = 3_600;
 
 /** The DISCONNECT reason code an MQTT 5 client gets before the broker closes its connection. */
 const MQTT5_DISCONNECT_REASON: Record<DisconnectReason, number | null> = {
@@ -71,7 +71,7 @@ const MQTT5_DISCONNECT_REASON: Record<DisconnectReason, number | null> = {
 const VERIFIED_AEDES_VERSIONS = ['1.2.0'];
 
 /** AWS IoT disconnect reasons this broker can produce. */
-export type DisconnectReason =
+type DisconnectReason =
   | 'CLIENT_INITIATED_DISCONNECT'
   | 'MQTT_KEEP_ALIVE_TIMEOUT'
   | 'CONNECTION_LOST'
@@ -101,7 +101,7 @@ export interface PresenceDisconnectedEvent {
   versionNumber: number;
 }
 
-export interface PresenceConnectFailedEvent {
+interface PresenceConnectFailedEvent {
   clientId: string;
   timestamp: number;
   eventType: 'connect_failed';
@@ -112,7 +112,7 @@ export interface PresenceConnectFailedEvent {
 }
 
 /** `$aws/events/subscriptions/subscribed|unsubscribed/<clientId>`. */
-export interface SubscriptionEvent {
+interface SubscriptionEvent {
   clientId: string;
   timestamp: number;
   eventType: 'subscribed' | 'unsubscribed';
@@ -131,7 +131,7 @@ export interface LocalIotPolicy {
   deny: string[];
 }
 
-export const ALLOW_ALL_POLICY: LocalIotPolicy = { allow: ['*'], deny: [] };
+const ALLOW_ALL_POLICY: LocalIotPolicy = { allow: ['*'], deny: [] };
 
 export interface BrokerPublish {
   topic: string;

@@ -102,7 +102,7 @@ class ClosableTimers implements Timers {
 }
 
 /** The device a message is about: presence events name it in the topic, wills and births are published by it. */
-export function deviceKeyOf(message: Pick<BrokerPublish, 'topic' | 'clientId'>): string {
+function deviceKeyOf(message: Pick<BrokerPublish, 'topic' | 'clientId'>): string {
   if (message.clientId) return message.clientId;
   const levels = message.topic.split('/');
   return levels[levels.length - 1] ?? message.topic;

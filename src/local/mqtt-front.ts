@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import mqttPacket, { type IConnectPacket, type Packet, type Parser } from 'mqtt-packet';
 
 /** How long a socket may stay open without sending its CONNECT (aedes' own default is 30 s too). */
-export const CONNECT_TIMEOUT_MS = 30_000;
+const CONNECT_TIMEOUT_MS = 30_000;
 
 export interface MqttFrontHandlers {
   /** An MQTT 3.1.1 connection: the socket, with everything read so far put back, ready for the broker. */

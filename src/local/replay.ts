@@ -57,7 +57,7 @@ export interface ReplayOptions {
   threads?: number;
 }
 
-export type ReplayStore = 'in-process' | 'dynamodb-local';
+type ReplayStore = 'in-process' | 'dynamodb-local';
 
 /** How many groups of devices the replay runs at once when not told (`IOT_PRESENCE_REPLAY_GROUPS` overrides). */
 const DEFAULT_GROUPS = 4;

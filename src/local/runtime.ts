@@ -91,7 +91,7 @@ export interface ReceivedAlert {
   [field: string]: unknown;
 }
 
-export interface RuntimeCounters extends InvocationCounters {
+interface RuntimeCounters extends InvocationCounters {
   delivered: number;
   rejected: number;
   unrouted: number;
@@ -406,7 +406,7 @@ export function deploymentClients(
  * What the SDK clients of a deployed function take from its environment (region, credentials, each service's
  * endpoint), read from `env` and given to the clients as options.
  */
-export function sdkSettings(env: Environment): AwsClientOptions {
+function sdkSettings(env: Environment): AwsClientOptions {
   const { AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY } = env;
   return {
     ...(AWS_REGION ? { region: AWS_REGION } : {}),

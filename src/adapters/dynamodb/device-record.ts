@@ -18,7 +18,7 @@ import type { UptimeCursor, UptimeDay } from '../../domain/uptime.js';
 import * as z from '../../shared/zod.js';
 import { parseStoredJson, readStored } from '../stored-records.js';
 
-export const DEVICE_RECORD_SCHEMA_VERSION = 6;
+const DEVICE_RECORD_SCHEMA_VERSION = 6;
 /**
  * Versions 4 (episode marks and cursor, connection identities), 5 (the cursor's uptime) and 6 (the checks still to
  * come) only added optional fields: 3, 4 and 5 read as they are.

@@ -52,7 +52,7 @@ const eventItemSchema = z.object({
 });
 
 /** Sort key: event time first so the log reads newest first, then the event's identity. */
-export function eventKey(event: DeviceEvent): string {
+function eventKey(event: DeviceEvent): string {
   const time = 'timestamp' in event ? event.timestamp : event.receivedAt;
   return `${String(Math.max(0, Math.trunc(time))).padStart(15, '0')}#${event.eventId}`;
 }

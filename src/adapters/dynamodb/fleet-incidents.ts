@@ -31,7 +31,7 @@ import * as z from '../../shared/zod.js';
 import { queryPages } from './paging.js';
 import { ttlExpiry } from './ttl.js';
 
-export const INCIDENT_SCHEMA_VERSION = 1;
+const INCIDENT_SCHEMA_VERSION = 1;
 /** Members written with the incident itself; more are attached in further transactions (100 items at most). */
 const MEMBERS_PER_TRANSACTION = 30;
 const CANDIDATE_TTL_DAYS = 2;

@@ -5,7 +5,7 @@ import { utcDay } from './alert-ledger.js';
 import { ttlExpiry } from './ttl.js';
 
 /** Raw input kept for inspection is capped; the reason and a digest of the whole input are always kept. */
-export const MAX_KEPT_RAW_BYTES = 32_768;
+const MAX_KEPT_RAW_BYTES = 32_768;
 
 export class DynamoDbRejectionStore implements RejectionStore {
   constructor(

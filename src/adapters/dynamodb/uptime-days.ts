@@ -7,10 +7,10 @@ import { readEach, readStored } from '../stored-records.js';
 import { queryPages } from './paging.js';
 import { ttlExpiry } from './ttl.js';
 
-export const UPTIME_DAY_SCHEMA_VERSION = 1;
+const UPTIME_DAY_SCHEMA_VERSION = 1;
 
 /** A day's figures, as the uptime table and the device record's cursor keep them. */
-export const uptimeDayFields = {
+const uptimeDayFields = {
   date: z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/)),
   startedConnected: z.optional(z.boolean()),
   endedConnected: z.optional(z.boolean()),

@@ -5,7 +5,7 @@ import { willPayload } from './plan.js';
 import type { SimDevice } from './run.js';
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, Math.max(0, ms)));
-export interface ApiDevice {
+interface ApiDevice {
   deviceId: string;
   status: 'connected' | 'disconnected';
   disconnectReason: string | null;
@@ -14,7 +14,7 @@ export interface ApiDevice {
   sessionIdentifier: string;
 }
 
-export interface ApiAlert {
+interface ApiAlert {
   alertId: string;
   type: 'offline' | 'online';
   disconnectReason: string | null;
@@ -103,7 +103,7 @@ export async function stackSettings(
 }
 
 /** Fails fast, with a hint, when the stack is not there or runs with another W. */
-export function matchAlerts(expected: ExpectedAlert[], received: ApiAlert[]) {
+function matchAlerts(expected: ExpectedAlert[], received: ApiAlert[]) {
   const pairs: Array<{ expected: ExpectedAlert; received: ApiAlert }> = [];
   const missing: ExpectedAlert[] = [];
   let from = 0;
@@ -126,7 +126,7 @@ export function matchAlerts(expected: ExpectedAlert[], received: ApiAlert[]) {
   return { pairs, missing, unexpected };
 }
 
-export const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 export function formatDuration(seconds: number): string {
   const whole = Math.round(seconds);

@@ -18,7 +18,7 @@ export interface AsyncInvocationOptions {
 }
 
 /** The record Lambda's on-failure destination of an asynchronous invocation receives. */
-export interface AsyncFailureRecord {
+interface AsyncFailureRecord {
   requestContext: { functionArn: string };
   requestPayload: unknown;
   responseContext: { functionError: 'Unhandled' };

@@ -94,7 +94,7 @@ export class StreamMapping {
   }
 }
 
-export type StreamFailureRecord = ReturnType<typeof streamFailureRecord>;
+type StreamFailureRecord = ReturnType<typeof streamFailureRecord>;
 
 /** The record Lambda's on-failure destination of a stream mapping writes: the batch's range, not its records. */
 function streamFailureRecord(

@@ -24,7 +24,7 @@ export class JavaMissingError extends Error {
 }
 
 /** Locates the DynamoDB Local jar shipped inside the amplify-dynamodb-simulator package. */
-export function dynamoDbLocalJar(): string {
+function dynamoDbLocalJar(): string {
   const require = createRequire(import.meta.url);
   const pkg = require.resolve('amplify-dynamodb-simulator/package.json');
   return join(dirname(pkg), 'emulator', 'DynamoDBLocal.jar');

@@ -56,7 +56,7 @@ type TableName = keyof typeof tables;
  * Creates a table from the same definition serverless.yml deploys (infra/tables.json); a table kept from an earlier
  * run (DynamoDB Local with a data folder) is taken as it is. `existed` says which.
  */
-export async function ensureTableFromDefinition(client: DynamoDBClient, key: TableName, tableName: string) {
+async function ensureTableFromDefinition(client: DynamoDBClient, key: TableName, tableName: string) {
   try {
     return { table: await createTableFromDefinition(client, key, tableName), existed: false };
   } catch (error) {

@@ -35,7 +35,7 @@ import {
  * and eventually consistent reads (every read here is strongly consistent, as DynamoDB Local's are).
  */
 
-export interface KeySchema {
+interface KeySchema {
   hash: string;
   range?: string;
 }
@@ -125,7 +125,7 @@ interface PlannedWrite {
 
 const REGION = 'us-east-1';
 const ACCOUNT = '000000000000';
-export const SHARD_ID = 'shardId-00000001-in-process';
+const SHARD_ID = 'shardId-00000001-in-process';
 
 function keySchemaOf(elements: ReadonlyArray<{ AttributeName: string; KeyType: string }>): KeySchema {
   const hash = elements.find((e) => e.KeyType === 'HASH')?.AttributeName;

@@ -474,7 +474,7 @@ export function valuesEqual(a: Value, b: Value): boolean {
   );
 }
 
-export function getPath(item: Value, path: Path): Value | undefined {
+function getPath(item: Value, path: Path): Value | undefined {
   let current: Value | undefined = item;
   for (const step of path) {
     if (current === undefined || current === null) return undefined;
