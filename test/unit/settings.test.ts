@@ -62,3 +62,39 @@ describe('every default, defined once', () => {
     },
   );
 });
+
+describe("the README's settings table", () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  /** The table's rows by environment variable: [parameter, default, range] as the README writes them. */
+  const rows = new Map(
+    readme
+      .split('\n')
+      .filter((line) => /^\| `[a-zA-Z]+` \| `[A-Z_]+` \|/.test(line))
+      .map((line) => line.split(' | ').map((cell) => cell.replace(/^\| /, '').trim()))
+      .map(([param, variable, defaultValue, range]) => [variable, [param, defaultValue, range]]),
+  );
+  const documented = (definition: (typeof definitions)[number][1]): string[] => {
+    const code = (text: string) => `\`${text}\``;
+    switch (definition.kind) {
+      case 'whole':
+        return [String(definition.default), `${definition.min}–${definition.max}`];
+      case 'fraction':
+        return [String(definition.default), 'over 0, up to 1'];
+      case 'choice':
+        return [code(definition.default), definition.choices.map(code).join(', ')];
+      case 'text':
+        return [code(definition.default), 'a topic filter'];
+    }
+  };
+
+  it.each(definitions)('gives the parameter, default and range of %s', (name, definition) => {
+    expect(rows.get(`\`${name}\``)).toEqual([`\`${definition.param}\``, ...documented(definition)]);
+  });
+
+  it('lists no setting with a default that the configuration does not define', () => {
+    const undefinedHere = [...rows.keys()].filter(
+      (variable) => !(variable.slice(1, -1) in SETTINGS) && variable !== '`CURSOR_SIGNING_KEY`',
+    );
+    expect(undefinedHere).toEqual([]);
+  });
+});
