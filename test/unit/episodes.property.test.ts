@@ -8,7 +8,7 @@ import {
   type SessionPlan,
   scenarioFromPlan,
 } from '../fixtures/aws-model/index.js';
-import { VirtualFleetHarness } from '../fixtures/in-memory-ports.js';
+import { VirtualFleetHarness } from '../../src/local/in-memory-ports.js';
 
 /**
  * The episode rules at their boundaries, on histories delivered as AWS delivers them (late, duplicated,

@@ -4,7 +4,7 @@ import type { DeviceEvent } from '../../src/domain/device-events.js';
 import { applyEvents, type DeviceFacts, emptyFacts, type WillFacts } from '../../src/domain/device-facts.js';
 import { evaluateDevice, lwtConnections, presenceEnds } from '../../src/domain/evaluate.js';
 import { DEFAULT_SETTINGS as settings } from '../../src/domain/settings.js';
-import { birthEvent, connectedEvent, willEvent } from '../fixtures/in-memory-ports.js';
+import { birthEvent, connectedEvent, willEvent } from '../../src/local/in-memory-ports.js';
 
 const T = 1_793_520_000_000;
 const SECOND = 1_000;

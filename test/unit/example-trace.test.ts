@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { generateFleetTrace, parseTraceLine, type TraceLine } from '../fixtures/aws-model/index.js';
-import { type DeliveryLine, VirtualFleetHarness } from '../fixtures/in-memory-ports.js';
+import { type DeliveryLine, VirtualFleetHarness } from '../../src/local/in-memory-ports.js';
 
 /** The shared examples live next to the repository: <repo>/../shared/examples. */
 const examplesDir = fileURLToPath(new URL('../../../shared/examples/', import.meta.url));

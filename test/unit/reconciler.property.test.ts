@@ -22,7 +22,7 @@ import {
   type HarnessOptions,
   VirtualFleetHarness,
   willEvent,
-} from '../fixtures/in-memory-ports.js';
+} from '../../src/local/in-memory-ports.js';
 
 const ALERT_SLACK_MS = 10_000;
 

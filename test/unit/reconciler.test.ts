@@ -15,7 +15,7 @@ import {
   VirtualClock,
   VirtualFleetHarness,
   willEvent,
-} from '../fixtures/in-memory-ports.js';
+} from '../../src/local/in-memory-ports.js';
 
 const T = 1_793_520_000_000;
 const DEVICE = 'thing-1';

@@ -9,7 +9,7 @@ import {
   type Scenario,
   scenarioFromPlan,
 } from '../fixtures/aws-model/index.js';
-import { type HarnessOptions, VirtualFleetHarness } from '../fixtures/in-memory-ports.js';
+import { type HarnessOptions, VirtualFleetHarness } from '../../src/local/in-memory-ports.js';
 
 async function replay(scenario: Scenario, options: HarnessOptions = {}): Promise<VirtualFleetHarness> {
   const harness = new VirtualFleetHarness(options);
