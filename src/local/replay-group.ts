@@ -2,8 +2,9 @@
  * How the replay drives a runtime (in-memory or on the emulators) in virtual time and reads what it ends with:
  * devices through GET /devices, the fleet through GET /fleet, alerts from the topic's inbox.
  */
-import type { LocalRuntime, ReceivedAlert } from './runtime.js';
+
 import { apiRequest, type ReplayRuntime } from './replay-in-memory.js';
+import type { LocalRuntime, ReceivedAlert } from './runtime.js';
 import type { VirtualTimers } from './timers.js';
 
 /** One line of a trace, checked. */
@@ -151,7 +152,8 @@ async function readOk(handler: ReplayRuntime['handlers']['listDevices'], query: 
   for (let attempt = 1; ; attempt += 1) {
     const response = (await handler(apiRequest(query), {} as never)) as { statusCode: number; body: string };
     if (response.statusCode === 200) return JSON.parse(response.body) as Record<string, unknown>;
-    if (attempt === 10) throw new Error(`reading ${JSON.stringify(query)} failed ${attempt} times: ${response.body}`);
+    if (attempt === 10)
+      throw new Error(`reading ${JSON.stringify(query)} failed ${attempt} times: ${response.body}`);
   }
 }
 

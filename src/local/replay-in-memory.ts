@@ -8,6 +8,7 @@
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { HmacCursorCodec } from '../adapters/cursor-codec.js';
+import type { MqttMessage } from '../adapters/iot-rules.js';
 import { buildReconciler } from '../composition/reconciler.js';
 import { fleetRuleFrom, parseConfig, settingsFrom } from '../config.js';
 import { buildCountFleetHandler } from '../handlers/count-fleet.js';
@@ -32,7 +33,6 @@ import {
 } from './in-memory-ports.js';
 import type { ApiHandler, DeadLetter } from './lambda/function.js';
 import { VirtualCheckQueue } from './lambda/virtual-check-queue.js';
-import type { MqttMessage } from '../adapters/iot-rules.js';
 import { connectFunctions, oneAtATime, type ReceivedAlert, type RuntimeCounters } from './runtime.js';
 import type { Timers } from './timers.js';
 
@@ -125,7 +125,10 @@ export function createInMemoryRuntime(options: InMemoryRuntimeOptions): InMemory
   const wiring = { config, clock, eventLog, rejections, reconciler, counts };
   const settleCheck = buildSettleCheckHandler(wiring);
   const handlers = {
-    listDevices: buildListDevicesHandler({ devices, cursors: new HmacCursorCodec(config.CURSOR_SIGNING_KEY) }),
+    listDevices: buildListDevicesHandler({
+      devices,
+      cursors: new HmacCursorCodec(config.CURSOR_SIGNING_KEY),
+    }),
     fleet: buildFleetHandler({ fleet: counts, incidents }),
   };
   const kept = async () => undefined;
@@ -143,7 +146,11 @@ export function createInMemoryRuntime(options: InMemoryRuntimeOptions): InMemory
       counters,
       deadLetters,
       // The dead letters are counted (counters.deadLettered) and kept in `deadLetters`: no queue behind them.
-      events: { openSource: (deliver) => eventsStream.reader(deliver), streamArn: 'in-memory-events', onFailure: kept },
+      events: {
+        openSource: (deliver) => eventsStream.reader(deliver),
+        streamArn: 'in-memory-events',
+        onFailure: kept,
+      },
       devices: {
         openSource: (deliver) => devicesStream.reader(deliver),
         streamArn: 'in-memory-devices',

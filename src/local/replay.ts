@@ -22,7 +22,10 @@ export interface ReplayResult extends RunResult {
   mode: ReplayMode;
   requests?: RequestCounts;
   /** In-memory runs: the hottest key and transaction item, per second of virtual time. */
-  writes?: { hottestKey: { key: string; perSecond: number }; hottestTransactionItem: { key: string; perSecond: number } };
+  writes?: {
+    hottestKey: { key: string; perSecond: number };
+    hottestTransactionItem: { key: string; perSecond: number };
+  };
 }
 
 export type ReplayMode = 'in-memory' | 'fidelity';
@@ -122,11 +125,15 @@ export async function replayTrace(
 function modeOf(options: ReplayOptions, faults: FaultInjector, notice: (line: string) => void): ReplayMode {
   if (options.fidelity) return 'fidelity';
   if (faults.active) {
-    notice('replay: injected faults strike the SDK clients: this run takes the fidelity path (DynamoDB Local, SNS/SQS emulator)');
+    notice(
+      'replay: injected faults strike the SDK clients: this run takes the fidelity path (DynamoDB Local, SNS/SQS emulator)',
+    );
     return 'fidelity';
   }
   if (options.countRequests) {
-    notice('replay: SDK requests are counted on the fidelity path (DynamoDB Local, SNS/SQS emulator): this run takes it');
+    notice(
+      'replay: SDK requests are counted on the fidelity path (DynamoDB Local, SNS/SQS emulator): this run takes it',
+    );
     return 'fidelity';
   }
   return 'in-memory';

@@ -325,7 +325,9 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
 /**
  * The functions' handlers over one wiring: what each src/functions/<name>.ts builds from its production wiring.
  */
-function buildHandlers(ports: Omit<AppWiring, 'reconciler'> & { reconciler: Pick<Reconciler, 'reconcile' | 'sweep'> }) {
+function buildHandlers(
+  ports: Omit<AppWiring, 'reconciler'> & { reconciler: Pick<Reconciler, 'reconcile' | 'sweep'> },
+) {
   return {
     ingestPresence: buildIngestPresenceHandler(ports),
     ingestDeviceMessage: buildIngestDeviceMessageHandler(ports),
