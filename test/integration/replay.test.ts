@@ -25,14 +25,14 @@ const outcome = ({ mode: _mode, writes: _writes, ...rest }: ReplayResult) => res
 
 /**
  * A small fleet of every profile in one trace (each profile's devices are named by its seed), with a storm profile
- * whose two outages open fleet incidents and recover.
+ * whose outage opens a fleet incident that recovers.
  */
 function everyProfile(): string[] {
   const profiles = Object.keys(FLEET_PROFILES) as FleetProfile[];
   const lines = profiles.flatMap((profile, index) =>
     profile === 'storms'
-      ? generateFleetTrace({ devices: 60, hours: 2, seed: 47, profile }).lines
-      : generateFleetTrace({ devices: 4, hours: 2, seed: 300 + index, profile }).lines,
+      ? generateFleetTrace({ devices: 40, hours: 1, seed: 54, profile }).lines
+      : generateFleetTrace({ devices: 3, hours: 1, seed: 300 + index, profile }).lines,
   );
   return lines.sort((a, b) => a.at - b.at).map((line) => JSON.stringify(line));
 }
