@@ -73,7 +73,7 @@ async function wholeCommand(
     const cli = fileURLToPath(new URL('../src/local/replay-cli.ts', import.meta.url));
     const started = performance.now();
     const output = await new Promise<string>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', cli, file], {
+      const child = spawn(process.execPath, ['--max-old-space-size=1536', '--import', 'tsx', cli, file], {
         stdio: ['ignore', 'pipe', 'ignore'],
       });
       let text = '';

@@ -58,12 +58,15 @@ export function parseTrace(lines: readonly string[]): { valid: TraceLine[]; bad:
     .map((line) => {
       try {
         const result = traceLineSchema.safeParse(JSON.parse(line));
-        return result.success ? result.data : undefined;
+        if (!result.success) return undefined;
+        // The payload as the bytes the rule receives: kept as text, a storm's parsed payloads would not fit.
+        const { payload, ...rest } = result.data;
+        return { ...rest, payload: typeof payload === 'string' ? payload : JSON.stringify(payload ?? null) };
       } catch {
         return undefined;
       }
     });
-  const valid = parsed.filter((line): line is TraceLine => line !== undefined);
+  const valid = parsed.filter((line) => line !== undefined) as TraceLine[];
   return { valid, bad: parsed.length - valid.length, total: parsed.length };
 }
 
