@@ -1,5 +1,7 @@
-import { createReconcilerWiring } from '../src/composition/reconciler.js';
+import { DynamoDbUptimeDays } from '../src/adapters/dynamodb/uptime-days.js';
+import { SnsAlertPublisher } from '../src/adapters/sns-alert-publisher.js';
 import { ConcurrentUpdateError } from '../src/domain/errors.js';
+import { Reconciler } from '../src/domain/reconciler.js';
 import type { ReceivedAlert } from '../src/local/runtime.js';
 import { forEachWithLimit } from '../src/shared/concurrency.js';
 import { connected, pendingOutageCommit } from './fleet.js';
@@ -51,12 +53,17 @@ async function runGroup(
   const { runtime, timers, meter } = stack;
   const { ports } = runtime;
   // A group goes offline at once, which is a fleet outage too: its placement is the fleet-alerts entry's cost, so
-  // this entry's reconciler publishes device alerts without placing them.
-  const { reconciler } = createReconcilerWiring(ports.config, {
-    ...ports.clients,
-    clock: ports.clock,
+  // this entry's reconciler (the deployed one but for its fleet tracker) publishes device alerts without placing them.
+  const { config, clients } = ports;
+  const reconciler = new Reconciler({
+    store: ports.devices,
+    history: ports.ledger,
+    publisher: new SnsAlertPublisher(clients.sns, config.ALERT_TOPIC_ARN),
     scheduler: { scheduleCheck: (deviceId, recheckAt) => runtime.scheduleCheck(deviceId, recheckAt) },
-    placeFleetIncidents: false,
+    outboxes: ports.devices,
+    uptimeDays: new DynamoDbUptimeDays(clients.dynamo, config.UPTIME_TABLE, config.UPTIME_TTL_DAYS),
+    clock: ports.clock,
+    settings: ports.settings,
   });
   const W = ports.settings.settleWindowMs;
   await timers.runUntilIdle();

@@ -16,6 +16,7 @@ import { benchFleetAlerts } from './fleet-alerts.js';
 import { benchIngest } from './ingest.js';
 import { benchReconcile } from './reconcile.js';
 import { benchReplay } from './replay.js';
+import { benchReplayStorm } from './replay-storm.js';
 import { type BenchStack, startBenchStack } from './stack.js';
 import { benchStatusApi } from './status-api.js';
 import { type BenchOutcome, type BenchResult, fmt, progress, renderTable, timed } from './support.js';
@@ -40,6 +41,7 @@ const SIZES = quick
       uptime: { days: 3, takeoversPerDay: 200 },
       coldStart: { runs: 3 },
       replay: { devices: 18, hours: 24 },
+      replayStorm: { devices: 20_000 },
       endToEnd: { devices: 8, hours: 6 },
       accuracy: { devices: 6, hours: 2, profiles: ['mixed', 'fights', 'persistent'] as FleetProfile[] },
     }
@@ -53,6 +55,7 @@ const SIZES = quick
       coldStart: { runs: 9 },
       // A generated day of 10,195 lines (issue 9's budget is set on a 10,000-line day).
       replay: { devices: 41, hours: 24 },
+      replayStorm: { devices: 100_000 },
       endToEnd: { devices: 20, hours: 12 },
       accuracy: { devices: 12, hours: 4 },
     };
@@ -142,6 +145,7 @@ async function main(): Promise<number> {
   );
   measured.push(await measure('cold-start', () => benchColdStart(SIZES.coldStart)));
   measured.push(await measure('replay', () => benchReplay(SIZES.replay)));
+  measured.push(await measure('replay-storm-100k', () => benchReplayStorm(SIZES.replayStorm.devices)));
   measured.push(await measure('accuracy', () => benchAccuracy(SIZES.accuracy)));
 
   const totalSeconds = (performance.now() - started) / 1000;
@@ -168,6 +172,7 @@ async function main(): Promise<number> {
     'end-to-end',
     'cold-start',
     'replay',
+    'replay-storm-100k',
     'accuracy',
   ];
   const document = [...kept, ...fresh].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));

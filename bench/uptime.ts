@@ -1,7 +1,7 @@
 import { createReconcilerWiring } from '../src/composition/reconciler.js';
 import type { DeviceEvent } from '../src/domain/device-events.js';
+import { connectedEvent, disconnectedEvent } from '../src/local/in-memory-ports.js';
 import { lambdaContext } from '../src/local/lambda-context.js';
-import { connectedEvent, disconnectedEvent } from '../test/fixtures/in-memory-ports.js';
 import { apiEvent } from '../test/fixtures/virtual-runtime.js';
 import { BENCH_T0, type BenchStack } from './stack.js';
 import { type BenchOutcome, fmt, round } from './support.js';

@@ -44,8 +44,6 @@ export interface AppWiringOverrides {
   clock?: Clock;
   scheduler?: CheckScheduler;
   clients?: AwsClients;
-  /** See ReconcilerClients.placeFleetIncidents. */
-  placeFleetIncidents?: boolean;
 }
 
 /** The composition root: the per-function wirings over one set of clients. */
@@ -58,7 +56,6 @@ export function createAppWiring(config: Config, overrides: AppWiringOverrides = 
     ...clients,
     clock,
     ...(overrides.scheduler ? { scheduler: overrides.scheduler } : {}),
-    ...(overrides.placeFleetIncidents === false ? { placeFleetIncidents: false } : {}),
   });
   return {
     config,

@@ -17,7 +17,7 @@ const rateSchema = z.coerce.number().check(z.gte(0), z.lte(1));
 const specSchema = z.partial(z.strictObject({ dynamodb: rateSchema, sns: rateSchema, crash: rateSchema }));
 
 /** Parses "dynamodb=0.05,sns=0.2,crash=0.05"; a malformed spec is a configuration error at cold start. */
-export function parseFaultSpec(spec: string | undefined): FaultRates {
+function parseFaultSpec(spec: string | undefined): FaultRates {
   if (!spec?.trim()) return NO_FAULTS;
   const entries = spec.split(',').map((part) => part.split('=').map((s) => s.trim()));
   if (entries.some((entry) => entry.length !== 2))

@@ -15,8 +15,18 @@ import { createSnsClient } from '../adapters/sns-client.js';
 import { SqsCheckScheduler } from '../adapters/sqs-check-scheduler.js';
 import { createSqsClient } from '../adapters/sqs-client.js';
 import { type Config, fleetRuleFrom, productionConfig, settingsFrom } from '../config.js';
-import { FleetTracker } from '../domain/fleet-tracker.js';
-import type { CheckScheduler, Clock } from '../domain/ports.js';
+import type { FleetRule } from '../domain/fleet-incidents.js';
+import { type FleetIncidentStore, FleetTracker } from '../domain/fleet-tracker.js';
+import type {
+  AlertHistory,
+  AlertPublisher,
+  AnyAlert,
+  CheckScheduler,
+  Clock,
+  DeviceStore,
+  OutboxFinder,
+  UptimeDayStore,
+} from '../domain/ports.js';
 import { PUBLISH_LEASE_MS, Reconciler } from '../domain/reconciler.js';
 import type { PresenceSettings } from '../domain/settings.js';
 import { createDeviceStore } from './device-store.js';
@@ -39,27 +49,30 @@ export interface ReconcilerClients {
   sqs?: SQSClient;
   scheduler?: CheckScheduler;
   clock?: Clock;
-  /**
-   * false: device alerts are published without being placed in fleet incidents (the replay, whose groups of devices
-   * each see part of the fleet, places them all in one pass afterwards). Deployed, always placed.
-   */
-  placeFleetIncidents?: boolean;
 }
 
-export function createReconcilerWiring(config: Config, clients: ReconcilerClients): ReconcilerWiring {
-  const clock = clients.clock ?? systemClock;
-  const settings = settingsFrom(config);
-  const devices = createDeviceStore(config, clients.dynamo);
-  const ledger = new DynamoDbAlertLedger(clients.dynamo, config.ALERTS_TABLE, config.ALERT_TTL_DAYS);
-  const scheduler =
-    clients.scheduler ?? new SqsCheckScheduler(clients.sqs ?? createSqsClient(), config.CHECK_QUEUE_URL);
-  const publisher = new SnsAlertPublisher(clients.sns, config.ALERT_TOPIC_ARN);
+/** What the reconciler decides over: the domain's ports, whatever implements them (DynamoDB, SNS, SQS, or memory). */
+export interface ReconcilerPorts {
+  devices: DeviceStore & OutboxFinder;
+  ledger: AlertHistory<AnyAlert>;
+  publisher: AlertPublisher<AnyAlert>;
+  incidents: FleetIncidentStore;
+  scheduler: CheckScheduler;
+  uptimeDays: UptimeDayStore;
+  clock: Clock;
+  settings: PresenceSettings;
+  rule: FleetRule;
+}
+
+/** The reconciler and its fleet tracker over `ports`, with the functions' logging and metrics. */
+export function buildReconciler(ports: ReconcilerPorts): Reconciler {
+  const { clock } = ports;
   const fleet = new FleetTracker({
-    store: new DynamoDbFleetIncidents(clients.dynamo, config.ALERTS_TABLE),
-    history: ledger,
-    publisher,
+    store: ports.incidents,
+    history: ports.ledger,
+    publisher: ports.publisher,
     clock,
-    rule: fleetRuleFrom(config),
+    rule: ports.rule,
     leaseMs: PUBLISH_LEASE_MS,
     onPublishFailure: (alert, error) =>
       logger.warn('fleet alert publish failed; the sweep will retry it', {
@@ -68,16 +81,16 @@ export function createReconcilerWiring(config: Config, clients: ReconcilerClient
         error: error instanceof Error ? error.name : String(error),
       }),
   });
-  const reconciler = new Reconciler({
-    store: devices,
-    history: ledger,
-    publisher,
-    ...(clients.placeFleetIncidents === false ? {} : { fleet }),
-    scheduler,
-    outboxes: devices,
-    uptimeDays: new DynamoDbUptimeDays(clients.dynamo, config.UPTIME_TABLE, config.UPTIME_TTL_DAYS),
+  return new Reconciler({
+    store: ports.devices,
+    history: ports.ledger,
+    publisher: ports.publisher,
+    fleet,
+    scheduler: ports.scheduler,
+    outboxes: ports.devices,
+    uptimeDays: ports.uptimeDays,
     clock,
-    settings,
+    settings: ports.settings,
     onPublishFailure: (alert, error) =>
       logger.warn('alert publish failed; the sweep will retry it', {
         deviceId: alert.deviceId,
@@ -89,6 +102,26 @@ export function createReconcilerWiring(config: Config, clients: ReconcilerClient
       logger.info('will with no presence end to explain it', { deviceId, willReceivedAt: will.receivedAt });
       metrics.addMetric('UnexplainedWills', MetricUnit.Count, 1);
     },
+  });
+}
+
+export function createReconcilerWiring(config: Config, clients: ReconcilerClients): ReconcilerWiring {
+  const clock = clients.clock ?? systemClock;
+  const settings = settingsFrom(config);
+  const devices = createDeviceStore(config, clients.dynamo);
+  const ledger = new DynamoDbAlertLedger(clients.dynamo, config.ALERTS_TABLE, config.ALERT_TTL_DAYS);
+  const scheduler =
+    clients.scheduler ?? new SqsCheckScheduler(clients.sqs ?? createSqsClient(), config.CHECK_QUEUE_URL);
+  const reconciler = buildReconciler({
+    devices,
+    ledger,
+    publisher: new SnsAlertPublisher(clients.sns, config.ALERT_TOPIC_ARN),
+    incidents: new DynamoDbFleetIncidents(clients.dynamo, config.ALERTS_TABLE),
+    scheduler,
+    uptimeDays: new DynamoDbUptimeDays(clients.dynamo, config.UPTIME_TABLE, config.UPTIME_TTL_DAYS),
+    clock,
+    settings,
+    rule: fleetRuleFrom(config),
   });
   return {
     config,

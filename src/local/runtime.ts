@@ -16,17 +16,17 @@ import {
   SendMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { SQSEvent } from 'aws-lambda';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent, SQSEvent } from 'aws-lambda';
 import type { AwsClientOptions } from '../adapters/aws-client-options.js';
 import { type AwsClients, createAwsClients } from '../adapters/aws-clients.js';
-import { DOCUMENT_TRANSLATION } from '../adapters/dynamodb-client.js';
 import { type FaultInjector, faultsFromEnvironment, installFaults } from '../adapters/faults.js';
 import { applyTopicRules, type MqttMessage, type RuleTarget } from '../adapters/iot-rules.js';
 import { SqsCheckScheduler } from '../adapters/sqs-check-scheduler.js';
 import { createRedriveWiring } from '../composition/redrive.js';
 import { type AppWiring, createAppWiring } from '../composition-root.js';
-import { parseConfig, parseRedriveConfig } from '../config.js';
+import { type Config, parseConfig, parseRedriveConfig } from '../config.js';
 import type { AnyAlert, CheckScheduler } from '../domain/ports.js';
+import type { Reconciler } from '../domain/reconciler.js';
 import { buildCountFleetHandler } from '../handlers/count-fleet.js';
 import { buildDeviceUptimeHandler } from '../handlers/device-uptime.js';
 import { buildFleetHandler } from '../handlers/fleet.js';
@@ -52,6 +52,7 @@ import { TumblingWindowMapping } from './lambda/tumbling-window-mapping.js';
 import { VirtualCheckQueue } from './lambda/virtual-check-queue.js';
 import { lambdaContext } from './lambda-context.js';
 import { CHECK_VISIBILITY_TIMEOUT_SECONDS, LOCAL_CREDENTIALS, type LocalAws } from './services/local-aws.js';
+import { type OpenStreamSource, StreamPump } from './stream-pump.js';
 import type { Timers } from './timers.js';
 
 type Environment = Record<string, string | undefined>;
@@ -60,7 +61,7 @@ type Environment = Record<string, string | undefined>;
 const FLEET_COUNT_WINDOW_MS = 30_000;
 
 /** Every alert waiting in an inbox subscribed to the topic, as received, taken off the queue. */
-export async function receiveAlerts(sqs: SQSClient, queueUrl: string): Promise<ReceivedAlert[]> {
+async function receiveAlerts(sqs: SQSClient, queueUrl: string): Promise<ReceivedAlert[]> {
   const alerts: ReceivedAlert[] = [];
   for (;;) {
     const { Messages = [] } = await sqs.send(
@@ -91,7 +92,7 @@ export interface ReceivedAlert {
   [field: string]: unknown;
 }
 
-interface RuntimeCounters extends InvocationCounters {
+export interface RuntimeCounters extends InvocationCounters {
   delivered: number;
   rejected: number;
   unrouted: number;
@@ -115,13 +116,13 @@ export interface LocalRuntimeOptions {
   onError?: (error: unknown) => void;
   /** Faults to inject in this run (else IOT_PRESENCE_FAULTS decides, in `aws.env` or else in the process's). */
   faults?: FaultInjector;
-  /** false: device alerts are not placed in fleet incidents (the replay places them afterwards, fleet-wide). */
-  placeFleetIncidents?: boolean;
   /**
    * The fleet counts' tumbling window (serverless.yml: 30 s, the default); 0: the devices stream is not read and
-   * GET /fleet counts nothing (the replay, which never reads them).
+   * GET /fleet counts nothing.
    */
   fleetCountWindowMs?: number;
+  /** See ConnectOptions.inOrder (the replay). */
+  inOrder?: boolean;
 }
 
 /** Everything that runs the deployed functions on one machine: rules, stream mapping, delay queue, schedule. */
@@ -214,9 +215,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     options.faults ?? ('IOT_PRESENCE_FAULTS' in aws.env ? faultsFromEnvironment(env) : undefined);
   if (faults) installFaults(faults);
   // Backoff in real milliseconds would stretch a virtual-time replay: retry quickly, as many times.
-  const clients = deploymentClients(aws, env, { retryBackoffMs: 5 });
-  const prepareStreamsClient = (client: DynamoDBStreamsClient) =>
-    aws.inProcessDynamoDb?.attachStreamsClient(client);
+  const clients = deploymentClients(env, { retryBackoffMs: 5 });
   // The deployed scheduler: a delayed message on the check queue. Its client names the emulator as its endpoint: the
   // emulator's queue URLs carry a host name (sqs.<region>.localhost) that only an explicit endpoint overrides.
   const scheduler: CheckScheduler =
@@ -225,56 +224,33 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     clock: { now: () => timers.now() },
     clients,
     scheduler,
-    ...(options.placeFleetIncidents === false ? { placeFleetIncidents: false } : {}),
   });
-  const fn = buildHandlers(ports);
+  const fn = buildHandlers(options.inOrder ? { ...ports, reconciler: oneAtATime(ports.reconciler) } : ports);
   settleCheckHandler = fn.settleCheck;
 
-  const stream = new StreamMapping({
-    dynamoEndpoint: aws.dynamoEndpoint,
-    prepareStreamsClient,
-    streamArn: aws.eventsStreamArn,
-    functionName: 'reconcileEvents',
-    handler: fn.reconcileEvents,
+  const connected = connectFunctions(fn, {
+    config,
+    timers,
     counters,
     deadLetters,
-    onFailureDestination: sendTo(aws.env.RECONCILE_DLQ_URL as string),
-    now: () => timers.now(),
-  });
-  await stream.start();
-
-  const fleetCountWindowMs = options.fleetCountWindowMs ?? FLEET_COUNT_WINDOW_MS;
-  const fleetCounts =
-    fleetCountWindowMs > 0
-      ? new TumblingWindowMapping({
-          dynamoEndpoint: aws.dynamoEndpoint,
-          prepareStreamsClient,
-          streamArn: aws.devicesStreamArn,
-          functionName: 'countFleet',
-          handler: fn.countFleet,
-          windowMs: fleetCountWindowMs,
-          timers,
-          counters,
-          deadLetters,
-        })
-      : undefined;
-  await fleetCounts?.start();
-
-  const ingest = new AsyncInvocation<RuleTarget>(
-    { ingestPresence: fn.ingestPresence, ingestDeviceMessage: fn.ingestDeviceMessage },
-    {
-      timers,
-      counters,
-      deadLetters,
-      retryDelaysMs: options.asyncRetryDelaysMs ?? [60_000, 120_000],
-      onFailureDestination: sendTo(aws.env.INGEST_DLQ_URL as string),
-      onResult: (_target, result) => {
-        if ((result as { outcome?: string } | undefined)?.outcome === 'rejected') counters.rejected += 1;
-      },
-      afterRetry: () => stream.drain(),
-      ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}),
+    events: {
+      openSource: (deliver) => new StreamPump(aws.dynamoEndpoint, aws.eventsStreamArn, deliver),
+      streamArn: aws.eventsStreamArn,
+      onFailure: sendTo(aws.env.RECONCILE_DLQ_URL as string),
     },
-  );
+    devices: {
+      openSource: (deliver) => new StreamPump(aws.dynamoEndpoint, aws.devicesStreamArn, deliver),
+      streamArn: aws.devicesStreamArn,
+      windowMs: options.fleetCountWindowMs ?? FLEET_COUNT_WINDOW_MS,
+    },
+    onIngestFailure: sendTo(aws.env.INGEST_DLQ_URL as string),
+    ...(options.asyncRetryDelaysMs ? { asyncRetryDelaysMs: options.asyncRetryDelaysMs } : {}),
+    ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}),
+    sweepEveryMs: options.sweepEveryMs ?? 60_000,
+    inOrder: options.inOrder ?? false,
+  });
+  await connected.start();
+  const { stream, fleetCounts, ingest } = connected;
 
   const checks =
     options.checkQueue === 'emulator'
@@ -290,24 +266,11 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       : undefined;
   checks?.start();
 
-  scheduleEvery(timers, options.sweepEveryMs ?? 60_000, 'sweep', fn.sweep);
-
-  async function routeMessage(message: MqttMessage): Promise<void> {
-    counters.delivered += 1;
-    const invocations = applyTopicRules(message, {
-      willTopicFilter: config.WILL_TOPIC_FILTER,
-      birthTopicFilter: config.BIRTH_TOPIC_FILTER,
-    });
-    if (invocations.length === 0) counters.unrouted += 1;
-    for (const invocation of invocations) await ingest.invoke(invocation.target, invocation.event);
-  }
-
   const streams = new DynamoDBStreamsClient({
     endpoint: aws.dynamoEndpoint,
     region: 'us-east-1',
     credentials: LOCAL_CREDENTIALS,
   });
-  prepareStreamsClient(streams);
   const redriveHandler = buildRedriveHandler(
     createRedriveWiring(redriveConfig, {
       sqs,
@@ -333,14 +296,8 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     },
     counters,
     deadLetters,
-    async publish(message) {
-      await routeMessage(message);
-      await stream.drain();
-    },
-    async publishBatch(messages) {
-      await forEachWithLimit(messages, 16, routeMessage);
-      await stream.drain();
-    },
+    publish: connected.publish,
+    publishBatch: connected.publishBatch,
     async redrive() {
       const result = await redriveHandler({}, lambdaContext('redrive'));
       deadLetters.splice(0);
@@ -368,7 +325,9 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
 /**
  * The functions' handlers over one wiring: what each src/functions/<name>.ts builds from its production wiring.
  */
-function buildHandlers(ports: AppWiring) {
+function buildHandlers(
+  ports: Omit<AppWiring, 'reconciler'> & { reconciler: Pick<Reconciler, 'reconcile' | 'sweep'> },
+) {
   return {
     ingestPresence: buildIngestPresenceHandler(ports),
     ingestDeviceMessage: buildIngestDeviceMessageHandler(ports),
@@ -388,18 +347,12 @@ function buildHandlers(ports: AppWiring) {
   };
 }
 
-/**
- * The SDK clients of the functions of a deployment, configured from its environment (`env`): on a deployment whose
- * DynamoDB runs in this process, the DynamoDB client is attached to it.
- */
-export function deploymentClients(
-  aws: Pick<LocalAws, 'inProcessDynamoDb'>,
+/** The SDK clients of the functions of a deployment, configured from its environment (`env`). */
+function deploymentClients(
   env: Environment,
   options: Pick<AwsClientOptions, 'retryBackoffMs'> = {},
 ): AwsClients {
-  const clients = createAwsClients({ ...sdkSettings(env), ...options });
-  aws.inProcessDynamoDb?.attachDocumentClient(clients.dynamo, DOCUMENT_TRANSLATION);
-  return clients;
+  return createAwsClients({ ...sdkSettings(env), ...options });
 }
 
 /**
@@ -418,6 +371,134 @@ function sdkSettings(env: Environment): AwsClientOptions {
       dynamodb: env.AWS_ENDPOINT_URL_DYNAMODB,
       sns: env.AWS_ENDPOINT_URL_SNS,
       sqs: env.AWS_ENDPOINT_URL_SQS,
+    },
+  };
+}
+
+/** The functions the event sources and the schedule invoke. */
+export interface ConnectedFunctions {
+  ingestPresence: LambdaHandler;
+  ingestDeviceMessage: LambdaHandler;
+  reconcileEvents: LambdaHandler<DynamoDBStreamEvent, DynamoDBBatchResponse | undefined>;
+  countFleet: LambdaHandler<unknown, { state: Record<string, unknown> } | undefined>;
+  sweep: LambdaHandler<Record<string, never>>;
+}
+
+export interface ConnectOptions {
+  config: Config;
+  timers: Timers;
+  counters: RuntimeCounters;
+  deadLetters: DeadLetter[];
+  /** The events table's stream, read by the reconcile function; its failed batches' ranges go to `onFailure`. */
+  events: { openSource: OpenStreamSource; streamArn: string; onFailure(record: unknown): Promise<void> };
+  /** The devices table's stream, read by the counting function in tumbling windows (windowMs 0: not read). */
+  devices: { openSource: OpenStreamSource; streamArn: string; windowMs: number };
+  /** The ingest functions' on-failure destination. */
+  onIngestFailure(record: unknown): Promise<void>;
+  asyncRetryDelaysMs?: number[];
+  onDeadLetter?: (target: string, event: unknown, error: unknown) => void;
+  sweepEveryMs: number;
+  /**
+   * The messages of a batch ingested one after the other (else 16 at once): the stream then holds them in the
+   * trace's order whatever the stores' latency, so that a replay decides the same on any store.
+   */
+  inOrder: boolean;
+}
+
+/**
+ * Connects the functions as AWS does: the topic rules invoke the ingest functions asynchronously, the events
+ * stream feeds the reconcile function, the devices stream the counting function in tumbling windows, and a
+ * schedule runs the sweep. Used by the runtime on the emulators and by the replay's runtime on in-memory stores.
+ */
+export function connectFunctions(fn: ConnectedFunctions, options: ConnectOptions) {
+  const { config, timers, counters, deadLetters } = options;
+  const stream = new StreamMapping({
+    openSource: options.events.openSource,
+    streamArn: options.events.streamArn,
+    functionName: 'reconcileEvents',
+    handler: fn.reconcileEvents,
+    counters,
+    deadLetters,
+    onFailureDestination: options.events.onFailure,
+    now: () => timers.now(),
+  });
+  const fleetCounts =
+    options.devices.windowMs > 0
+      ? new TumblingWindowMapping({
+          openSource: options.devices.openSource,
+          streamArn: options.devices.streamArn,
+          functionName: 'countFleet',
+          handler: fn.countFleet,
+          windowMs: options.devices.windowMs,
+          timers,
+          counters,
+          deadLetters,
+        })
+      : undefined;
+  const ingest = new AsyncInvocation<RuleTarget>(
+    { ingestPresence: fn.ingestPresence, ingestDeviceMessage: fn.ingestDeviceMessage },
+    {
+      timers,
+      counters,
+      deadLetters,
+      retryDelaysMs: options.asyncRetryDelaysMs ?? [60_000, 120_000],
+      onFailureDestination: options.onIngestFailure,
+      onResult: (_target, result) => {
+        if ((result as { outcome?: string } | undefined)?.outcome === 'rejected') counters.rejected += 1;
+      },
+      afterRetry: () => stream.drain(),
+      ...(options.onDeadLetter ? { onDeadLetter: options.onDeadLetter } : {}),
+    },
+  );
+  const topics = { willTopicFilter: config.WILL_TOPIC_FILTER, birthTopicFilter: config.BIRTH_TOPIC_FILTER };
+  async function routeMessage(message: MqttMessage): Promise<void> {
+    counters.delivered += 1;
+    const invocations = applyTopicRules(message, topics);
+    if (invocations.length === 0) counters.unrouted += 1;
+    for (const invocation of invocations) await ingest.invoke(invocation.target, invocation.event);
+  }
+  return {
+    stream,
+    fleetCounts,
+    ingest,
+    async start(): Promise<void> {
+      await stream.start();
+      await fleetCounts?.start();
+      scheduleEvery(timers, options.sweepEveryMs, 'sweep', fn.sweep);
+    },
+    /** One MQTT message through the topic rules, the ingest function, and the stream into the reconciler. */
+    async publish(message: MqttMessage): Promise<void> {
+      await routeMessage(message);
+      await stream.drain();
+    },
+    /** Messages of one stream batching window: ingested, then the stream is read once. */
+    async publishBatch(messages: readonly MqttMessage[]): Promise<void> {
+      if (options.inOrder) for (const message of messages) await routeMessage(message);
+      else await forEachWithLimit(messages, 16, routeMessage);
+      await stream.drain();
+    },
+  };
+}
+
+/**
+ * The reconciler with one reconcile at a time, in the order they were asked for. The reconcile function reconciles
+ * up to 8 devices of a batch at once; the domain tolerates any interleaving, but which device opens a fleet incident
+ * depends on it, and a replay must decide the same on in-memory stores and on DynamoDB Local.
+ */
+export function oneAtATime<R extends Pick<Reconciler, 'reconcile' | 'sweep'>>(
+  reconciler: R,
+): Pick<Reconciler, 'reconcile' | 'sweep'> {
+  let last: Promise<unknown> = Promise.resolve();
+  return {
+    reconcile: (...args) => {
+      const run = last.then(() => reconciler.reconcile(...args));
+      last = run.catch(() => undefined);
+      return run;
+    },
+    sweep: (...args) => {
+      const run = last.then(() => reconciler.sweep(...args));
+      last = run.catch(() => undefined);
+      return run;
     },
   };
 }

@@ -7,11 +7,25 @@ import {
 } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 
+/** Gets one batch of a stream and the shard it was read from. */
+export type DeliverBatch = (event: DynamoDBStreamEvent, shardId: string) => Promise<void>;
+
+/** Where an event source mapping reads a stream's records from: DynamoDB Local's stream, or one kept in memory. */
+export interface StreamSource {
+  start(): Promise<void>;
+  /** Reads until caught up, handing the records on in batches; returns how many. */
+  drain(): Promise<number>;
+  close(): void;
+}
+
+/** How a mapping opens its source, with the function it hands the batches to. */
+export type OpenStreamSource = (deliver: DeliverBatch) => StreamSource;
+
 /**
  * Plays the part of Lambda's event source mapping for the event log's stream: reads new records from DynamoDB
  * Local's stream and hands them, in batches, to the reconcile handler.
  */
-export class StreamPump {
+export class StreamPump implements StreamSource {
   private readonly client: DynamoDBStreamsClient;
   private readonly openShards = new Set<string>();
   private readonly closedShards = new Set<string>();
@@ -22,18 +36,14 @@ export class StreamPump {
   constructor(
     endpoint: string,
     private readonly streamArn: string,
-    /** Gets one batch and the shard it was read from. */
-    private readonly deliver: (event: DynamoDBStreamEvent, shardId: string) => Promise<void>,
+    private readonly deliver: DeliverBatch,
     private readonly batchSize = 100,
-    /** Prepares the streams client (the in-process DynamoDB attaches it to itself). */
-    prepareClient: (client: DynamoDBStreamsClient) => void = () => undefined,
   ) {
     this.client = new DynamoDBStreamsClient({
       endpoint,
       region: 'us-east-1',
       credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     });
-    prepareClient(this.client);
   }
 
   /**

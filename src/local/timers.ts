@@ -12,11 +12,56 @@ interface Scheduled {
   background: boolean;
 }
 
+/** Tasks in order of due time, then of scheduling: a binary heap, so that a storm's many checks stay cheap. */
+class TaskHeap {
+  private readonly items: Scheduled[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): Scheduled | undefined {
+    return this.items[0];
+  }
+
+  push(item: Scheduled): void {
+    const items = this.items;
+    items.push(item);
+    for (let i = items.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (!before(items[i] as Scheduled, items[parent] as Scheduled)) break;
+      [items[i], items[parent]] = [items[parent] as Scheduled, items[i] as Scheduled];
+      i = parent;
+    }
+  }
+
+  pop(): Scheduled | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length === 0 || !last) return top;
+    items[0] = last;
+    for (let i = 0; ; ) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let first = i;
+      if (left < items.length && before(items[left] as Scheduled, items[first] as Scheduled)) first = left;
+      if (right < items.length && before(items[right] as Scheduled, items[first] as Scheduled)) first = right;
+      if (first === i) return top;
+      [items[i], items[first]] = [items[first] as Scheduled, items[i] as Scheduled];
+      i = first;
+    }
+  }
+}
+
+const before = (a: Scheduled, b: Scheduled) => a.at < b.at || (a.at === b.at && a.seq < b.seq);
+
 /** Virtual time: nothing runs until the owner advances the clock. */
 export class VirtualTimers implements Timers {
   private current: number;
   private seq = 0;
-  private queue: Scheduled[] = [];
+  private readonly dueTasks = new TaskHeap();
+  private readonly backgroundTasks = new TaskHeap();
 
   constructor(start: number) {
     this.current = start;
@@ -27,20 +72,18 @@ export class VirtualTimers implements Timers {
   }
 
   at(at: number, task: () => Promise<void>, options: { background?: boolean } = {}): void {
-    this.queue.push({
+    const background = options.background ?? false;
+    (background ? this.backgroundTasks : this.dueTasks).push({
       at: Math.max(at, this.current),
       seq: this.seq++,
       task,
-      background: options.background ?? false,
+      background,
     });
   }
 
   /** When the next task that is not background work is due. */
   nextForegroundDue(): number | undefined {
-    let next: number | undefined;
-    for (const item of this.queue)
-      if (!item.background && (next === undefined || item.at < next)) next = item.at;
-    return next;
+    return this.dueTasks.peek()?.at;
   }
 
   /** Advances until nothing but background work is pending. */
@@ -53,15 +96,12 @@ export class VirtualTimers implements Timers {
   /** Runs every task due up to `until`, in time order, with the clock set to each task's time. */
   async advanceTo(until: number): Promise<void> {
     for (;;) {
-      let index = -1;
-      for (let i = 0; i < this.queue.length; i += 1) {
-        const item = this.queue[i] as Scheduled;
-        const best = this.queue[index];
-        if (item.at <= until && (!best || item.at < best.at || (item.at === best.at && item.seq < best.seq)))
-          index = i;
-      }
-      if (index < 0) break;
-      const [item] = this.queue.splice(index, 1) as [Scheduled];
+      const fore = this.dueTasks.peek();
+      const back = this.backgroundTasks.peek();
+      const heap = fore && (!back || before(fore, back)) ? this.dueTasks : this.backgroundTasks;
+      const item = heap.peek();
+      if (!item || item.at > until) break;
+      heap.pop();
       this.current = Math.max(this.current, item.at);
       await item.task();
     }

@@ -13,9 +13,9 @@ import { FLEET_KEY, type FleetAlert } from '../../src/domain/fleet-incidents.js'
 import { FleetTracker } from '../../src/domain/fleet-tracker.js';
 import type { Alert } from '../../src/domain/ports.js';
 import { DEFAULT_FLEET_RULE } from '../../src/domain/settings.js';
+import { RecordingAlertPublisher } from '../../src/local/in-memory-ports.js';
 import { seededRandom } from '../../src/shared/seeded-random.js';
 import { faultyClient, LostResponseError } from '../fixtures/faulty-dynamodb.js';
-import { RecordingAlertPublisher } from '../fixtures/in-memory-ports.js';
 import { stormAlert } from '../fixtures/storm-alerts.js';
 import {
   apiEvent,

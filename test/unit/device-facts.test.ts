@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyEvent, emptyFacts, MAX_KEPT_PAYLOAD_BYTES } from '../../src/domain/device-facts.js';
-import { connectedEvent, connectFailedEvent, willEvent } from '../fixtures/in-memory-ports.js';
+import { connectedEvent, connectFailedEvent, willEvent } from '../../src/local/in-memory-ports.js';
 
 const T = 1_793_520_000_000;
 const DEVICE = 'thing-1';

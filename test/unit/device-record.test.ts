@@ -8,8 +8,8 @@ import {
 import { StoredRecordError } from '../../src/domain/errors.js';
 import { evaluateDevice } from '../../src/domain/evaluate.js';
 import { DEFAULT_SETTINGS } from '../../src/domain/settings.js';
+import { VirtualFleetHarness } from '../../src/local/in-memory-ports.js';
 import { fleetPlanArb, scenarioFromPlan } from '../fixtures/aws-model/index.js';
-import { VirtualFleetHarness } from '../fixtures/in-memory-ports.js';
 
 describe('the stored device record', () => {
   it('reads back exactly what was written, for every record a generated fleet produces', async () => {

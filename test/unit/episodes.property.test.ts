@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { VirtualFleetHarness } from '../../src/local/in-memory-ports.js';
 import {
   AWS_DELIVERY,
   type DevicePlan,
@@ -8,7 +9,6 @@ import {
   type SessionPlan,
   scenarioFromPlan,
 } from '../fixtures/aws-model/index.js';
-import { VirtualFleetHarness } from '../fixtures/in-memory-ports.js';
 
 /**
  * The episode rules at their boundaries, on histories delivered as AWS delivers them (late, duplicated,

@@ -6,7 +6,7 @@ import { versionsBehind } from '../../src/domain/episode-alerts.js';
 import { evaluateDevice } from '../../src/domain/evaluate.js';
 import { DEFAULT_SETTINGS as settings } from '../../src/domain/settings.js';
 import { lwtEnds, presenceEnds } from '../../src/domain/steps.js';
-import { birthEvent, connectedEvent, willEvent } from '../fixtures/in-memory-ports.js';
+import { birthEvent, connectedEvent, willEvent } from '../../src/local/in-memory-ports.js';
 
 const T = 1_793_520_000_000;
 const SECOND = 1_000;

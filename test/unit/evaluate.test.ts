@@ -4,7 +4,7 @@ import type { DeviceEvent, PresenceDisconnectReason } from '../../src/domain/dev
 import { applyEvents, type DeviceFacts, emptyFacts } from '../../src/domain/device-facts.js';
 import { type AlertCursor, type AlertDecision, evaluateDevice } from '../../src/domain/evaluate.js';
 import { DEFAULT_SETTINGS, type PresenceSettings } from '../../src/domain/settings.js';
-import { birthEvent, connectedEvent, disconnectedEvent, willEvent } from '../fixtures/in-memory-ports.js';
+import { birthEvent, connectedEvent, disconnectedEvent, willEvent } from '../../src/local/in-memory-ports.js';
 
 const settings: PresenceSettings = DEFAULT_SETTINGS;
 const W = settings.settleWindowMs;

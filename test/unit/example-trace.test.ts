@@ -1,11 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { generateFleetTrace, parseTraceLine, type TraceLine } from '../fixtures/aws-model/index.js';
-import { type DeliveryLine, VirtualFleetHarness } from '../fixtures/in-memory-ports.js';
+import { type DeliveryLine, VirtualFleetHarness } from '../../src/local/in-memory-ports.js';
+import { parseTraceLine, type TraceLine } from '../fixtures/aws-model/index.js';
 
-/** The shared examples live next to the repository: <repo>/../shared/examples. */
-const examplesDir = fileURLToPath(new URL('../../../shared/examples/', import.meta.url));
+/** The example shipped beside the project (../shared/examples), vendored so that a fresh clone tests it too. */
+const examplesDir = fileURLToPath(new URL('../fixtures/examples/', import.meta.url));
 const tracePath = `${examplesDir}small-fleet.trace.jsonl`;
 const expectedPath = `${examplesDir}small-fleet.expected.json`;
 
@@ -74,25 +74,12 @@ async function replayAndCompare(lines: readonly TraceLine[], expected: ExpectedF
 describe('small-fleet example trace', () => {
   it('replays to the expected device states and exactly the expected alerts', async () => {
     // Arrange
-    const available = existsSync(tracePath) && existsSync(expectedPath);
-    let lines: TraceLine[];
-    let expected: ExpectedFile;
-    if (available) {
-      lines = readFileSync(tracePath, 'utf8')
-        .split('\n')
-        .filter((line) => line.trim().length > 0)
-        .map((line) => JSON.parse(line) as TraceLine);
-      expected = JSON.parse(readFileSync(expectedPath, 'utf8')) as ExpectedFile;
-    } else {
-      // The shared example is not next to this checkout: replay a generated trace of the same size instead, with
-      // the expected outcome computed by the model's oracle, so the conversion path is still exercised.
-      const trace = generateFleetTrace({ devices: 12, hours: 2, seed: 5, profile: 'mixed' });
-      lines = trace.lines;
-      expected = {
-        devices: trace.expected.devices,
-        alerts: trace.expected.alerts.map(({ earliest, ...alert }) => ({ ...alert, publishedAt: earliest })),
-      };
-    }
+    const lines = readFileSync(tracePath, 'utf8')
+      .split('\n')
+      .filter((line) => line.trim().length > 0)
+      .map((line) => JSON.parse(line) as TraceLine);
+    const expected = JSON.parse(readFileSync(expectedPath, 'utf8')) as ExpectedFile;
+
     // Act
     const result = await replayAndCompare(lines, expected);
     // Assert

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { VirtualFleetHarness } from '../../src/local/in-memory-ports.js';
 import { seededRandom } from '../../src/shared/seeded-random.js';
 import {
   AWS_DELIVERY,
@@ -13,7 +14,6 @@ import {
   type Storm,
   scenarioFromPlan,
 } from '../fixtures/aws-model/index.js';
-import { VirtualFleetHarness } from '../fixtures/in-memory-ports.js';
 
 async function replay(scenario: Scenario, options: { failureProbability?: number; seed?: number } = {}) {
   // A uniform PRNG: fast-check's doubles lean towards their bounds, which made a 20% failure rate far higher (an

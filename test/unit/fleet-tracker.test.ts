@@ -12,8 +12,8 @@ import {
 import { type FleetIncidentStore, FleetTracker } from '../../src/domain/fleet-tracker.js';
 import type { Alert } from '../../src/domain/ports.js';
 import { DEFAULT_FLEET_RULE } from '../../src/domain/settings.js';
-import { InMemoryFleetIncidentStore } from '../fixtures/in-memory-fleet.js';
-import { InMemoryAlertHistory, RecordingAlertPublisher } from '../fixtures/in-memory-ports.js';
+import { InMemoryFleetIncidentStore } from '../../src/local/in-memory-fleet.js';
+import { InMemoryAlertHistory, RecordingAlertPublisher } from '../../src/local/in-memory-ports.js';
 
 const T0 = 1_793_520_000_000;
 const rule = { minDevices: 3, windowMs: 120_000, recoveredShare: 0.9 };

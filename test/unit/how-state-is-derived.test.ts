@@ -7,7 +7,7 @@ import { applyEvents, type DeviceFacts, emptyFacts } from '../../src/domain/devi
 import { evaluateDevice, startingCursor } from '../../src/domain/evaluate.js';
 import { DEFAULT_SETTINGS as settings } from '../../src/domain/settings.js';
 import { evidenceOf, type Step, stepsOf } from '../../src/domain/steps.js';
-import { connectedEvent, disconnectedEvent } from '../fixtures/in-memory-ports.js';
+import { connectedEvent, disconnectedEvent } from '../../src/local/in-memory-ports.js';
 
 /**
  * The worked example of docs/how-state-is-derived.md, generated here from the domain's own functions: the page

@@ -2,6 +2,14 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { PresenceSettings } from '../../src/domain/settings.js';
 import {
+  connectedEvent,
+  type DeliveryLine,
+  disconnectedEvent,
+  type HarnessOptions,
+  VirtualFleetHarness,
+  willEvent,
+} from '../../src/local/in-memory-ports.js';
+import {
   describeHistory,
   FLEET_PROFILES,
   type FleetProfile,
@@ -15,14 +23,6 @@ import {
   scenarioFromPlan,
   seededRandom,
 } from '../fixtures/aws-model/index.js';
-import {
-  connectedEvent,
-  type DeliveryLine,
-  disconnectedEvent,
-  type HarnessOptions,
-  VirtualFleetHarness,
-  willEvent,
-} from '../fixtures/in-memory-ports.js';
 
 const ALERT_SLACK_MS = 10_000;
 

@@ -15,7 +15,7 @@ import {
   VirtualClock,
   VirtualFleetHarness,
   willEvent,
-} from '../fixtures/in-memory-ports.js';
+} from '../../src/local/in-memory-ports.js';
 
 const T = 1_793_520_000_000;
 const DEVICE = 'thing-1';
@@ -97,7 +97,7 @@ describe('Reconciler: writers that meet', () => {
     expect(outcome).toMatchObject({ published: 1, written: true });
     expect(publisher.published.map(({ alert }) => alert.type)).toEqual(['offline']);
     expect(store.inner.peek(DEVICE)?.outbox).toEqual([]);
-    expect(store.inner.peek(DEVICE)?.view).toMatchObject({ status: 'disconnected' });
+    expect(store.inner.peek(DEVICE)?.summary).toMatchObject({ status: 'disconnected' });
   });
 
   it('leaves the outbox alone when a fresh read shows another publisher already cleared it', async () => {

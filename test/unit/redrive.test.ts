@@ -10,8 +10,8 @@ import type {
 } from '../../src/domain/dead-letters.js';
 import type { DeviceEvent } from '../../src/domain/device-events.js';
 import { buildRedriveHandler } from '../../src/handlers/redrive.js';
+import { connectedEvent, connectFailedEvent, willEvent } from '../../src/local/in-memory-ports.js';
 import { lambdaContext } from '../../src/local/lambda-context.js';
-import { connectedEvent, connectFailedEvent, willEvent } from '../fixtures/in-memory-ports.js';
 
 const NOW = 1_793_520_000_000;
 const config = parseRedriveConfig({

@@ -71,7 +71,10 @@ describe("the README's settings table", () => {
       .split('\n')
       .filter((line) => /^\| `[a-zA-Z]+` \| `[A-Z_]+` \|/.test(line))
       .map((line) => line.split(' | ').map((cell) => cell.replace(/^\| /, '').trim()))
-      .map(([param, variable, defaultValue, range]) => [variable, [param, defaultValue, range]]),
+      .map(([param, variable, defaultValue, range]): [string, unknown[]] => [
+        `${variable}`,
+        [param, defaultValue, range],
+      ]),
   );
   const documented = (definition: (typeof definitions)[number][1]): string[] => {
     const code = (text: string) => `\`${text}\``;

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { type HarnessOptions, VirtualFleetHarness } from '../../src/local/in-memory-ports.js';
 import {
   describeHistory,
   expectedUptime,
@@ -9,7 +10,6 @@ import {
   type Scenario,
   scenarioFromPlan,
 } from '../fixtures/aws-model/index.js';
-import { type HarnessOptions, VirtualFleetHarness } from '../fixtures/in-memory-ports.js';
 
 async function replay(scenario: Scenario, options: HarnessOptions = {}): Promise<VirtualFleetHarness> {
   const harness = new VirtualFleetHarness(options);

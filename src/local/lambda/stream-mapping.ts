@@ -1,16 +1,14 @@
-import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { lambdaContext } from '../lambda-context.js';
-import { StreamPump } from '../stream-pump.js';
+import type { OpenStreamSource, StreamSource } from '../stream-pump.js';
 import type { DeadLetter, InvocationCounters, LambdaHandler } from './function.js';
 
 /** serverless.yml gives the stream mapping `maximumRetryAttempts: 10`; the local mapping gives a batch 10 attempts in all. */
 const MAX_ATTEMPTS = 10;
 
 export interface StreamMappingOptions {
-  dynamoEndpoint: string;
-  /** Prepares the mapping's streams client before it reads (the in-process DynamoDB attaches it to itself). */
-  prepareStreamsClient?: (client: DynamoDBStreamsClient) => void;
+  /** Where the stream's records are read from (a StreamPump on DynamoDB Local, or a stream in memory). */
+  openSource: OpenStreamSource;
   streamArn: string;
   functionName: string;
   handler: LambdaHandler<DynamoDBStreamEvent, DynamoDBBatchResponse | undefined>;
@@ -28,18 +26,12 @@ export interface StreamMappingOptions {
  * the on-failure destination. Reading is on demand (`drain`): the runtime drains after each batching window.
  */
 export class StreamMapping {
-  private readonly pump: StreamPump;
+  private readonly pump: StreamSource;
   private draining: Promise<void> | undefined;
   private drainAgain = false;
 
   constructor(private readonly options: StreamMappingOptions) {
-    this.pump = new StreamPump(
-      options.dynamoEndpoint,
-      options.streamArn,
-      (event, shardId) => this.deliver(event, shardId),
-      undefined,
-      options.prepareStreamsClient,
-    );
+    this.pump = options.openSource((event, shardId) => this.deliver(event, shardId));
   }
 
   start(): Promise<void> {

@@ -1,7 +1,6 @@
-import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { lambdaContext } from '../lambda-context.js';
-import { StreamPump } from '../stream-pump.js';
+import type { OpenStreamSource, StreamSource } from '../stream-pump.js';
 import type { Timers } from '../timers.js';
 import type { DeadLetter, InvocationCounters, LambdaHandler } from './function.js';
 
@@ -11,9 +10,8 @@ const MAX_ATTEMPTS = 10;
 type WindowState = Record<string, unknown>;
 
 export interface TumblingWindowMappingOptions {
-  dynamoEndpoint: string;
-  /** Prepares the mapping's streams client before it reads (the in-process DynamoDB attaches it to itself). */
-  prepareStreamsClient?: (client: DynamoDBStreamsClient) => void;
+  /** Where the stream's records are read from (a StreamPump on DynamoDB Local, or a stream in memory). */
+  openSource: OpenStreamSource;
   streamArn: string;
   functionName: string;
   handler: LambdaHandler<unknown, { state: WindowState } | undefined>;
@@ -31,20 +29,14 @@ export interface TumblingWindowMappingOptions {
  * Windows end on the runtime's clock, as background work.
  */
 export class TumblingWindowMapping {
-  private readonly pump: StreamPump;
+  private readonly pump: StreamSource;
   private readonly states = new Map<string, WindowState>();
   private window = { start: 0, end: 0 };
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
 
   constructor(private readonly options: TumblingWindowMappingOptions) {
-    this.pump = new StreamPump(
-      options.dynamoEndpoint,
-      options.streamArn,
-      (event, shardId) => this.invoke(shardId, event.Records, false),
-      undefined,
-      options.prepareStreamsClient,
-    );
+    this.pump = options.openSource((event, shardId) => this.invoke(shardId, event.Records, false));
   }
 
   async start(): Promise<void> {

@@ -10,7 +10,6 @@ import {
 import type { FauxqsServer } from 'fauxqs';
 import tables from '../../../infra/tables.json' with { type: 'json' };
 import { type RunningDynamoDbLocal, startDynamoDbLocal } from './dynamodb-local.js';
-import { InProcessDynamoDb } from './in-process-dynamodb/index.js';
 import { startSnsSqsEmulator } from './sns-sqs-emulator.js';
 
 const REGION = 'us-east-1';
@@ -34,19 +33,10 @@ export interface LocalAws {
   /** The devices table's stream (NEW_AND_OLD_IMAGES), which the fleet counts are added up from. */
   devicesStreamArn: string;
   pids: number[];
-  /**
-   * DynamoDB served in this process instead of DynamoDB Local (`dynamodb: 'in-process'`): every DynamoDB client
-   * built for this deployment must be attached to it (runtime.ts does), since `dynamoEndpoint` leads nowhere.
-   */
-  inProcessDynamoDb?: InProcessDynamoDb;
   /** Where DynamoDB Local keeps its data (undefined: in memory). */
   dataDir?: string;
   /** Whether the tables were already there, with the data of an earlier run. */
   keptData: boolean;
-  /** Another deployment (tables, topic, queues) named after `prefix`, in the same services; its stop() does nothing. */
-  provision(prefix: string): Promise<LocalAws>;
-  /** What another thread needs to run this deployment (see inProcessDeploymentFrom). */
-  transferable(): TransferableDeployment;
   stop(): Promise<void>;
 }
 
@@ -93,47 +83,13 @@ export interface LocalAwsOptions {
   extraEnv?: Record<string, string>;
   /** Keep DynamoDB Local's data in this folder (default: in memory). */
   dataDir?: string;
-  /**
-   * `local` (default): DynamoDB Local, the jar, over HTTP. `in-process`: the in-process DynamoDB the replay runs on
-   * (in-process-dynamodb/), tables from the same definitions, no JVM and no HTTP.
-   */
-  dynamodb?: 'local' | 'in-process';
 }
 
-/** A deployment as a worker thread receives it: the environment and addresses, no services. */
-export type TransferableDeployment = Omit<
-  LocalAws,
-  'inProcessDynamoDb' | 'provision' | 'stop' | 'transferable'
-> & {
-  tableNames: Record<TableName, string>;
-};
-
-/**
- * A deployment whose DynamoDB runs in the process of `deployment` rebuilt in this thread, on a DynamoDB of its own
- * with the same (empty) tables: the replay runs groups of devices in worker threads, each with its own tables, and
- * the SNS/SQS emulator of the main thread, reached over HTTP.
- */
-export async function inProcessDeploymentFrom(deployment: TransferableDeployment): Promise<LocalAws> {
-  const dynamo = inProcessService(new InProcessDynamoDb());
-  const created = await dynamo.createTables(deployment.tableNames);
-  const { tableNames: _names, ...rest } = deployment;
-  return {
-    ...rest,
-    eventsStreamArn: String(created.events.streamArn),
-    devicesStreamArn: String(created.devices.streamArn),
-    ...(dynamo.inProcess ? { inProcessDynamoDb: dynamo.inProcess } : {}),
-    provision: () => Promise.reject(new Error('a deployment rebuilt in a worker thread provisions no other')),
-    transferable: () => deployment,
-    stop: async () => undefined,
-  };
-}
-
-/** Where a deployment's tables live: DynamoDB Local, or DynamoDB in this process. */
+/** Where a deployment's tables live: DynamoDB Local. */
 interface DynamoDbService {
   endpoint: string;
   pids: number[];
   dbPath?: string;
-  inProcess?: InProcessDynamoDb;
   /** Creates the tables (or finds them kept from an earlier run); returns each one's stream ARN and whether it existed. */
   createTables(
     names: Record<TableName, string>,
@@ -171,34 +127,13 @@ function dynamoDbLocalService(dynamo: RunningDynamoDbLocal): DynamoDbService {
   };
 }
 
-function inProcessService(dynamo: InProcessDynamoDb): DynamoDbService {
-  return {
-    // Never reached: a client attached to the in-process DynamoDB answers before it would send anything.
-    endpoint: 'http://in-process-dynamodb.invalid',
-    pids: [],
-    inProcess: dynamo,
-    async createTables(names) {
-      const keys = Object.keys(names) as TableName[];
-      return Object.fromEntries(
-        keys.map((key) => {
-          const { streamArn } = dynamo.createTable({ ...tables[key], TableName: names[key] });
-          return [key, { streamArn, existed: false }];
-        }),
-      ) as Record<TableName, { streamArn: string | undefined; existed: boolean }>;
-    },
-    stop: async () => undefined,
-  };
-}
-
 /** DynamoDB Local and the SNS/SQS emulator on loopback, with everything serverless.yml would create. */
 export async function startLocalAws(options: LocalAwsOptions = {}): Promise<LocalAws> {
   const [dynamo, fauxqs] = await Promise.all([
-    options.dynamodb === 'in-process'
-      ? inProcessService(new InProcessDynamoDb())
-      : startDynamoDbLocal({
-          ...(options.dynamoPort !== undefined ? { port: options.dynamoPort } : {}),
-          ...(options.dataDir !== undefined ? { dbPath: options.dataDir } : {}),
-        }).then(dynamoDbLocalService),
+    startDynamoDbLocal({
+      ...(options.dynamoPort !== undefined ? { port: options.dynamoPort } : {}),
+      ...(options.dataDir !== undefined ? { dbPath: options.dataDir } : {}),
+    }).then(dynamoDbLocalService),
     startSnsSqsEmulator(options.snsSqsPort ?? 0),
   ]);
   try {
@@ -213,10 +148,7 @@ export async function startLocalAws(options: LocalAwsOptions = {}): Promise<Loca
   }
 }
 
-/**
- * Creates the tables, topic and queues of one deployment, named after `prefix`, in services already running. Its
- * `provision` makes another deployment in the same services (the replay runs one per group of devices).
- */
+/** Creates the tables, topic and queues of one deployment, named after `prefix`, in services already running. */
 async function provision(
   services: { dynamo: DynamoDbService; fauxqs: FauxqsServer },
   prefix: string,
@@ -272,7 +204,7 @@ async function provision(
     POWERTOOLS_DEV: 'true',
     ...options.extraEnv,
   };
-  const description = {
+  return {
     env,
     dynamoEndpoint: dynamo.endpoint,
     snsSqsEndpoint: fauxqs.address,
@@ -283,12 +215,6 @@ async function provision(
     pids: dynamo.pids,
     ...(dynamo.dbPath ? { dataDir: dynamo.dbPath } : {}),
     keptData: Object.values(created).some(({ existed }) => existed),
-  };
-  return {
-    ...description,
-    ...(dynamo.inProcess ? { inProcessDynamoDb: dynamo.inProcess } : {}),
-    provision: (other) => provision(services, other, options, async () => undefined),
-    transferable: () => ({ ...description, tableNames: names }),
     stop,
   };
 }

@@ -13,7 +13,7 @@ import { logger } from '../../../src/adapters/observability.js';
 import { emptyFacts } from '../../../src/domain/device-facts.js';
 import type { Alert } from '../../../src/domain/ports.js';
 import { DEFAULT_SETTINGS } from '../../../src/domain/settings.js';
-import { connectedEvent } from '../../fixtures/in-memory-ports.js';
+import { connectedEvent } from '../../../src/local/in-memory-ports.js';
 
 const NOW = 1_793_520_000_000;
 const event = connectedEvent({

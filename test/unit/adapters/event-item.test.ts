@@ -15,7 +15,7 @@ import {
   connectFailedEvent,
   disconnectedEvent,
   willEvent,
-} from '../../fixtures/in-memory-ports.js';
+} from '../../../src/local/in-memory-ports.js';
 import { refusalOf } from '../../fixtures/refusal.js';
 
 const AT = 1_793_520_000_000;

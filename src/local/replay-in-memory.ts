@@ -1,0 +1,189 @@
+/**
+ * The deployed functions over in-memory stores, for the replay: the same handlers, built by the same builders, on
+ * the same reconciler (composition/reconciler.ts's buildReconciler), connected as AWS connects them (runtime.ts's
+ * connectFunctions: asynchronous ingest with its retries, the events stream in batches, the devices stream in
+ * tumbling windows, the scheduled sweep), with the delayed checks on the virtual clock. What changes is where the
+ * ports keep their data: in this process (in-memory-ports.ts) instead of DynamoDB, SNS and SQS. No SDK client is
+ * built and nothing listens on a port.
+ */
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { HmacCursorCodec } from '../adapters/cursor-codec.js';
+import type { MqttMessage } from '../adapters/iot-rules.js';
+import { buildReconciler } from '../composition/reconciler.js';
+import { fleetRuleFrom, parseConfig, settingsFrom } from '../config.js';
+import { buildCountFleetHandler } from '../handlers/count-fleet.js';
+import { buildFleetHandler } from '../handlers/fleet.js';
+import { buildIngestDeviceMessageHandler } from '../handlers/ingest-device-message.js';
+import { buildIngestPresenceHandler } from '../handlers/ingest-presence.js';
+import { buildListDevicesHandler } from '../handlers/list-devices.js';
+import { buildReconcileEventsHandler } from '../handlers/reconcile-events.js';
+import { buildSettleCheckHandler } from '../handlers/settle-check.js';
+import { buildSweepHandler } from '../handlers/sweep.js';
+import { InMemoryFleetIncidentStore } from './in-memory-fleet.js';
+import {
+  InMemoryAlertHistory,
+  InMemoryAlertTopic,
+  InMemoryDeviceStore,
+  InMemoryEventLog,
+  InMemoryFleetCounters,
+  InMemoryRejections,
+  InMemoryStream,
+  InMemoryUptimeDays,
+  WriteAccounting,
+} from './in-memory-ports.js';
+import type { ApiHandler, DeadLetter } from './lambda/function.js';
+import { VirtualCheckQueue } from './lambda/virtual-check-queue.js';
+import { connectFunctions, oneAtATime, type ReceivedAlert, type RuntimeCounters } from './runtime.js';
+import type { Timers } from './timers.js';
+
+/** What the replay drives and reads of a runtime, on in-memory stores or on the emulators. */
+export interface ReplayRuntime {
+  publishBatch(messages: readonly MqttMessage[]): Promise<void>;
+  handlers: { listDevices: ApiHandler; fleet: ApiHandler };
+  counters: RuntimeCounters;
+  /** Whether any outbox still holds an alert. */
+  hasUnsent(): Promise<boolean>;
+  /** Ends the fleet counts' current window now. */
+  flushFleetCounts(): Promise<void>;
+  receiveAlerts(): Promise<ReceivedAlert[]>;
+  stop(): Promise<void>;
+}
+
+export interface InMemoryRuntime extends ReplayRuntime {
+  /** Writes per key and transactions per item, per second of virtual time. */
+  writes: WriteAccounting;
+}
+
+/** The names the functions' configuration requires; nothing is behind them. */
+const IN_MEMORY_ENV = {
+  EVENTS_TABLE: 'in-memory-events',
+  DEVICES_TABLE: 'in-memory-devices',
+  ALERTS_TABLE: 'in-memory-alerts',
+  REJECTED_TABLE: 'in-memory-rejected',
+  UPTIME_TABLE: 'in-memory-uptime',
+  ALERT_TOPIC_ARN: 'arn:aws:sns:us-east-1:000000000000:in-memory-alerts',
+  CHECK_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/in-memory-checks',
+  CURSOR_SIGNING_KEY: 'in-memory-replay-cursor-key',
+};
+
+/** serverless.yml's tumblingWindowInSeconds of countFleet. */
+const FLEET_COUNT_WINDOW_MS = 30_000;
+
+export interface InMemoryRuntimeOptions {
+  timers: Timers;
+  /** How often the scheduled sweep runs. */
+  sweepEveryMs: number;
+  /** The functions' settings (ALERT_ON, SETTLE_WINDOW_SECONDS, FLEET_*): the process's environment by default. */
+  env?: Record<string, string | undefined>;
+}
+
+export function createInMemoryRuntime(options: InMemoryRuntimeOptions): InMemoryRuntime {
+  const { timers } = options;
+  const config = parseConfig({ ...(options.env ?? process.env), ...IN_MEMORY_ENV });
+  const clock = { now: () => timers.now() };
+  const settings = settingsFrom(config);
+  const counters: RuntimeCounters = {
+    delivered: 0,
+    invocations: 0,
+    rejected: 0,
+    unrouted: 0,
+    retries: 0,
+    deadLettered: 0,
+  };
+  const deadLetters: DeadLetter[] = [];
+  const writes = new WriteAccounting();
+  const eventsStream = new InMemoryStream();
+  const devicesStream = new InMemoryStream();
+  const devices = new InMemoryDeviceStore({ settings, stream: devicesStream, writes });
+  const eventLog = new InMemoryEventLog({ ttlDays: config.EVENT_TTL_DAYS, stream: eventsStream, writes });
+  const rejections = new InMemoryRejections();
+  const topic = new InMemoryAlertTopic();
+  const incidents = new InMemoryFleetIncidentStore();
+  const counts = new InMemoryFleetCounters();
+  const checks = new VirtualCheckQueue({
+    timers,
+    queueArn: 'arn:aws:sqs:us-east-1:000000000000:in-memory-checks',
+    functionName: 'settleCheck',
+    handler: (event, context) => settleCheck(event, context),
+    counters,
+    // infra/resources.yml's visibility timeout of the check queue.
+    visibilityTimeoutMs: 180_000,
+  });
+  const reconciler = oneAtATime(
+    buildReconciler({
+      devices,
+      ledger: new InMemoryAlertHistory(),
+      publisher: topic,
+      incidents,
+      scheduler: checks,
+      uptimeDays: new InMemoryUptimeDays(),
+      clock,
+      settings,
+      rule: fleetRuleFrom(config),
+    }),
+  );
+  const wiring = { config, clock, eventLog, rejections, reconciler, counts };
+  const settleCheck = buildSettleCheckHandler(wiring);
+  const handlers = {
+    listDevices: buildListDevicesHandler({
+      devices,
+      cursors: new HmacCursorCodec(config.CURSOR_SIGNING_KEY),
+    }),
+    fleet: buildFleetHandler({ fleet: counts, incidents }),
+  };
+  const kept = async () => undefined;
+  const connected = connectFunctions(
+    {
+      ingestPresence: buildIngestPresenceHandler(wiring),
+      ingestDeviceMessage: buildIngestDeviceMessageHandler(wiring),
+      reconcileEvents: buildReconcileEventsHandler(wiring),
+      countFleet: buildCountFleetHandler(wiring),
+      sweep: buildSweepHandler(wiring),
+    },
+    {
+      config,
+      timers,
+      counters,
+      deadLetters,
+      // The dead letters are counted (counters.deadLettered) and kept in `deadLetters`: no queue behind them.
+      events: {
+        openSource: (deliver) => eventsStream.reader(deliver),
+        streamArn: 'in-memory-events',
+        onFailure: kept,
+      },
+      devices: {
+        openSource: (deliver) => devicesStream.reader(deliver),
+        streamArn: 'in-memory-devices',
+        windowMs: FLEET_COUNT_WINDOW_MS,
+      },
+      onIngestFailure: kept,
+      sweepEveryMs: options.sweepEveryMs,
+      inOrder: true,
+    },
+  );
+  const started = connected.start();
+  return {
+    handlers,
+    counters,
+    writes,
+    async publishBatch(messages) {
+      await started;
+      await connected.publishBatch(messages);
+    },
+    hasUnsent: () => devices.hasUnsent(),
+    flushFleetCounts: async () => {
+      await connected.fleetCounts?.flush();
+    },
+    receiveAlerts: async () => topic.receive(),
+    async stop() {
+      await started;
+      await connected.stream.stop();
+      await connected.fleetCounts?.stop();
+    },
+  };
+}
+
+/** An HTTP API request as the handlers read it: only the query string. */
+export function apiRequest(query: Record<string, string>): APIGatewayProxyEventV2 {
+  return { queryStringParameters: query } as Partial<APIGatewayProxyEventV2> as APIGatewayProxyEventV2;
+}
