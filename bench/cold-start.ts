@@ -103,8 +103,7 @@ function esbuildOptionsFrom(custom: Record<string, unknown>): BuildOptions {
   };
 }
 
-function topInputs(metafile: Metafile) {
-  const output = Object.values(metafile.outputs)[0];
+function topInputs(output: Metafile['outputs'][string] | undefined) {
   const inputs = Object.entries(output?.inputs ?? {}).map(([module, info]) => ({
     module,
     bytes: info.bytesInOutput,
@@ -218,18 +217,19 @@ export async function benchColdStart(sizes: ColdStartSizes): Promise<BenchOutcom
       },
       outfile: minimalFile,
     });
-    const metas = new Map<string, ReturnType<typeof topInputs>>();
-    for (const fn of functions) {
-      const result = await build({
-        ...options,
-        absWorkingDir: projectRoot,
-        entryPoints: [fn.entry],
-        outdir: join(work, 'meta', fn.name),
-        write: false,
-        metafile: true,
-      });
-      metas.set(fn.name, topInputs(result.metafile));
-    }
+    // Every function in one build (esbuild bundles them side by side); each output is a bundle of its own.
+    const { metafile } = await build({
+      ...options,
+      absWorkingDir: projectRoot,
+      entryPoints: functions.map((fn) => fn.entry),
+      outdir: join(work, 'meta'),
+      write: false,
+      metafile: true,
+    });
+    const outputsByEntry = new Map(
+      Object.values(metafile.outputs).map((output) => [output.entryPoint, output] as const),
+    );
+    const metas = new Map(functions.map((fn) => [fn.name, topInputs(outputsByEntry.get(fn.entry))]));
 
     // Import times: one warm-up import of every bundle (file cache), then `runs` rounds in which every function's
     // import is paired with a baseline import right before it; the ratio is the median of the paired ratios, so

@@ -147,3 +147,29 @@ export async function batchWrite(
   if (failures.length > 0) throw failures[0]?.error;
   return requests;
 }
+
+/** The id of the idle fleet's `index`th device (reconcile seeds them, status-api reads them). */
+export const idleDeviceId = (index: number) => `idle-${String(index).padStart(7, '0')}`;
+
+/**
+ * Seeds the idle devices `from` .. `to - 1` (settled and connected since `now` - 1 h) with BatchWriteItem, in the
+ * exact item shape DynamoDbDeviceStore.commit() writes, outside the counted runtime.
+ */
+export async function seedIdleFleet(
+  dynamo: DynamoDBDocumentClient,
+  tableName: string,
+  range: { from: number; to: number },
+  now: number,
+  settings: PresenceSettings,
+): Promise<void> {
+  const shaper = new DeviceItemShaper(tableName);
+  for (let from = range.from; from < range.to; from += 5_000) {
+    const to = Math.min(range.to, from + 5_000);
+    const items = await Promise.all(
+      Array.from({ length: to - from }, (_, i) =>
+        shaper.item(idleCommit(idleDeviceId(from + i), now, settings)),
+      ),
+    );
+    await batchWrite(dynamo, tableName, items);
+  }
+}

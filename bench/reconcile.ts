@@ -1,13 +1,6 @@
 import { forEachWithLimit } from '../src/shared/concurrency.js';
-import {
-  batchWrite,
-  connected,
-  DeviceItemShaper,
-  disconnected,
-  idleCommit,
-  strandedAlertCommit,
-} from './fleet.js';
-import type { BenchStack, Measured } from './stack.js';
+import { connected, disconnected, seedIdleFleet, strandedAlertCommit } from './fleet.js';
+import { type BenchStack, type Measured, receiveAllAlerts } from './stack.js';
 import { type BenchOutcome, fmt, progress, round, timed } from './support.js';
 
 export interface ReconcileSizes {
@@ -20,6 +13,8 @@ export interface FleetMeasurement {
   seedSeconds: number;
   /** The sweep (rate 1 minute) when `pendingDevices` devices lost their delayed check. */
   sweep: PhaseFigures & { devicesSettled: number; alertsPublished: number };
+  /** The sweep's and the settle path's devices' offline alerts found in the alert inbox, out of `pendingDevices` each. */
+  offlineAlertsReceived: { settle: number; sweep: number };
   /** The sweep when nothing is due: what every minute costs in the steady state. */
   idleSweep: PhaseFigures;
   /** The delayed checks (settleCheck) of `pendingDevices` devices whose window closes. */
@@ -58,7 +53,6 @@ export async function benchReconcile(stack: BenchStack, sizes: ReconcileSizes): 
   const { runtime, timers, meter, plainDynamo } = stack;
   const { ports } = runtime;
   const W = ports.settings.settleWindowMs;
-  const shaper = new DeviceItemShaper(ports.config.DEVICES_TABLE);
   const fleets = [...sizes.fleets].sort((a, b) => a - b);
   const results: FleetMeasurement[] = [];
   let seeded = 0;
@@ -69,15 +63,13 @@ export async function benchReconcile(stack: BenchStack, sizes: ReconcileSizes): 
       // Seed the idle fleet up to `fleet` devices.
       const seedStarted = performance.now();
       const seedAt = timers.now();
-      for (let from = seeded; from < fleet; from += 5_000) {
-        const to = Math.min(fleet, from + 5_000);
-        const items = await Promise.all(
-          Array.from({ length: to - from }, (_, i) =>
-            shaper.item(idleCommit(`idle-${String(from + i).padStart(7, '0')}`, seedAt, ports.settings)),
-          ),
-        );
-        await batchWrite(plainDynamo, ports.config.DEVICES_TABLE, items);
-      }
+      await seedIdleFleet(
+        plainDynamo,
+        ports.config.DEVICES_TABLE,
+        { from: seeded, to: fleet },
+        seedAt,
+        ports.settings,
+      );
       seeded = Math.max(seeded, fleet);
       const seedSeconds = (performance.now() - seedStarted) / 1000;
       progress(`reconcile: ${fleet} idle devices seeded (${fmt(seedSeconds, 1)} s)`);
@@ -118,6 +110,10 @@ export async function benchReconcile(stack: BenchStack, sizes: ReconcileSizes): 
       const sweep = await timed(() => runtime.sweep());
       const sweepMeasured = stop();
       const settledBySweep = sweepMeasured.requests['sns.PublishCommand'] ?? 0;
+      // The device alerts each path owed (the fleet alerts of the round's outages aside).
+      const received = await receiveAllAlerts(stack);
+      const offlineOf = (ids: readonly string[]) =>
+        received.filter((alert) => alert.type === 'offline' && ids.includes(String(alert.deviceId))).length;
 
       results.push({
         idleDevices: fleet,
@@ -126,6 +122,7 @@ export async function benchReconcile(stack: BenchStack, sizes: ReconcileSizes): 
           ...phase(settleMeasured, settle.ms),
           alertsPublished: settleMeasured.requests['sns.PublishCommand'] ?? 0,
         },
+        offlineAlertsReceived: { settle: offlineOf(settleIds), sweep: offlineOf(sweepIds) },
         idleSweep: phase(idleMeasured, idle.ms),
         sweep: {
           ...phase(sweepMeasured, sweep.ms),
@@ -171,7 +168,8 @@ export async function benchReconcile(stack: BenchStack, sizes: ReconcileSizes): 
   const ratio = Math.max(...Object.values(growths));
   const allSettled = results.every(
     (m) =>
-      m.sweep.devicesSettled === sizes.pendingDevices && m.settle.alertsPublished === sizes.pendingDevices,
+      m.offlineAlertsReceived.settle === sizes.pendingDevices &&
+      m.offlineAlertsReceived.sweep === sizes.pendingDevices,
   );
   const capacityReported = smallest.sweep.readUnits > 0;
   return {
@@ -202,6 +200,7 @@ export async function benchReconcile(stack: BenchStack, sizes: ReconcileSizes): 
       'sweep: the real sweep handler (findUnsent on the devices’ sharded unsent index, then reconcile and publish)',
       'settle: the settleCheck handler fired by the (virtual) delay queue',
       'idle devices seeded with BatchWriteItem in the exact shape DynamoDbDeviceStore.commit() writes',
+      `the same ${sizes.pendingDevices} + ${sizes.pendingDevices} pending devices at every fleet size; each round's devices go offline together (a fleet outage) and come back before the next round, so that no round finds the open incident of the one before (every offline alert placed reads each open incident)`,
     ],
   };
 }

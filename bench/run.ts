@@ -10,6 +10,7 @@ import { benchAccuracy } from './accuracy.js';
 import { benchAlerts } from './alerts.js';
 import { benchColdStart } from './cold-start.js';
 import { benchEndToEnd } from './end-to-end.js';
+import { idleDeviceId } from './fleet.js';
 import { benchFleetAlerts } from './fleet-alerts.js';
 import { benchIngest } from './ingest.js';
 import { benchReconcile } from './reconcile.js';
@@ -46,15 +47,16 @@ const wanted = (name: string) => only.length === 0 || only.includes(name);
 const SIZES = quick
   ? {
       ingest: { rounds: 5, eventsPerRound: 300, warmupEvents: 400, concurrency: 16 },
-      reconcile: { fleets: [1_000, 5_000, 20_000], pendingDevices: 100 },
-      alerts: { devices: 50, concurrentReconcilers: 8 },
+      // 30 pending devices a path: still a fleet outage (25 devices), so that placing their alerts is measured too.
+      reconcile: { fleets: [1_000, 5_000, 20_000], pendingDevices: 30 },
+      alerts: { devices: 25, concurrentReconcilers: 8 },
       status: { gets: 200, pages: 60 },
       fleetAlerts: { devices: 40, fleetGets: 20 },
       uptime: { days: 3, takeoversPerDay: 200 },
       coldStart: { runs: 3 },
-      replay: { devices: 18, hours: 24 },
-      endToEnd: { devices: 8, hours: 6 },
-      accuracy: { devices: 6, hours: 2, profiles: ['mixed', 'fights', 'persistent'] as FleetProfile[] },
+      replay: { devices: 12, hours: 12 },
+      endToEnd: { devices: 8, hours: 3 },
+      accuracy: { devices: 6, hours: 1, profiles: ['mixed', 'fights', 'persistent'] as FleetProfile[] },
     }
   : {
       ingest: { rounds: 10, eventsPerRound: 1_000, warmupEvents: 1_500, concurrency: 16 },
@@ -117,7 +119,7 @@ const SHARED_STACK_ENTRIES: Array<[string, (stack: BenchStack) => Promise<BenchO
       benchStatusApi(stack, {
         ...SIZES.status,
         fleet: Math.max(...SIZES.reconcile.fleets),
-        deviceIds: (index) => `idle-${String(index).padStart(7, '0')}`,
+        deviceIds: idleDeviceId,
       }),
   ],
   ['fleet-alerts', (stack) => benchFleetAlerts(stack, SIZES.fleetAlerts)],
