@@ -48,15 +48,15 @@ const SIZES = quick
   ? {
       ingest: { rounds: 5, eventsPerRound: 300, warmupEvents: 400, concurrency: 16 },
       // 30 pending devices a path: still a fleet outage (25 devices), so that placing their alerts is measured too.
-      reconcile: { fleets: [1_000, 5_000, 20_000], pendingDevices: 30 },
+      reconcile: { fleets: [1_000, 3_000, 10_000], pendingDevices: 30 },
       alerts: { devices: 25, concurrentReconcilers: 8 },
       status: { gets: 200, pages: 60 },
       fleetAlerts: { devices: 40, fleetGets: 20 },
       uptime: { days: 3, takeoversPerDay: 200 },
-      coldStart: { runs: 3 },
+      coldStart: { runs: 3, warmUp: false },
       replay: { devices: 12, hours: 12 },
       endToEnd: { devices: 8, hours: 3 },
-      accuracy: { devices: 6, hours: 1, profiles: ['mixed', 'fights', 'persistent'] as FleetProfile[] },
+      accuracy: { devices: 4, hours: 1, profiles: ['mixed', 'fights', 'persistent'] as FleetProfile[] },
     }
   : {
       ingest: { rounds: 10, eventsPerRound: 1_000, warmupEvents: 1_500, concurrency: 16 },
@@ -65,7 +65,7 @@ const SIZES = quick
       status: { gets: 500, pages: 200 },
       fleetAlerts: { devices: 100, fleetGets: 50 },
       uptime: { days: 10, takeoversPerDay: 400 },
-      coldStart: { runs: 9 },
+      coldStart: { runs: 9, warmUp: true },
       // A generated day of 10,195 lines (issue 9's budget is set on a 10,000-line day).
       replay: { devices: 41, hours: 24 },
       endToEnd: { devices: 20, hours: 12 },
