@@ -2,11 +2,10 @@ import { DynamoDbUptimeDays } from '../src/adapters/dynamodb/uptime-days.js';
 import { SnsAlertPublisher } from '../src/adapters/sns-alert-publisher.js';
 import { ConcurrentUpdateError } from '../src/domain/errors.js';
 import { Reconciler } from '../src/domain/reconciler.js';
-import type { ReceivedAlert } from '../src/local/runtime.js';
 import { forEachWithLimit } from '../src/shared/concurrency.js';
 import { connected, pendingOutageCommit } from './fleet.js';
-import type { BenchStack, Measured } from './stack.js';
-import { type BenchOutcome, fmt, progress, round, sleep } from './support.js';
+import { type BenchStack, type Measured, receiveAllAlerts } from './stack.js';
+import { type BenchOutcome, fmt, progress, round } from './support.js';
 
 export interface AlertSizes {
   devices: number;
@@ -25,18 +24,6 @@ interface GroupResult {
   unexpected: number;
   concurrentUpdateErrors: number;
   measured: Measured;
-}
-
-/** Reads the alert inbox until it stays empty (the emulator fans SNS out to SQS asynchronously). */
-async function receiveAll(stack: BenchStack): Promise<ReceivedAlert[]> {
-  const alerts: ReceivedAlert[] = [];
-  for (let quiet = 0; quiet < 3; ) {
-    const batch = await stack.runtime.receiveAlerts();
-    alerts.push(...batch);
-    quiet = batch.length === 0 ? quiet + 1 : 0;
-    if (batch.length === 0) await sleep(100);
-  }
-  return alerts;
 }
 
 /**
@@ -67,7 +54,7 @@ async function runGroup(
   });
   const W = ports.settings.settleWindowMs;
   await timers.runUntilIdle();
-  await receiveAll(stack);
+  await receiveAllAlerts(stack);
   const start = timers.now();
   const ids = Array.from({ length: devices }, (_, i) => `alert-${label}-${i}`);
   // Every device's session ended abruptly at `start`; its delayed check was lost (nothing is scheduled).
@@ -104,7 +91,7 @@ async function runGroup(
   const measured = stop();
 
   // A group that goes offline at once is a fleet outage too: its fleet alerts (no deviceId) are fleet-alerts' entry.
-  const received = (await receiveAll(stack)).filter(
+  const received = (await receiveAllAlerts(stack)).filter(
     (alert) => typeof alert.deviceId === 'string' && alert.deviceId.startsWith(`alert-${label}-`),
   );
   const expected = new Set(ids.flatMap((id) => [`${id}/offline/${id}-s1/1`, `${id}/online/${id}-s2/2`]));

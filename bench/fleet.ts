@@ -68,7 +68,7 @@ function commitFor(
 }
 
 /** A device that connected once and stays connected: settled, nothing to check and nothing in its outbox. */
-export function idleCommit(deviceId: string, now: number, settings: PresenceSettings): DeviceCommit {
+function idleCommit(deviceId: string, now: number, settings: PresenceSettings): DeviceCommit {
   return commitFor(deviceId, [connected(deviceId, `${deviceId}-s1`, 1, now - 3_600_000)], now, settings);
 }
 
@@ -98,7 +98,7 @@ export function strandedAlertCommit(deviceId: string, now: number, settings: Pre
  * The item DynamoDbDeviceStore.commit() writes for a commit, captured from the real adapter (with a client that
  * records instead of sending), so that seeded items have exactly the shape the store writes.
  */
-export class DeviceItemShaper {
+class DeviceItemShaper {
   private readonly captured = new Map<string, Record<string, unknown>>();
   private readonly store: DynamoDbDeviceStore;
 
@@ -123,7 +123,7 @@ export class DeviceItemShaper {
 }
 
 /** BatchWriteItem, 25 items a request, `concurrency` requests in flight, unprocessed items retried. */
-export async function batchWrite(
+async function batchWrite(
   dynamo: DynamoDBDocumentClient,
   tableName: string,
   items: readonly Record<string, unknown>[],
@@ -146,4 +146,30 @@ export async function batchWrite(
   });
   if (failures.length > 0) throw failures[0]?.error;
   return requests;
+}
+
+/** The id of the idle fleet's `index`th device (reconcile seeds them, status-api reads them). */
+export const idleDeviceId = (index: number) => `idle-${String(index).padStart(7, '0')}`;
+
+/**
+ * Seeds the idle devices `from` .. `to - 1` (settled and connected since `now` - 1 h) with BatchWriteItem, in the
+ * exact item shape DynamoDbDeviceStore.commit() writes, outside the counted runtime.
+ */
+export async function seedIdleFleet(
+  dynamo: DynamoDBDocumentClient,
+  tableName: string,
+  range: { from: number; to: number },
+  now: number,
+  settings: PresenceSettings,
+): Promise<void> {
+  const shaper = new DeviceItemShaper(tableName);
+  for (let from = range.from; from < range.to; from += 5_000) {
+    const to = Math.min(range.to, from + 5_000);
+    const items = await Promise.all(
+      Array.from({ length: to - from }, (_, i) =>
+        shaper.item(idleCommit(idleDeviceId(from + i), now, settings)),
+      ),
+    );
+    await batchWrite(dynamo, tableName, items);
+  }
 }

@@ -1,49 +1,64 @@
 /**
- * `npm run bench [-- --quick]`: the performance budgets of GitHub issue 4, measured in one run against DynamoDB Local
- * and the SNS/SQS emulator on loopback. Prints a table on stdout (progress on stderr) and writes bench/results.json.
- * Exit code 0 whether budgets pass or not; non-zero only when a benchmark crashed.
+ * `npm run bench [-- --quick] [-- NAME...]`: the performance budgets, measured in one run against DynamoDB Local and
+ * the SNS/SQS emulator on loopback. Prints a table on stdout (progress on stderr) and writes bench/results.json after
+ * every entry. Exit code 0 whether budgets pass or not; non-zero only when a benchmark crashed.
  */
 import './quiet.js';
-import { readFile, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { quietForLocalRun } from '../src/adapters/observability.js';
 import type { FleetProfile } from '../test/fixtures/aws-model/index.js';
 import { benchAccuracy } from './accuracy.js';
 import { benchAlerts } from './alerts.js';
 import { benchColdStart } from './cold-start.js';
 import { benchEndToEnd } from './end-to-end.js';
+import { idleDeviceId } from './fleet.js';
 import { benchFleetAlerts } from './fleet-alerts.js';
 import { benchIngest } from './ingest.js';
 import { benchReconcile } from './reconcile.js';
 import { benchReplay } from './replay.js';
 import { benchReplayStorm } from './replay-storm.js';
+import { BENCH_ORDER, type BenchMode, type RecordedEntry, recordResults, resultsPath } from './results.js';
 import { type BenchStack, startBenchStack } from './stack.js';
 import { benchStatusApi } from './status-api.js';
-import { type BenchOutcome, type BenchResult, fmt, progress, renderTable, timed } from './support.js';
+import {
+  type BenchOutcome,
+  type BenchResult,
+  type CpuSample,
+  cpuSample,
+  fmt,
+  progress,
+  renderTable,
+} from './support.js';
 import { benchUptime } from './uptime.js';
 
 // Metrics are disabled (quiet.ts), but Powertools still warns after each invocation that had none to publish:
 // silenced, as in every local run.
 quietForLocalRun({ logLevel: 'ERROR' });
 
-const quick = process.argv.includes('--quick');
+const mode: BenchMode = process.argv.includes('--quick') ? 'quick' : 'full';
+const quick = mode === 'quick';
 /** `npm run bench -- replay accuracy`: only the entries named (their results replace those in results.json). */
 const only = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+const unknown = only.filter((name) => !(BENCH_ORDER as readonly string[]).includes(name));
+if (unknown.length > 0) {
+  process.stderr.write(`unknown bench entries: ${unknown.join(', ')} (known: ${BENCH_ORDER.join(', ')})\n`);
+  process.exit(2);
+}
 const wanted = (name: string) => only.length === 0 || only.includes(name);
 
 const SIZES = quick
   ? {
       ingest: { rounds: 5, eventsPerRound: 300, warmupEvents: 400, concurrency: 16 },
-      reconcile: { fleets: [1_000, 5_000, 20_000], pendingDevices: 100 },
-      alerts: { devices: 50, concurrentReconcilers: 8 },
+      // 30 pending devices a path: still a fleet outage (25 devices), so that placing their alerts is measured too.
+      reconcile: { fleets: [1_000, 3_000, 10_000], pendingDevices: 30 },
+      alerts: { devices: 25, concurrentReconcilers: 8 },
       status: { gets: 200, pages: 60 },
       fleetAlerts: { devices: 40, fleetGets: 20 },
       uptime: { days: 3, takeoversPerDay: 200 },
-      coldStart: { runs: 3 },
-      replay: { devices: 18, hours: 24 },
+      coldStart: { runs: 3, warmUp: false },
+      replay: { devices: 12, hours: 12 },
       replayStorm: { devices: 20_000 },
-      endToEnd: { devices: 8, hours: 6 },
-      accuracy: { devices: 6, hours: 2, profiles: ['mixed', 'fights', 'persistent'] as FleetProfile[] },
+      endToEnd: { devices: 8, hours: 3 },
+      accuracy: { devices: 4, hours: 1, profiles: ['mixed', 'fights', 'persistent'] as FleetProfile[] },
     }
   : {
       ingest: { rounds: 10, eventsPerRound: 1_000, warmupEvents: 1_500, concurrency: 16 },
@@ -52,7 +67,7 @@ const SIZES = quick
       status: { gets: 500, pages: 200 },
       fleetAlerts: { devices: 100, fleetGets: 50 },
       uptime: { days: 10, takeoversPerDay: 400 },
-      coldStart: { runs: 9 },
+      coldStart: { runs: 9, warmUp: true },
       // A generated day of 10,195 lines (issue 9's budget is set on a 10,000-line day).
       replay: { devices: 41, hours: 24 },
       replayStorm: { devices: 100_000 },
@@ -60,18 +75,30 @@ const SIZES = quick
       accuracy: { devices: 12, hours: 4 },
     };
 
-async function measure(name: string, run: () => Promise<BenchOutcome>): Promise<BenchResult | undefined> {
-  if (!wanted(name)) return undefined;
+const cpuSince = (before: CpuSample) => {
+  const after = cpuSample();
+  return {
+    cpuMs: Math.round(after.ownMs - before.ownMs),
+    treeCpuMs:
+      after.treeMs === null || before.treeMs === null ? null : Math.round(after.treeMs - before.treeMs),
+  };
+};
+
+async function measure(name: string, run: () => Promise<BenchOutcome>): Promise<BenchResult> {
   progress(`${name}: start`);
+  const started = performance.now();
+  const cpu = cpuSample();
   try {
-    const { value, ms } = await timed(run);
-    progress(`${name}: ${value.pass ? 'within budget' : 'OVER BUDGET'} (${fmt(ms / 1000, 1)} s)`);
-    return { name, durationMs: Math.round(ms), ...value };
+    const value = await run();
+    const durationMs = Math.round(performance.now() - started);
+    progress(`${name}: ${value.pass ? 'within budget' : 'OVER BUDGET'} (${fmt(durationMs / 1000, 1)} s)`);
+    return { name, durationMs, ...cpuSince(cpu), ...value };
   } catch (error) {
     progress(`${name}: CRASHED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     return {
       name,
-      durationMs: 0,
+      durationMs: Math.round(performance.now() - started),
+      ...cpuSince(cpu),
       figures: {},
       summary: ['crashed (see error)'],
       ratio: null,
@@ -84,12 +111,64 @@ async function measure(name: string, run: () => Promise<BenchOutcome>): Promise<
   }
 }
 
-/** Thrown to skip the shared stack when none of the entries that use it was asked for. */
-class SkipSharedStack extends Error {}
+/** The entries on the shared stack (DynamoDB Local and the emulator started once for all of them). */
+const SHARED_STACK_ENTRIES: Array<[string, (stack: BenchStack) => Promise<BenchOutcome>]> = [
+  ['ingest', (stack) => benchIngest(stack, SIZES.ingest)],
+  ['reconcile', (stack) => benchReconcile(stack, SIZES.reconcile)],
+  ['alerts', (stack) => benchAlerts(stack, SIZES.alerts)],
+  [
+    'status-api',
+    (stack) =>
+      benchStatusApi(stack, {
+        ...SIZES.status,
+        fleet: Math.max(...SIZES.reconcile.fleets),
+        deviceIds: idleDeviceId,
+      }),
+  ],
+  ['fleet-alerts', (stack) => benchFleetAlerts(stack, SIZES.fleetAlerts)],
+  ['uptime', (stack) => benchUptime(stack, SIZES.uptime)],
+];
+
+/** The entries that start what they need themselves. */
+const OWN_ENTRIES: Array<[string, () => Promise<BenchOutcome>]> = [
+  // On a stack of its own: the runtime it creates reads the events stream from its start, and the other benchmarks'
+  // events must not be counted as this fleet's.
+  [
+    'end-to-end',
+    async () => {
+      const own = await startBenchStack();
+      try {
+        return await benchEndToEnd(own, SIZES.endToEnd);
+      } finally {
+        await own.stop();
+      }
+    },
+  ],
+  ['cold-start', () => benchColdStart(SIZES.coldStart)],
+  ['replay', () => benchReplay(SIZES.replay)],
+  ['replay-storm-100k', () => benchReplayStorm(SIZES.replayStorm.devices)],
+  ['accuracy', () => benchAccuracy(SIZES.accuracy)],
+];
 
 async function main(): Promise<number> {
   const started = performance.now();
-  const measured: Array<BenchResult | undefined> = [];
+  const startedAt = new Date().toISOString();
+  const runCpu = cpuSample();
+  const results: BenchResult[] = [];
+  const names = [...SHARED_STACK_ENTRIES, ...OWN_ENTRIES].map(([name]) => name).filter(wanted);
+  const run = () => ({
+    startedAt,
+    entries: names,
+    wallSeconds: Math.round((performance.now() - started) / 100) / 10,
+    ...cpuSince(runCpu),
+    node: process.version,
+  });
+  // Written after every entry: a run stopped halfway keeps what it measured.
+  const record = async (result: BenchResult, finished = false) => {
+    results.push(result);
+    await recordResults(mode, toRecorded(result), finished ? run() : undefined, only.length === 0);
+  };
+
   let stack: BenchStack | undefined;
   let stopping: Promise<void> | undefined;
   const stopStack = () => {
@@ -103,98 +182,46 @@ async function main(): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  try {
-    if (!['ingest', 'reconcile', 'alerts', 'status-api', 'fleet-alerts', 'uptime', 'replay'].some(wanted)) {
-      throw new SkipSharedStack();
+  progress(`mode: ${mode}; entries: ${names.join(', ')}`);
+  const shared = SHARED_STACK_ENTRIES.filter(([name]) => wanted(name));
+  if (shared.length > 0) {
+    try {
+      progress('starting DynamoDB Local and the SNS/SQS emulator');
+      stack = await startBenchStack();
+      const running = stack;
+      for (const [name, bench] of shared) await record(await measure(name, () => bench(running)));
+    } finally {
+      await stopStack();
+      stack = undefined;
     }
-    progress(`mode: ${quick ? 'quick' : 'full'}; starting DynamoDB Local and the SNS/SQS emulator`);
-    stack = await startBenchStack();
-    const running = stack;
-    measured.push(await measure('ingest', () => benchIngest(running, SIZES.ingest)));
-    measured.push(await measure('reconcile', () => benchReconcile(running, SIZES.reconcile)));
-    measured.push(await measure('alerts', () => benchAlerts(running, SIZES.alerts)));
-    const fleet = Math.max(...SIZES.reconcile.fleets);
-    measured.push(
-      await measure('status-api', () =>
-        benchStatusApi(running, {
-          ...SIZES.status,
-          fleet,
-          deviceIds: (index) => `idle-${String(index).padStart(7, '0')}`,
-        }),
-      ),
-    );
-    measured.push(await measure('fleet-alerts', () => benchFleetAlerts(running, SIZES.fleetAlerts)));
-    measured.push(await measure('uptime', () => benchUptime(running, SIZES.uptime)));
-  } catch (error) {
-    if (!(error instanceof SkipSharedStack)) throw error;
-  } finally {
-    await stopStack();
-    stack = undefined;
   }
-  // On a stack of its own: the runtime it creates reads the events stream from its start, and the other benchmarks'
-  // events must not be counted as this fleet's.
-  measured.push(
-    await measure('end-to-end', async () => {
-      const own = await startBenchStack();
-      try {
-        return await benchEndToEnd(own, SIZES.endToEnd);
-      } finally {
-        await own.stop();
-      }
-    }),
-  );
-  measured.push(await measure('cold-start', () => benchColdStart(SIZES.coldStart)));
-  measured.push(await measure('replay', () => benchReplay(SIZES.replay)));
-  measured.push(await measure('replay-storm-100k', () => benchReplayStorm(SIZES.replayStorm.devices)));
-  measured.push(await measure('accuracy', () => benchAccuracy(SIZES.accuracy)));
-
-  const totalSeconds = (performance.now() - started) / 1000;
-  const results = measured.filter((result): result is BenchResult => result !== undefined);
-  const output = fileURLToPath(new URL('./results.json', import.meta.url));
-  const fresh = results.map(({ summary: _summary, ...result }) => ({
-    ...result,
-    mode: quick ? 'quick' : 'full',
-  }));
-  // A run of some entries keeps the others' last results.
-  const kept =
-    only.length === 0
-      ? []
-      : ((JSON.parse(await readFile(output, 'utf8').catch(() => '[]')) as Array<{ name: string }>).filter(
-          (entry) => !only.includes(entry.name),
-        ) as unknown as typeof fresh);
-  const order = [
-    'ingest',
-    'reconcile',
-    'alerts',
-    'status-api',
-    'fleet-alerts',
-    'uptime',
-    'end-to-end',
-    'cold-start',
-    'replay',
-    'replay-storm-100k',
-    'accuracy',
-  ];
-  const document = [...kept, ...fresh].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
-  await writeFile(output, `${JSON.stringify(document, null, 2)}\n`);
+  for (const [name, bench] of OWN_ENTRIES) if (wanted(name)) await record(await measure(name, bench));
+  const totals = run();
+  await recordResults(mode, undefined, totals, only.length === 0);
 
   const table = renderTable(
-    ['name', 'figures', 'ratio', 'budget', 'pass'],
+    ['name', 'figures', 'ratio', 'budget', 'pass', 'time'],
     results.map((r) => [
       r.name,
       r.summary.join('\n'),
       r.ratio === null ? '-' : fmt(r.ratio, 3),
       r.budget,
       r.error ? 'CRASH' : r.pass ? 'yes' : 'NO',
+      `${fmt(r.durationMs / 1000, 1)} s`,
     ]),
   );
+  const cpu = `CPU ${fmt(totals.cpuMs / 1000, 0)} s in this process${totals.treeCpuMs === null ? '' : `, ${fmt(totals.treeCpuMs / 1000, 0)} s with its children`}`;
   process.stdout.write(
-    `\niot-presence benchmarks (${quick ? 'quick' : 'full'}), ${fmt(totalSeconds, 0)} s\n\n${table}\n`,
+    `\niot-presence benchmarks (${mode}), ${fmt(totals.wallSeconds, 0)} s (${cpu})\n\n${table}\n`,
   );
   const failing = results.filter((r) => !r.pass && !r.error);
   if (failing.length > 0) process.stdout.write(`\nover budget: ${failing.map((r) => r.name).join(', ')}\n`);
-  process.stdout.write(`results: ${output}\n`);
+  process.stdout.write(`results: ${resultsPath}\n`);
   return results.some((r) => r.error) ? 1 : 0;
+}
+
+function toRecorded({ summary: _summary, ...result }: BenchResult): RecordedEntry {
+  return { ...result, mode };
 }
 
 main().then(

@@ -3,7 +3,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AwsClients } from '../src/adapters/aws-clients.js';
 import { DOCUMENT_TRANSLATION } from '../src/adapters/dynamodb-client.js';
 import { countRequests, type RequestCounts } from '../src/local/request-counter.js';
-import { createLocalRuntime, type LocalRuntime } from '../src/local/runtime.js';
+import { createLocalRuntime, type LocalRuntime, type ReceivedAlert } from '../src/local/runtime.js';
 import { LOCAL_CREDENTIALS, type LocalAws, startLocalAws } from '../src/local/services/local-aws.js';
 import { VirtualTimers } from '../src/local/timers.js';
 
@@ -303,4 +303,16 @@ export function recordDeviceItemSizes(clients: AwsClients, devicesTable: string)
     { step: 'initialize', name: 'benchDeviceItemSizes', override: true },
   );
   return sizes;
+}
+
+/** Reads the alert inbox until it stays empty (the emulator fans SNS out to SQS asynchronously). */
+export async function receiveAllAlerts(stack: Pick<BenchStack, 'runtime'>): Promise<ReceivedAlert[]> {
+  const alerts: ReceivedAlert[] = [];
+  for (let quiet = 0; quiet < 3; ) {
+    const batch = await stack.runtime.receiveAlerts();
+    alerts.push(...batch);
+    quiet = batch.length === 0 ? quiet + 1 : 0;
+    if (batch.length === 0) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return alerts;
 }

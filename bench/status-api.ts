@@ -1,6 +1,8 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { lambdaContext } from '../src/local/lambda-context.js';
 import { seededRandom } from '../test/fixtures/aws-model/index.js';
 import { apiEvent } from '../test/fixtures/virtual-runtime.js';
+import { seedIdleFleet } from './fleet.js';
 import type { BenchStack } from './stack.js';
 import { type BenchOutcome, fmt, mean, percentile, progress, round } from './support.js';
 
@@ -68,6 +70,22 @@ function pageStats(pages: readonly Page[]) {
  */
 export async function benchStatusApi(stack: BenchStack, sizes: StatusSizes): Promise<BenchOutcome> {
   const getDevice = stack.runtime.handlers.getDevice as ApiHandler;
+  // Run on its own (`npm run bench -- status-api`), it seeds the idle fleet the reconcile entry leaves behind.
+  const last = sizes.deviceIds(sizes.fleet - 1);
+  const { Item } = await stack.plainDynamo.send(
+    new GetCommand({ TableName: stack.runtime.ports.config.DEVICES_TABLE, Key: { deviceId: last } }),
+  );
+  if (!Item) {
+    const { ports } = stack.runtime;
+    await seedIdleFleet(
+      stack.plainDynamo,
+      ports.config.DEVICES_TABLE,
+      { from: 0, to: sizes.fleet },
+      stack.timers.now(),
+      ports.settings,
+    );
+    progress(`status API: ${sizes.fleet} idle devices seeded`);
+  }
   const random = seededRandom(4242);
   const latencies: number[] = [];
   const reads: number[] = [];

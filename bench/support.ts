@@ -1,4 +1,5 @@
 /** Small helpers shared by the benchmarks: statistics, timing, formatting and the result shape. */
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface BenchResult {
   name: string;
@@ -12,13 +13,18 @@ export interface BenchResult {
   ratioMeaning: string;
   budget: string;
   pass: boolean;
+  /** Wall time of the entry; on a machine shared with other jobs it reads high (see cpuMs). */
   durationMs: number;
+  /** CPU time of the bench's process during the entry. */
+  cpuMs: number;
+  /** CPU time of the bench's process and of every process it started, during the entry (null without /proc). */
+  treeCpuMs: number | null;
   notes: string[];
   /** Set when the benchmark crashed instead of measuring. */
   error?: string;
 }
 
-export type BenchOutcome = Omit<BenchResult, 'name' | 'durationMs'>;
+export type BenchOutcome = Omit<BenchResult, 'name' | 'durationMs' | 'cpuMs' | 'treeCpuMs'>;
 
 export function median(values: readonly number[]): number {
   return percentile(values, 50);
@@ -54,8 +60,6 @@ export async function timed<T>(work: () => Promise<T>): Promise<{ value: T; ms: 
   return { value, ms: performance.now() - started };
 }
 
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** Progress goes to stderr so that stdout carries only the table. */
 export function progress(message: string): void {
   process.stderr.write(`[bench] ${message}\n`);
@@ -76,4 +80,59 @@ export function renderTable(headers: readonly string[], rows: ReadonlyArray<read
     for (let i = 0; i < height; i += 1) out.push(line(row.map((cell) => cell[i] ?? '')));
   }
   return out.join('\n');
+}
+
+/** CPU time so far, in milliseconds: this process, and this process with every process it started. */
+export interface CpuSample {
+  ownMs: number;
+  /** With the children (DynamoDB Local's JVM, packaging, fresh-process imports); null where /proc is missing. */
+  treeMs: number | null;
+}
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * The CPU time of this process and of its descendants, live ones read from /proc/<pid>/stat and finished ones from
+ * the children's times their parents collected. Wall time on a machine shared with other jobs reads high; this does
+ * not.
+ */
+export function cpuSample(): CpuSample {
+  const { user, system } = process.cpuUsage();
+  return { ownMs: (user + system) / 1000, treeMs: processTreeCpuMs(process.pid) };
+}
+
+function processTreeCpuMs(root: number): number | null {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return null;
+  }
+  const children = new Map<number, number[]>();
+  const ticks = new Map<number, number>();
+  for (const name of entries) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
+    // The command name may hold spaces and parentheses: the fields that follow it start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const pid = Number(name);
+    const parent = Number(fields[1]);
+    // utime, stime, cutime, cstime: fields 14 to 17 of the line, 11 to 14 after the name.
+    const used = [11, 12, 13, 14].reduce((sum, index) => sum + Number(fields[index] ?? 0), 0);
+    ticks.set(pid, used);
+    children.set(parent, [...(children.get(parent) ?? []), pid]);
+  }
+  if (!ticks.has(root)) return null;
+  let total = 0;
+  const pending = [root];
+  while (pending.length > 0) {
+    const pid = pending.pop() as number;
+    total += ticks.get(pid) ?? 0;
+    pending.push(...(children.get(pid) ?? []));
+  }
+  return (total * 1000) / CLOCK_TICKS_PER_SECOND;
 }

@@ -2,6 +2,7 @@ import { createReconcilerWiring } from '../src/composition/reconciler.js';
 import type { DeviceEvent } from '../src/domain/device-events.js';
 import { connectedEvent, disconnectedEvent } from '../src/local/in-memory-ports.js';
 import { lambdaContext } from '../src/local/lambda-context.js';
+import { forEachWithLimit } from '../src/shared/concurrency.js';
 import { apiEvent } from '../test/fixtures/virtual-runtime.js';
 import { BENCH_T0, type BenchStack } from './stack.js';
 import { type BenchOutcome, fmt, round } from './support.js';
@@ -15,6 +16,8 @@ export interface UptimeSizes {
 
 type ApiHandler = (event: unknown, context: unknown) => Promise<{ statusCode: number; body: string }>;
 const DAY = 86_400_000;
+/** The events stream's batch size (serverless.yml's batchSize for reconcileEvents). */
+const STREAM_BATCH = 100;
 
 /**
  * What GET /devices/{id}/uptime reads: for a device in a clientId fight (thousands of events a day) and for a quiet
@@ -29,28 +32,23 @@ export async function benchUptime(stack: BenchStack, sizes: UptimeSizes): Promis
     scheduler: { scheduleCheck: async (_deviceId, recheckAt) => recheckAt },
     clock: { now: () => now },
   });
-  const fold = async (event: DeviceEvent) => {
-    now = Math.max(now, event.receivedAt);
-    await stack.runtime.ports.eventLog.append(event);
-    await reconciler.reconcile(event.deviceId, [event]);
-  };
   const fighter = 'bench-uptime-fighter';
   const quiet = 'bench-uptime-quiet';
-  let events = 0;
+  // Each day: the fighter's takeovers (a connected event of the new session, then the old one's disconnect), and
+  // the quiet device's outage.
+  const days: DeviceEvent[][] = [];
   for (let day = 0; day < sizes.days; day += 1) {
     const dayStart = start + day * DAY;
-    for (let v = 0; v < sizes.takeoversPerDay; v += 1) {
+    const fights = Array.from({ length: sizes.takeoversPerDay }, (_, v) => {
       const version = day * sizes.takeoversPerDay + v;
       const at = dayStart + v * 20_000;
-      await fold(
+      return [
         connectedEvent({
           deviceId: fighter,
           sessionIdentifier: 'S',
           versionNumber: version + 1,
           receivedAt: at,
         }),
-      );
-      await fold(
         disconnectedEvent({
           deviceId: fighter,
           sessionIdentifier: 'S',
@@ -58,19 +56,17 @@ export async function benchUptime(stack: BenchStack, sizes: UptimeSizes): Promis
           receivedAt: at + 300,
           disconnectReason: 'DUPLICATE_CLIENTID',
         }),
-      );
-      events += 2;
-    }
+      ];
+    }).flat();
     const session = `q${day}`;
-    await fold(
+    days.push([
+      ...fights,
       connectedEvent({
         deviceId: quiet,
         sessionIdentifier: session,
         versionNumber: 0,
         receivedAt: dayStart + 3_600_000,
       }),
-    );
-    await fold(
       disconnectedEvent({
         deviceId: quiet,
         sessionIdentifier: session,
@@ -78,7 +74,24 @@ export async function benchUptime(stack: BenchStack, sizes: UptimeSizes): Promis
         receivedAt: dayStart + 20 * 3_600_000,
         disconnectReason: 'CONNECTION_LOST',
       }),
-    );
+    ]);
+  }
+  const events = days.flat().filter((event) => event.deviceId === fighter).length;
+  // The event log holds every event (the baseline reads it), appended as the ingest functions do, 16 at a time.
+  const appendFailures = await forEachWithLimit(days.flat(), 16, async (event) => {
+    await stack.runtime.ports.eventLog.append(event);
+  });
+  if (appendFailures.length > 0) throw appendFailures[0]?.error;
+  // Folded day by day in the stream's batches (up to 100 records of a device, in order), as reconcileEvents does.
+  for (const dayEvents of days) {
+    for (const deviceId of [fighter, quiet]) {
+      const own = dayEvents.filter((event) => event.deviceId === deviceId);
+      for (let from = 0; from < own.length; from += STREAM_BATCH) {
+        const batch = own.slice(from, from + STREAM_BATCH);
+        now = Math.max(now, ...batch.map((event) => event.receivedAt));
+        await reconciler.reconcile(deviceId, batch);
+      }
+    }
   }
   now = start + sizes.days * DAY - 60_000;
   await stack.timers.advanceTo(now);

@@ -14,7 +14,7 @@ import { type BrokerPublish, type IotCoreBroker, startIotCoreBroker } from './io
 import { silenceEmptyMetricsWarning } from './quiet-metrics.js';
 import { createLocalRuntime, type LocalRuntime, type ReceivedAlert } from './runtime.js';
 import { LOCAL_CREDENTIALS, type LocalAws, startLocalAws } from './services/local-aws.js';
-import { RealTimers, type Timers } from './timers.js';
+import { RealTimers, type Timers, tickThrough } from './timers.js';
 
 export interface LocalStackOptions {
   /** MQTT broker port; default 1883, 0 picks a free port. */
@@ -73,6 +73,10 @@ class ClosableTimers implements Timers {
 
   now(): number {
     return this.real.now();
+  }
+
+  every(periodMs: number, tick: (end: number) => Promise<boolean>): void {
+    tickThrough(this, periodMs, tick);
   }
 
   at(at: number, task: () => Promise<void>): void {

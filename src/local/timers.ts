@@ -3,6 +3,28 @@ export interface Timers {
   now(): number;
   /** Runs `task` at `at` (or right away if that has passed). Background tasks (the sweep) never count as pending. */
   at(at: number, task: () => Promise<void>, options?: { background?: boolean }): void;
+  /**
+   * Runs `tick(end)` at every multiple of `periodMs` from now on, as background work. `tick` resolves to whether it
+   * found work: virtual time skips the ticks after one that found none until something else could give them work.
+   */
+  every(periodMs: number, tick: (end: number) => Promise<boolean>): void;
+}
+
+/** The first multiple of `periodMs` after `time`. */
+const boundaryAfter = (time: number, periodMs: number) => (Math.floor(time / periodMs) + 1) * periodMs;
+
+/** Every tick, through `timers.at`: what real time does. */
+export function tickThrough(
+  timers: Pick<Timers, 'at' | 'now'>,
+  periodMs: number,
+  tick: (end: number) => Promise<boolean>,
+): void {
+  const next = (end: number) =>
+    timers.at(end, async () => {
+      await tick(end);
+      next(end + periodMs);
+    });
+  next(boundaryAfter(timers.now(), periodMs));
 }
 
 interface Scheduled {
@@ -10,6 +32,15 @@ interface Scheduled {
   seq: number;
   task: () => Promise<void>;
   background: boolean;
+  /** Set for a tick of `every`: running it wakes no ticker. */
+  ticker?: Ticker;
+}
+
+interface Ticker {
+  periodMs: number;
+  tick: (end: number) => Promise<boolean>;
+  /** Its last tick found nothing and nothing has run since: no tick is queued. */
+  dormant: boolean;
 }
 
 /** Tasks in order of due time, then of scheduling: a binary heap, so that a storm's many checks stay cheap. */
@@ -62,6 +93,7 @@ export class VirtualTimers implements Timers {
   private seq = 0;
   private readonly dueTasks = new TaskHeap();
   private readonly backgroundTasks = new TaskHeap();
+  private readonly tickers: Ticker[] = [];
 
   constructor(start: number) {
     this.current = start;
@@ -81,6 +113,43 @@ export class VirtualTimers implements Timers {
     });
   }
 
+  /**
+   * A tick that found nothing to do finds nothing at the next boundary either, unless something ran in between: the
+   * ticker sleeps until another task runs (its next tick then comes at or after that task's time) or the owner
+   * advances the clock again (it may have written meanwhile). A stream's idle window costs reads of every shard,
+   * and a simulated day holds 2,880 windows of 30 s.
+   */
+  every(periodMs: number, tick: (end: number) => Promise<boolean>): void {
+    const ticker: Ticker = { periodMs, tick, dormant: false };
+    this.tickers.push(ticker);
+    this.queueTick(ticker, boundaryAfter(this.current, periodMs));
+  }
+
+  private queueTick(ticker: Ticker, end: number): void {
+    ticker.dormant = false;
+    this.backgroundTasks.push({
+      at: end,
+      seq: this.seq++,
+      background: true,
+      ticker,
+      task: async () => {
+        if (await ticker.tick(end)) this.queueTick(ticker, end + ticker.periodMs);
+        else ticker.dormant = true;
+      },
+    });
+  }
+
+  /** Queues the next tick of every sleeping ticker: at the first boundary at or after `time` (after it if `after`). */
+  private wake(time: number, after: boolean): void {
+    for (const ticker of this.tickers) {
+      if (!ticker.dormant) continue;
+      const end = after
+        ? boundaryAfter(time, ticker.periodMs)
+        : Math.ceil(time / ticker.periodMs) * ticker.periodMs;
+      this.queueTick(ticker, end);
+    }
+  }
+
   /** When the next task that is not background work is due. */
   nextForegroundDue(): number | undefined {
     return this.dueTasks.peek()?.at;
@@ -95,6 +164,8 @@ export class VirtualTimers implements Timers {
 
   /** Runs every task due up to `until`, in time order, with the clock set to each task's time. */
   async advanceTo(until: number): Promise<void> {
+    // Whatever the owner did since the last advance happened at the current time, after any tick due then.
+    this.wake(this.current, true);
     for (;;) {
       const fore = this.dueTasks.peek();
       const back = this.backgroundTasks.peek();
@@ -104,6 +175,8 @@ export class VirtualTimers implements Timers {
       heap.pop();
       this.current = Math.max(this.current, item.at);
       await item.task();
+      // It may have written: a sleeping ticker looks again at the end of the window it wrote in.
+      if (!item.ticker) this.wake(this.current, false);
     }
     this.current = Math.max(this.current, until);
   }
@@ -129,6 +202,9 @@ export class RealTimers implements Timers {
     this.handles.add(handle);
   }
 
+  every(periodMs: number, tick: (end: number) => Promise<boolean>): void {
+    tickThrough(this, periodMs, tick);
+  }
   cancelAll(): void {
     for (const handle of this.handles) clearTimeout(handle);
     this.handles.clear();

@@ -95,7 +95,8 @@ export async function startDynamoDbLocal(
     stderr = (stderr + chunk.toString()).slice(-4000);
   });
   try {
-    await waitForPort(port, child, 30_000);
+    // A JVM starting on a machine whose cores other jobs keep busy can take over 30 s.
+    await waitForPort(port, child, 120_000);
   } catch (error) {
     child.kill('SIGKILL');
     throw new Error(`${(error as Error).message}\n${stderr}`);
