@@ -19,6 +19,10 @@ export interface FleetSummary {
   unsettled: number | null;
   /** Disconnected devices per reason, most frequent first. */
   byReason: ReasonCount[];
+  /** Devices in an open episode (GET /fleet only). */
+  inEpisode: { conflict: number; flapping: number } | null;
+  /** Open fleet incidents (GET /fleet only). */
+  openIncidents: number | null;
   /** False when the listing stopped at its page cap: the counts are then lower bounds. */
   complete: boolean;
   source: 'fleet-route' | 'listing';
@@ -51,6 +55,8 @@ export function summarizeListing(
     disconnected: disconnected.length,
     unsettled,
     byReason: sortReasons(reasons),
+    inEpisode: null,
+    openIncidents: null,
     complete,
     source: 'listing',
   };
@@ -106,6 +112,13 @@ export function parseFleetRoute(body: unknown): FleetSummary | null {
     disconnected,
     unsettled: count(counts.unsettled),
     byReason: sortReasons(reasons),
+    inEpisode: isObject(body.inEpisode)
+      ? {
+          conflict: count(body.inEpisode['clientid-conflict']) ?? 0,
+          flapping: count(body.inEpisode.flapping) ?? 0,
+        }
+      : null,
+    openIncidents: count(body.openIncidents),
     complete: true,
     source: 'fleet-route',
   };

@@ -44,6 +44,7 @@ import { buildSettleCheckHandler } from '../handlers/settle-check.js';
 import { buildSweepHandler } from '../handlers/sweep.js';
 import { forEachWithLimit } from '../shared/concurrency.js';
 import { AsyncInvocation } from './lambda/async-invocation.js';
+import { fleetCountMarks } from './lambda/fleet-count-marks.js';
 import type { ApiHandler, DeadLetter, InvocationCounters, LambdaHandler } from './lambda/function.js';
 import { scheduleEvery } from './lambda/schedule.js';
 import { SqsMapping } from './lambda/sqs-mapping.js';
@@ -256,6 +257,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
           timers,
           counters,
           deadLetters,
+          checkpoints: () => fleetCountMarks(clients.dynamo, config.DEVICES_TABLE),
         })
       : undefined;
   await fleetCounts?.start();

@@ -46,6 +46,12 @@ export class StreamPump {
     await this.discoverShards();
   }
 
+  /** Reads the shard from just after this record on, as a mapping resuming from its checkpoint does. */
+  resumeAfter(shardId: string, sequenceNumber: string): void {
+    this.lastSequence.set(shardId, sequenceNumber);
+    this.carriedIterators.delete(shardId);
+  }
+
   private async discoverShards(): Promise<void> {
     const described = await this.client.send(new DescribeStreamCommand({ StreamArn: this.streamArn }));
     for (const shard of described.StreamDescription?.Shards ?? []) {

@@ -22,6 +22,8 @@ export interface TumblingWindowMappingOptions {
   timers: Timers;
   counters: InvocationCounters;
   deadLetters: DeadLetter[];
+  /** Where each shard was counted to by an earlier run (kept data): reading resumes after it. */
+  checkpoints?: () => Promise<ReadonlyMap<string, string>>;
 }
 
 /**
@@ -49,6 +51,9 @@ export class TumblingWindowMapping {
 
   async start(): Promise<void> {
     await this.pump.start();
+    for (const [shardId, sequence] of (await this.options.checkpoints?.()) ?? []) {
+      this.pump.resumeAfter(shardId, sequence);
+    }
     const { timers, windowMs } = this.options;
     const next = (end: number) =>
       timers.at(
