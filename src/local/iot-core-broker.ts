@@ -674,7 +674,7 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
 
   /**
    * Takes back what an earlier run kept, before anyone can connect: version numbers, sessions, retained messages;
-   * then ends each connection that run left live as AWS ends one whose server went away, now: its will, then a
+   * then ends each connection that run left live as AWS ends one whose server went away, now: its will and a
    * disconnected event with SERVER_INITIATED_DISCONNECT. Returns how many connections were ended.
    */
   async function restore(file: string): Promise<number> {
