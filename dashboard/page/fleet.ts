@@ -1,7 +1,6 @@
 /**
  * Fleet at a glance: how many devices are connected, disconnected and unsettled, and why the disconnected ones
- * dropped. Computed from the public listing (`GET /devices?status=`) until the API has a `GET /fleet` route;
- * when that route answers with counts, they are used instead.
+ * dropped: from `GET /fleet`, or, on an API without that route, from the public listing (`GET /devices?status=`).
  *
  * Pure: no DOM, no fetch.
  */
@@ -91,9 +90,10 @@ function reasonCounts(value: unknown): Map<string, number> | null {
 }
 
 /**
- * Reads the answer of a future `GET /fleet` route. Its shape is not fixed yet, so this accepts counts at the top
- * level or under `counts`, and reasons as `{REASON: n}` or `[{reason, count}]` under `disconnectedByReason`,
- * `byReason` or `reasons`. Anything without both a connected and a disconnected count is not a fleet answer.
+ * Reads the answer of `GET /fleet`: counts at the top level (or under `counts`), reasons as `{REASON: n}` (or
+ * `[{reason, count}]`) under `disconnectedByReason`, `byReason` or `reasons`, the devices in an episode
+ * (`inEpisode`) and the open incidents. Anything without both a connected and a disconnected count is not a fleet
+ * answer.
  */
 export function parseFleetRoute(body: unknown): FleetSummary | null {
   if (!isObject(body)) return null;

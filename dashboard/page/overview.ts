@@ -45,6 +45,8 @@ import {
 } from './model.js';
 
 export const PAGE_SIZE = 25;
+/** The feed reads the 100 newest alerts (one request): a fleet outage's device alerts do not push its own out of sight. */
+const ALERT_PAGE_SIZE = MAX_LIMIT;
 /** The listing behind the counts stops after this many pages per status (10,000 devices each). */
 const FLEET_PAGE_CAP = 100;
 /** How often to look again for a `GET /fleet` route that was not there. */
@@ -571,7 +573,7 @@ export class OverviewView {
   // ---------------------------------------------------------------- alerts
 
   private async refreshAlerts(signal: AbortSignal): Promise<void> {
-    const page = await listAlerts({ limit: PAGE_SIZE }, signal);
+    const page = await listAlerts({ limit: ALERT_PAGE_SIZE }, signal);
     if (this.olderAlertsLoaded) {
       const fresh = new Set(page.items.map((alert) => alert.alertId));
       this.alerts = [...page.items, ...this.alerts.filter((alert) => !fresh.has(alert.alertId))];
@@ -584,7 +586,7 @@ export class OverviewView {
 
   private async loadOlderAlerts(signal: AbortSignal): Promise<void> {
     if (this.alertsCursor === null) return;
-    const page = await listAlerts({ limit: PAGE_SIZE, cursor: this.alertsCursor }, signal);
+    const page = await listAlerts({ limit: ALERT_PAGE_SIZE, cursor: this.alertsCursor }, signal);
     const known = new Set(this.alerts.map((alert) => alert.alertId));
     this.alerts.push(...page.items.filter((alert) => !known.has(alert.alertId)));
     this.alertsCursor = page.cursor;

@@ -1,5 +1,5 @@
 /**
- * Local stand-in for AWS IoT Core's MQTT 3.1.1 endpoint, built on aedes.
+ * Local stand-in for AWS IoT Core's MQTT endpoint (MQTT 3.1.1, and MQTT 5 through mqtt5-bridge.ts), built on aedes.
  *
  * Besides brokering MQTT it emits the AWS IoT lifecycle ("presence") events on
  * `$aws/events/presence/{connected,disconnected}/<clientId>` with the same JSON
