@@ -21,7 +21,6 @@ import {
   statusBadge,
   td,
   timeCell,
-  timeView,
   versionView,
 } from './cells.js';
 import { byId, h, reconcileRows, replaceContent, svg } from './dom.js';
@@ -34,7 +33,7 @@ import {
   searchDevices,
   summarizeListing,
 } from './fleet.js';
-import { clockTime, duration, relativeTime } from './format.js';
+import { clockTime, duration, exactTime, relativeTime } from './format.js';
 import { addSample, chartLines, type FleetSample, HISTORY_MS, parseSamples } from './history.js';
 import {
   type AlertItem,
@@ -74,6 +73,13 @@ interface Listing {
   requests: number;
   /** When it was read (epoch ms). */
   at: number;
+}
+
+/** "41 s ago (2026-12-05 01:39:23 UTC)", on one line. */
+function startedText(iso: string | null, now: number): string {
+  if (iso === null) return 'at an unknown time';
+  const at = Date.parse(iso);
+  return `${relativeTime(at, now)} (${exactTime(at)})`;
 }
 
 function firstPosition(filter: StatusFilter): Position {
@@ -334,8 +340,7 @@ export class OverviewView {
           h(
             'p',
             { class: 'small' },
-            'Started ',
-            timeView(incident.startedAt, now),
+            `Started ${startedText(incident.startedAt, now)}`,
             open
               ? `; ${incident.recovered} back, ${incident.stillOffline} still offline`
               : `; lasted ${duration((incident.durationSeconds ?? 0) * 1000)}, ${incident.stillOffline} still offline at the end`,

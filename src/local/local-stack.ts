@@ -18,6 +18,9 @@ import { createLocalRuntime, type LocalRuntime, type ReceivedAlert } from './run
 import { LOCAL_CREDENTIALS, type LocalAws, startLocalAws } from './services/local-aws.js';
 import { RealTimers, type Timers } from './timers.js';
 
+/** The events stream mapping's checkpoint, in the data folder. */
+const EVENTS_STREAM_CHECKPOINT_FILE = 'events-stream-checkpoint.json';
+
 export interface LocalStackOptions {
   /** MQTT broker port; default 1883, 0 picks a free port. */
   mqttPort?: number;
@@ -276,6 +279,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       // The deployed settle path: SqsCheckScheduler on the emulator's delay queue, consumed as Lambda's SQS mapping does.
       checkQueue: 'emulator',
       ...(options.fleetCountWindowMs !== undefined ? { fleetCountWindowMs: options.fleetCountWindowMs } : {}),
+      ...(options.dataDir !== undefined
+        ? { eventsStreamCheckpointFile: join(options.dataDir, EVENTS_STREAM_CHECKPOINT_FILE) }
+        : {}),
       onError: (error) => log(`[local-stack] check queue poller: ${describe(error)}`),
       onDeadLetter: (target, _event, error) =>
         log(`[local-stack] ${target} dead-lettered: ${describe(error)}`),

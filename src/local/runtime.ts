@@ -123,6 +123,8 @@ export interface LocalRuntimeOptions {
    * GET /fleet counts nothing (the replay, which never reads them).
    */
   fleetCountWindowMs?: number;
+  /** Where the events stream's mapping keeps its checkpoint across runs (kept data); default: nowhere. */
+  eventsStreamCheckpointFile?: string;
 }
 
 /** Everything that runs the deployed functions on one machine: rules, stream mapping, delay queue, schedule. */
@@ -241,6 +243,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     deadLetters,
     onFailureDestination: sendTo(aws.env.RECONCILE_DLQ_URL as string),
     now: () => timers.now(),
+    ...(options.eventsStreamCheckpointFile ? { checkpointFile: options.eventsStreamCheckpointFile } : {}),
   });
   await stream.start();
 

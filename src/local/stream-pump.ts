@@ -38,9 +38,8 @@ export class StreamPump {
 
   /**
    * Starts at the beginning of the stream: on fresh tables, this is what LATEST means for the deployed mapping. On
-   * tables kept from an earlier run (`npm start` keeps its data), it reads again the stream records DynamoDB Local
-   * kept, which reconciles every event the crash may have left unreconciled; the events already reconciled change
-   * nothing (the merge is idempotent and the cursor never decides an alert twice).
+   * tables kept from an earlier run, the mapping resumes each shard after its checkpoint (`resumeAfter`); a shard
+   * without one is read from its start, which only reconciles or counts again what is idempotent to repeat.
    */
   async start(): Promise<void> {
     await this.discoverShards();

@@ -221,6 +221,7 @@ describe('npm start keeps the truth across restarts', () => {
           clientId,
           keepalive: 30,
           reconnectPeriod: 250,
+          connectTimeout: 15_000,
           will: { topic: `devices/${clientId}/will`, payload: Buffer.from('gone'), qos: 1, retain: false },
         }),
       );
