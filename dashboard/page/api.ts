@@ -11,8 +11,11 @@ import {
   decodeDeviceDetail,
   decodeDevicePage,
   decodeEventPage,
+  decodeIncident,
+  decodeIncidentPage,
   type EventPage,
   errorMessageOf,
+  type IncidentItem,
 } from './model.js';
 
 export class ApiError extends Error {
@@ -107,4 +110,24 @@ export async function getFleet(signal?: AbortSignal): Promise<unknown | null> {
     if (error instanceof ApiError && (error.status === 404 || error.status === 405)) return null;
     throw error;
   }
+}
+
+/** `GET /incidents?status=`: fleet incidents, newest first. */
+export async function listIncidents(
+  status: 'open' | 'closed',
+  limit: number,
+  signal?: AbortSignal,
+): Promise<IncidentItem[]> {
+  return decodeIncidentPage(await getJson(`/incidents${query({ status, limit })}`, signal)).items;
+}
+
+/** `GET /incidents/{id}`: the incident with a first page of its member devices. */
+export async function getIncident(
+  incidentId: string,
+  limit: number,
+  signal?: AbortSignal,
+): Promise<IncidentItem | null> {
+  return decodeIncident(
+    await getJson(`/incidents/${encodeURIComponent(incidentId)}${query({ limit })}`, signal),
+  );
 }

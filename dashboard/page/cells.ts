@@ -1,8 +1,9 @@
 /** Table cells and small pieces of markup shared by the views. */
 import { h } from './dom.js';
 import { duration, exactTime, relativeTime, shortId } from './format.js';
+import { type AlertItem, alertKindLabel, alertWords } from './model.js';
 
-function deviceHref(deviceId: string): string {
+export function deviceHref(deviceId: string): string {
   return `#/device/${encodeURIComponent(deviceId)}`;
 }
 
@@ -71,10 +72,28 @@ export function sessionView(sessionIdentifier: string | null): Node {
   return h('code', { title: sessionIdentifier }, shortId(sessionIdentifier));
 }
 
-export function outageView(seconds: number | null): string {
-  return seconds === null ? '—' : duration(seconds * 1000);
-}
-
 export function versionView(versionNumber: number | null | undefined): string {
   return typeof versionNumber === 'number' ? String(versionNumber) : '—';
+}
+
+/** An alert's kind, in words, as a badge. */
+export function alertKindBadge(type: string): HTMLElement {
+  return h('span', { class: `badge badge-${type}` }, alertKindLabel(type));
+}
+
+/** What the alert says, in its own kind of sentence. */
+export function alertWordsView(alert: AlertItem): Node {
+  return h('span', { class: 'alert-words' }, alertWords(alert, duration));
+}
+
+/** A device's open episodes as badges, or "none". */
+export function episodesView(episodes: readonly string[]): Node {
+  if (episodes.length === 0) return document.createTextNode('none');
+  return h(
+    'span',
+    {},
+    ...episodes.map((episode) =>
+      h('span', { class: `badge episode badge-${episode}` }, alertKindLabel(episode)),
+    ),
+  );
 }

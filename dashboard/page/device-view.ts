@@ -1,8 +1,10 @@
 /** One device: its current state, a drawn 24 h timeline, its alerts and its recent events. */
 import { getDevice, listAlerts, listDeviceEvents, MAX_LIMIT } from './api.js';
 import {
+  alertKindBadge,
+  alertWordsView,
+  episodesView,
   lastWillView,
-  outageView,
   publishedCell,
   reasonView,
   sessionView,
@@ -16,7 +18,7 @@ import {
 import { byId, h, reconcileRows, replaceContent, svg } from './dom.js';
 import { clockTime, duration, exactTime } from './format.js';
 import type { DeviceDetail, DeviceEventItem } from './model.js';
-import { buildTimeline, connectedShare, DAY_MS, type Span } from './timeline.js';
+import { buildTimeline, connectedShare, DAY_MS, fittingWindow, type Span } from './timeline.js';
 
 /** Events are read back until they reach past the 24 h window, at most this many pages of 100. */
 const EVENT_PAGE_CAP = 10;
@@ -25,6 +27,9 @@ const RECENT_EVENTS = 25;
 export class DeviceView {
   private deviceId = '';
   private windowMs = DAY_MS;
+  /** Until the operator picks a window, the timeline opens on the one that fits what the events tell. */
+  private windowChosen = false;
+  private readonly windowSelect = byId<HTMLSelectElement>('timeline-window');
   private history: { events: DeviceEventItem[]; complete: boolean; at: number } | null = null;
   private readonly stateList = byId('device-state');
   private readonly timeline = byId('timeline');
@@ -33,9 +38,10 @@ export class DeviceView {
   private readonly eventsBody = byId<HTMLTableElement>('events').tBodies[0] as HTMLTableSectionElement;
 
   constructor(private readonly now: () => number) {
-    const select = byId<HTMLSelectElement>('timeline-window');
+    const select = this.windowSelect;
     select.addEventListener('change', () => {
       this.windowMs = Number(select.value);
+      this.windowChosen = true;
       if (this.history) this.drawTimeline(this.history);
     });
   }
@@ -49,6 +55,7 @@ export class DeviceView {
     for (const element of [this.stateList, this.timeline, this.spansBody, this.alertsBody, this.eventsBody])
       element.replaceChildren();
     this.history = null;
+    this.windowChosen = false;
     this.stateList.setAttribute('aria-busy', 'true');
     byId('device-missing').hidden = true;
   }
@@ -78,11 +85,10 @@ export class DeviceView {
       alerts.items,
       (alert) => alert.alertId,
       (alert) => [
-        td(statusBadge(alert.type)),
-        td(reasonView(alert.disconnectReason)),
+        td(alertKindBadge(alert.type)),
+        td(alertWordsView(alert)),
         timeCell(alert.since, now),
         publishedCell(alert.publishedAt, now),
-        td(outageView(alert.outageSeconds)),
         td(
           sessionView(alert.sessionIdentifier),
           alert.versionNumber === null ? null : ` v${alert.versionNumber}`,
@@ -93,6 +99,11 @@ export class DeviceView {
   }
 
   private drawTimeline(history: { events: DeviceEventItem[]; complete: boolean; at: number }): void {
+    if (!this.windowChosen) {
+      const choices = [...this.windowSelect.options].map((option) => Number(option.value));
+      this.windowMs = fittingWindow(history.events, history.at, choices, history.complete);
+      this.windowSelect.value = String(this.windowMs);
+    }
     const spans = buildTimeline(history.events, history.at, {
       windowMs: this.windowMs,
       historyComplete: history.complete,
@@ -126,6 +137,7 @@ export class DeviceView {
       fact('Since', timeView(device.since, now)),
       fact('Settled', settledView(device.settled)),
       fact('Reason', reasonView(device.disconnectReason)),
+      fact('Episodes', episodesView(device.episodes)),
       fact('Abrupt', device.abrupt === null ? '—' : device.abrupt ? 'yes' : 'no'),
       fact('Session', sessionView(device.sessionIdentifier)),
       ...(device.versionNumber === null ? [] : [fact('Version', versionView(device.versionNumber))]),
@@ -199,6 +211,7 @@ export class DeviceView {
         td(span.end >= now ? 'now' : exactTime(span.end)),
         td(duration(span.end - span.start)),
         td(reasonView(span.reason)),
+        td(span.takeovers ? String(span.takeovers) : '—'),
       ],
     );
   }

@@ -67,6 +67,10 @@ export function reconcileRows<T>(
   cellsOf: (item: T) => HTMLTableCellElement[],
 ): void {
   const focused = focusWithin(body);
+  // Each cell carries its column's name: at phone width a row is drawn as a card of labelled lines.
+  const headers = [...((body.parentElement as HTMLTableElement | null)?.tHead?.rows[0]?.cells ?? [])]
+    .filter((cell) => !cell.hidden)
+    .map((cell) => String(cell.textContent).trim());
   const existing = new Map<string, HTMLTableRowElement>();
   for (const row of [...body.rows]) existing.set(row.dataset.key ?? '', row);
   let previous: HTMLTableRowElement | null = null;
@@ -82,6 +86,8 @@ export function reconcileRows<T>(
     kept.add(row);
     const cells = cellsOf(item);
     cells.forEach((cell, index) => {
+      const label = headers[index];
+      if (label) cell.dataset.label = label;
       const current = row.cells[index];
       if (!current) row.append(cell);
       else if (current.outerHTML !== cell.outerHTML) current.replaceWith(cell);

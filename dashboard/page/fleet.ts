@@ -1,7 +1,6 @@
 /**
  * Fleet at a glance: how many devices are connected, disconnected and unsettled, and why the disconnected ones
- * dropped. Computed from the public listing (`GET /devices?status=`) until the API has a `GET /fleet` route;
- * when that route answers with counts, they are used instead.
+ * dropped: from `GET /fleet`, or, on an API without that route, from the public listing (`GET /devices?status=`).
  *
  * Pure: no DOM, no fetch.
  */
@@ -19,6 +18,10 @@ export interface FleetSummary {
   unsettled: number | null;
   /** Disconnected devices per reason, most frequent first. */
   byReason: ReasonCount[];
+  /** Devices in an open episode (GET /fleet only). */
+  inEpisode: { conflict: number; flapping: number } | null;
+  /** Open fleet incidents (GET /fleet only). */
+  openIncidents: number | null;
   /** False when the listing stopped at its page cap: the counts are then lower bounds. */
   complete: boolean;
   source: 'fleet-route' | 'listing';
@@ -51,6 +54,8 @@ export function summarizeListing(
     disconnected: disconnected.length,
     unsettled,
     byReason: sortReasons(reasons),
+    inEpisode: null,
+    openIncidents: null,
     complete,
     source: 'listing',
   };
@@ -85,9 +90,10 @@ function reasonCounts(value: unknown): Map<string, number> | null {
 }
 
 /**
- * Reads the answer of a future `GET /fleet` route. Its shape is not fixed yet, so this accepts counts at the top
- * level or under `counts`, and reasons as `{REASON: n}` or `[{reason, count}]` under `disconnectedByReason`,
- * `byReason` or `reasons`. Anything without both a connected and a disconnected count is not a fleet answer.
+ * Reads the answer of `GET /fleet`: counts at the top level (or under `counts`), reasons as `{REASON: n}` (or
+ * `[{reason, count}]`) under `disconnectedByReason`, `byReason` or `reasons`, the devices in an episode
+ * (`inEpisode`) and the open incidents. Anything without both a connected and a disconnected count is not a fleet
+ * answer.
  */
 export function parseFleetRoute(body: unknown): FleetSummary | null {
   if (!isObject(body)) return null;
@@ -106,6 +112,13 @@ export function parseFleetRoute(body: unknown): FleetSummary | null {
     disconnected,
     unsettled: count(counts.unsettled),
     byReason: sortReasons(reasons),
+    inEpisode: isObject(body.inEpisode)
+      ? {
+          conflict: count(body.inEpisode['clientid-conflict']) ?? 0,
+          flapping: count(body.inEpisode.flapping) ?? 0,
+        }
+      : null,
+    openIncidents: count(body.openIncidents),
     complete: true,
     source: 'fleet-route',
   };

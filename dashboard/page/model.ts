@@ -27,6 +27,8 @@ export interface DevicePage {
 }
 
 export interface DeviceDetail extends DeviceListItem {
+  /** Open episodes: `clientid-conflict`, `flapping`. */
+  episodes: string[];
   abrupt: boolean | null;
   lastWill: unknown;
   lastWillAt: string | null;
@@ -51,16 +53,67 @@ export interface EventPage {
   cursor: string | null;
 }
 
+/** The alert kinds the service publishes; a kind added later is shown by its name. */
+export const ALERT_KINDS = [
+  'offline',
+  'online',
+  'clientid-conflict',
+  'flapping',
+  'fleet-outage',
+  'fleet-recovered',
+] as const;
+
 export interface AlertItem {
   alertId: string;
-  type: 'offline' | 'online';
-  deviceId: string;
+  type: string;
+  /** The device of a device alert; null for a fleet alert. */
+  deviceId: string | null;
+  /** The fleet incident a fleet alert is about, or a device alert belongs to. */
+  incidentId: string | null;
   sessionIdentifier: string | null;
   versionNumber: number | null;
   disconnectReason: string | null;
   since: string | null;
   publishedAt: string | null;
   outageSeconds: number | null;
+  /** clientid-conflict: takeovers counted over windowSeconds, from these principals and addresses. */
+  takeovers: number | null;
+  windowSeconds: number | null;
+  principalIdentifiers: string[];
+  ipAddresses: string[];
+  /** flapping: connections ended over windowSeconds, and the median time away. */
+  ends: number | null;
+  medianGapSeconds: number | null;
+  /** flapping and fleet alerts: devices (or ends) per disconnect reason. */
+  reasons: Record<string, number>;
+  /** fleet alerts: how many devices, since when; fleet-recovered: after how long, and how many still offline. */
+  devices: number | null;
+  startedAt: string | null;
+  durationSeconds: number | null;
+  stillOffline: number | null;
+  sampleDeviceIds: string[];
+}
+
+interface IncidentMember {
+  deviceId: string;
+  since: string | null;
+  reason: string | null;
+  recovered: boolean;
+}
+
+export interface IncidentItem {
+  incidentId: string;
+  status: 'open' | 'closed';
+  startedAt: string | null;
+  closedAt: string | null;
+  durationSeconds: number | null;
+  devices: number;
+  recovered: number;
+  stillOffline: number;
+  reasons: Record<string, number>;
+  sampleDeviceIds: string[];
+  /** GET /incidents/{id} only: a page of its member devices. */
+  members?: IncidentMember[];
 }
 
 export interface AlertPage {
@@ -76,6 +129,19 @@ function isObject(value: unknown): value is Json {
 
 function str(value: unknown): string | null {
   return typeof value === 'string' ? value : null;
+}
+
+function strings(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+}
+
+function counts(value: unknown): Record<string, number> {
+  const result: Record<string, number> = {};
+  if (!isObject(value)) return result;
+  for (const [key, raw] of Object.entries(value)) {
+    if (typeof raw === 'number' && Number.isFinite(raw)) result[key] = raw;
+  }
+  return result;
 }
 
 function num(value: unknown): number | null {
@@ -149,6 +215,7 @@ export function decodeDeviceDetail(body: unknown): DeviceDetail | null {
   return {
     ...item,
     versionNumber: num(body.versionNumber),
+    episodes: strings(body.episodes),
     abrupt: typeof body.abrupt === 'boolean' ? body.abrupt : null,
     lastWill: body.lastWill ?? null,
     lastWillAt: isoOrNull(body.lastWillAt),
@@ -181,22 +248,133 @@ export function decodeEventPage(body: unknown): EventPage {
   };
 }
 
-function decodeAlert(value: unknown): AlertItem | null {
+const FLEET_ALERT_KINDS = new Set(['fleet-outage', 'fleet-recovered']);
+
+export function decodeAlert(value: unknown): AlertItem | null {
   if (!isObject(value)) return null;
   const alertId = str(value.alertId);
+  const type = str(value.type);
   const deviceId = str(value.deviceId);
-  const type = value.type === 'offline' || value.type === 'online' ? value.type : null;
-  if (alertId === null || deviceId === null || type === null) return null;
+  const incidentId = str(value.incidentId);
+  if (alertId === null || type === null) return null;
+  // A device alert names its device; a fleet alert its incident.
+  if (FLEET_ALERT_KINDS.has(type) ? incidentId === null : deviceId === null) return null;
   return {
     alertId,
     type,
     deviceId,
+    incidentId,
     sessionIdentifier: str(value.sessionIdentifier),
     versionNumber: num(value.versionNumber),
     disconnectReason: str(value.disconnectReason),
     since: isoOrNull(value.since),
     publishedAt: isoOrNull(value.publishedAt),
     outageSeconds: num(value.outageSeconds),
+    takeovers: num(value.takeovers),
+    windowSeconds: num(value.windowSeconds),
+    principalIdentifiers: strings(value.principalIdentifiers),
+    ipAddresses: strings(value.ipAddresses),
+    ends: num(value.ends),
+    medianGapSeconds: num(value.medianGapSeconds),
+    reasons: counts(value.reasons),
+    devices: num(value.devices),
+    startedAt: isoOrNull(value.startedAt),
+    durationSeconds: num(value.durationSeconds),
+    stillOffline: num(value.stillOffline),
+    sampleDeviceIds: strings(value.sampleDeviceIds),
+  };
+}
+
+/** The kind of an alert as an operator says it. */
+export function alertKindLabel(type: string): string {
+  switch (type) {
+    case 'clientid-conflict':
+      return 'clientId conflict';
+    case 'fleet-outage':
+      return 'fleet outage';
+    case 'fleet-recovered':
+      return 'fleet recovered';
+    default:
+      return type;
+  }
+}
+
+/** "30 CONNECTION_LOST, 2 MQTT_KEEP_ALIVE_TIMEOUT": most first. */
+export function reasonsText(reasons: Record<string, number>): string {
+  return Object.entries(reasons)
+    .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+    .map(([reason, count]) => `${count} ${reason}`)
+    .join(', ');
+}
+
+const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
+
+/** What an alert says, in a sentence of its own kind. `duration` formats milliseconds. */
+export function alertWords(alert: AlertItem, duration: (ms: number) => string): string {
+  const seconds = (value: number | null) => duration((value ?? 0) * 1000);
+  switch (alert.type) {
+    case 'offline':
+      return `offline: ${alert.disconnectReason ?? 'no reason given'}`;
+    case 'online':
+      return alert.outageSeconds === null
+        ? 'back online'
+        : `back online after ${seconds(alert.outageSeconds)}`;
+    case 'clientid-conflict': {
+      const from = alert.ipAddresses.length > 0 ? ` from ${alert.ipAddresses.join(', ')}` : '';
+      const principals =
+        alert.principalIdentifiers.length > 1 ? `, ${alert.principalIdentifiers.length} principals` : '';
+      return `clientId conflict: ${plural(alert.takeovers ?? 0, 'takeover')} in ${seconds(alert.windowSeconds)}${from}${principals}`;
+    }
+    case 'flapping':
+      return `flapping: ${plural(alert.ends ?? 0, 'drop')} in ${seconds(alert.windowSeconds)}, median ${seconds(alert.medianGapSeconds)} away`;
+    case 'fleet-outage': {
+      const reasons = reasonsText(alert.reasons);
+      return `fleet outage: ${plural(alert.devices ?? 0, 'device')} offline${reasons ? ` (${reasons})` : ''}`;
+    }
+    case 'fleet-recovered':
+      return `fleet recovered after ${seconds(alert.durationSeconds)}: ${alert.stillOffline ?? 0} of ${plural(alert.devices ?? 0, 'device')} still offline`;
+    default:
+      return alert.type;
+  }
+}
+
+function decodeMember(value: unknown): IncidentMember | null {
+  if (!isObject(value)) return null;
+  const deviceId = str(value.deviceId);
+  if (deviceId === null) return null;
+  return {
+    deviceId,
+    since: isoOrNull(value.since),
+    reason: str(value.reason),
+    recovered: value.recovered === true,
+  };
+}
+
+export function decodeIncident(value: unknown): IncidentItem | null {
+  if (!isObject(value)) return null;
+  const incidentId = str(value.incidentId);
+  const incidentStatus = value.status === 'open' || value.status === 'closed' ? value.status : null;
+  if (incidentId === null || incidentStatus === null) return null;
+  const incident: IncidentItem = {
+    incidentId,
+    status: incidentStatus,
+    startedAt: isoOrNull(value.startedAt),
+    closedAt: isoOrNull(value.closedAt),
+    durationSeconds: num(value.durationSeconds),
+    devices: num(value.devices) ?? 0,
+    recovered: num(value.recovered) ?? 0,
+    stillOffline: num(value.stillOffline) ?? 0,
+    reasons: counts(value.reasons),
+    sampleDeviceIds: strings(value.sampleDeviceIds),
+  };
+  if (isObject(value.deviceList)) incident.members = decodeAll(itemsOf(value.deviceList), decodeMember);
+  return incident;
+}
+
+export function decodeIncidentPage(body: unknown): { items: IncidentItem[]; cursor: string | null } {
+  return {
+    items: decodeAll(itemsOf(body), decodeIncident),
+    cursor: isObject(body) ? cursorOf(body) : null,
   };
 }
 

@@ -1,9 +1,20 @@
 /** The fleet view: counts at a glance, the device list (filter, search, cursor pages) and the alert feed. */
-import { getDevice, getFleet, listAlerts, listDevices, MAX_LIMIT } from './api.js';
 import {
+  getDevice,
+  getFleet,
+  getIncident,
+  listAlerts,
+  listDevices,
+  listIncidents,
+  MAX_LIMIT,
+} from './api.js';
+import {
+  alertKindBadge,
+  alertWordsView,
   deviceCell,
+  deviceHref,
+  episodesView,
   lastWillView,
-  outageView,
   publishedCell,
   reasonView,
   settledView,
@@ -12,7 +23,7 @@ import {
   timeCell,
   versionView,
 } from './cells.js';
-import { byId, h, reconcileRows, replaceContent } from './dom.js';
+import { byId, h, reconcileRows, replaceContent, svg } from './dom.js';
 import {
   FLEET_RECOUNT_MS,
   type FleetSummary,
@@ -22,15 +33,30 @@ import {
   searchDevices,
   summarizeListing,
 } from './fleet.js';
-import { relativeTime } from './format.js';
-import type { AlertItem, DeviceListItem, DeviceStatus } from './model.js';
+import { clockTime, duration, exactTime, relativeTime } from './format.js';
+import { addSample, chartLines, type FleetSample, HISTORY_MS, parseSamples } from './history.js';
+import {
+  type AlertItem,
+  type DeviceListItem,
+  type DeviceStatus,
+  type IncidentItem,
+  reasonsText,
+} from './model.js';
 
 const PAGE_SIZE = 25;
+/** The feed reads the 100 newest alerts (one request): a fleet outage's device alerts do not push its own out of sight. */
+const ALERT_PAGE_SIZE = MAX_LIMIT;
 /** The listing behind the counts stops after this many pages per status (10,000 devices each). */
 const FLEET_PAGE_CAP = 100;
 /** How often to look again for a `GET /fleet` route that was not there. */
 const FLEET_ROUTE_RECHECK_MS = 60_000;
-const LAST_WILL_LOOKUPS_AT_ONCE = 4;
+const DETAIL_LOOKUPS_AT_ONCE = 4;
+/** A shown row's episodes (the listing does not carry them) are looked up again after this. */
+const DETAIL_TTL_MS = 30_000;
+/** Closed incidents shown, and members read per incident. */
+const CLOSED_INCIDENTS = 3;
+const INCIDENT_MEMBERS = 12;
+const SAMPLES_KEY = 'iot-presence:fleet-samples';
 
 type StatusFilter = 'all' | DeviceStatus;
 
@@ -47,6 +73,13 @@ interface Listing {
   requests: number;
   /** When it was read (epoch ms). */
   at: number;
+}
+
+/** "41 s ago (2026-12-05 01:39:23 UTC)", on one line. */
+function startedText(iso: string | null, now: number): string {
+  if (iso === null) return 'at an unknown time';
+  const at = Date.parse(iso);
+  return `${relativeTime(at, now)} (${exactTime(at)})`;
 }
 
 function firstPosition(filter: StatusFilter): Position {
@@ -66,8 +99,10 @@ export class OverviewView {
   private alerts: AlertItem[] = [];
   private alertsCursor: string | null = null;
   private olderAlertsLoaded = false;
-  /** Last wills looked up for disconnected rows, by device and since. */
-  private readonly lastWills = new Map<string, unknown>();
+  /** What GET /devices/{id} adds to a shown row (its last will, its episodes), by device and since. */
+  private readonly details = new Map<string, { lastWill: unknown; episodes: string[]; at: number }>();
+  /** Members of closed incidents, read once. */
+  private readonly closedIncidents = new Map<string, IncidentItem>();
   /** Marks for measuring the page's load (performance.getEntriesByName). */
   private firstListRendered = false;
   private firstGlanceRendered = false;
@@ -75,6 +110,8 @@ export class OverviewView {
   private readonly glance = byId('glance');
   private readonly devicesBody = byId<HTMLTableElement>('devices').tBodies[0] as HTMLTableSectionElement;
   private readonly alertsBody = byId<HTMLTableElement>('alerts').tBodies[0] as HTMLTableSectionElement;
+  private readonly incidents = byId('incidents');
+  private readonly chart = byId('fleet-chart');
 
   constructor(
     private readonly now: () => number,
@@ -111,6 +148,7 @@ export class OverviewView {
       this.searching() ? Promise.resolve() : this.refreshList(signal),
       this.refreshFleet(signal).then(() => (this.searching() ? this.refreshList(signal) : undefined)),
       this.refreshAlerts(signal),
+      this.refreshIncidents(signal),
     ]);
     const failure = results.find((result) => result.status === 'rejected');
     if (failure) throw failure.reason;
@@ -183,6 +221,151 @@ export class OverviewView {
       summary ??= summarizeListing(current.connected, current.disconnected, current.complete);
     }
     this.renderGlance(summary);
+    if (summary.complete)
+      this.recordSample({ at: this.now(), connected: summary.connected, disconnected: summary.disconnected });
+  }
+
+  // ---------------------------------------------------------------- chart
+
+  private samples: FleetSample[] | null = null;
+
+  private recordSample(sample: FleetSample): void {
+    let stored: string | null = null;
+    try {
+      stored = localStorage.getItem(SAMPLES_KEY);
+    } catch {
+      // Storage refused (a private window): the chart covers this page's life only.
+    }
+    this.samples = addSample(this.samples ?? parseSamples(stored), sample);
+    try {
+      localStorage.setItem(SAMPLES_KEY, JSON.stringify(this.samples));
+    } catch {
+      // As above.
+    }
+    this.renderChart();
+  }
+
+  private renderChart(): void {
+    const now = this.now();
+    const lines = chartLines(this.samples ?? [], now, 1000, 100);
+    if (!lines) return;
+    const last = this.samples?.[this.samples.length - 1];
+    const summary = `Connected and disconnected devices from ${clockTime(lines.from)} to now (${duration(now - lines.from)}): now ${last?.connected ?? 0} connected, ${last?.disconnected ?? 0} disconnected; at most ${lines.top}.`;
+    const polylines = [
+      ...lines.connected.map((points) => svg('polyline', { class: 'line-connected', points })),
+      ...lines.disconnected.map((points) => svg('polyline', { class: 'line-disconnected', points })),
+    ];
+    const ticks = [0, 1, 2, 3, 4].map((quarter) =>
+      h('span', {}, quarter === 4 ? 'now' : clockTime(lines.from + ((lines.to - lines.from) * quarter) / 4)),
+    );
+    replaceContent(
+      this.chart,
+      h('h3', {}, `The fleet over the last ${duration(Math.min(HISTORY_MS, now - lines.from))}`),
+      h('p', { class: 'muted small' }, `top of the chart: ${lines.top} devices`),
+      svg(
+        'svg',
+        { viewBox: '0 0 1000 100', preserveAspectRatio: 'none', role: 'img', 'aria-label': summary },
+        ...polylines,
+      ),
+      h('div', { class: 'axis', 'aria-hidden': 'true' }, ...ticks),
+      h(
+        'p',
+        { class: 'legend' },
+        h('span', { class: 'key key-line-connected', 'aria-hidden': 'true' }),
+        'connected ',
+        h('span', { class: 'key key-line-disconnected', 'aria-hidden': 'true' }),
+        'disconnected',
+      ),
+      h(
+        'p',
+        { class: 'muted small' },
+        'Sampled from GET /fleet at each refresh and kept in this browser: gaps are times no dashboard page was open.',
+      ),
+    );
+  }
+
+  // ---------------------------------------------------------------- incidents
+
+  private async refreshIncidents(signal: AbortSignal): Promise<void> {
+    const [open, closed] = await Promise.all([
+      listIncidents('open', 10, signal),
+      listIncidents('closed', CLOSED_INCIDENTS, signal),
+    ]);
+    const withMembers = await Promise.all([
+      ...open.map(
+        async (incident) => (await getIncident(incident.incidentId, INCIDENT_MEMBERS, signal)) ?? incident,
+      ),
+      ...closed.map(async (incident) => {
+        const known = this.closedIncidents.get(incident.incidentId);
+        if (known) return known;
+        const read = (await getIncident(incident.incidentId, INCIDENT_MEMBERS, signal)) ?? incident;
+        this.closedIncidents.set(incident.incidentId, read);
+        return read;
+      }),
+    ]);
+    this.renderIncidents(withMembers);
+  }
+
+  private renderIncidents(incidents: IncidentItem[]): void {
+    const now = this.now();
+    if (incidents.length === 0) {
+      replaceContent(
+        this.incidents,
+        h('p', { class: 'muted' }, 'No fleet incidents: no outage has taken many devices at once.'),
+      );
+      return;
+    }
+    replaceContent(
+      this.incidents,
+      ...incidents.map((incident) => {
+        const open = incident.status === 'open';
+        const members = incident.members ?? [];
+        return h(
+          'article',
+          {
+            class: 'incident',
+            'data-incident': incident.incidentId,
+            'aria-label': `Incident ${incident.incidentId}`,
+          },
+          h(
+            'h3',
+            {},
+            h(
+              'span',
+              { class: `badge badge-${open ? 'fleet-outage' : 'fleet-recovered'}` },
+              open ? 'open' : 'closed',
+            ),
+            ` ${incident.devices} devices offline`,
+          ),
+          h(
+            'p',
+            { class: 'small' },
+            `Started ${startedText(incident.startedAt, now)}`,
+            open
+              ? `; ${incident.recovered} back, ${incident.stillOffline} still offline`
+              : `; lasted ${duration((incident.durationSeconds ?? 0) * 1000)}, ${incident.stillOffline} still offline at the end`,
+          ),
+          h('p', { class: 'small' }, 'Reasons: ', reasonsText(incident.reasons) || '—'),
+          members.length === 0
+            ? h('p', { class: 'muted small' }, `Devices: ${incident.sampleDeviceIds.join(', ') || '—'}`)
+            : h(
+                'ul',
+                { class: 'members', 'aria-label': 'Member devices' },
+                ...members.map((member) =>
+                  h(
+                    'li',
+                    {},
+                    h('a', { href: deviceHref(member.deviceId) }, member.deviceId),
+                    ` ${member.recovered ? 'back' : (member.reason ?? 'offline')}`,
+                  ),
+                ),
+                ...(incident.devices > members.length
+                  ? [h('li', { class: 'muted' }, `and ${incident.devices - members.length} more`)]
+                  : []),
+              ),
+        );
+      }),
+    );
   }
 
   private renderGlance(summary: FleetSummary): void {
@@ -231,6 +414,13 @@ export class OverviewView {
         tile('connected', 'Connected', summary.connected),
         tile('disconnected', 'Disconnected', summary.disconnected),
         tile('pending', 'Unsettled', summary.unsettled),
+        ...(summary.inEpisode
+          ? [
+              tile('episode', 'In a clientId conflict', summary.inEpisode.conflict),
+              tile('episode', 'Flapping', summary.inEpisode.flapping),
+            ]
+          : []),
+        ...(summary.openIncidents === null ? [] : [tile('episode', 'Open incidents', summary.openIncidents)]),
       ),
       h('h3', {}, 'Disconnected by reason'),
       reasons,
@@ -297,38 +487,47 @@ export class OverviewView {
       this.firstListRendered = true;
       performance.mark('iot-presence:devices-rendered');
     }
-    await this.lookUpLastWills(items, signal);
+    await this.lookUpDetails(items, signal);
   }
 
-  private lastWillKey(item: DeviceListItem): string {
+  private detailKey(item: DeviceListItem): string {
     return `${item.deviceId}\u0000${item.since ?? ''}`;
   }
 
   private lastWillOf(item: DeviceListItem): Node {
     if ('lastWill' in item) return lastWillView(item.lastWill);
     if (item.status === 'connected') return document.createTextNode('—');
-    const key = this.lastWillKey(item);
-    if (!this.lastWills.has(key)) return h('span', { class: 'muted' }, 'looking up…');
-    return lastWillView(this.lastWills.get(key));
+    const detail = this.details.get(this.detailKey(item));
+    if (!detail) return h('span', { class: 'muted' }, 'looking up…');
+    return lastWillView(detail.lastWill);
   }
 
-  /** The listing has no last will: look it up (once per disconnection) for the disconnected rows shown. */
-  private async lookUpLastWills(items: readonly DeviceListItem[], signal: AbortSignal): Promise<void> {
-    const missing = items.filter(
-      (item) =>
-        !('lastWill' in item) &&
-        item.status === 'disconnected' &&
-        !this.lastWills.has(this.lastWillKey(item)),
-    );
+  private episodesOf(item: DeviceListItem): Node {
+    const detail = this.details.get(this.detailKey(item));
+    if (!detail) return h('span', { class: 'muted' }, 'looking up…');
+    return episodesView(detail.episodes);
+  }
+
+  /** The listing has neither last will nor episodes: read them for the rows shown (again after DETAIL_TTL_MS). */
+  private async lookUpDetails(items: readonly DeviceListItem[], signal: AbortSignal): Promise<void> {
+    const now = this.now();
+    const missing = items.filter((item) => {
+      const detail = this.details.get(this.detailKey(item));
+      return !detail || now - detail.at > DETAIL_TTL_MS;
+    });
     if (missing.length === 0) return;
     const queue = [...missing];
     const worker = async () => {
       for (let item = queue.shift(); item; item = queue.shift()) {
         const device = await getDevice(item.deviceId, signal);
-        this.lastWills.set(this.lastWillKey(item), device?.lastWill ?? null);
+        this.details.set(this.detailKey(item), {
+          lastWill: device?.lastWill ?? null,
+          episodes: device?.episodes ?? [],
+          at: this.now(),
+        });
       }
     };
-    await Promise.all(Array.from({ length: LAST_WILL_LOOKUPS_AT_ONCE }, worker));
+    await Promise.all(Array.from({ length: DETAIL_LOOKUPS_AT_ONCE }, worker));
     this.renderList(this.shown);
   }
 
@@ -350,6 +549,7 @@ export class OverviewView {
         timeCell(item.since, now),
         td(reasonView(item.disconnectReason)),
         td(settledView(item.settled)),
+        td(this.episodesOf(item)),
         td(this.lastWillOf(item)),
         ...(showVersion ? [td(versionView(item.versionNumber))] : []),
       ],
@@ -378,7 +578,7 @@ export class OverviewView {
   // ---------------------------------------------------------------- alerts
 
   private async refreshAlerts(signal: AbortSignal): Promise<void> {
-    const page = await listAlerts({ limit: PAGE_SIZE }, signal);
+    const page = await listAlerts({ limit: ALERT_PAGE_SIZE }, signal);
     if (this.olderAlertsLoaded) {
       const fresh = new Set(page.items.map((alert) => alert.alertId));
       this.alerts = [...page.items, ...this.alerts.filter((alert) => !fresh.has(alert.alertId))];
@@ -391,7 +591,7 @@ export class OverviewView {
 
   private async loadOlderAlerts(signal: AbortSignal): Promise<void> {
     if (this.alertsCursor === null) return;
-    const page = await listAlerts({ limit: PAGE_SIZE, cursor: this.alertsCursor }, signal);
+    const page = await listAlerts({ limit: ALERT_PAGE_SIZE, cursor: this.alertsCursor }, signal);
     const known = new Set(this.alerts.map((alert) => alert.alertId));
     this.alerts.push(...page.items.filter((alert) => !known.has(alert.alertId)));
     this.alertsCursor = page.cursor;
@@ -401,21 +601,18 @@ export class OverviewView {
 
   private renderAlerts(): void {
     const now = this.now();
-    const showVersion = this.alerts.some((alert) => alert.versionNumber !== null);
-    for (const cell of document.querySelectorAll<HTMLElement>('#alerts [data-column="version"]'))
-      cell.hidden = !showVersion;
     reconcileRows(
       this.alertsBody,
       this.alerts,
       (alert) => alert.alertId,
       (alert) => [
-        td(statusBadge(alert.type)),
-        deviceCell(alert.deviceId, false),
-        td(reasonView(alert.disconnectReason)),
+        td(alertKindBadge(alert.type)),
+        alert.deviceId === null
+          ? td(h('span', {}, `fleet, ${alert.devices ?? 0} devices`))
+          : deviceCell(alert.deviceId, false),
+        td(alertWordsView(alert)),
         timeCell(alert.since, now),
         publishedCell(alert.publishedAt, now),
-        td(outageView(alert.outageSeconds)),
-        ...(showVersion ? [td(versionView(alert.versionNumber))] : []),
       ],
     );
     this.alertsBody.setAttribute('aria-busy', 'false');

@@ -20,7 +20,15 @@ export interface Span {
   state: SpanState;
   /** Why the device dropped, for disconnected spans that follow a known end. */
   reason: string | null;
+  /** Connected spans: how many times another client took the id over (and the device stayed connected). */
+  takeovers?: number;
 }
+
+/**
+ * A session ended by a takeover (DUPLICATE_CLIENTID) and the session that took over are one connected stretch when
+ * they meet within this: the id never stopped being connected, however the two events' timestamps fall.
+ */
+const TAKEOVER_GAP_MS = 2_000;
 
 export const DAY_MS = 86_400_000;
 
@@ -28,6 +36,8 @@ interface Session {
   start: number;
   end: number | null;
   reason: string | null;
+  /** Ended by a takeover: the end was moved to where the next session starts. */
+  takenOverAt?: number;
 }
 
 const BEFORE_EVERYTHING = Number.NEGATIVE_INFINITY;
@@ -50,11 +60,13 @@ function sessionsOf(events: readonly DeviceEventItem[]): Session[] {
       }
       byId.set(id, session);
     }
-    return [...byId.values()].map((session) => ({
-      start: session.start ?? BEFORE_EVERYTHING,
-      end: session.end,
-      reason: session.reason,
-    }));
+    return joinTakeovers(
+      [...byId.values()].map((session) => ({
+        start: session.start ?? BEFORE_EVERYTHING,
+        end: session.end,
+        reason: session.reason,
+      })),
+    );
   }
   // Wills and births only (a fleet without presence events).
   const sessions: Session[] = [];
@@ -74,6 +86,20 @@ function sessionsOf(events: readonly DeviceEventItem[]): Session[] {
     } else {
       sessions.push({ start: BEFORE_EVERYTHING, end: at, reason: 'LAST_WILL' });
     }
+  }
+  return sessions;
+}
+
+/** A session a takeover ended lasts until the next one starts, when that is within TAKEOVER_GAP_MS of its end. */
+function joinTakeovers(sessions: Session[]): Session[] {
+  const starts = sessions.map((session) => session.start).sort((a, b) => a - b);
+  for (const session of sessions) {
+    if (session.reason !== 'DUPLICATE_CLIENTID' || session.end === null) continue;
+    const end = session.end;
+    const next = starts.find((start) => start > session.start && Math.abs(start - end) <= TAKEOVER_GAP_MS);
+    if (next === undefined) continue;
+    session.takenOverAt = end;
+    session.end = Math.max(end, next);
   }
   return sessions;
 }
@@ -131,7 +157,36 @@ export function buildTimeline(
       spans.push({ start, end, state, reason });
     }
   });
+  for (const span of spans) {
+    if (span.state !== 'connected') continue;
+    const takeovers = sessions.filter(
+      (session) =>
+        session.takenOverAt !== undefined &&
+        session.takenOverAt >= span.start &&
+        session.takenOverAt < span.end,
+    ).length;
+    if (takeovers > 0) span.takeovers = takeovers;
+  }
   return spans;
+}
+
+/**
+ * The window a device's timeline opens on: the shortest of `choices` that holds everything the events tell (their
+ * oldest, with a tenth to spare), else the longest. A device seen for five minutes opens on ten, not on a day of grey.
+ */
+export function fittingWindow(
+  events: readonly DeviceEventItem[],
+  now: number,
+  choices: readonly number[],
+  historyComplete: boolean,
+): number {
+  const sorted = [...choices].sort((a, b) => a - b);
+  const longest = sorted[sorted.length - 1] ?? DAY_MS;
+  // Older events exist than the ones loaded: the longest window is the one that shows them.
+  if (!historyComplete || events.length === 0) return longest;
+  const oldest = Math.min(...events.map((event) => event.at ?? now));
+  const needed = (now - oldest) * 1.1;
+  return sorted.find((choice) => choice >= needed) ?? longest;
 }
 
 /** How long the device was connected in the window, as a share of the time whose state is known. */

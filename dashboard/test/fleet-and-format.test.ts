@@ -144,7 +144,8 @@ describe('reading API answers', () => {
     const alerts = decodeAlertPage({
       items: [
         { alertId: 'a/offline/s', type: 'offline', deviceId: 'a', since: '2026-11-22T10:00:00.000Z' },
-        { alertId: 'b', type: 'weird', deviceId: 'b' },
+        { alertId: 'b', deviceId: 'b' },
+        { alertId: 'c', type: 'offline' },
       ],
     });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceEventItem } from '../page/model.js';
-import { buildTimeline, connectedShare, DAY_MS } from '../page/timeline.js';
+import { buildTimeline, connectedShare, DAY_MS, fittingWindow } from '../page/timeline.js';
 
 const NOW = Date.parse('2026-11-22T12:00:00Z');
 const MIN = 60_000;
@@ -139,5 +139,53 @@ describe('the device timeline', () => {
     // Assert
     expect(spans[0]).toEqual({ start: ago(10), end: ago(8), state: 'unknown', reason: null });
     expect(connectedShare(spans)).toBeCloseTo(0.75);
+  });
+});
+
+describe('takeovers and the window the timeline opens on', () => {
+  it('draws a 12-second clientId fight as one connected span with its takeovers, with no disconnected span', () => {
+    // Arrange: eight takeovers, each old session's end stamped a few ms after or before the next start
+    const events = [connected(ago(10), 's0')];
+    for (let i = 1; i <= 8; i += 1) {
+      const at = ago(10) + i * 1_500;
+      events.push(connected(at, `s${i}`));
+      events.push(disconnected(at + (i % 2 === 0 ? 3 : -3), `s${i - 1}`, 'DUPLICATE_CLIENTID'));
+    }
+
+    // Act
+    const spans = buildTimeline(events, NOW, { windowMs: 10 * MIN + 1, historyComplete: true });
+
+    // Assert
+    expect(spans.filter((span) => span.state === 'disconnected')).toEqual([]);
+    expect(spans.every((span) => span.end > span.start)).toBe(true);
+    expect(spans.at(-1)).toMatchObject({ state: 'connected', start: ago(10), end: NOW, takeovers: 8 });
+  });
+
+  it('still draws a real outage after a takeover that nobody followed', () => {
+    // Arrange
+    const events = [connected(ago(20), 'a'), disconnected(ago(10), 'a', 'DUPLICATE_CLIENTID')];
+
+    // Act
+    const spans = buildTimeline(events, NOW, { windowMs: 30 * MIN, historyComplete: true });
+
+    // Assert
+    expect(spans.at(-1)).toMatchObject({
+      state: 'disconnected',
+      reason: 'DUPLICATE_CLIENTID',
+      start: ago(10),
+    });
+  });
+
+  it('opens on the shortest window that holds the events, and on the longest when older ones exist', () => {
+    // Arrange
+    const choices = [DAY_MS, 6 * 60 * MIN, 60 * MIN, 10 * MIN];
+    const recent = [connected(ago(5), 'a')];
+    const older = [connected(ago(200), 'a')];
+
+    // Act & Assert
+    expect(fittingWindow(recent, NOW, choices, true)).toBe(10 * MIN);
+    expect(fittingWindow(older, NOW, choices, true)).toBe(6 * 60 * MIN);
+    expect(fittingWindow(recent, NOW, choices, false)).toBe(DAY_MS);
+    expect(fittingWindow([], NOW, choices, true)).toBe(DAY_MS);
   });
 });

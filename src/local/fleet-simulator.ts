@@ -49,8 +49,8 @@ export interface FleetSimulationOptions {
   /** Window (seconds) in which the scenarios play out. */
   durationSeconds: number;
   seed?: number;
-  /** W the stack runs with. */
-  settleWindowSeconds: number;
+  /** W the stack runs with; default: the W the stack reports on GET /health (a different one is refused). */
+  settleWindowSeconds?: number;
   /** MQTT keepalive of the devices; the broker cuts a silent one after 1.5 x this. Default 10. */
   keepaliveSeconds?: number;
   /** Client ids are `<prefix><n>`; default `thing-<run tag>-`, unique per run. */
@@ -127,10 +127,11 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
   assertLoopback(options.apiUrl, 'the API url');
   const apiUrl = options.apiUrl.replace(/\/+$/, '');
   const settings = await preflight(options.mqttUrl, apiUrl, options.settleWindowSeconds);
+  const settleWindowSeconds = settings.SETTLE_WINDOW_SECONDS;
   const seed = options.seed ?? 1;
   const random = seededRandom(seed);
   const keepaliveSeconds = options.keepaliveSeconds ?? 10;
-  const timings = scenarioTimings(options.settleWindowSeconds, keepaliveSeconds, options.quick ?? false);
+  const timings = scenarioTimings(settleWindowSeconds, keepaliveSeconds, options.quick ?? false);
   const marginMs = (options.settleMarginSeconds ?? 15) * 1000;
   const windowMs = options.durationSeconds * 1000;
   const prefix = options.prefix ?? `thing-${Date.now().toString(36).slice(-5)}-`;
@@ -159,7 +160,7 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
   const scenarios = Object.fromEntries(SCENARIOS.map((kind) => [kind, 0])) as Record<ScenarioKind, number>;
   for (const device of devices) scenarios[device.plan.kind] += 1;
   log(
-    `fleet: ${devices.length} devices (${prefix}1..${devices.length}), seed ${seed}, W ${options.settleWindowSeconds} s, ` +
+    `fleet: ${devices.length} devices (${prefix}1..${devices.length}), seed ${seed}, W ${settleWindowSeconds} s, ` +
       `keepalive ${keepaliveSeconds} s, scenarios over ${options.durationSeconds} s`,
   );
   log(`scenarios: ${SCENARIOS.map((kind) => `${kind} ${scenarios[kind]}`).join(', ')}`);
@@ -168,11 +169,13 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
       `outages ${(timings.longMinMs / 1000).toFixed(0)}-${((timings.longMinMs + timings.longExtraMs) / 1000).toFixed(0)} s, ` +
       `keep-alive detection <= ${(timings.detectMs / 1000).toFixed(1)} s`,
   );
+  const minDevices = settings.FLEET_OUTAGE_MIN_DEVICES ?? Number.POSITIVE_INFINITY;
   const estimate = estimatedSeconds(
     devices.map((device) => device.plan),
     timings,
     marginMs,
     (options.storm ?? true) && devices.length > 0,
+    options.fleetOutage ?? devices.length >= minDevices,
   );
   log(
     `estimated duration: about ${formatDuration(estimate)} (ends around ${new Date(started + estimate * 1000).toISOString().slice(11, 19)} UTC); ` +
@@ -246,7 +249,6 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
     let fleetOutageDevices = 0;
     let fleetOutageAt = 0;
     const live = devices.filter((device) => device.client);
-    const minDevices = settings.FLEET_OUTAGE_MIN_DEVICES ?? Number.POSITIVE_INFINITY;
     if (options.fleetOutage ?? live.length >= minDevices) {
       phase = () => `fleet-wide outage of ${live.length} devices`;
       fleetOutageAt = await fleetOutage(live, { timings, problems, log });
@@ -302,7 +304,7 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
       ok: problems.length === 0 && devicesCorrect === devices.length,
       devices: devices.length,
       devicesCorrect,
-      settleWindowSeconds: options.settleWindowSeconds,
+      settleWindowSeconds,
       scenarios,
       storm,
       fleetOutageDevices,

@@ -37,6 +37,19 @@ export interface LocalHttpServerOptions {
   fallback?: (request: IncomingMessage, response: ServerResponse) => Promise<boolean>;
 }
 
+/** Every route of the API, as serverless.yml declares them and matchRoute answers them. */
+export const API_ROUTE_KEYS = [
+  'GET /devices/{deviceId}',
+  'GET /devices',
+  'GET /devices/{deviceId}/events',
+  'GET /devices/{deviceId}/uptime',
+  'GET /alerts',
+  'GET /fleet',
+  'GET /incidents',
+  'GET /incidents/{incidentId}',
+  'GET /health',
+] as const;
+
 /** The one route the deployment does not have: feeding dead-lettered events back, on loopback only. */
 export const REDRIVE_PATH = '/local/redrive';
 
@@ -55,7 +68,7 @@ class PathDecodingError extends Error {
 }
 
 /** Matches a raw path against the routes of serverless.yml; path parameters come back URL-decoded. */
-function matchRoute(rawPath: string): RouteMatch | undefined {
+export function matchRoute(rawPath: string): RouteMatch | undefined {
   const segments = rawPath.split('/').slice(1);
   if (segments[0] === 'health') {
     return segments.length === 1 ? { routeKey: 'GET /health', functionName: 'health' } : undefined;

@@ -1,5 +1,5 @@
 /**
- * Local stand-in for AWS IoT Core's MQTT 3.1.1 endpoint, built on aedes.
+ * Local stand-in for AWS IoT Core's MQTT endpoint (MQTT 3.1.1, and MQTT 5 through mqtt5-bridge.ts), built on aedes.
  *
  * Besides brokering MQTT it emits the AWS IoT lifecycle ("presence") events on
  * `$aws/events/presence/{connected,disconnected}/<clientId>` with the same JSON
@@ -38,6 +38,17 @@ import { createServer, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { finished } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket, type Subscription } from 'aedes';
+import {
+  type BrokerState,
+  BrokerStateUnreadableError,
+  emptyBrokerState,
+  loadBrokerState,
+  restorePacket,
+  type StoredConnection,
+  type StoredSession,
+  saveBrokerState,
+  storePacket,
+} from './mqtt-broker-state.js';
 import { acceptMqttConnection } from './mqtt-front.js';
 import {
   bridgeMqtt5,
@@ -154,6 +165,13 @@ export interface IotCoreBrokerOptions {
   onPublish?: (message: BrokerPublish) => void;
   /** Which client ids may connect; default: `LOCAL_IOT_POLICY` from the environment, else everyone. */
   policy?: LocalIotPolicy;
+  /**
+   * Where the broker keeps what AWS IoT Core keeps across its restarts (mqtt-broker-state.ts): versionNumbers,
+   * persistent sessions, retained messages, and the connections live at the stop, which the next start ends with a
+   * disconnected event (SERVER_INITIATED_DISCONNECT) and their wills. Default: nothing kept, and stop() ends the
+   * connections itself.
+   */
+  stateFile?: string;
 }
 
 export interface IotCoreBroker {
@@ -165,6 +183,8 @@ export interface IotCoreBroker {
   dropAllClients(): void;
   /** Client ids with a live (connected) session. */
   connectedClientIds(): string[];
+  /** The connections an earlier run left live, ended at this start (disconnected event and will published). */
+  endedAtStart: number;
 }
 
 interface Session {
@@ -295,6 +315,12 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
   /** Persistent sessions waiting for their expiry, by client id. */
   const expiryTimers = new Map<string, NodeJS.Timeout>();
 
+  const stateFile = options.stateFile;
+  /** The persistent sessions (clean session 0 / MQTT 5 session expiry > 0) this broker keeps, by client id. */
+  const persistentSessions = new Map<string, Pick<StoredSession, 'expirySeconds' | 'expiresAt'>>();
+  /** Set once stop() saved the state: what happens after is the next start's to tell. */
+  let frozen = false;
+
   let inflightPublishes = 0;
   let idleWaiters: Array<() => void> = [];
 
@@ -384,6 +410,29 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
     throw error;
   }
 
+  // Every change to what a session keeps (subscriptions, queued messages, retained messages) saves the state.
+  if (stateFile) {
+    const persistence = internals.persistence as unknown as Record<string, unknown>;
+    for (const name of [
+      'addSubscriptions',
+      'removeSubscriptions',
+      'cleanSubscriptions',
+      'outgoingEnqueue',
+      'outgoingEnqueueCombi',
+      'outgoingUpdate',
+      'outgoingClearMessageId',
+      'storeRetained',
+    ]) {
+      const original = persistence[name];
+      if (typeof original !== 'function') continue;
+      persistence[name] = (...args: unknown[]) => {
+        const result = (original as (...a: unknown[]) => unknown).apply(internals.persistence, args);
+        scheduleSave();
+        return result;
+      };
+    }
+  }
+
   // Track in-flight publishes (including the wills aedes publishes itself) so stop() can wait for
   // their onPublish callbacks.
   const originalPublish = internals.publish.bind(broker);
@@ -465,6 +514,14 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
     liveByClientId.set(client.id, client);
     clearTimeout(expiryTimers.get(client.id));
     expiryTimers.delete(client.id);
+    if (client.clean) persistentSessions.delete(client.id);
+    else {
+      persistentSessions.set(client.id, {
+        expirySeconds: sessionExpiryOf.get(client.conn as Duplex) ?? MQTT311_PERSISTENT_SESSION_SECONDS,
+        expiresAt: null,
+      });
+    }
+    scheduleSave();
     publishPresence(client.id, {
       clientId: client.id,
       timestamp: at,
@@ -495,7 +552,10 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
       ? 'CLIENT_INITIATED_DISCONNECT'
       : (session.reason ?? 'CONNECTION_LOST');
     finalReasons.set(client, reason);
+    // After the state was saved at stop, the next start ends this connection (see stop()).
+    if (frozen) return;
     if (!client.clean) scheduleSessionExpiry(client);
+    scheduleSave();
     publishPresence(session.clientId, {
       clientId: session.clientId,
       timestamp: at,
@@ -514,6 +574,7 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
   }
 
   function wipeSession(clientId: string): Promise<void> {
+    if (!liveByClientId.has(clientId)) persistentSessions.delete(clientId);
     return internals.persistence.cleanSubscriptions({ id: clientId }).then(
       () => undefined,
       (error: unknown) => reportError(`discarding the session of ${clientId}`, error),
@@ -522,23 +583,166 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
 
   /** A persistent session outlives its connection for its session expiry (at most 7 days), then goes. */
   function scheduleSessionExpiry(client: Client): void {
-    const clientId = client.id;
     const seconds = Math.min(
       sessionExpiryOf.get(client.conn as Duplex) ?? MQTT311_PERSISTENT_SESSION_SECONDS,
       MAX_SESSION_EXPIRY_SECONDS,
     );
+    expireSessionAt(client.id, seconds, now() + seconds * 1_000);
+  }
+
+  function expireSessionAt(clientId: string, expirySeconds: number, expiresAt: number): void {
     clearTimeout(expiryTimers.get(clientId));
     expiryTimers.delete(clientId);
-    if (seconds === 0) {
+    if (liveByClientId.has(clientId)) return;
+    if (expirySeconds === 0 || expiresAt <= now()) {
       void wipeSession(clientId);
       return;
     }
+    persistentSessions.set(clientId, { expirySeconds, expiresAt });
     const timer = setTimeout(() => {
       expiryTimers.delete(clientId);
-      if (!liveByClientId.has(clientId)) void wipeSession(clientId);
-    }, seconds * 1_000);
+      if (!liveByClientId.has(clientId)) void wipeSession(clientId).then(scheduleSave);
+    }, expiresAt - now());
     timer.unref();
     expiryTimers.set(clientId, timer);
+  }
+
+  // --- What is kept across runs (options.stateFile) ---
+
+  let saveTimer: NodeJS.Timeout | undefined;
+  let saving: Promise<void> = Promise.resolve();
+
+  function scheduleSave(): void {
+    if (!stateFile || frozen || saveTimer) return;
+    saveTimer = setTimeout(() => {
+      saveTimer = undefined;
+      saving = saving.then(saveNow);
+    }, 20);
+  }
+
+  async function saveNow(): Promise<void> {
+    if (!stateFile) return;
+    try {
+      saveBrokerState(stateFile, await snapshot());
+    } catch (error) {
+      reportError(`saving ${stateFile}`, error);
+    }
+  }
+
+  async function snapshot(): Promise<BrokerState> {
+    const at = now();
+    const state = emptyBrokerState();
+    state.savedAt = at;
+    for (const [clientId, record] of records) {
+      // A record AWS would have forgotten (its next connection restarts at 0) is not kept.
+      if (record.liveSessions === 0 && at - record.lastDisconnectedAt >= versionResetMs) continue;
+      state.clientIds[clientId] = {
+        versionNumber: record.versionNumber,
+        lastDisconnectedAt: record.lastDisconnectedAt,
+      };
+    }
+    for (const [client, session] of sessions) {
+      if (session.ended) continue;
+      const will = (client as Client & { will?: PublishPacket | null }).will;
+      state.live.push({
+        clientId: session.clientId,
+        sessionIdentifier: session.sessionIdentifier,
+        principalIdentifier: session.principalIdentifier,
+        versionNumber: session.versionNumber,
+        ...(will ? { will: storePacket(will) } : {}),
+      });
+    }
+    const persistence = internals.persistence as unknown as {
+      subscriptionsByClient(client: { id: string }): Promise<StoredSession['subscriptions']>;
+      outgoingStream(client: { id: string }): AsyncIterable<PublishPacket>;
+      createRetainedStream(pattern: string): AsyncIterable<PublishPacket>;
+    };
+    for (const [clientId, kept] of persistentSessions) {
+      const queued = [];
+      for await (const packet of persistence.outgoingStream({ id: clientId }))
+        queued.push(storePacket(packet));
+      state.sessions[clientId] = {
+        ...kept,
+        subscriptions: await persistence.subscriptionsByClient({ id: clientId }),
+        queued,
+      };
+    }
+    for await (const packet of persistence.createRetainedStream('#'))
+      state.retained.push(storePacket(packet));
+    return state;
+  }
+
+  /**
+   * Takes back what an earlier run kept, before anyone can connect: version numbers, sessions, retained messages;
+   * then ends each connection that run left live as AWS ends one whose server went away, now: its will and a
+   * disconnected event with SERVER_INITIATED_DISCONNECT. Returns how many connections were ended.
+   */
+  async function restore(file: string): Promise<number> {
+    let state: BrokerState;
+    try {
+      state = loadBrokerState(file);
+    } catch (error) {
+      if (!(error instanceof BrokerStateUnreadableError)) throw error;
+      reportError('starting without the kept MQTT state', error);
+      return 0;
+    }
+    const at = now();
+    for (const [clientId, kept] of Object.entries(state.clientIds)) {
+      records.set(clientId, { ...kept, liveSessions: 0 });
+    }
+    const persistence = internals.persistence as unknown as {
+      addSubscriptions(client: { id: string }, subs: StoredSession['subscriptions']): Promise<unknown>;
+      outgoingEnqueue(sub: { clientId: string }, packet: PublishPacket): Promise<void>;
+      storeRetained(packet: PublishPacket): Promise<void>;
+    };
+    const cut = new Set(state.live.map((connection) => connection.clientId));
+    for (const [clientId, kept] of Object.entries(state.sessions)) {
+      // A session whose connection was cut expires from now, when this broker ends that connection.
+      const expiresAt = kept.expiresAt ?? (cut.has(clientId) ? at + kept.expirySeconds * 1_000 : at);
+      if (expiresAt <= at || kept.expirySeconds === 0) continue;
+      if (kept.subscriptions.length > 0)
+        await persistence.addSubscriptions({ id: clientId }, kept.subscriptions);
+      for (const packet of kept.queued) {
+        await persistence.outgoingEnqueue({ clientId }, restorePacket(packet) as PublishPacket);
+      }
+      expireSessionAt(clientId, kept.expirySeconds, expiresAt);
+    }
+    for (const packet of state.retained) {
+      await persistence.storeRetained(restorePacket(packet) as PublishPacket);
+    }
+    for (const connection of state.live) endCutConnection(connection, at);
+    await waitForIdlePublishes();
+    await saveNow();
+    return state.live.length;
+  }
+
+  function endCutConnection(connection: StoredConnection, at: number): void {
+    const record = records.get(connection.clientId);
+    if (record) record.lastDisconnectedAt = at;
+    else {
+      records.set(connection.clientId, {
+        versionNumber: connection.versionNumber,
+        liveSessions: 0,
+        lastDisconnectedAt: at,
+      });
+    }
+    if (connection.will) {
+      // Published as aedes publishes a will: by (a stand-in of) the client that set it.
+      const owner = { id: connection.clientId } as Client;
+      internals.publish(restorePacket(connection.will) as PublishPacket, owner, (error) => {
+        if (error) reportError(`publishing the will of ${connection.clientId}`, error);
+      });
+    }
+    publishPresence(connection.clientId, {
+      clientId: connection.clientId,
+      timestamp: at,
+      eventType: 'disconnected',
+      sessionIdentifier: connection.sessionIdentifier,
+      principalIdentifier: connection.principalIdentifier,
+      clientInitiatedDisconnect: false,
+      disconnectReason: 'SERVER_INITIATED_DISCONNECT',
+      versionNumber: connection.versionNumber,
+    });
   }
 
   function clientOf(connection: Duplex): Client | undefined {
@@ -622,6 +826,8 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
     }
   });
 
+  const endedAtStart = stateFile ? await restore(stateFile) : 0;
+
   const server = createServer((socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
@@ -687,6 +893,15 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
       const serverClosed = new Promise<void>((resolve, reject) =>
         server.close((error) => (error ? reject(error) : resolve())),
       );
+      if (stateFile) {
+        // The live connections are saved as such; the next start ends them (wills, disconnected events).
+        clearTimeout(saveTimer);
+        saveTimer = undefined;
+        await saving;
+        await saveNow();
+        frozen = true;
+        for (const client of sessions.keys()) (client as Client & { will?: unknown }).will = null;
+      }
       await closeAllConnections();
       for (const socket of sockets) socket.destroy();
       await serverClosed;
@@ -706,5 +921,6 @@ export async function startIotCoreBroker(options: IotCoreBrokerOptions = {}): Pr
     stop,
     dropAllClients,
     connectedClientIds: () => [...liveByClientId.keys()],
+    endedAtStart,
   };
 }

@@ -4,6 +4,7 @@
  * Everything listens on 127.0.0.1 only.
  */
 
+import { join } from 'node:path';
 import { DynamoDBClient, paginateScan } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { DEFAULT_ASSETS_DIR, staticAssets } from '../../dashboard/server/static-assets.js';
@@ -11,10 +12,14 @@ import { decodeDeviceRecord } from '../adapters/dynamodb/device-record.js';
 import { wholeNumberSetting } from '../config.js';
 import { startHttpServer } from './http-server.js';
 import { type BrokerPublish, type IotCoreBroker, startIotCoreBroker } from './iot-core-broker.js';
+import { BROKER_STATE_FILE } from './mqtt-broker-state.js';
 import { silenceEmptyMetricsWarning } from './quiet-metrics.js';
 import { createLocalRuntime, type LocalRuntime, type ReceivedAlert } from './runtime.js';
 import { LOCAL_CREDENTIALS, type LocalAws, startLocalAws } from './services/local-aws.js';
 import { RealTimers, type Timers, tickThrough } from './timers.js';
+
+/** The events stream mapping's checkpoint, in the data folder. */
+const EVENTS_STREAM_CHECKPOINT_FILE = 'events-stream-checkpoint.json';
 
 export interface LocalStackOptions {
   /** MQTT broker port; default 1883, 0 picks a free port. */
@@ -27,6 +32,8 @@ export interface LocalStackOptions {
   versionResetMs?: number;
   /** How many MQTT messages are processed at once (messages of one device always in order). Default 32. */
   publishConcurrency?: number;
+  /** The fleet counts' tumbling window; default 30 s, as serverless.yml's. */
+  fleetCountWindowMs?: number;
   /** How often the alert queue is polled; default 500 ms. */
   alertPollMs?: number;
   onAlert?: (alert: ReceivedAlert) => void;
@@ -36,9 +43,11 @@ export interface LocalStackOptions {
   /** The built dashboard served at `/`; default dashboard/dist. */
   dashboardDir?: string;
   /**
-   * Keep DynamoDB Local's data in this folder, across runs (default: in memory, nothing kept). The delayed checks
-   * wait on the emulator's delay queue, which lives in this process: on a start with kept data, the devices still
-   * waiting for one get it again.
+   * Keep the data in this folder, across runs (default: in memory, nothing kept): DynamoDB Local's tables, and the
+   * broker's versionNumbers, persistent sessions, retained messages and live connections (mqtt-broker-state.ts). The
+   * delayed checks wait on the emulator's delay queue, which lives in this process: on a start with kept data, the
+   * devices still waiting for one get it again. The connections a stop (or a crash) cut off are ended at the next
+   * start: their wills and a disconnected event with SERVER_INITIATED_DISCONNECT, stamped with that start's time.
    */
   dataDir?: string;
 }
@@ -273,6 +282,10 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       sweepEveryMs: 60_000,
       // The deployed settle path: SqsCheckScheduler on the emulator's delay queue, consumed as Lambda's SQS mapping does.
       checkQueue: 'emulator',
+      ...(options.fleetCountWindowMs !== undefined ? { fleetCountWindowMs: options.fleetCountWindowMs } : {}),
+      ...(options.dataDir !== undefined
+        ? { eventsStreamCheckpointFile: join(options.dataDir, EVENTS_STREAM_CHECKPOINT_FILE) }
+        : {}),
       onError: (error) => log(`[local-stack] check queue poller: ${describe(error)}`),
       onDeadLetter: (target, _event, error) =>
         log(`[local-stack] ${target} dead-lettered: ${describe(error)}`),
@@ -307,9 +320,15 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       host: '127.0.0.1',
       port: options.mqttPort ?? 1883,
       ...(options.versionResetMs !== undefined ? { versionResetMs: options.versionResetMs } : {}),
+      ...(options.dataDir !== undefined ? { stateFile: join(options.dataDir, BROKER_STATE_FILE) } : {}),
       onPublish: (message) => queue.push(message),
     });
     brokerToStop = broker;
+    if (broker.endedAtStart > 0) {
+      log(
+        `[local-stack] ${broker.endedAtStart} MQTT connections the last run left open ended now (SERVER_INITIATED_DISCONNECT, wills published)`,
+      );
+    }
 
     const http = await startHttpServer({
       handlers: runtime.handlers,

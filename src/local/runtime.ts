@@ -44,6 +44,7 @@ import { buildSettleCheckHandler } from '../handlers/settle-check.js';
 import { buildSweepHandler } from '../handlers/sweep.js';
 import { forEachWithLimit } from '../shared/concurrency.js';
 import { AsyncInvocation } from './lambda/async-invocation.js';
+import { fleetCountMarks } from './lambda/fleet-count-marks.js';
 import type { ApiHandler, DeadLetter, InvocationCounters, LambdaHandler } from './lambda/function.js';
 import { scheduleEvery } from './lambda/schedule.js';
 import { SqsMapping } from './lambda/sqs-mapping.js';
@@ -123,6 +124,8 @@ export interface LocalRuntimeOptions {
   fleetCountWindowMs?: number;
   /** See ConnectOptions.inOrder (the replay). */
   inOrder?: boolean;
+  /** Where the events stream's mapping keeps its checkpoint across runs (kept data); default: nowhere. */
+  eventsStreamCheckpointFile?: string;
 }
 
 /** Everything that runs the deployed functions on one machine: rules, stream mapping, delay queue, schedule. */
@@ -241,11 +244,13 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       openSource: (deliver) => new StreamPump(aws.dynamoEndpoint, aws.eventsStreamArn, deliver),
       streamArn: aws.eventsStreamArn,
       onFailure: sendTo(aws.env.RECONCILE_DLQ_URL as string),
+      ...(options.eventsStreamCheckpointFile ? { checkpointFile: options.eventsStreamCheckpointFile } : {}),
     },
     devices: {
       openSource: (deliver) => new StreamPump(aws.dynamoEndpoint, aws.devicesStreamArn, deliver),
       streamArn: aws.devicesStreamArn,
       windowMs: options.fleetCountWindowMs ?? FLEET_COUNT_WINDOW_MS,
+      checkpoints: () => fleetCountMarks(clients.dynamo, config.DEVICES_TABLE),
     },
     onIngestFailure: sendTo(aws.env.INGEST_DLQ_URL as string),
     ...(options.asyncRetryDelaysMs ? { asyncRetryDelaysMs: options.asyncRetryDelaysMs } : {}),
@@ -394,9 +399,21 @@ export interface ConnectOptions {
   counters: RuntimeCounters;
   deadLetters: DeadLetter[];
   /** The events table's stream, read by the reconcile function; its failed batches' ranges go to `onFailure`. */
-  events: { openSource: OpenStreamSource; streamArn: string; onFailure(record: unknown): Promise<void> };
+  events: {
+    openSource: OpenStreamSource;
+    streamArn: string;
+    onFailure(record: unknown): Promise<void>;
+    /** Where the mapping keeps how far it read each shard across runs (kept data). */
+    checkpointFile?: string;
+  };
   /** The devices table's stream, read by the counting function in tumbling windows (windowMs 0: not read). */
-  devices: { openSource: OpenStreamSource; streamArn: string; windowMs: number };
+  devices: {
+    openSource: OpenStreamSource;
+    streamArn: string;
+    windowMs: number;
+    /** Where each shard was counted to by an earlier run (kept data): reading resumes after it. */
+    checkpoints?: () => Promise<ReadonlyMap<string, string>>;
+  };
   /** The ingest functions' on-failure destination. */
   onIngestFailure(record: unknown): Promise<void>;
   asyncRetryDelaysMs?: number[];
@@ -425,6 +442,7 @@ export function connectFunctions(fn: ConnectedFunctions, options: ConnectOptions
     deadLetters,
     onFailureDestination: options.events.onFailure,
     now: () => timers.now(),
+    ...(options.events.checkpointFile ? { checkpointFile: options.events.checkpointFile } : {}),
   });
   const fleetCounts =
     options.devices.windowMs > 0
@@ -437,6 +455,7 @@ export function connectFunctions(fn: ConnectedFunctions, options: ConnectOptions
           timers,
           counters,
           deadLetters,
+          ...(options.devices.checkpoints ? { checkpoints: options.devices.checkpoints } : {}),
         })
       : undefined;
   const ingest = new AsyncInvocation<RuleTarget>(

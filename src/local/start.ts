@@ -4,7 +4,7 @@
  * `--fresh` deletes it first and starts empty.
  *
  * Environment: MQTT_PORT (1883), HTTP_PORT (3000), SETTLE_WINDOW_SECONDS (120), VERSION_RESET_SECONDS (3600),
- * LOCAL_DATA_DIR (.local-data/dynamodb),
+ * FLEET_COUNT_WINDOW_SECONDS (30, the fleet counts' tumbling window), LOCAL_DATA_DIR (.local-data/dynamodb),
  * POWERTOOLS_LOG_LEVEL (WARN by default here, so that the functions' logs do not drown the console).
  */
 import { rmSync } from 'node:fs';
@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { quietForLocalRun } from '../adapters/observability.js';
 import { wholeNumberSetting } from '../config.js';
+import { API_ROUTE_KEYS } from './http-server.js';
 import { dropSdkNodeVersionNotice } from './node-version-notice.js';
 import type { ReceivedAlert } from './runtime.js';
 import { assertJavaAvailable, JavaMissingError } from './services/dynamodb-local.js';
@@ -64,6 +65,7 @@ const mqttPort = wholeNumberFromEnv('MQTT_PORT', 0, 65_535) ?? 1883;
 const httpPort = wholeNumberFromEnv('HTTP_PORT', 0, 65_535) ?? 3000;
 const settleWindowSeconds = wholeNumberFromEnv('SETTLE_WINDOW_SECONDS', 1);
 const versionResetSeconds = wholeNumberFromEnv('VERSION_RESET_SECONDS', 1);
+const fleetCountWindowSeconds = wholeNumberFromEnv('FLEET_COUNT_WINDOW_SECONDS', 1, 900);
 
 const { startLocalStack } = await import('./local-stack.js');
 
@@ -96,6 +98,7 @@ try {
     dataDir,
     ...(settleWindowSeconds ? { settleWindowSeconds } : {}),
     ...(versionResetSeconds ? { versionResetMs: versionResetSeconds * 1000 } : {}),
+    ...(fleetCountWindowSeconds ? { fleetCountWindowMs: fleetCountWindowSeconds * 1000 } : {}),
     log: (line) => console.error(line),
     onAlert: (alert) => console.log(`[alert] ${describeAlert(alert)}`),
   });
@@ -122,9 +125,10 @@ console.log(
     '',
     `iot-presence local stack is up: started in ${startupSeconds.toFixed(1)} s (${stackSeconds.toFixed(1)} s for the services)`,
     '',
-    `  MQTT broker (AWS IoT Core stand-in)  ${stack.mqttUrl}   MQTT 3.1.1, no TLS, no auth; presence events on $aws/events/presence/#`,
+    `  MQTT broker (AWS IoT Core stand-in)  ${stack.mqttUrl}   MQTT 3.1.1 and MQTT 5, no TLS, no auth; presence events on $aws/events/presence/#`,
     `  Dashboard                            ${stack.httpUrl}/  (the live fleet page)`,
-    `  HTTP API (no IAM auth locally)       ${stack.httpUrl}   GET /devices/{id}, /devices?status=, /devices/{id}/events, /alerts, /health`,
+    `  HTTP API (no IAM auth locally)       ${stack.httpUrl}`,
+    ...API_ROUTE_KEYS.map((route) => `      ${route}`),
     `  DynamoDB Local                       ${stack.localAws.dynamoEndpoint}   (pid ${stack.localAws.pids.join(', ')}; it has no bind option)`,
     `  data     ${relative(projectRoot, dataDir)}/ (${stack.localAws.keptData ? 'kept from the last run' : 'new'}; kept across runs, \`npm start -- --fresh\` starts empty)`,
     `  SNS/SQS emulator                     ${stack.localAws.snsSqsEndpoint}`,
@@ -135,11 +139,13 @@ console.log(
     'The broker, the HTTP API and the SNS/SQS emulator listen on 127.0.0.1 only; nothing here has authentication.',
     '',
     'Try it:',
-    `  ${w === 120 ? '' : `SETTLE_WINDOW_SECONDS=${w} `}npm run simulate -- --devices 50 --duration 300${mqttPort === 1883 && httpPort === 3000 ? '' : ` --mqtt ${stack.mqttUrl} --api ${stack.httpUrl}`}`,
+    `  npm run simulate -- --quick${mqttPort === 1883 && httpPort === 3000 ? '' : ` --mqtt ${stack.mqttUrl} --api ${stack.httpUrl}`}`,
     `  curl '${httpHostPort}/devices?status=disconnected'`,
     `  curl '${httpHostPort}/alerts'`,
+    `  curl '${httpHostPort}/fleet'`,
     '',
-    'Ctrl-C stops everything.',
+    'Ctrl-C stops everything. MQTT connections open at a stop (or a crash) are ended at the next start:',
+    'their wills, then a disconnected event with SERVER_INITIATED_DISCONNECT.',
     '',
   ].join('\n'),
 );

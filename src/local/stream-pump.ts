@@ -16,6 +16,8 @@ export interface StreamSource {
   /** Reads until caught up, handing the records on in batches; returns how many. */
   drain(): Promise<number>;
   close(): void;
+  /** Reads the shard from just after this record on, as a mapping resuming from its checkpoint does. */
+  resumeAfter?(shardId: string, sequenceNumber: string): void;
 }
 
 /** How a mapping opens its source, with the function it hands the batches to. */
@@ -48,12 +50,17 @@ export class StreamPump implements StreamSource {
 
   /**
    * Starts at the beginning of the stream: on fresh tables, this is what LATEST means for the deployed mapping. On
-   * tables kept from an earlier run (`npm start` keeps its data), it reads again the stream records DynamoDB Local
-   * kept, which reconciles every event the crash may have left unreconciled; the events already reconciled change
-   * nothing (the merge is idempotent and the cursor never decides an alert twice).
+   * tables kept from an earlier run, the mapping resumes each shard after its checkpoint (`resumeAfter`); a shard
+   * without one is read from its start, which only reconciles or counts again what is idempotent to repeat.
    */
   async start(): Promise<void> {
     await this.discoverShards();
+  }
+
+  /** Reads the shard from just after this record on, as a mapping resuming from its checkpoint does. */
+  resumeAfter(shardId: string, sequenceNumber: string): void {
+    this.lastSequence.set(shardId, sequenceNumber);
+    this.carriedIterators.delete(shardId);
   }
 
   private async discoverShards(): Promise<void> {

@@ -18,8 +18,10 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 /** W: short, so that an outage longer than W takes seconds. */
 const W_SECONDS = 4;
 const W = W_SECONDS * 1000;
-/** Set to a path (e.g. docs/dashboard.png) to keep the screenshot the test takes. */
-const KEEP_SCREENSHOT = process.env.DASHBOARD_SCREENSHOT;
+/** Set to a folder (e.g. docs) to keep the screenshots: dashboard.png, dashboard-phone.png, dashboard-device.png. */
+const KEEP_SCREENSHOTS = process.env.DASHBOARD_SCREENSHOTS;
+/** FLEET_OUTAGE_MIN_DEVICES of this stack: the outage below takes 30 devices. */
+const FLEET_OUTAGE_MIN_DEVICES = 25;
 
 const inbox = new AlertInbox();
 const clients: MqttClient[] = [];
@@ -40,6 +42,7 @@ async function device(id: string): Promise<MqttClient> {
     clientId: id,
     clean: true,
     keepalive: 10,
+    connectTimeout: 10_000,
     will: { topic: `devices/${id}/will`, payload: Buffer.from(JSON.stringify(will)), qos: 0, retain: false },
   });
   client.on('error', () => undefined);
@@ -112,6 +115,7 @@ beforeAll(async () => {
     settleWindowSeconds: W_SECONDS,
     onAlert: inbox.push,
     dashboardDir: assetsDir,
+    env: { FLEET_OUTAGE_MIN_DEVICES: String(FLEET_OUTAGE_MIN_DEVICES) },
   });
   browser = await launchHeadlessChromium('dashboard-e2e-profile-');
   ({ context, profile: profileDir } = browser);
@@ -169,7 +173,7 @@ describe('the live fleet dashboard on the local stack (W = 4 s)', () => {
     // Assert: the offline alert appears in the feed, and not before W
     await eventually(async () => {
       const rows = await alertRows(ids.cut);
-      expect(rows).toEqual([expect.objectContaining({ type: 'offline', reason: 'CONNECTION_LOST' })]);
+      expect(rows).toEqual([expect.objectContaining({ type: 'offline', what: 'offline: CONNECTION_LOST' })]);
     }, W + 12_000);
     expect(Date.now() - cutAt).toBeGreaterThanOrEqual(W);
     // The ledger lists an alert as soon as it is decided; "published" fills in once SNS took it.
@@ -182,7 +186,6 @@ describe('the live fleet dashboard on the local stack (W = 4 s)', () => {
     const screenshot = await page.screenshot({ fullPage: true });
     expect(screenshot.subarray(1, 4).toString('latin1')).toBe('PNG');
     expect(screenshot.length).toBeGreaterThan(10_000);
-    if (KEEP_SCREENSHOT) writeFileSync(KEEP_SCREENSHOT, screenshot);
 
     // Act: the device comes back
     await device(ids.cut);
@@ -304,6 +307,7 @@ describe('the live fleet dashboard on the local stack (W = 4 s)', () => {
       },
       '/devices?status=disconnected': { items: [], cursor: null },
       '/alerts': { items: [], cursor: null },
+      '/incidents': { items: [], cursor: null },
     };
     const api = await startDashboardServer({
       port: 0,
@@ -344,4 +348,134 @@ describe('the live fleet dashboard on the local stack (W = 4 s)', () => {
       await api.stop();
     }
   }, 30_000);
+
+  it('shows a clientId fight and a 30-device outage: each alert in its words, the incident and its members, the episodes, the chart, on a desktop and at 390 px', async () => {
+    // Arrange: a fleet of 30, and two clients fighting over one client id
+    await page.setViewportSize({ width: 1280, height: 900 });
+    const fleetIds = Array.from({ length: 30 }, (_, index) => `${prefix}-fleet-${index + 1}`);
+    const fleet: MqttClient[] = [];
+    for (const id of fleetIds) fleet.push(await device(id));
+    const fightId = `${prefix}-fight`;
+    await page.goto(`${stack.httpUrl}/`);
+    await page.getByLabel('Refresh every').selectOption('2');
+
+    // Act: four clients take the id from each other in turn (three takeovers), the last one stays; then the fleet
+    // loses its connections
+    for (let turn = 0; turn < 4; turn += 1) {
+      const fighter = await connectMqtt(stack.mqttUrl, {
+        clientId: fightId,
+        keepalive: 10,
+        connectTimeout: 10_000,
+      });
+      fighter.on('error', () => undefined);
+      clients.push(fighter);
+      await sleep(300);
+    }
+    await eventually(async () => {
+      expect(inbox.forDevice(fightId).map((alert) => alert.type)).toContain('clientid-conflict');
+    }, 30_000);
+    for (const client of fleet) destroySocket(client);
+    await eventually(async () => {
+      expect(
+        inbox.alerts.map((alert) => alert.type),
+        inbox.alerts.map((alert) => `${alert.type} ${alert.deviceId ?? alert.incidentId}`).join('\n'),
+      ).toContain('fleet-outage');
+    }, W + 30_000);
+
+    // Assert: the alerts, each in its own words
+    await eventually(async () => {
+      const rows = await tableRows('#alerts');
+      expect(rows).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            type: 'clientId conflict',
+            device: fightId,
+            what: 'clientId conflict: 3 takeovers in 5 min from 127.0.0.1',
+          }),
+          expect.objectContaining({
+            type: 'fleet outage',
+            // Announced with the devices that opened the incident (at least 25); the others join it after.
+            device: expect.stringMatching(/^fleet, \d+ devices$/),
+            what: expect.stringMatching(/^fleet outage: (\d+) devices offline \(\1 CONNECTION_LOST\)$/),
+          }),
+        ]),
+      );
+    }, 20_000);
+    // Assert: the open incident with its members, the glance, the chart
+    const incident = page.locator('#incidents article').first();
+    await eventually(async () => {
+      // The 30, and any device of the earlier tests whose outage fell in the same window.
+      expect(await incident.locator('h3').innerText()).toMatch(/^open\s+3\d devices offline$/);
+      expect(await incident.locator('.members a').count()).toBe(12);
+      expect(await incident.innerText()).toMatch(/and \d+ more/);
+      expect(await page.locator('#glance').innerText()).toMatch(/Open incidents\s*1/);
+    });
+    expect(await page.locator('#fleet-chart svg polyline').count()).toBeGreaterThanOrEqual(2);
+    expect(await page.locator('#fleet-chart svg').getAttribute('aria-label')).toMatch(/disconnected/);
+    // Assert: the fighting device's episode in the list
+    await page.getByLabel('Search by device id').fill('-fight');
+    await eventually(async () =>
+      expect(await deviceRow(fightId)).toMatchObject({ episodes: 'clientId conflict' }),
+    );
+    await page.getByLabel('Search by device id').fill('');
+    const desktop = await page.screenshot({
+      fullPage: true,
+      clip: { x: 0, y: 0, width: 1280, height: 2000 },
+    });
+
+    // Assert: at 390 px nothing is cut: no sideways scrolling, every cell inside the screen
+    await page.setViewportSize({ width: 390, height: 844 });
+    await eventually(async () => {
+      const overflow = await page.locator('html').evaluate((root) => {
+        const width = root.ownerDocument.defaultView.innerWidth;
+        // Every cell a person sees: the rows, and the header of the one table that keeps its columns (the reasons).
+        const cells = [
+          ...root.ownerDocument.querySelectorAll(
+            'table.data tbody td, table.data tbody th, table.data.compact th',
+          ),
+        ];
+        const cut = cells.filter((cell) => {
+          const box = cell.getBoundingClientRect();
+          return box.width > 0 && box.right > width + 1;
+        });
+        return { scroll: root.scrollWidth - width, cut: cut.length };
+      });
+      expect(overflow).toEqual({ scroll: 0, cut: 0 });
+    });
+    const phone = await page.screenshot({ fullPage: true, clip: { x: 0, y: 0, width: 390, height: 2600 } });
+
+    // Assert: the fighting device's page, its episode and a timeline with no zero-length span
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.goto(`${stack.httpUrl}/#/device/${encodeURIComponent(fightId)}`);
+    await eventually(async () => {
+      expect(await page.locator('#device-state').innerText()).toMatch(/Episodes\s*clientId conflict/i);
+      expect(await page.getByLabel('Show the last').inputValue()).toBe(String(10 * 60_000));
+    });
+    await page.getByText('The spans as a table').click();
+    const spans = await eventually(async () => {
+      const rows = await tableRows('#spans');
+      expect(rows.some((row) => Number(row.takeovers) > 0)).toBe(true);
+      return rows;
+    });
+    expect(spans.filter((row) => row.state === 'disconnected')).toEqual([]);
+    expect((await tableRows('#device-alerts')).map((row) => row.type)).toContain('clientId conflict');
+    const devicePage = await page.screenshot({ fullPage: true });
+
+    // Act: the fleet comes back
+    for (const id of fleetIds) await device(id);
+
+    // Assert: the incident closes and its end is said too
+    await page.goto(`${stack.httpUrl}/`);
+    await eventually(async () => {
+      expect((await tableRows('#alerts')).map((row) => row.what)).toContainEqual(
+        expect.stringMatching(/^fleet recovered after [\d a-z]+: \d of 3\d devices still offline$/),
+      );
+    }, 30_000);
+    if (KEEP_SCREENSHOTS) {
+      writeFileSync(join(KEEP_SCREENSHOTS, 'dashboard.png'), desktop);
+      writeFileSync(join(KEEP_SCREENSHOTS, 'dashboard-phone.png'), phone);
+      writeFileSync(join(KEEP_SCREENSHOTS, 'dashboard-device.png'), devicePage);
+    }
+    expect(pageErrors).toEqual([]);
+  }, 180_000);
 });

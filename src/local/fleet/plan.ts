@@ -156,16 +156,21 @@ function plannedSettleMs(plan: Plan, timings: ReturnType<typeof scenarioTimings>
   }
 }
 
-/** A forecast of the whole run, in seconds: bring-up, storm, the scenarios and their outcomes, the check. */
+/**
+ * A forecast of the whole run, in seconds: bring-up, storm, the fleet-wide outage (every device down W + 5 s, then
+ * back), the scenarios and their outcomes, the check.
+ */
 export function estimatedSeconds(
   plans: readonly Plan[],
   timings: ReturnType<typeof scenarioTimings>,
   marginMs: number,
   storm: boolean,
+  fleetOutage = false,
 ): number {
   const bringUpS = 2 + plans.length / 200;
   const stormS = storm ? 2 + (timings.shortMinMs / 2 + timings.stormJitterMs) / 1000 : 0;
+  const fleetOutageS = fleetOutage ? timings.longMinMs / 1000 + 1 + plans.length / 100 : 0;
   const scenariosS = 1 + Math.max(0, ...plans.map((plan) => plannedSettleMs(plan, timings, marginMs))) / 1000;
   const checkS = 1 + plans.length / 50;
-  return Math.ceil(bringUpS + stormS + scenariosS + checkS);
+  return Math.ceil(bringUpS + stormS + fleetOutageS + scenariosS + checkS);
 }

@@ -30,7 +30,8 @@ export async function forEachLimited<T>(
 export async function preflight(
   mqttUrl: string,
   apiUrl: string,
-  settleWindowSeconds: number,
+  /** The W this run was told to expect; undefined: the stack's, read from GET /health. */
+  settleWindowSeconds: number | undefined,
 ): Promise<Awaited<ReturnType<typeof stackSettings>>> {
   const url = new URL(mqttUrl);
   const port = Number(url.port || 1883);
@@ -57,11 +58,10 @@ export async function preflight(
     );
   }
   const stack = await stackSettings(apiUrl);
-  if (stack.SETTLE_WINDOW_SECONDS !== settleWindowSeconds) {
+  if (settleWindowSeconds !== undefined && stack.SETTLE_WINDOW_SECONDS !== settleWindowSeconds) {
     throw new Error(
       `the stack at ${apiUrl} runs with W = ${stack.SETTLE_WINDOW_SECONDS} s (GET /health) and this simulation with ` +
-        `W = ${settleWindowSeconds} s: every expected alert would be wrong. Run it with ` +
-        `SETTLE_WINDOW_SECONDS=${stack.SETTLE_WINDOW_SECONDS}.`,
+        `W = ${settleWindowSeconds} s: every expected alert would be wrong. Leave W out: the simulation reads it from the stack.`,
     );
   }
   return stack;

@@ -1,3 +1,5 @@
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { lambdaContext } from '../lambda-context.js';
 import type { OpenStreamSource, StreamSource } from '../stream-pump.js';
@@ -18,6 +20,12 @@ export interface StreamMappingOptions {
   onFailureDestination(record: StreamFailureRecord): Promise<void>;
   /** The clock the failure records are stamped with. */
   now(): number;
+  /**
+   * Where the mapping keeps how far it has read each shard, as the deployed mapping keeps its checkpoint: a start
+   * with kept data resumes after it instead of reading the stream again from its start. Written after each batch
+   * the function took (or that went to the on-failure destination): a crash reads again at most the batch in hand.
+   */
+  checkpointFile?: string;
 }
 
 /**
@@ -34,8 +42,39 @@ export class StreamMapping {
     this.pump = options.openSource((event, shardId) => this.deliver(event, shardId));
   }
 
-  start(): Promise<void> {
-    return this.pump.start();
+  async start(): Promise<void> {
+    await this.pump.start();
+    for (const [shardId, sequence] of Object.entries(this.readCheckpoints())) {
+      this.pump.resumeAfter?.(shardId, sequence);
+    }
+  }
+
+  private checkpoints: Record<string, string> = {};
+
+  private readCheckpoints(): Record<string, string> {
+    const file = this.options.checkpointFile;
+    if (!file) return {};
+    try {
+      const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown;
+      if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) {
+        this.checkpoints = Object.fromEntries(
+          Object.entries(parsed).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+        );
+      }
+    } catch {
+      // None yet, or unreadable: read from the start, which reconciles everything again (idempotent).
+    }
+    return this.checkpoints;
+  }
+
+  private saveCheckpoint(event: DynamoDBStreamEvent, shardId: string): void {
+    const file = this.options.checkpointFile;
+    const last = event.Records[event.Records.length - 1]?.dynamodb?.SequenceNumber;
+    if (!file || !last) return;
+    this.checkpoints[shardId] = last;
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(`${file}.tmp`, JSON.stringify(this.checkpoints));
+    renameSync(`${file}.tmp`, file);
   }
 
   /** Reads the stream until it is caught up; a drain asked for while one runs makes that one read again. */
@@ -61,6 +100,11 @@ export class StreamMapping {
   }
 
   private async deliver(event: DynamoDBStreamEvent, shardId: string): Promise<void> {
+    await this.invoke(event, shardId);
+    this.saveCheckpoint(event, shardId);
+  }
+
+  private async invoke(event: DynamoDBStreamEvent, shardId: string): Promise<void> {
     const { counters, functionName } = this.options;
     // Reconciling is idempotent: the mapping retries a failed batch as it is.
     for (let attempt = 1; ; attempt += 1) {

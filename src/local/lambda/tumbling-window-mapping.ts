@@ -20,6 +20,8 @@ export interface TumblingWindowMappingOptions {
   timers: Timers;
   counters: InvocationCounters;
   deadLetters: DeadLetter[];
+  /** Where each shard was counted to by an earlier run (kept data): reading resumes after it. */
+  checkpoints?: () => Promise<ReadonlyMap<string, string>>;
 }
 
 /**
@@ -41,6 +43,9 @@ export class TumblingWindowMapping {
 
   async start(): Promise<void> {
     await this.pump.start();
+    for (const [shardId, sequence] of (await this.options.checkpoints?.()) ?? []) {
+      this.pump.resumeAfter?.(shardId, sequence);
+    }
     const { timers, windowMs } = this.options;
     // A window with no record and no state invokes nothing: virtual time may skip the empty ones that follow.
     timers.every(windowMs, async (end) => {
