@@ -98,7 +98,7 @@ export function createInMemoryRuntime(options: InMemoryRuntimeOptions): InMemory
   const eventLog = new InMemoryEventLog({ ttlDays: config.EVENT_TTL_DAYS, stream: eventsStream, writes });
   const rejections = new InMemoryRejections();
   const topic = new InMemoryAlertTopic();
-  const incidents = new InMemoryFleetIncidentStore();
+  const incidents = new InMemoryFleetIncidentStore({ writes, now: () => timers.now() });
   const counts = new InMemoryFleetCounters();
   const checks = new VirtualCheckQueue({
     timers,
