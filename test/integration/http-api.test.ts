@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import packageJson from '../../package.json' with { type: 'json' };
+import { inspectDevice } from '../../src/adapters/dynamodb/device-inspection.js';
+import { createDynamoDbClient } from '../../src/adapters/dynamodb-client.js';
 import type { Alert } from '../../src/domain/ports.js';
+import { DEFAULT_SETTINGS } from '../../src/domain/settings.js';
+import { LOCAL_CREDENTIALS } from '../../src/local/services/local-aws.js';
 import {
   apiEvent,
   callApi,
@@ -243,5 +247,35 @@ describe('HTTP status API', () => {
     expect((response.body.items as Array<{ alertId: string }>).map((item) => item.alertId)).toEqual([
       alert.alertId,
     ]);
+  });
+});
+
+describe('npm run device', () => {
+  it("decodes a device's stored item into its status, since, reason and alert cursor", async () => {
+    // Arrange
+    const dynamo = createDynamoDbClient({
+      region: 'us-east-1',
+      endpoints: { dynamodb: stack.aws.dynamoEndpoint },
+      credentials: LOCAL_CREDENTIALS,
+    });
+    const table = stack.aws.env.DEVICES_TABLE as string;
+    try {
+      // Act
+      const device = await inspectDevice(dynamo, table, 'api-off-a', DEFAULT_SETTINGS, stack.timers.now());
+      const unknown = await inspectDevice(dynamo, table, 'never-seen', DEFAULT_SETTINGS, stack.timers.now());
+      // Assert
+      expect(device).toMatchObject({
+        deviceId: 'api-off-a',
+        status: 'disconnected',
+        disconnectReason: 'CLIENT_INITIATED_DISCONNECT',
+        settled: expect.any(Boolean),
+      });
+      expect(typeof device?.since).toBe('string');
+      expect(device).toHaveProperty('alertCursor');
+      expect(device?.record).toHaveProperty('facts');
+      expect(unknown).toBeUndefined();
+    } finally {
+      dynamo.destroy();
+    }
   });
 });
