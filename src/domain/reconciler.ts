@@ -1,7 +1,7 @@
 import type { DeviceEvent } from './device-events.js';
 import { applyEvents, type DeviceFacts, emptyFacts, type WillFacts } from './device-facts.js';
 import { ConcurrentUpdateError } from './errors.js';
-import { type AlertCursor, type DeviceView, evaluateDevice } from './evaluate.js';
+import { type AlertCursor, type DeviceView, type Evaluation, evaluateDevice } from './evaluate.js';
 import type { FleetTracker } from './fleet-tracker.js';
 import type {
   Alert,
@@ -104,6 +104,47 @@ function checksToCome(stored: StoredDevice | undefined, consumed: ConsumedChecks
   return remembered.filter((arrival) => arrival > now);
 }
 
+/** What one reconcile of a device read and worked out, before it decides what to write. */
+interface WriteInputs {
+  stored: StoredDevice | undefined;
+  facts: DeviceFacts;
+  evaluation: Evaluation;
+  cursor: AlertCursor | undefined;
+  consumed: ConsumedChecks | undefined;
+  now: number;
+}
+
+/**
+ * What a reconcile owes the store: the alerts it decides and the ones it takes over (entries whose publisher's lease
+ * ran out), the outbox that holds them, whether a check must be asked for, and whether anything is worth a write.
+ */
+function planWrite({ stored, facts, evaluation, cursor, consumed, now }: WriteInputs) {
+  const decided: Alert[] = evaluation.alerts.map((decision) => ({ ...decision, decidedAt: now }));
+  const previous = stored?.outbox ?? [];
+  const takenOver = previous.filter((entry) => entry.retryAt <= now).map((entry) => entry.alert);
+  const claimed = [...takenOver, ...decided];
+  const outbox: OutboxEntry[] = [
+    ...previous.filter((entry) => entry.retryAt > now),
+    ...claimed.map((alert) => ({ alert, retryAt: now + PUBLISH_LEASE_MS })),
+  ];
+  // A check still to come by the next look re-evaluates then, and asks for a later one if needed: a look that
+  // moves later (an episode that goes on) costs no message, and no device has two chains of checks.
+  const toCome = checksToCome(stored, consumed, now);
+  const needsCheck =
+    evaluation.recheckAt !== undefined &&
+    !toCome.some((arrival) => arrival <= (evaluation.recheckAt as number));
+  const unchanged =
+    stored !== undefined &&
+    claimed.length === 0 &&
+    stored.recheckAt === evaluation.recheckAt &&
+    sameData(whatDecides(stored.facts), whatDecides(evaluation.facts)) &&
+    sameData(stored.cursor, cursor);
+  // Nothing known has nothing to look at later either.
+  const knowsNothing = stored === undefined && evaluation.view === undefined && facts.wills.length === 0;
+  const worthWriting = !knowsNothing && !(unchanged && !needsCheck);
+  return { decided, takenOver, claimed, outbox, toCome, needsCheck, worthWriting };
+}
+
 /**
  * Settles devices: folds new events into the stored facts, derives the authoritative state, and records owed
  * alerts in the device's outbox in the same conditional write as the cursor that decided them. Then it publishes
@@ -126,63 +167,37 @@ export class Reconciler {
       const facts = applyEvents(stored?.facts ?? emptyFacts(deviceId), events);
       const evaluation = evaluateDevice(facts, stored?.cursor, now, settings);
       const cursor = await this.saveFinishedDays(deviceId, stored, evaluation.cursor);
-      const decided: Alert[] = evaluation.alerts.map((decision) => ({ ...decision, decidedAt: now }));
-      // Entries whose publisher's lease ran out (it failed, or died) are taken over with this write.
-      const previous = stored?.outbox ?? [];
-      const takenOver = previous.filter((entry) => entry.retryAt <= now).map((entry) => entry.alert);
-      const claimed = [...takenOver, ...decided];
-      const outbox: OutboxEntry[] = [
-        ...previous.filter((entry) => entry.retryAt > now),
-        ...claimed.map((alert) => ({ alert, retryAt: now + PUBLISH_LEASE_MS })),
-      ];
+      const plan = planWrite({ stored, facts, evaluation, cursor, consumed, now });
       const outcome = {
         deviceId,
         view: evaluation.view,
-        alerts: decided,
+        alerts: plan.decided,
         recheckAt: evaluation.recheckAt,
         attempts: attempt,
       };
-      const unchanged =
-        stored !== undefined &&
-        claimed.length === 0 &&
-        stored.recheckAt === evaluation.recheckAt &&
-        sameData(whatDecides(stored.facts), whatDecides(evaluation.facts)) &&
-        sameData(stored.cursor, cursor);
-      // Nothing known has nothing to look at later either.
-      if (stored === undefined && evaluation.view === undefined && facts.wills.length === 0) {
-        return { ...outcome, published: 0, written: false };
-      }
-      // A check still to come by the next look re-evaluates then, and asks for a later one if needed: a look that
-      // moves later (an episode that goes on) costs no message, and no device has two chains of checks.
-      const toCome = checksToCome(stored, consumed, now);
-      const needsCheck =
-        evaluation.recheckAt !== undefined &&
-        !toCome.some((arrival) => arrival <= (evaluation.recheckAt as number));
-      if (unchanged && !needsCheck) return { ...outcome, published: 0, written: false };
+      if (!plan.worthWriting) return { ...outcome, published: 0, written: false };
       // The check is asked for before the state that needs it is written (a conflict only costs a spare check), and
       // the record remembers when it arrives.
-      const pendingChecks = needsCheck
-        ? [...toCome, await this.schedule(deviceId, evaluation.recheckAt as number, now)]
+      const pendingChecks = plan.needsCheck
+        ? [...plan.toCome, await this.schedule(deviceId, evaluation.recheckAt as number, now)]
             .sort((a, b) => a - b)
             .slice(0, MAX_PENDING_CHECKS)
-        : toCome;
+        : plan.toCome;
       const written: Omit<StoredDevice, 'revision'> & { view?: DeviceView } = {
         facts: evaluation.facts,
         cursor,
         view: evaluation.view,
         recheckAt: evaluation.recheckAt,
         ...(pendingChecks.length > 0 ? { pendingChecks } : {}),
-        outbox,
+        outbox: plan.outbox,
       };
-      const result = await store.commit({
-        deviceId,
-        ...written,
-        expectedRevision: stored?.revision,
-        now,
-      });
+      const result = await store.commit({ deviceId, ...written, expectedRevision: stored?.revision, now });
       if (result.status === 'conflict') continue;
       for (const will of evaluation.unexplainedWills) this.ports.onUnexplainedWill?.(deviceId, will);
-      const published = await this.publishAll(claimed, new Set(takenOver.map((alert) => alert.alertId)));
+      const published = await this.publishAll(
+        plan.claimed,
+        new Set(plan.takenOver.map((alert) => alert.alertId)),
+      );
       if (published.length > 0) {
         await this.clearOutbox(deviceId, published, { ...written, revision: result.revision });
       }
