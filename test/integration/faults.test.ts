@@ -19,7 +19,16 @@ const ALL_FAULTS: FaultRates = { dynamodb: 0.05, sns: 0.2, crash: 0.05 };
 
 async function replayWithFaults(trace: FleetTrace, rates: FaultRates, seed: number): Promise<ReplayResult> {
   const lines = trace.lines.map((line) => JSON.stringify(line));
-  return replayTrace(lines, { faults: new FaultInjector(rates, seededRandom(seed)) });
+  const notices: string[] = [];
+  const result = await replayTrace(lines, {
+    faults: new FaultInjector(rates, seededRandom(seed)),
+    notice: (line) => notices.push(line),
+  });
+  // A run that changes path says so.
+  expect(notices).toEqual([
+    'replay: injected faults strike the SDK clients: this run takes the fidelity path (DynamoDB Local, SNS/SQS emulator)',
+  ]);
+  return result;
 }
 
 const key = (a: { type: string; deviceId: string; sessionIdentifier: string; versionNumber?: unknown }) =>
