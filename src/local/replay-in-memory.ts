@@ -33,7 +33,13 @@ import {
 } from './in-memory-ports.js';
 import type { ApiHandler, DeadLetter } from './lambda/function.js';
 import { VirtualCheckQueue } from './lambda/virtual-check-queue.js';
-import { connectFunctions, oneAtATime, type ReceivedAlert, type RuntimeCounters } from './runtime.js';
+import {
+  connectFunctions,
+  newRuntimeCounters,
+  oneAtATime,
+  type ReceivedAlert,
+  type RuntimeCounters,
+} from './runtime.js';
 import type { Timers } from './timers.js';
 
 /** What the replay drives and reads of a runtime, on in-memory stores or on the emulators. */
@@ -82,14 +88,7 @@ export function createInMemoryRuntime(options: InMemoryRuntimeOptions): InMemory
   const config = parseConfig({ ...(options.env ?? process.env), ...IN_MEMORY_ENV });
   const clock = { now: () => timers.now() };
   const settings = settingsFrom(config);
-  const counters: RuntimeCounters = {
-    delivered: 0,
-    invocations: 0,
-    rejected: 0,
-    unrouted: 0,
-    retries: 0,
-    deadLettered: 0,
-  };
+  const counters = newRuntimeCounters();
   const deadLetters: DeadLetter[] = [];
   const writes = new WriteAccounting();
   const eventsStream = new InMemoryStream();

@@ -99,6 +99,16 @@ export interface RuntimeCounters extends InvocationCounters {
   unrouted: number;
 }
 
+/** Every counter at zero: a runtime's start. */
+export const newRuntimeCounters = (): RuntimeCounters => ({
+  delivered: 0,
+  invocations: 0,
+  rejected: 0,
+  unrouted: 0,
+  retries: 0,
+  deadLettered: 0,
+});
+
 export interface LocalRuntimeOptions {
   aws: LocalAws;
   timers: Timers;
@@ -176,14 +186,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
   const env: Environment = { ...process.env, ...aws.env };
   const config = parseConfig(env);
   const redriveConfig = parseRedriveConfig(env);
-  const counters: RuntimeCounters = {
-    delivered: 0,
-    invocations: 0,
-    rejected: 0,
-    unrouted: 0,
-    retries: 0,
-    deadLettered: 0,
-  };
+  const counters = newRuntimeCounters();
   const deadLetters: DeadLetter[] = [];
   // One SQS client on the emulator for the destinations, the alert inbox, the check queue and its pollers.
   const sqs = new SQSClient({
