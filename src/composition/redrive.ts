@@ -1,10 +1,8 @@
 import type { DynamoDBStreamsClient } from '@aws-sdk/client-dynamodb-streams';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { systemClock } from '../adapters/clock.js';
-import { createDynamoDbClient } from '../adapters/dynamodb-client.js';
 import { createDynamoDbStreamsClient } from '../adapters/dynamodb-streams-client.js';
 import { createLambdaClient, LambdaIngestInvoker } from '../adapters/lambda-ingest-invoker.js';
-import { createSnsClient } from '../adapters/sns-client.js';
 import { createSqsClient } from '../adapters/sqs-client.js';
 import { SqsDeadLetterQueue } from '../adapters/sqs-dead-letter-queue.js';
 import { DynamoDbStreamRangeReader } from '../adapters/stream-range-reader.js';
@@ -12,7 +10,6 @@ import { productionRedriveConfig, type RedriveConfig } from '../config.js';
 import type { DeadLetterQueue, IngestInvoker, StreamRangeReader } from '../domain/dead-letters.js';
 import type { Clock } from '../domain/ports.js';
 import type { Reconciler } from '../domain/reconciler.js';
-import { createReconcilerWiring } from './reconciler.js';
 
 /** What the redrive function uses: both dead-letter queues, the ingest functions, the events stream, the reconciler. */
 export interface RedriveWiring {
@@ -55,11 +52,6 @@ export function productionRedriveWiring(): RedriveWiring {
   if (production) return production;
   const config = productionRedriveConfig();
   const sqs = createSqsClient();
-  const { reconciler } = createReconcilerWiring(config, {
-    dynamo: createDynamoDbClient(),
-    sns: createSnsClient(),
-    sqs,
-  });
   production = createRedriveWiring(config, {
     sqs,
     streams: createDynamoDbStreamsClient(),
@@ -67,7 +59,30 @@ export function productionRedriveWiring(): RedriveWiring {
       ingestPresence: config.INGEST_PRESENCE_FUNCTION_NAME,
       ingestDeviceMessage: config.INGEST_DEVICE_MESSAGE_FUNCTION_NAME,
     }),
-    reconciler,
+    reconciler: reconcilerOnFirstUse(config, sqs),
   });
   return production;
+}
+
+/**
+ * The reconciler and its DynamoDB and SNS clients, loaded when the first parked stream batch is reconciled: a cold
+ * start reads the queues first, and a redrive of ingest dead letters never needs them.
+ */
+function reconcilerOnFirstUse(config: RedriveConfig, sqs: SQSClient): Pick<Reconciler, 'reconcile'> {
+  let reconciler: Promise<Pick<Reconciler, 'reconcile'>> | undefined;
+  const load = async () => {
+    const [{ createReconcilerWiring }, { createDynamoDbClient }, { createSnsClient }] = await Promise.all([
+      import('./reconciler.js'),
+      import('../adapters/dynamodb-client.js'),
+      import('../adapters/sns-client.js'),
+    ]);
+    return createReconcilerWiring(config, { dynamo: createDynamoDbClient(), sns: createSnsClient(), sqs })
+      .reconciler;
+  };
+  return {
+    reconcile: async (...args) => {
+      reconciler ??= load();
+      return (await reconciler).reconcile(...args);
+    },
+  };
 }

@@ -129,7 +129,7 @@ describe('the Lambda ingest invoker', () => {
       .on(InvokeCommand)
       .resolvesOnce({ StatusCode: 202 })
       .rejectsOnce(awsError('TooManyRequestsException'));
-    const invoker = new LambdaIngestInvoker(lambda, {
+    const invoker = new LambdaIngestInvoker(async () => lambda, {
       ingestPresence: 'prod-presence',
       ingestDeviceMessage: 'prod-messages',
     });
