@@ -24,6 +24,9 @@ export const BENCH_ORDER = [
   'accuracy',
 ] as const;
 
+/** How long a run of every entry may take on the 2-core machine the budgets are set for (issue 25). */
+export const RUN_BUDGET_SECONDS: Record<BenchMode, number> = { quick: 180, full: 720 };
+
 export type RecordedEntry = Omit<BenchResult, 'summary'> & { mode: BenchMode };
 
 export interface RunRecord {
@@ -35,6 +38,10 @@ export interface RunRecord {
   /** CPU time of the bench's process and every process it started (DynamoDB Local, packaging, imports). */
   treeCpuMs: number | null;
   node: string;
+  /** RUN_BUDGET_SECONDS of the mode; it applies to a run of every entry. */
+  budgetSeconds?: number;
+  /** A run of every entry: whether its wall time was within budgetSeconds (absent for a run of some entries). */
+  withinBudget?: boolean;
 }
 
 export interface ModeResults {
