@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readmeSection } from '../../bench/docs-sections.js';
 import { type RecordedEntry, type RunRecord, readResults, recordResults } from '../../bench/results.js';
 
 const entry = (name: string, durationMs: number, mode: 'quick' | 'full' = 'quick'): RecordedEntry => ({
@@ -66,5 +67,24 @@ describe('bench/results.json', () => {
     const document = JSON.parse(await readFile(path, 'utf8'));
     expect(document.quick.entries.map((e: RecordedEntry) => e.name)).toEqual(['ingest', 'uptime']);
     expect(document.full.entries.map((e: RecordedEntry) => e.name)).toEqual(['replay']);
+  });
+});
+
+describe("the README's bench line", () => {
+  it("gives each mode's last run of every entry against its budget, and how many entries were within theirs", () => {
+    const quickRun = { ...run(['ingest', 'uptime'], 150), budgetSeconds: 180, withinBudget: true };
+    const line = readmeSection({
+      quick: {
+        completeRun: quickRun,
+        lastRun: { ...run(['uptime'], 9), budgetSeconds: 180 },
+        entries: [entry('ingest', 10), { ...entry('uptime', 20), pass: false }],
+      },
+    });
+    expect(line).toContain(
+      '`npm run bench -- --quick` **150 s** (budget 180 s), 1 of 2 entries within budget',
+    );
+    expect(line).toContain('`npm run bench`: not run in full yet (budget 720 s)');
+    expect(line.startsWith('<!-- bench-run:start -->')).toBe(true);
+    expect(line.endsWith('<!-- bench-run:end -->')).toBe(true);
   });
 });
