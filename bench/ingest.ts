@@ -235,6 +235,7 @@ export async function benchIngest(stack: BenchStack, sizes: IngestSizes): Promis
   const cpu: Record<Variant, number> = { handlers: 0, raw: 0, conditional: 0 };
   const vsRaw: number[] = [];
   const vsConditional: number[] = [];
+  const totalMs: Record<Variant, number> = { handlers: 0, raw: 0, conditional: 0 };
   const all: Delivery[] = [];
   const counted = { dynamodb: 0, dynamodbReads: 0, sns: 0, sqs: 0, requests: {} as Record<string, number> };
   for (let round = 0; round < sizes.rounds; round += 1) {
@@ -274,6 +275,7 @@ export async function benchIngest(stack: BenchStack, sizes: IngestSizes): Promis
     }
     const rate = {} as Record<Variant, number>;
     for (const variant of VARIANTS) {
+      totalMs[variant] += ms[variant];
       rate[variant] = workload.length / (ms[variant] / 1000);
       rates[variant].push(rate[variant]);
     }
@@ -294,7 +296,9 @@ export async function benchIngest(stack: BenchStack, sizes: IngestSizes): Promis
   );
   const requestsPerEvent = counted.dynamodb / events;
   const readsPerEvent = counted.dynamodbReads / events;
-  const ratio = median(vsRaw);
+  // Every slice of every round, added up: a round is a few slices, and one slow slice swung its round's ratio.
+  const ratio = totalMs.raw / totalMs.handlers;
+  const ratioVsConditional = totalMs.conditional / totalMs.handlers;
   const pass = ratio >= 0.7 && requestsPerEvent <= 1.0 && counted.dynamodbReads === 0;
   const cpuPerEvent = (variant: Variant) => round(cpu[variant] / events, 3);
   return {
@@ -307,7 +311,7 @@ export async function benchIngest(stack: BenchStack, sizes: IngestSizes): Promis
       rawPutItemPerSecond: round(median(rates.raw), 0),
       conditionalPutItemPerSecond: round(median(rates.conditional), 0),
       ratioVsRaw: round(ratio, 3),
-      ratioVsConditional: round(median(vsConditional), 3),
+      ratioVsConditional: round(ratioVsConditional, 3),
       roundRatiosVsRaw: vsRaw.map((r) => round(r, 3)),
       roundRatiosVsConditional: vsConditional.map((r) => round(r, 3)),
       nodeCpuMsPerEvent: {
@@ -324,13 +328,14 @@ export async function benchIngest(stack: BenchStack, sizes: IngestSizes): Promis
     },
     summary: [
       `${fmt(median(rates.handlers), 0)} ev/s handlers vs ${fmt(median(rates.raw), 0)} raw PutItem/s`,
-      `(conditional PutItem ${fmt(median(rates.conditional), 0)}/s: ratio ${fmt(median(vsConditional), 2)})`,
+      `(conditional PutItem ${fmt(median(rates.conditional), 0)}/s: ratio ${fmt(ratioVsConditional, 2)})`,
       `${events} events, concurrency ${sizes.concurrency}, ${sizes.rounds} rounds`,
       `${fmt(requestsPerEvent, 3)} DynamoDB req/event, ${fmt(readsPerEvent, 3)} reads`,
       `duplicates recognised ${outcomes.duplicate ?? 0}/${duplicates}`,
     ],
     ratio: round(ratio, 3),
-    ratioMeaning: 'median over rounds of handler events/s ÷ raw PutItem/s',
+    ratioMeaning:
+      'handler events/s ÷ raw PutItem/s over every slice of every round (time per variant added up)',
     budget: 'ratio >= 0.7; <= 1.0 DynamoDB req/event; 0 reads',
     pass,
     notes: [
