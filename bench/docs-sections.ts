@@ -56,20 +56,20 @@ function modeSection(mode: BenchMode, results: ModeResults | undefined): string[
 }
 
 function readmeRun(mode: BenchMode, results: ModeResults | undefined): string {
-  const command = mode === 'quick' ? '`npm run bench -- --quick`' : '`npm run bench`';
+  const label = mode === 'quick' ? 'quick' : 'full';
   const run = results?.completeRun;
-  if (!run) return `${command}: not run in full yet (budget ${RUN_BUDGET_SECONDS[mode]} s)`;
+  if (!run) return `${label} not run yet (budget ${RUN_BUDGET_SECONDS[mode]} s)`;
   const entries = results.entries.filter((entry) => run.entries.includes(entry.name));
   const passing = entries.filter((entry) => entry.pass && !entry.error).length;
-  return `${command} **${run.wallSeconds.toFixed(0)} s** (budget ${RUN_BUDGET_SECONDS[mode]} s), ${passing} of ${entries.length} entries within budget`;
+  return `${label} **${run.wallSeconds.toFixed(0)} s** (budget ${RUN_BUDGET_SECONDS[mode]} s, ${passing} of ${entries.length} entries within theirs)`;
 }
 
 /** The README's lines: how long the bench takes, from the last run of every entry in each mode. */
 export function readmeSection(results: ResultsDocument): string {
   return [
     README_START,
-    `Bench run time on a 2-core machine, last run of every entry: ${readmeRun('quick', results.quick)};`,
-    `${readmeRun('full', results.full)}. Figures: [Performance](docs/performance.md), from bench/results.json.`,
+    `Bench run time on a 2-core machine, last run of every entry: ${readmeRun('quick', results.quick)},`,
+    `${readmeRun('full', results.full)}; figures in [Performance](docs/performance.md), from bench/results.json.`,
     README_END,
   ].join('\n');
 }
