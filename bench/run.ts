@@ -16,6 +16,7 @@ import { benchIngest } from './ingest.js';
 import { benchReconcile } from './reconcile.js';
 import { benchReplay } from './replay.js';
 import { benchReplayStorm } from './replay-storm.js';
+import { benchScale } from './scale.js';
 import { BENCH_ORDER, type BenchMode, type RecordedEntry, recordResults, resultsPath } from './results.js';
 import { type BenchStack, startBenchStack } from './stack.js';
 import { benchStatusApi } from './status-api.js';
@@ -57,6 +58,7 @@ const SIZES = quick
       coldStart: { runs: 3, warmUp: false },
       replay: { devices: 12, hours: 12 },
       replayStorm: { devices: 20_000 },
+      scale: { devices: 15_000 },
       endToEnd: { devices: 8, hours: 3 },
       accuracy: { devices: 4, hours: 1, profiles: ['mixed', 'fights', 'persistent'] as FleetProfile[] },
     }
@@ -71,6 +73,7 @@ const SIZES = quick
       // A generated day of 10,195 lines (issue 9's budget is set on a 10,000-line day).
       replay: { devices: 41, hours: 24 },
       replayStorm: { devices: 100_000 },
+      scale: { devices: 100_000 },
       endToEnd: { devices: 20, hours: 12 },
       accuracy: { devices: 12, hours: 4 },
     };
@@ -147,6 +150,7 @@ const OWN_ENTRIES: Array<[string, () => Promise<BenchOutcome>]> = [
   ['cold-start', () => benchColdStart(SIZES.coldStart)],
   ['replay', () => benchReplay(SIZES.replay)],
   ['replay-storm-100k', () => benchReplayStorm(SIZES.replayStorm.devices)],
+  ['scale', () => benchScale(SIZES.scale)],
   ['accuracy', () => benchAccuracy(SIZES.accuracy)],
 ];
 
