@@ -42,9 +42,9 @@ describe('joining a fleet incident when its transaction is cancelled', () => {
     expect(joined).toBe('already');
     const retry = mock.commandCalls(TransactWriteCommand)[1]?.args[0].input.TransactItems;
     expect(retry).toHaveLength(1);
-    // In the device's shard, where its membership and its tally are: never on the `$fleet` partition.
+    // On a candidate shard: never on the `$fleet` partition of the incidents' heads.
     expect(retry?.[0]).toMatchObject({
-      Delete: { Key: { deviceId: expect.stringMatching(/^\$fleet#\d+$/) } },
+      Delete: { Key: { deviceId: expect.stringMatching(/^\$fleet#candidates#\d$/) } },
     });
   });
 
