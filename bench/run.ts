@@ -16,8 +16,8 @@ import { benchIngest } from './ingest.js';
 import { benchReconcile } from './reconcile.js';
 import { benchReplay } from './replay.js';
 import { benchReplayStorm } from './replay-storm.js';
-import { benchScale } from './scale.js';
 import { BENCH_ORDER, type BenchMode, type RecordedEntry, recordResults, resultsPath } from './results.js';
+import { benchScale } from './scale.js';
 import { type BenchStack, startBenchStack } from './stack.js';
 import { benchStatusApi } from './status-api.js';
 import {

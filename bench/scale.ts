@@ -167,7 +167,9 @@ export async function benchScale(options: { devices: number }): Promise<BenchOut
       'writes are counted per item key and per partition key (the alerts table has a local secondary index: an item collection stays in one partition)',
       'reconcile concurrency: events-table shards (one per 1,000 writes/s of events, at least 4) × the mapping parallelizationFactor in serverless.yml',
       ...(options.devices < FULL_DEVICES
-        ? [`quick mode: a storm of ${options.devices} devices (the full run replays ${FULL_DEVICES}), throttled in proportion`]
+        ? [
+            `quick mode: a storm of ${options.devices} devices (the full run replays ${FULL_DEVICES}), throttled in proportion`,
+          ]
         : []),
       'the machine is shared: seconds vary with its load; counts per virtual second do not',
     ],

@@ -31,8 +31,8 @@ import {
   InMemoryUptimeDays,
   WriteAccounting,
 } from './in-memory-ports.js';
-import type { ApiHandler, DeadLetter } from './lambda/function.js';
 import type { AsyncThrottleSettings, ThrottleFigures } from './lambda/async-throttle.js';
+import type { ApiHandler, DeadLetter } from './lambda/function.js';
 import { VirtualCheckQueue } from './lambda/virtual-check-queue.js';
 import {
   connectFunctions,

@@ -1,7 +1,7 @@
 import { type FaultInjector, faultsFromEnvironment, installFaults } from '../adapters/faults.js';
 import * as z from '../shared/zod.js';
-import { silenceEmptyMetricsWarning } from './quiet-metrics.js';
 import type { AsyncThrottleSettings, ThrottleFigures } from './lambda/async-throttle.js';
+import { silenceEmptyMetricsWarning } from './quiet-metrics.js';
 import { type RunResult, runTrace, type TraceLine } from './replay-group.js';
 import { createInMemoryRuntime, type InMemoryRuntime } from './replay-in-memory.js';
 import { countRequests, type RequestCounts } from './request-counter.js';
