@@ -306,7 +306,7 @@ describe('Reconciler replaying histories delivered as AWS delivers them', () => 
           expect(new Set(ids).size).toBe(ids.length);
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 40 },
     );
   });
 
