@@ -21,6 +21,7 @@ export const BENCH_ORDER = [
   'cold-start',
   'replay',
   'replay-storm-100k',
+  'scale',
   'accuracy',
 ] as const;
 

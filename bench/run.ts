@@ -25,6 +25,7 @@ import {
   recordResults,
   resultsPath,
 } from './results.js';
+import { benchScale } from './scale.js';
 import { type BenchStack, startBenchStack } from './stack.js';
 import { benchStatusApi } from './status-api.js';
 import {
@@ -65,6 +66,7 @@ const SIZES = quick
       coldStart: { runs: 3, warmUp: false },
       replay: { devices: 12, hours: 12 },
       replayStorm: { devices: 20_000 },
+      scale: { devices: 15_000 },
       endToEnd: { devices: 8, hours: 3 },
       accuracy: { devices: 4, hours: 1, profiles: ['mixed', 'fights', 'persistent'] as FleetProfile[] },
     }
@@ -79,6 +81,7 @@ const SIZES = quick
       // A generated day of 10,195 lines (issue 9's budget is set on a 10,000-line day).
       replay: { devices: 41, hours: 24 },
       replayStorm: { devices: 100_000 },
+      scale: { devices: 100_000 },
       endToEnd: { devices: 20, hours: 12 },
       accuracy: { devices: 12, hours: 4 },
     };
@@ -155,6 +158,7 @@ const OWN_ENTRIES: Array<[string, () => Promise<BenchOutcome>]> = [
   ['cold-start', () => benchColdStart(SIZES.coldStart)],
   ['replay', () => benchReplay(SIZES.replay)],
   ['replay-storm-100k', () => benchReplayStorm(SIZES.replayStorm.devices)],
+  ['scale', () => benchScale(SIZES.scale)],
   ['accuracy', () => benchAccuracy(SIZES.accuracy)],
 ];
 

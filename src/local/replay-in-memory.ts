@@ -31,6 +31,7 @@ import {
   InMemoryUptimeDays,
   WriteAccounting,
 } from './in-memory-ports.js';
+import type { AsyncThrottleSettings, ThrottleFigures } from './lambda/async-throttle.js';
 import type { ApiHandler, DeadLetter } from './lambda/function.js';
 import { VirtualCheckQueue } from './lambda/virtual-check-queue.js';
 import {
@@ -58,6 +59,8 @@ export interface ReplayRuntime {
 export interface InMemoryRuntime extends ReplayRuntime {
   /** Writes per key and transactions per item, per second of virtual time. */
   writes: WriteAccounting;
+  /** What Lambda's throttling did to each ingest function's deliveries (empty when not throttled). */
+  throttles(): Map<string, ThrottleFigures>;
 }
 
 /** The names the functions' configuration requires; nothing is behind them. */
@@ -81,6 +84,8 @@ export interface InMemoryRuntimeOptions {
   sweepEveryMs: number;
   /** The functions' settings (ALERT_ON, SETTLE_WINDOW_SECONDS, FLEET_*): the process's environment by default. */
   env?: Record<string, string | undefined>;
+  /** Lambda's throttling of each ingest function (default: none). */
+  ingestThrottle?: AsyncThrottleSettings;
 }
 
 export function createInMemoryRuntime(options: InMemoryRuntimeOptions): InMemoryRuntime {
@@ -158,6 +163,7 @@ export function createInMemoryRuntime(options: InMemoryRuntimeOptions): InMemory
       onIngestFailure: kept,
       sweepEveryMs: options.sweepEveryMs,
       inOrder: true,
+      ...(options.ingestThrottle ? { ingestThrottle: options.ingestThrottle } : {}),
     },
   );
   const started = connected.start();
@@ -165,6 +171,8 @@ export function createInMemoryRuntime(options: InMemoryRuntimeOptions): InMemory
     handlers,
     counters,
     writes,
+    throttles: () =>
+      new Map([...connected.throttles].map(([target, throttle]) => [target, { ...throttle.figures }])),
     async publishBatch(messages) {
       await started;
       await connected.publishBatch(messages);

@@ -48,8 +48,14 @@ function presence(i: number, n: number, at: number, eventType: 'connected' | 'di
   });
 }
 
-/** The trace, in time order, and what it must end as. */
-export function stormTrace(devices: number): { lines: string[]; expected: StormExpectation } {
+/**
+ * The trace, in time order, and what it must end as. `allBack`: every device that dropped comes back (the scale
+ * bench's reconnect wave), instead of 19 in 20.
+ */
+export function stormTrace(
+  devices: number,
+  options: { allBack?: boolean } = {},
+): { lines: string[]; expected: StormExpectation } {
   const timed: Array<{ at: number; line: string }> = [];
   const states: StormExpectation['states'] = new Map();
   let dropped = 0;
@@ -64,7 +70,7 @@ export function stormTrace(devices: number): { lines: string[]; expected: StormE
     dropped += 1;
     const dropAt = STORM_AT + spread(i + 1, DROP_SPREAD_MS);
     timed.push({ at: dropAt, line: presence(i, 0, dropAt, 'disconnected') });
-    if (!comesBack(i)) {
+    if (!(options.allBack ? drops(i) : comesBack(i))) {
       states.set(deviceId(i), { status: 'disconnected', sessionIdentifier: session(i, 0) });
       continue;
     }

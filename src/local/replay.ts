@@ -1,5 +1,6 @@
 import { type FaultInjector, faultsFromEnvironment, installFaults } from '../adapters/faults.js';
 import * as z from '../shared/zod.js';
+import type { AsyncThrottleSettings, ThrottleFigures } from './lambda/async-throttle.js';
 import { silenceEmptyMetricsWarning } from './quiet-metrics.js';
 import { type RunResult, runTrace, type TraceLine } from './replay-group.js';
 import { createInMemoryRuntime, type InMemoryRuntime } from './replay-in-memory.js';
@@ -26,6 +27,8 @@ export interface ReplayResult extends RunResult {
     hottestKey: { key: string; perSecond: number };
     hottestTransactionItem: { key: string; perSecond: number };
   };
+  /** In-memory runs with `ingestThrottle`: what throttling did to each ingest function's deliveries. */
+  throttles?: Record<string, ThrottleFigures>;
 }
 
 type ReplayMode = 'in-memory' | 'fidelity';
@@ -41,6 +44,8 @@ export interface ReplayOptions {
   onProgress?: (linesDone: number, lines: number) => void;
   /** Where a change of mode is told (default: stderr). */
   notice?: (line: string) => void;
+  /** In-memory runs: Lambda's throttling of the ingest functions (default: none). */
+  ingestThrottle?: AsyncThrottleSettings;
 }
 
 /**
@@ -91,10 +96,22 @@ export async function replayTrace(
     if (mode === 'in-memory') {
       // The functions' own fault injection (an invocation dying after its work) is told that there is none.
       installFaults(faults);
-      const runtime = createInMemoryRuntime({ timers, sweepEveryMs });
+      const runtime = createInMemoryRuntime({
+        timers,
+        sweepEveryMs,
+        ...(options.ingestThrottle ? { ingestThrottle: options.ingestThrottle } : {}),
+      });
       try {
         const result = await runTrace(runtime, timers, valid, onBatch);
-        return { ...result, rejected: result.rejected + bad, lines: total, mode, writes: hottest(runtime) };
+        const throttles = Object.fromEntries(runtime.throttles());
+        return {
+          ...result,
+          rejected: result.rejected + bad,
+          lines: total,
+          mode,
+          writes: hottest(runtime),
+          ...(options.ingestThrottle ? { throttles } : {}),
+        };
       } finally {
         await runtime.stop();
       }

@@ -44,6 +44,7 @@ import { buildSettleCheckHandler } from '../handlers/settle-check.js';
 import { buildSweepHandler } from '../handlers/sweep.js';
 import { forEachWithLimit } from '../shared/concurrency.js';
 import { AsyncInvocation } from './lambda/async-invocation.js';
+import { AsyncThrottle, type AsyncThrottleSettings } from './lambda/async-throttle.js';
 import { fleetCountMarks } from './lambda/fleet-count-marks.js';
 import type { ApiHandler, DeadLetter, InvocationCounters, LambdaHandler } from './lambda/function.js';
 import { scheduleEvery } from './lambda/schedule.js';
@@ -420,6 +421,8 @@ export interface ConnectOptions {
   /** The ingest functions' on-failure destination. */
   onIngestFailure(record: unknown): Promise<void>;
   asyncRetryDelaysMs?: number[];
+  /** Lambda's throttling of each ingest function (default: none, every invocation runs at once). */
+  ingestThrottle?: AsyncThrottleSettings;
   onDeadLetter?: (target: string, event: unknown, error: unknown) => void;
   sweepEveryMs: number;
   /**
@@ -477,16 +480,38 @@ export function connectFunctions(fn: ConnectedFunctions, options: ConnectOptions
     },
   );
   const topics = { willTopicFilter: config.WILL_TOPIC_FILTER, birthTopicFilter: config.BIRTH_TOPIC_FILTER };
+  const throttles = new Map<RuleTarget, AsyncThrottle>();
+  const throttleOf = (target: RuleTarget, settings: AsyncThrottleSettings) => {
+    let throttle = throttles.get(target);
+    if (!throttle) {
+      throttle = new AsyncThrottle(
+        settings,
+        timers,
+        () => stream.drain(),
+        () => {
+          counters.deadLettered += 1;
+        },
+      );
+      throttles.set(target, throttle);
+    }
+    return throttle;
+  };
   async function routeMessage(message: MqttMessage): Promise<void> {
     counters.delivered += 1;
     const invocations = applyTopicRules(message, topics);
     if (invocations.length === 0) counters.unrouted += 1;
-    for (const invocation of invocations) await ingest.invoke(invocation.target, invocation.event);
+    for (const { target, event } of invocations) {
+      const settings = options.ingestThrottle;
+      if (settings) await throttleOf(target, settings).invoke(() => ingest.invoke(target, event));
+      else await ingest.invoke(target, event);
+    }
   }
   return {
     stream,
     fleetCounts,
     ingest,
+    /** What throttling did to each ingest function's deliveries (empty without `ingestThrottle`). */
+    throttles,
     async start(): Promise<void> {
       await stream.start();
       await fleetCounts?.start();

@@ -65,6 +65,13 @@ const malformed: Array<[string, { topic: string; payload: unknown; clientId?: st
     },
   ],
   [
+    'a clientId the service spreads fleet incidents under',
+    {
+      topic: '$aws/events/presence/connected/$fleet#7',
+      payload: { ...valid.payload, clientId: '$fleet#7' },
+    },
+  ],
+  [
     'a topic naming another client',
     { topic: '$aws/events/presence/connected/other', payload: valid.payload },
   ],

@@ -6,10 +6,10 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoDbFleetIncidents } from '../../src/adapters/dynamodb/fleet-incidents.js';
-import { FLEET_KEY, type FleetAlert } from '../../src/domain/fleet-incidents.js';
+import type { FleetAlert } from '../../src/domain/fleet-incidents.js';
 import { FleetTracker } from '../../src/domain/fleet-tracker.js';
 import type { Alert } from '../../src/domain/ports.js';
 import { DEFAULT_FLEET_RULE } from '../../src/domain/settings.js';
@@ -91,6 +91,34 @@ async function subscribedQueue(name: string, filterPolicy: unknown) {
   };
 }
 
+/** The partition key of every item a command writes (transactions: each of their items). */
+function writtenPartitions(command: { input: Record<string, unknown> }): string[] {
+  const { input } = command;
+  const keyOf = (write: Record<string, unknown> | undefined) =>
+    String(((write?.Key ?? write?.Item) as { deviceId?: unknown } | undefined)?.deviceId);
+  if (Array.isArray(input.TransactItems))
+    return (input.TransactItems as Array<Record<string, Record<string, unknown>>>).map((item) =>
+      keyOf(item.Put ?? item.Update ?? item.Delete ?? item.ConditionCheck),
+    );
+  if (input.Key || input.Item) return [keyOf(input)];
+  return [];
+}
+
+/** A client that tells each partition key written to, per write. */
+function countingWrites(dynamo: DynamoDBDocumentClient, seen: string[]): DynamoDBDocumentClient {
+  return new Proxy(dynamo, {
+    get(target, property, receiver) {
+      if (property !== 'send') return Reflect.get(target, property, receiver);
+      return (command: Parameters<DynamoDBDocumentClient['send']>[0]) => {
+        const name = command.constructor.name;
+        if (/Put|Update|Delete|TransactWrite/.test(name))
+          seen.push(...writtenPartitions(command as unknown as { input: Record<string, unknown> }));
+        return target.send(command);
+      };
+    },
+  });
+}
+
 describe('fleet incidents on DynamoDB Local', () => {
   it('counts exactly, and alerts once, when 40 devices are placed concurrently, three times each, through faults', async () => {
     // Arrange
@@ -135,17 +163,10 @@ describe('fleet incidents on DynamoDB Local', () => {
     const incidentId = fleetAlerts[0]?.incidentId as string;
     const store = new DynamoDbFleetIncidents(dynamo, table);
     const incident = await store.incident(incidentId);
-    const members = await dynamo.send(
-      new QueryCommand({
-        TableName: table,
-        KeyConditionExpression: 'deviceId = :f AND begins_with(alertKey, :p)',
-        ExpressionAttributeValues: { ':f': FLEET_KEY, ':p': `member#${incidentId}#` },
-        ConsistentRead: true,
-      }),
-    );
+    const members = await store.listIncidentDevices(incidentId, { limit: 100 });
     expect(incident).toMatchObject({ status: 'closed', devices: 40, recovered: 40, owed: {} });
-    expect(members.Items).toHaveLength(40);
-    expect(members.Items?.every((m) => m.recovered === true)).toBe(true);
+    expect(members.items).toHaveLength(40);
+    expect(members.items.every((m) => m.recovered)).toBe(true);
     expect(await store.candidates(0, Number.MAX_SAFE_INTEGER)).toEqual([]);
     expect(fleetAlerts[1]).toMatchObject({ devices: 40 });
     expect(fleetAlerts[1]?.stillOffline).toBeLessThanOrEqual(4);
@@ -214,6 +235,55 @@ describe('fleet incidents on DynamoDB Local', () => {
     expect(await outsideIncidents.types()).toEqual(Array.from({ length: devices - 1 }, () => 'offline'));
   });
 
+  it('spreads what each device alert of a storm writes over the shards, off the partition of the heads', async () => {
+    // Arrange: 25 devices open an incident; 75 more join it and then all 100 come back.
+    const { dynamo } = stack.runtime.ports.clients;
+    const table = stack.runtime.ports.config.ALERTS_TABLE;
+    let now = T0 + 20 * 86_400_000;
+    const written: string[] = [];
+    const publisher = new RecordingAlertPublisher();
+    const tracker = new FleetTracker({
+      store: new DynamoDbFleetIncidents(countingWrites(dynamo, written), table),
+      history: stack.runtime.ports.ledger,
+      publisher,
+      clock: { now: () => now },
+      rule: DEFAULT_FLEET_RULE,
+      leaseMs: 30_000,
+    });
+    const offset = 1_000;
+    const offline = Array.from({ length: 100 }, (_, i) => stormAlert('offline', offset + i, now + i * 500));
+    for (const alert of offline.slice(0, 25)) await tracker.place(alert);
+    const beforeJoins = written.length;
+
+    // Act
+    for (const alert of offline.slice(25)) await tracker.place(alert);
+    const joins = written.slice(beforeJoins);
+    now += 600_000;
+    const beforeReturns = written.length;
+    for (let i = 0; i < 100; i += 1) await tracker.place(stormAlert('online', offset + i, now + i * 500));
+    const returns = written.slice(beforeReturns);
+
+    // Assert: the 75 joins and the returns until the close wrote nothing under `$fleet`; every shard took some.
+    const fleetAlerts = publisher.published.map((p) => (p.alert as FleetAlert).type);
+    expect(fleetAlerts).toEqual(['fleet-outage', 'fleet-recovered']);
+    const outage = publisher.published[0]?.alert as FleetAlert;
+    expect(outage.devices).toBe(25);
+    expect(joins.filter((pk) => pk === '$fleet')).toEqual([]);
+    // The close and the settling of its alert are the only writes of the returns on the heads' partition.
+    expect(returns.filter((pk) => pk === '$fleet').length).toBeLessThanOrEqual(4);
+    const shards = new Set([...joins, ...returns].filter((pk) => pk.startsWith('$fleet#')));
+    expect(shards.size).toBeGreaterThan(16);
+    const store = new DynamoDbFleetIncidents(dynamo, table);
+    expect(await store.getIncident(outage.incidentId)).toMatchObject({
+      status: 'closed',
+      devices: 100,
+      recovered: 100,
+      reasons: { CONNECTION_LOST: 100 },
+      startedAt: offline[0]?.since,
+      lastSince: offline[99]?.since,
+    });
+  });
+
   it('lists incidents by status and pages through the devices of one', async () => {
     // Arrange: the incident of the previous test, closed.
     const { listIncidents, getIncident } = stack.runtime.handlers;
@@ -242,9 +312,9 @@ describe('fleet incidents on DynamoDB Local', () => {
     const badStatus = await callApi(listIncidents, apiEvent('/incidents', {}, { status: 'gone' }));
     // Assert
     expect(open.body.items).toEqual([]);
-    // Both tests' incidents, newest first.
-    expect(items.map((i) => i.devices)).toEqual([40, 30]);
-    expect(items[1]).toMatchObject({ status: 'closed', devices: 30, recovered: 30, stillOffline: 0 });
+    // The other tests' incidents, newest first.
+    expect(items.map((i) => i.devices)).toEqual([100, 40, 30]);
+    expect(items[2]).toMatchObject({ status: 'closed', devices: 30, recovered: 30, stillOffline: 0 });
     const devices = pages.flatMap((p) => (p.deviceList as { items: Array<{ deviceId: string }> }).items);
     expect(devices.map((d) => d.deviceId).sort()).toEqual(
       Array.from({ length: 30 }, (_, i) => `fleet-dev-${i}`).sort(),

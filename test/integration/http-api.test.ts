@@ -83,7 +83,16 @@ describe('HTTP status API', () => {
     ['control characters', 'bad\u0001id', 'deviceId must not contain control characters'],
     ['more than 128 bytes', 'x'.repeat(129), 'deviceId must be at most 128 bytes'],
     ['nothing', '', 'deviceId must not be empty'],
-    ['the key of the fleet incidents', '$fleet', 'deviceId is reserved for the service ($fleet, $counts#…)'],
+    [
+      'the key of the fleet incidents',
+      '$fleet',
+      'deviceId is reserved for the service ($fleet, $fleet#…, $counts#…)',
+    ],
+    [
+      'a shard of the fleet incidents',
+      '$fleet#3',
+      'deviceId is reserved for the service ($fleet, $fleet#…, $counts#…)',
+    ],
   ])(
     'answers 400 with a sentence about the request for a device id with %s',
     async (_label, deviceId, error) => {

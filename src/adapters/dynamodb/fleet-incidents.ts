@@ -1,14 +1,23 @@
 /**
- * Fleet incidents in the alerts table, under the pseudo-device `$fleet` (beside the fleet alerts' history):
+ * Fleet incidents in the alerts table. What is written once an incident (its head) is under the pseudo-device
+ * `$fleet`, beside the fleet alerts' history:
  *   fleet#summary                   the open incidents and those with an alert still owed (string sets)
- *   incident#<id>                   counts, reasons, samples, status, owed alerts (schemaVersion 1)
+ *   incident#<id>                   status, samples, owed alerts, and the counts of its opening members
+ * What every device alert writes is spread over FLEET_SHARDS partition keys `$fleet#<shard>`, the shard of the
+ * device (its digest): a storm's placements never meet on one item or one partition (the table has a local
+ * secondary index, so an item collection stays in one partition of 1,000 write units a second).
+ *   tally#<id>                      the counts, reasons and span its shard's devices added after the opening
  *   member#<id>#<device>            one per member device: listed for GET /incidents/{id}
  *   devmember#<device>#<id>         the same membership, found from the device when it comes back
+ * Offline alerts that no incident took yet are few (until one opens); they are read by time, so they are kept on
+ * CANDIDATE_SHARDS partition keys `$fleet#candidates#<shard>` only, each taking its share of the joins' removals:
  *   candidate#<since>#<alertId>     an offline alert no incident took yet (expires after two days)
- * Every count moves in the same transaction as the item that makes it happen, so a retry never counts twice.
+ * An incident is its head plus its tallies, read in one BatchGetItem. Every count moves in the same transaction as
+ * the item that makes it happen, so a retry never counts twice.
  */
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
+  BatchGetCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   PutCommand,
@@ -27,6 +36,7 @@ import {
 } from '../../domain/fleet-incidents.js';
 import type { FleetIncidentStore, OwedFleetAlert } from '../../domain/fleet-tracker.js';
 import type { IncidentMember, IncidentQueries, Page, PageRequest } from '../../domain/queries.js';
+import { fnv1a } from '../../shared/fnv1a.js';
 import * as z from '../../shared/zod.js';
 import { queryPages } from './paging.js';
 import { ttlExpiry } from './ttl.js';
@@ -52,13 +62,34 @@ const storedIncident = z.object({
 });
 const storedNotice = z.object({ alertId: z.string(), deviceId: z.string(), since: z.number(), reason });
 
+/**
+ * How many partition keys a storm's placements are spread over: at most 50 transactions a second on one tally item
+ * take about 3,000 placements a second in all (docs/scaling.md); 99, so that an incident, its head and its tallies,
+ * is one BatchGetItem of 100 keys.
+ */
+export const FLEET_SHARDS = 99;
 const key = (sk: string) => ({ deviceId: FLEET_KEY, alertKey: sk });
+const shardOf = (deviceId: string) => fnv1a(deviceId) % FLEET_SHARDS;
+const inShard = (shard: number, sk: string) => ({ deviceId: `${FLEET_KEY}#${shard}`, alertKey: sk });
+const ofDevice = (deviceId: string, sk: string) => inShard(shardOf(deviceId), sk);
+const allShards = Array.from({ length: FLEET_SHARDS }, (_, shard) => shard);
+/** Every join removes the device's candidate, if any: 8 partitions take 4,000 joins a second at 500 writes each. */
+export const CANDIDATE_SHARDS = 8;
+const candidatePartition = (shard: number) => `${FLEET_KEY}#candidates#${shard}`;
+const candidateOf = (notice: Pick<OfflineNotice, 'since' | 'alertId' | 'deviceId'>) => ({
+  deviceId: candidatePartition(fnv1a(notice.deviceId) % CANDIDATE_SHARDS),
+  alertKey: candidateKey(notice),
+});
 const SUMMARY = 'fleet#summary';
 const incidentKey = (id: string) => `incident#${id}`;
-const memberKey = (id: string, deviceId: string) => `member#${id}#${encodeURIComponent(deviceId)}`;
+const tallyKey = (id: string) => `tally#${id}`;
+const memberPrefix = (id: string) => `member#${id}#`;
+const memberKey = (id: string, deviceId: string) => `${memberPrefix(id)}${encodeURIComponent(deviceId)}`;
 const deviceMemberPrefix = (deviceId: string) => `devmember#${encodeURIComponent(deviceId)}#`;
 const candidateKey = (notice: Pick<OfflineNotice, 'since' | 'alertId'>) =>
   `candidate#${String(notice.since).padStart(15, '0')}#${notice.alertId}`;
+/** A tally's count of one disconnect reason: a top-level attribute, which an update can add to from nothing. */
+const REASON_PREFIX = 'reason#';
 
 function cancelledByCondition(error: unknown): boolean {
   return (
@@ -78,6 +109,9 @@ async function ignoringCondition(write: Promise<unknown>): Promise<boolean> {
 }
 
 export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueries {
+  /** Heads of open incidents, as opened: what placing reads of them (counts and span) never changes after. */
+  private readonly openedHeads = new Map<string, StoredIncident>();
+
   constructor(
     private readonly dynamo: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -85,25 +119,37 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
 
   async openIncidents(): Promise<Incident[]> {
     const summary = await this.summary();
-    const incidents = await Promise.all([...summary.open].map((id) => this.incident(id)));
+    const incidents = await Promise.all([...summary.open].map((id) => this.openIncident(id)));
     return incidents.flatMap((i) => (i?.status === 'open' ? [stripOwed(i)] : []));
+  }
+
+  /**
+   * An incident with its tallies read now, and its head kept once read open: what placing reads of a head (its
+   * opening counts and span) never changes while it is open, and a closed one is no longer in the summary's open set.
+   */
+  private async openIncident(incidentId: string): Promise<StoredIncident | undefined> {
+    const kept = this.openedHeads.get(incidentId);
+    if (kept) return withTallies(kept, await this.tallies(incidentId));
+    const read = await this.read(incidentId);
+    if (read?.head.status === 'open') this.openedHeads.set(incidentId, read.head);
+    return read?.incident;
   }
 
   async join(incidentId: string, notice: OfflineNotice): Promise<'joined' | 'already'> {
     const { tableName: TableName } = this;
+    const removeCandidate = { Delete: { TableName, Key: candidateOf(notice) } };
     const transaction: TransactWriteCommandInput['TransactItems'] = [
       ...this.membershipPuts(incidentId, notice),
       {
         Update: {
           TableName,
-          Key: key(incidentKey(incidentId)),
-          UpdateExpression: 'ADD devices :one SET reasons.#r = if_not_exists(reasons.#r, :zero) + :one',
-          ExpressionAttributeNames: { '#r': notice.reason },
-          ExpressionAttributeValues: { ':one': 1, ':zero': 0 },
-          ConditionExpression: 'attribute_exists(alertKey)',
+          Key: ofDevice(notice.deviceId, tallyKey(incidentId)),
+          UpdateExpression: 'SET incidentId = :id ADD devices :one, #r :one',
+          ExpressionAttributeNames: { '#r': `${REASON_PREFIX}${notice.reason}` },
+          ExpressionAttributeValues: { ':one': 1, ':id': incidentId },
         },
       },
-      { Delete: { TableName, Key: key(candidateKey(notice)) } },
+      removeCandidate,
     ];
     let joined = true;
     try {
@@ -111,11 +157,11 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     } catch (error) {
       if (!cancelledByCondition(error)) throw error;
       joined = false;
-      await this.dynamo.send(new TransactWriteCommand({ TransactItems: [transaction[3] as never] }));
+      await this.dynamo.send(new TransactWriteCommand({ TransactItems: [removeCandidate] }));
     }
-    // The incident's span only widens: each side is one conditional write that may find nothing to do.
-    await ignoringCondition(this.widen(incidentId, 'lastSince', notice.since, '<'));
-    await ignoringCondition(this.widen(incidentId, 'startedAt', notice.since, '>'));
+    // The tally's span only widens: each side is one conditional write that may find nothing to do.
+    await ignoringCondition(this.widen(incidentId, notice, 'lastSince', '<'));
+    await ignoringCondition(this.widen(incidentId, notice, 'startedAt', '>'));
     return joined ? 'joined' : 'already';
   }
 
@@ -125,7 +171,7 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
         new PutCommand({
           TableName: this.tableName,
           Item: {
-            ...key(candidateKey(notice)),
+            ...candidateOf(notice),
             notice: JSON.stringify(notice),
             expiresAt: ttlExpiry(notice.since, CANDIDATE_TTL_DAYS),
           },
@@ -135,18 +181,25 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     );
   }
 
+  /** One query per candidate shard, in parallel: only offline alerts that no growing incident takes read them. */
   async candidates(from: number, to: number): Promise<OfflineNotice[]> {
-    const { items } = await queryPages(this.dynamo, {
-      TableName: this.tableName,
-      KeyConditionExpression: 'deviceId = :f AND alertKey BETWEEN :from AND :to',
-      ExpressionAttributeValues: {
-        ':f': FLEET_KEY,
-        ':from': candidateKey({ since: Math.max(0, from), alertId: '' }),
-        ':to': candidateKey({ since: to, alertId: '\uffff' }),
-      },
-      ConsistentRead: true,
-    });
-    return items.map((item) => this.parse(storedNotice, item.notice, item.alertKey));
+    const shards = await Promise.all(
+      Array.from({ length: CANDIDATE_SHARDS }, (_, shard) =>
+        queryPages(this.dynamo, {
+          TableName: this.tableName,
+          KeyConditionExpression: 'deviceId = :f AND alertKey BETWEEN :from AND :to',
+          ExpressionAttributeValues: {
+            ':f': candidatePartition(shard),
+            ':from': candidateKey({ since: Math.max(0, from), alertId: '' }),
+            ':to': candidateKey({ since: to, alertId: '\uffff' }),
+          },
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    return shards
+      .flatMap(({ items }) => items.map((item) => this.parse(storedNotice, item.notice, item.alertKey)))
+      .sort((a, b) => a.since - b.since || (a.alertId < b.alertId ? -1 : a.alertId > b.alertId ? 1 : 0));
   }
 
   async open(
@@ -196,7 +249,11 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
         TableName: this.tableName,
         KeyConditionExpression: 'deviceId = :f AND begins_with(alertKey, :prefix)',
         FilterExpression: 'recovered = :no',
-        ExpressionAttributeValues: { ':f': FLEET_KEY, ':prefix': deviceMemberPrefix(deviceId), ':no': false },
+        ExpressionAttributeValues: {
+          ':f': ofDevice(deviceId, '').deviceId,
+          ':prefix': deviceMemberPrefix(deviceId),
+          ':no': false,
+        },
         ConsistentRead: true,
       }),
     );
@@ -208,7 +265,7 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     const markRecovered = (sk: string) => ({
       Update: {
         TableName,
-        Key: key(sk),
+        Key: ofDevice(deviceId, sk),
         UpdateExpression: 'SET recovered = :yes',
         ConditionExpression: 'recovered = :no',
         ExpressionAttributeValues: { ':yes': true, ':no': false },
@@ -223,9 +280,9 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
             {
               Update: {
                 TableName,
-                Key: key(incidentKey(incidentId)),
-                UpdateExpression: 'ADD recovered :one',
-                ExpressionAttributeValues: { ':one': 1 },
+                Key: ofDevice(deviceId, tallyKey(incidentId)),
+                UpdateExpression: 'SET incidentId = :id ADD recovered :one',
+                ExpressionAttributeValues: { ':one': 1, ':id': incidentId },
               },
             },
           ],
@@ -235,7 +292,7 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
       if (cancelledByCondition(error)) return undefined;
       throw error;
     }
-    const incident = await this.incident(incidentId);
+    const incident = await this.openIncident(incidentId);
     return incident && stripOwed(incident);
   }
 
@@ -267,14 +324,16 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     } catch (error) {
       if (cancelledByCondition(error)) return false;
       throw error;
+    } finally {
+      this.openedHeads.delete(incidentId);
     }
   }
 
   async owedAlerts(before: number): Promise<OwedFleetAlert[]> {
     const summary = await this.summary();
-    const incidents = await Promise.all([...summary.owed].map((id) => this.incident(id)));
-    return incidents.flatMap((incident) =>
-      Object.values(incident?.owed ?? {})
+    const heads = await Promise.all([...summary.owed].map((id) => this.head(id)));
+    return heads.flatMap((head) =>
+      Object.values(head?.owed ?? {})
         .filter((entry) => entry.retryAt <= before)
         .map((entry) => ({ alert: JSON.parse(entry.alert) as FleetAlert, retryAt: entry.retryAt })),
     );
@@ -304,8 +363,8 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
         ExpressionAttributeNames: { '#id': alert.alertId },
       }),
     );
-    const incident = await this.incident(alert.incidentId);
-    if (incident && Object.keys(incident.owed).length === 0) {
+    const head = await this.head(alert.incidentId);
+    if (head && Object.keys(head.owed).length === 0) {
       await this.dynamo.send(
         new UpdateCommand({
           TableName: this.tableName,
@@ -317,6 +376,7 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     }
   }
 
+  /** A page of heads (one query), and the tallies of each in one BatchGetItem (in parallel). */
   async listIncidents(status: Incident['status'], page: PageRequest): Promise<Page<Incident>> {
     // The filter leaves pages short: read on until the page is full or the incidents end.
     const { items, nextKey } = await queryPages(
@@ -331,7 +391,21 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
       },
       { limit: page.limit, startKey: page.after as Record<string, unknown> | undefined },
     );
-    return { items: items.map((item) => stripOwed(this.incidentFrom(item))), next: nextKey };
+    const heads = items.map((item) => this.incidentFrom(item));
+    const tallies = await this.batchGet(
+      heads.flatMap((head) => allShards.map((shard) => inShard(shard, tallyKey(head.incidentId)))),
+    );
+    return {
+      items: heads.map((head) =>
+        stripOwed(
+          withTallies(
+            head,
+            tallies.filter((t) => t.incidentId === head.incidentId),
+          ),
+        ),
+      ),
+      next: nextKey,
+    };
   }
 
   async openCount(): Promise<number> {
@@ -343,33 +417,88 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     return incident && stripOwed(incident);
   }
 
+  /**
+   * A page of an incident's devices, shard after shard: the page token names the shard and where in it to go on.
+   */
   async listIncidentDevices(incidentId: string, page: PageRequest): Promise<Page<IncidentMember>> {
-    const result = await this.dynamo.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: 'deviceId = :f AND begins_with(alertKey, :p)',
-        ExpressionAttributeValues: { ':f': FLEET_KEY, ':p': `member#${incidentId}#` },
-        Limit: page.limit,
-        ExclusiveStartKey: page.after as Record<string, unknown> | undefined,
-      }),
-    );
+    const after = page.after as { shard?: number; key?: Record<string, unknown> } | undefined;
+    const items: IncidentMember[] = [];
+    let shard = typeof after?.shard === 'number' ? after.shard : 0;
+    let startKey = after?.key;
+    while (shard < FLEET_SHARDS && items.length < page.limit) {
+      const result = await this.dynamo.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'deviceId = :f AND begins_with(alertKey, :p)',
+          ExpressionAttributeValues: { ':f': inShard(shard, '').deviceId, ':p': memberPrefix(incidentId) },
+          Limit: page.limit - items.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      items.push(...(result.Items ?? []).map(memberFrom));
+      startKey = result.LastEvaluatedKey;
+      if (!startKey) shard += 1;
+    }
+    const next = shard < FLEET_SHARDS ? { shard, ...(startKey ? { key: startKey } : {}) } : undefined;
+    return { items, next };
+  }
+
+  /**
+   * One incident as stored, its head and its tallies added up (one BatchGetItem), validated; undefined when there is
+   * none.
+   */
+  async incident(incidentId: string): Promise<StoredIncident | undefined> {
+    return (await this.read(incidentId))?.incident;
+  }
+
+  private async read(incidentId: string) {
+    const items = await this.batchGet([key(incidentKey(incidentId)), ...this.tallyKeys(incidentId)]);
+    const found = items.find((item) => item.deviceId === FLEET_KEY);
+    if (!found) return undefined;
+    const head = this.incidentFrom(found);
     return {
-      items: (result.Items ?? []).map((item) => ({
-        deviceId: String(item.memberDeviceId),
-        since: Number(item.since),
-        reason: String(item.reason),
-        recovered: item.recovered === true,
-      })),
-      next: result.LastEvaluatedKey,
+      head,
+      incident: withTallies(
+        head,
+        items.filter((item) => item !== found),
+      ),
     };
   }
 
-  /** One incident as stored, validated; undefined when there is none. */
-  async incident(incidentId: string): Promise<z.infer<typeof storedIncident> | undefined> {
+  private async head(incidentId: string): Promise<StoredIncident | undefined> {
     const { Item } = await this.dynamo.send(
       new GetCommand({ TableName: this.tableName, Key: key(incidentKey(incidentId)), ConsistentRead: true }),
     );
     return Item && this.incidentFrom(Item);
+  }
+
+  private tallyKeys(incidentId: string) {
+    return allShards.map((shard) => inShard(shard, tallyKey(incidentId)));
+  }
+
+  private tallies(incidentId: string): Promise<Array<Record<string, unknown>>> {
+    return this.batchGet(this.tallyKeys(incidentId));
+  }
+
+  /** Items by key, read consistently, 100 keys a request; keys left unprocessed under load are asked for again. */
+  private async batchGet(keys: Array<Record<string, unknown>>): Promise<Array<Record<string, unknown>>> {
+    const found: Array<Record<string, unknown>> = [];
+    await Promise.all(
+      chunks(keys, 100).map(async (chunk) => {
+        let asking = chunk;
+        for (let attempt = 0; asking.length > 0; attempt += 1) {
+          if (attempt === 10) throw new Error('BatchGetItem kept leaving keys unprocessed');
+          const result = await this.dynamo.send(
+            new BatchGetCommand({
+              RequestItems: { [this.tableName]: { Keys: asking, ConsistentRead: true } },
+            }),
+          );
+          found.push(...(result.Responses?.[this.tableName] ?? []));
+          asking = result.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
+        }
+      }),
+    );
+    return found;
   }
 
   private incidentFrom(item: Record<string, unknown>) {
@@ -411,7 +540,7 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     const put = (sk: string) => ({
       Put: {
         TableName: this.tableName,
-        Item: { ...key(sk), ...member },
+        Item: { ...ofDevice(notice.deviceId, sk), ...member },
         ConditionExpression: 'attribute_not_exists(alertKey)',
       },
     });
@@ -428,21 +557,21 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
       {
         Delete: {
           TableName: this.tableName,
-          Key: key(candidateKey(notice)),
+          Key: candidateOf(notice),
           ConditionExpression: 'attribute_exists(alertKey)',
         },
       },
     ];
   }
 
-  private widen(incidentId: string, field: 'lastSince' | 'startedAt', since: number, op: '<' | '>') {
+  private widen(incidentId: string, notice: OfflineNotice, field: 'lastSince' | 'startedAt', op: '<' | '>') {
     return this.dynamo.send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: key(incidentKey(incidentId)),
+        Key: ofDevice(notice.deviceId, tallyKey(incidentId)),
         UpdateExpression: `SET ${field} = :since`,
-        ConditionExpression: `${field} ${op} :since`,
-        ExpressionAttributeValues: { ':since': since },
+        ConditionExpression: `attribute_not_exists(${field}) OR ${field} ${op} :since`,
+        ExpressionAttributeValues: { ':since': notice.since },
       }),
     );
   }
@@ -468,7 +597,37 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
   }
 }
 
-function stripOwed(incident: z.infer<typeof storedIncident>): Incident {
+type StoredIncident = z.infer<typeof storedIncident>;
+
+const numberOr = (value: unknown, fallback: number) => (typeof value === 'number' ? value : fallback);
+
+/** The incident its head and its shards' tallies make: counts added up, the span widened. */
+function withTallies(head: StoredIncident, tallies: ReadonlyArray<Record<string, unknown>>): StoredIncident {
+  const incident = { ...head, reasons: { ...head.reasons } };
+  for (const tally of tallies) {
+    incident.devices += numberOr(tally.devices, 0);
+    incident.recovered += numberOr(tally.recovered, 0);
+    incident.lastSince = Math.max(incident.lastSince, numberOr(tally.lastSince, incident.lastSince));
+    incident.startedAt = Math.min(incident.startedAt, numberOr(tally.startedAt, incident.startedAt));
+    for (const [name, count] of Object.entries(tally)) {
+      if (!name.startsWith(REASON_PREFIX) || typeof count !== 'number') continue;
+      const reason = name.slice(REASON_PREFIX.length) as keyof StoredIncident['reasons'];
+      incident.reasons[reason] = (incident.reasons[reason] ?? 0) + count;
+    }
+  }
+  return incident;
+}
+
+function memberFrom(item: Record<string, unknown>): IncidentMember {
+  return {
+    deviceId: String(item.memberDeviceId),
+    since: Number(item.since),
+    reason: String(item.reason),
+    recovered: item.recovered === true,
+  };
+}
+
+function stripOwed(incident: StoredIncident): Incident {
   const { owed: _o, schemaVersion: _v, ...rest } = incident;
   return rest as Incident;
 }

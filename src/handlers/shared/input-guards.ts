@@ -18,7 +18,10 @@ export const deviceIdSchema = z.string({ error: 'deviceId is required' }).check(
  * is still listed under `$fleet` (`GET /alerts?deviceId=$fleet`).
  */
 export const clientDeviceIdSchema = deviceIdSchema.check(
-  z.refine((value) => !isReservedDeviceId(value), 'deviceId is reserved for the service ($fleet, $counts#…)'),
+  z.refine(
+    (value) => !isReservedDeviceId(value),
+    'deviceId is reserved for the service ($fleet, $fleet#…, $counts#…)',
+  ),
 );
 
 const MAX_INPUT_BYTES = 262_144;
