@@ -64,7 +64,7 @@ const SIZES = quick
       fleetAlerts: { devices: 40, fleetGets: 20 },
       uptime: { days: 3, takeoversPerDay: 200 },
       coldStart: { runs: 3, warmUp: false },
-      replay: { devices: 12, hours: 12 },
+      replay: { devices: 12, hours: 12, fidelityLines: 1_000 },
       replayStorm: { devices: 20_000 },
       scale: { devices: 15_000 },
       endToEnd: { devices: 8, hours: 3 },
@@ -79,7 +79,7 @@ const SIZES = quick
       uptime: { days: 10, takeoversPerDay: 400 },
       coldStart: { runs: 9, warmUp: true },
       // A generated day of 10,195 lines (issue 9's budget is set on a 10,000-line day).
-      replay: { devices: 41, hours: 24 },
+      replay: { devices: 41, hours: 24, fidelityLines: 3_000 },
       replayStorm: { devices: 100_000 },
       scale: { devices: 100_000 },
       endToEnd: { devices: 20, hours: 12 },

@@ -65,8 +65,14 @@ export function mergeConnection(a: ConnectionFacts, b: ConnectionFacts): Connect
   });
 }
 
+/** A copy without the undefined fields (every evaluation makes a few: no intermediate arrays). */
 export function dropUndefined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+  const kept: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const field = (value as Record<string, unknown>)[key];
+    if (field !== undefined) kept[key] = field;
+  }
+  return kept as T;
 }
 
 /** Approximate time of a connection, for ordering: its start when known, else its end. */

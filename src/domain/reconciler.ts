@@ -66,13 +66,19 @@ export function sameData(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
-  const entries = (value: object) => Object.entries(value).filter(([, v]) => v !== undefined);
-  const left = entries(a);
-  const right = new Map(entries(b));
-  return (
-    left.length === right.size &&
-    left.every(([key, value]) => right.has(key) && sameData(value, right.get(key)))
-  );
+  // Every reconcile compares the record it read with the one it would write: no arrays or maps made to do it.
+  const left = a as Record<string, unknown>;
+  const right = b as Record<string, unknown>;
+  // The defined fields of a, less those of b: equal data leaves none.
+  let definedInLeftOnly = 0;
+  for (const key of Object.keys(left)) {
+    const value = left[key];
+    if (value === undefined) continue;
+    if (!Object.hasOwn(right, key) || !sameData(value, right[key])) return false;
+    definedInLeftOnly += 1;
+  }
+  for (const key of Object.keys(right)) if (right[key] !== undefined) definedInLeftOnly -= 1;
+  return definedInLeftOnly === 0;
 }
 
 /**

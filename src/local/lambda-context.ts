@@ -1,21 +1,39 @@
 import { randomUUID } from 'node:crypto';
 import type { Context } from 'aws-lambda';
 
+const ignored = () => undefined;
+
+/**
+ * The context Lambda hands a function, for invoking handlers in-process. A class, not an object of closures: the
+ * replay builds one per invocation, and closures made per call cost it a few percent.
+ */
+class LocalContext implements Context {
+  readonly callbackWaitsForEmptyEventLoop = false;
+  readonly functionVersion = '$LATEST';
+  readonly invokedFunctionArn: string;
+  readonly memoryLimitInMB = '256';
+  readonly awsRequestId = randomUUID();
+  readonly logGroupName: string;
+  readonly logStreamName = 'local';
+  readonly done = ignored;
+  readonly fail = ignored;
+  readonly succeed = ignored;
+  private readonly started = Date.now();
+
+  constructor(
+    readonly functionName: string,
+    private readonly timeoutMs: number,
+  ) {
+    this.invokedFunctionArn = `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`;
+    this.logGroupName = `/aws/lambda/${functionName}`;
+  }
+
+  getRemainingTimeInMillis(): number {
+    return Math.max(0, this.timeoutMs - (Date.now() - this.started));
+  }
+}
+
 /** The context Lambda hands a function, for invoking handlers in-process. */
 export function lambdaContext(functionName: string, timeoutMs = 30_000): Context {
-  const started = Date.now();
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: '256',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, timeoutMs - (Date.now() - started)),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
+  return new LocalContext(functionName, timeoutMs);
 }

@@ -234,6 +234,9 @@ describe('Reconciler: nothing to write', () => {
 describe('sameData', () => {
   it.each([
     [{ a: 1, b: undefined }, { a: 1 }, true],
+    [{ a: 1 }, { a: 1, b: undefined }, true],
+    [{ a: 1 }, { a: 1, b: 2 }, false],
+    [{ a: 1 }, { b: 1 }, false],
     [{ a: [1, { c: 2 }] }, { a: [1, { c: 2 }] }, true],
     [[], {}, false],
     [{ 0: 'x' }, ['x'], false],
