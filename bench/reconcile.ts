@@ -1,3 +1,4 @@
+import { fleetPartitionsOf } from '../src/adapters/dynamodb/fleet-incidents.js';
 import { forEachWithLimit } from '../src/shared/concurrency.js';
 import { connected, disconnected, seedIdleFleet, strandedAlertCommit } from './fleet.js';
 import { type BenchStack, type Measured, receiveAllAlerts } from './stack.js';
@@ -36,6 +37,19 @@ interface PhaseFigures {
   snsRequests: number;
   ms: number;
   requests: Record<string, number>;
+}
+
+/**
+ * The `i`th pending device of a round: a new id each round, on the same fleet-incident partitions in every round, so
+ * that placing a round's alerts reads the same number of tallies whatever the round (a fleet incident is read as its
+ * head plus the tallies of the partitions its devices were placed on).
+ */
+function samePartitions(kind: string, tag: string, i: number): string {
+  const target = fleetPartitionsOf(`${kind}-${i}`);
+  for (let k = 0; ; k += 1) {
+    const id = `${kind}-${tag}-${i}-${k}`;
+    if (fleetPartitionsOf(id) === target) return id;
+  }
 }
 
 function phase(measured: Measured, ms: number): PhaseFigures {
@@ -82,8 +96,12 @@ export async function benchReconcile(stack: BenchStack, sizes: ReconcileSizes): 
 
       const now = timers.now();
       const tag = `f${fleet}`;
-      const settleIds = Array.from({ length: sizes.pendingDevices }, (_, i) => `settle-${tag}-${i}`);
-      const sweepIds = Array.from({ length: sizes.pendingDevices }, (_, i) => `sweep-${tag}-${i}`);
+      const settleIds = Array.from({ length: sizes.pendingDevices }, (_, i) =>
+        samePartitions('settle', tag, i),
+      );
+      const sweepIds = Array.from({ length: sizes.pendingDevices }, (_, i) =>
+        samePartitions('sweep', tag, i),
+      );
       // Settle path: the stream reconciles an abrupt end; the delayed check is scheduled (virtual delay queue).
       const setupFailures = await forEachWithLimit(settleIds, 8, async (id) => {
         const session = `${id}-s1`;

@@ -30,6 +30,11 @@ export interface OwedFleetAlert {
 export interface FleetIncidentStore {
   /** The incidents still open (a handful at most). */
   openIncidents(): Promise<Incident[]>;
+  /**
+   * The same incidents, in the same order, as they opened: spans that later members may only have widened. Cheaper
+   * where the incident's counts are spread over many items.
+   */
+  openIncidentsAsOpened(): Promise<Incident[]>;
   /** Counts the device as a member (once); 'already' when it was one. Removes its candidate, if any. */
   join(incidentId: string, notice: OfflineNotice): Promise<'joined' | 'already'>;
   /** Keeps an offline alert that no incident took (idempotent). */
@@ -134,8 +139,14 @@ export class FleetTracker {
   }
 
   private async joinGrowing(notice: OfflineNotice): Promise<string | undefined> {
-    const open = await this.ports.store.openIncidents();
-    const incident = open.find((i) => growing(i, notice.since, this.ports.rule));
+    const { store, rule } = this.ports;
+    // A span only widens: when the first open incident covers the alert as it opened, it covers it now, and it is
+    // the one to join whatever the others' spans (a storm's placements, nearly all of them, read no counts).
+    const [first] = await store.openIncidentsAsOpened();
+    const incident =
+      first && growing(first, notice.since, rule)
+        ? first
+        : (await store.openIncidents()).find((i) => growing(i, notice.since, rule));
     if (!incident) return undefined;
     await this.ports.store.join(incident.incidentId, notice);
     return incident.incidentId;

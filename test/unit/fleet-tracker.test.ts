@@ -128,16 +128,54 @@ describe('FleetTracker', () => {
     expect(publisher.published).toHaveLength(1);
   });
 
+  it('joins the first open incident whose opening span covers the alert without reading its counts', async () => {
+    // Arrange: counts read anywhere would throw; the incident's opening span is what the store gives cheaply.
+    const store = new InMemoryFleetIncidentStore();
+    const { fleet } = tracker({ store });
+    let incidentId: string | undefined;
+    for (const device of [1, 2, 3])
+      incidentId = (await fleet.place(alert('offline', device, T0 + device))) ?? incidentId;
+    const countsRead: FleetIncidentStore = Object.assign(Object.create(store), {
+      openIncidents: async () => {
+        throw new Error('the counts were read');
+      },
+      openIncidentsAsOpened: () => store.openIncidentsAsOpened(),
+    });
+    // Act
+    const joined = await tracker({ store: countsRead }).fleet.place(alert('offline', 4, T0 + 2));
+    // Assert
+    expect(joined).toBe(incidentId);
+  });
+
+  it('reads the counts when the opening span does not cover the alert', async () => {
+    // Arrange: the store's opening span is the first member's alone, so a later alert needs the counted span.
+    const store = new InMemoryFleetIncidentStore();
+    const { fleet } = tracker({ store });
+    let incidentId: string | undefined;
+    for (const device of [1, 2, 3])
+      incidentId = (await fleet.place(alert('offline', device, T0 + device))) ?? incidentId;
+    const narrowed: FleetIncidentStore = Object.assign(Object.create(store), {
+      openIncidentsAsOpened: async () =>
+        (await store.openIncidents()).map((i) => ({ ...i, lastSince: i.startedAt - 10 * rule.windowMs })),
+    });
+    // Act
+    const joined = await tracker({ store: narrowed }).fleet.place(alert('offline', 4, T0 + 4));
+    // Assert
+    expect(joined).toBe(incidentId);
+  });
+
   it('joins an incident that opened after its first look and before it counted the candidates', async () => {
     // Arrange: the first look at open incidents of d4's placement finds none; the incident is there by the second.
     const store = new InMemoryFleetIncidentStore();
     let looks = 0;
+    const lateLook = async () => {
+      const open = await store.openIncidents();
+      if (open.length > 0) looks += 1;
+      return looks === 1 ? [] : open;
+    };
     const late: FleetIncidentStore = Object.assign(Object.create(store), {
-      openIncidents: async () => {
-        const open = await store.openIncidents();
-        if (open.length > 0) looks += 1;
-        return looks === 1 ? [] : open;
-      },
+      openIncidents: lateLook,
+      openIncidentsAsOpened: async () => [],
     });
     const { fleet } = tracker({ store: late });
     let incidentId: string | undefined;

@@ -76,6 +76,9 @@ const allShards = Array.from({ length: FLEET_SHARDS }, (_, shard) => shard);
 /** Every join removes the device's candidate, if any: 8 partitions take 4,000 joins a second at 500 writes each. */
 export const CANDIDATE_SHARDS = 8;
 const candidatePartition = (shard: number) => `${FLEET_KEY}#candidates#${shard}`;
+/** The partitions a device's alerts are placed on (its tally's and its candidate's): what a storm's reads depend on. */
+export const fleetPartitionsOf = (deviceId: string): string =>
+  `${shardOf(deviceId)}/${fnv1a(deviceId) % CANDIDATE_SHARDS}`;
 const candidateOf = (notice: Pick<OfflineNotice, 'since' | 'alertId' | 'deviceId'>) => ({
   deviceId: candidatePartition(fnv1a(notice.deviceId) % CANDIDATE_SHARDS),
   alertKey: candidateKey(notice),
@@ -121,6 +124,21 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     const summary = await this.summary();
     const incidents = await Promise.all([...summary.open].map((id) => this.openIncident(id)));
     return incidents.flatMap((i) => (i?.status === 'open' ? [stripOwed(i)] : []));
+  }
+
+  /** The open incidents' heads alone (kept once read open): one GetItem of the summary, no tallies. */
+  async openIncidentsAsOpened(): Promise<Incident[]> {
+    const summary = await this.summary();
+    const heads = await Promise.all([...summary.open].map((id) => this.openHead(id)));
+    return heads.flatMap((head) => (head?.status === 'open' ? [stripOwed(head)] : []));
+  }
+
+  private async openHead(incidentId: string): Promise<StoredIncident | undefined> {
+    const kept = this.openedHeads.get(incidentId);
+    if (kept) return kept;
+    const head = await this.head(incidentId);
+    if (head?.status === 'open') this.openedHeads.set(incidentId, head);
+    return head;
   }
 
   /**
