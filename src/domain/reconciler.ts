@@ -87,6 +87,17 @@ export interface ConsumedChecks {
 const MAX_PENDING_CHECKS = 4;
 
 /**
+ * How late after its lease ends an outbox entry is retried at the latest: a check to come within this much of the
+ * lease's end carries the retry, else one is asked for at its end (the minute sweep's bound, before checks did it).
+ */
+export const RETRY_WITHIN_MS = 60_000;
+
+/** Whether a check to come takes over the outbox once its earliest lease ends, soon enough. */
+const carriesRetry = (toCome: readonly number[], leaseEnd: number | undefined) =>
+  leaseEnd === undefined ||
+  toCome.some((arrival) => arrival >= leaseEnd && arrival <= leaseEnd + RETRY_WITHIN_MS);
+
+/**
  * The checks still to come for the device, by arrival time: those the record remembers, less the ones being
  * consumed, less the ones whose time has passed (they may have been lost: a spare is asked for). A record written
  * before checks were remembered knows one: its own recheckAt, asked for when it was written. When a consumed check
@@ -133,6 +144,9 @@ function planWrite({ stored, facts, evaluation, cursor, consumed, now }: WriteIn
   const needsCheck =
     evaluation.recheckAt !== undefined &&
     !toCome.some((arrival) => arrival <= (evaluation.recheckAt as number));
+  // The check queue carries the retry of an alert whose publisher fails or dies: a check at the end of its lease.
+  const leaseEnd = outbox.length > 0 ? Math.min(...outbox.map((entry) => entry.retryAt)) : undefined;
+  const needsRetryCheck = !carriesRetry(toCome, leaseEnd);
   const unchanged =
     stored !== undefined &&
     claimed.length === 0 &&
@@ -141,8 +155,8 @@ function planWrite({ stored, facts, evaluation, cursor, consumed, now }: WriteIn
     sameData(stored.cursor, cursor);
   // Nothing known has nothing to look at later either.
   const knowsNothing = stored === undefined && evaluation.view === undefined && facts.wills.length === 0;
-  const worthWriting = !knowsNothing && !(unchanged && !needsCheck);
-  return { decided, takenOver, claimed, outbox, toCome, needsCheck, worthWriting };
+  const worthWriting = !knowsNothing && !(unchanged && !needsCheck && !needsRetryCheck);
+  return { decided, takenOver, claimed, outbox, toCome, needsCheck, leaseEnd, worthWriting };
 }
 
 /**
@@ -176,13 +190,7 @@ export class Reconciler {
         attempts: attempt,
       };
       if (!plan.worthWriting) return { ...outcome, published: 0, written: false };
-      // The check is asked for before the state that needs it is written (a conflict only costs a spare check), and
-      // the record remembers when it arrives.
-      const pendingChecks = plan.needsCheck
-        ? [...plan.toCome, await this.schedule(deviceId, evaluation.recheckAt as number, now)]
-            .sort((a, b) => a - b)
-            .slice(0, MAX_PENDING_CHECKS)
-        : plan.toCome;
+      const pendingChecks = await this.askChecks(deviceId, plan, evaluation.recheckAt, now);
       const written: Omit<StoredDevice, 'revision'> & { view?: DeviceView } = {
         facts: evaluation.facts,
         cursor,
@@ -206,7 +214,10 @@ export class Reconciler {
     throw new ConcurrentUpdateError(deviceId, MAX_ATTEMPTS);
   }
 
-  /** The scheduled safety net: publishes what outboxes still hold once their publisher's lease ended. */
+  /**
+   * The scheduled safety net: publishes what outboxes written before checks carried the retry still hold (the
+   * devices' legacy unsent index), and sweeps fleet incidents.
+   */
   async sweep(options: { limit: number }): Promise<{ devices: number; retried: number }> {
     const unsent = await this.ports.outboxes.findUnsent(this.ports.clock.now(), options.limit);
     let retried = 0;
@@ -228,6 +239,25 @@ export class Reconciler {
     if (finished.length === 0 || !cursor?.uptime) return cursor;
     await this.ports.uptimeDays.save(deviceId, finished);
     return { ...cursor, uptime: withoutSavedDays(cursor.uptime, finished) };
+  }
+
+  /**
+   * The checks still to come once those the write needs are asked for: the next look's, then, unless a check to
+   * come carries it, the retry's at the end of the outbox's lease. They are asked for before the state that needs
+   * them is written (a conflict only costs a spare check), and the record remembers when they arrive.
+   */
+  private async askChecks(
+    deviceId: string,
+    plan: { toCome: number[]; needsCheck: boolean; leaseEnd: number | undefined },
+    recheckAt: number | undefined,
+    now: number,
+  ): Promise<number[]> {
+    const toCome = [...plan.toCome];
+    if (plan.needsCheck) toCome.push(await this.schedule(deviceId, recheckAt as number, now));
+    if (!carriesRetry(toCome, plan.leaseEnd)) {
+      toCome.push(await this.schedule(deviceId, plan.leaseEnd as number, now));
+    }
+    return toCome.sort((a, b) => a - b).slice(0, MAX_PENDING_CHECKS);
   }
 
   /** Asks for a check; returns when it will arrive. */
@@ -254,7 +284,7 @@ export class Reconciler {
         publishedAt = this.ports.clock.now();
         await this.ports.publisher.publish(alert, publishedAt, incidentId);
       } catch (error) {
-        // It stays in the outbox; when its lease ends, the next reconcile or the sweep publishes it.
+        // It stays in the outbox; when its lease ends, the check asked for then (or the next reconcile) publishes it.
         this.ports.onPublishFailure?.(alert, error);
         continue;
       }
