@@ -85,7 +85,7 @@ export const PRICES = {
 } satisfies Record<string, Price>;
 
 /** serverless.yml's memorySize for every function (provider-wide), in GB as Lambda bills it. */
-export const LAMBDA_MEMORY_GB = 256 / 1024;
+const LAMBDA_MEMORY_GB = 256 / 1024;
 
 /** Lambda bills duration in whole milliseconds, rounded up. */
 export function billedGbSeconds(durationMs: number, memoryGb = LAMBDA_MEMORY_GB): number {

@@ -28,6 +28,7 @@ import {
   FLEET_RECOUNT_MS,
   type FleetSummary,
   LARGE_LISTING_REQUESTS,
+  listedAs,
   parseFleetRoute,
   recountDue,
   searchDevices,
@@ -459,7 +460,7 @@ export class OverviewView {
     if (listingMayMissIt && !found.some((device) => device.deviceId === this.query)) {
       // The listing stopped at its cap, or the device is newer than the listing: ask for it by id.
       const exact = await getDevice(this.query, signal);
-      if (exact && (this.filter === 'all' || exact.status === this.filter)) found.unshift(exact);
+      if (exact && (this.filter === 'all' || listedAs(exact) === this.filter)) found.unshift(exact);
     }
     return found;
   }

@@ -90,7 +90,7 @@ const MAX_PENDING_CHECKS = 4;
  * How late after its lease ends an outbox entry is retried at the latest: a check to come within this much of the
  * lease's end carries the retry, else one is asked for at its end (the minute sweep's bound, before checks did it).
  */
-export const RETRY_WITHIN_MS = 60_000;
+const RETRY_WITHIN_MS = 60_000;
 
 /** Whether a check to come takes over the outbox once its earliest lease ends, soon enough. */
 const carriesRetry = (toCome: readonly number[], leaseEnd: number | undefined) =>

@@ -42,7 +42,7 @@ const statusPositionSchema: z.ZodMiniType<StatusPosition> = z.object({
 });
 
 /** The settled-status index (infra/tables.json): keys only, partition-sharded like the others. */
-export const SETTLED_STATUS_INDEX = 'bySettledStatus';
+const SETTLED_STATUS_INDEX = 'bySettledStatus';
 
 /**
  * The settled-status index's key of a device: `<settled status>#<shard>`. It changes only on real outages and
