@@ -45,6 +45,8 @@ interface EndToEndFigures {
   lambdaGbSecondsPerEvent: number;
   /** Median measured duration by function (ms; the machine is shared, so these are noisy). */
   lambdaMedianMsBy: Record<string, number>;
+  /** Device records written (conditional PutItems sent, conflicts included) per event. */
+  deviceWritesPerEvent: number;
   deviceItemBytesP99: number;
   deviceItemBytesMax: number;
   /** Dollars per million events by charge. */
@@ -141,6 +143,7 @@ async function measureEndToEnd(stack: BenchStack, sizes: EndToEndSizes): Promise
       lambdaMedianMsBy: Object.fromEntries(
         Object.entries(durations).map(([name, runs]) => [name, round(percentile(runs, 50), 1)]),
       ),
+      deviceWritesPerEvent: per(itemSizes.length),
       deviceItemBytesP99: percentile(itemSizes, 99),
       deviceItemBytesMax: itemSizes.length > 0 ? Math.max(...itemSizes) : 0,
       dollarsPerMillionEventsBy: Object.fromEntries(
@@ -178,7 +181,7 @@ export async function benchEndToEnd(
       `WRU per event by table: ${Object.entries(f.writeUnitsPerEventBy)
         .map(([where, units]) => `${where} ${fmt(units, 2)}`)
         .join(', ')}`,
-      `${fmt(f.lambdaInvocationsPerEvent, 2)} Lambda invocations and ${fmt(f.lambdaGbSecondsPerEvent * 1000, 2)} mGB-s per event; ${fmt(f.delayedChecksPerEvent, 2)} checks per event`,
+      `${fmt(f.deviceWritesPerEvent, 2)} device records written per event (p99 ${f.deviceItemBytesP99} B); ${fmt(f.lambdaInvocationsPerEvent, 2)} Lambda invocations and ${fmt(f.lambdaGbSecondsPerEvent * 1000, 2)} mGB-s per event; ${fmt(f.delayedChecksPerEvent, 2)} checks per event`,
       `$${fmt(f.dollarsPerMillionEvents, 2)} per million events, floor $${fmt(f.floorDollarsPerMillionEvents, 2)} (×${fmt(f.ratioToFloor, 2)}): ${Object.entries(
         f.dollarsPerMillionEventsBy,
       )

@@ -25,6 +25,7 @@ interface CostFigures {
   writeUnitsPerEvent?: number;
   writeUnitsPerEventBy?: Record<string, number>;
   readUnitsPerEvent?: number;
+  deviceWritesPerEvent?: number;
   lambdaInvocationsPerEvent?: number;
   lambdaGbSecondsPerEvent?: number;
   delayedChecksPerEvent?: number;
@@ -69,6 +70,7 @@ function figuresTable(entries: ReadonlyArray<RecordedEntry | undefined>): string
       row(`WRU: ${table}`, (figures) => num(figures.writeUnitsPerEventBy?.[table] ?? 0)),
     ),
     row('**WRU, total**', (figures) => `**${num(figures.writeUnitsPerEvent)}**`),
+    row('device records written', (figures) => num(figures.deviceWritesPerEvent)),
     row('RRU', (figures) => num(figures.readUnitsPerEvent)),
     row('delayed checks', (figures) => num(figures.delayedChecksPerEvent)),
     row('Lambda invocations', (figures) => num(figures.lambdaInvocationsPerEvent)),
