@@ -15,6 +15,7 @@ import type {
   StoredDevice,
   UptimeDayStore,
 } from './ports.js';
+import { listedDisconnectedAt, settledStatus } from './queries.js';
 import type { PresenceSettings } from './settings.js';
 import { withoutSavedDays } from './uptime.js';
 
@@ -92,10 +93,12 @@ const MAX_PENDING_CHECKS = 4;
  */
 const RETRY_WITHIN_MS = 60_000;
 
-/** Whether a check to come takes over the outbox once its earliest lease ends, soon enough. */
-const carriesRetry = (toCome: readonly number[], leaseEnd: number | undefined) =>
-  leaseEnd === undefined ||
-  toCome.some((arrival) => arrival >= leaseEnd && arrival <= leaseEnd + RETRY_WITHIN_MS);
+/**
+ * Whether a check to come arrives at `look` or soon after it: the outbox's retry once its earliest lease ends, or the
+ * move of a disconnected device to the disconnected list once W has passed.
+ */
+const carriesLook = (toCome: readonly number[], look: number | undefined) =>
+  look === undefined || toCome.some((arrival) => arrival >= look && arrival <= look + RETRY_WITHIN_MS);
 
 /**
  * The checks still to come for the device, by arrival time: those the record remembers, less the ones being
@@ -118,6 +121,7 @@ function checksToCome(stored: StoredDevice | undefined, consumed: ConsumedChecks
 /** What one reconcile of a device read and worked out, before it decides what to write. */
 interface WriteInputs {
   stored: StoredDevice | undefined;
+  settings: PresenceSettings;
   facts: DeviceFacts;
   evaluation: Evaluation;
   cursor: AlertCursor | undefined;
@@ -129,7 +133,7 @@ interface WriteInputs {
  * What a reconcile owes the store: the alerts it decides and the ones it takes over (entries whose publisher's lease
  * ran out), the outbox that holds them, whether a check must be asked for, and whether anything is worth a write.
  */
-function planWrite({ stored, facts, evaluation, cursor, consumed, now }: WriteInputs) {
+function planWrite({ stored, settings, facts, evaluation, cursor, consumed, now }: WriteInputs) {
   const decided: Alert[] = evaluation.alerts.map((decision) => ({ ...decision, decidedAt: now }));
   const previous = stored?.outbox ?? [];
   const takenOver = previous.filter((entry) => entry.retryAt <= now).map((entry) => entry.alert);
@@ -144,19 +148,34 @@ function planWrite({ stored, facts, evaluation, cursor, consumed, now }: WriteIn
   const needsCheck =
     evaluation.recheckAt !== undefined &&
     !toCome.some((arrival) => arrival <= (evaluation.recheckAt as number));
-  // The check queue carries the retry of an alert whose publisher fails or dies: a check at the end of its lease.
+  // The check queue carries the retry of an alert whose publisher fails or dies: a check at the end of its lease;
+  // and the move of a device whose end lasts W to the disconnected list (clean ends alike, which owe no alert).
   const leaseEnd = outbox.length > 0 ? Math.min(...outbox.map((entry) => entry.retryAt)) : undefined;
-  const needsRetryCheck = !carriesRetry(toCome, leaseEnd);
+  const listedAs = evaluation.view && settledStatus(evaluation.view, now, settings.settleWindowMs);
+  const listingLook =
+    listedAs === 'connected' ? listedDisconnectedAt(evaluation.view, settings.settleWindowMs) : undefined;
+  const needsLookCheck = !carriesLook(toCome, leaseEnd) || !carriesLook(toCome, listingLook);
   const unchanged =
     stored !== undefined &&
     claimed.length === 0 &&
     stored.recheckAt === evaluation.recheckAt &&
     sameData(whatDecides(stored.facts), whatDecides(evaluation.facts)) &&
-    sameData(stored.cursor, cursor);
+    sameData(stored.cursor, cursor) &&
+    stored.listedAs === listedAs;
   // Nothing known has nothing to look at later either.
   const knowsNothing = stored === undefined && evaluation.view === undefined && facts.wills.length === 0;
-  const worthWriting = !knowsNothing && !(unchanged && !needsCheck && !needsRetryCheck);
-  return { decided, takenOver, claimed, outbox, toCome, needsCheck, leaseEnd, worthWriting };
+  const worthWriting = !knowsNothing && !(unchanged && !needsCheck && !needsLookCheck);
+  return {
+    decided,
+    takenOver,
+    claimed,
+    outbox,
+    toCome,
+    needsCheck,
+    looks: [leaseEnd, listingLook],
+    listedAs,
+    worthWriting,
+  };
 }
 
 /**
@@ -181,7 +200,7 @@ export class Reconciler {
       const facts = applyEvents(stored?.facts ?? emptyFacts(deviceId), events);
       const evaluation = evaluateDevice(facts, stored?.cursor, now, settings);
       const cursor = await this.saveFinishedDays(deviceId, stored, evaluation.cursor);
-      const plan = planWrite({ stored, facts, evaluation, cursor, consumed, now });
+      const plan = planWrite({ stored, settings, facts, evaluation, cursor, consumed, now });
       const outcome = {
         deviceId,
         view: evaluation.view,
@@ -198,6 +217,7 @@ export class Reconciler {
         recheckAt: evaluation.recheckAt,
         ...(pendingChecks.length > 0 ? { pendingChecks } : {}),
         outbox: plan.outbox,
+        ...(plan.listedAs ? { listedAs: plan.listedAs } : {}),
       };
       const result = await store.commit({ deviceId, ...written, expectedRevision: stored?.revision, now });
       if (result.status === 'conflict') continue;
@@ -243,19 +263,20 @@ export class Reconciler {
 
   /**
    * The checks still to come once those the write needs are asked for: the next look's, then, unless a check to
-   * come carries it, the retry's at the end of the outbox's lease. They are asked for before the state that needs
-   * them is written (a conflict only costs a spare check), and the record remembers when they arrive.
+   * come carries them, the retry's at the end of the outbox's lease and the move to the disconnected list. They are
+   * asked for before the state that needs them is written (a conflict only costs a spare check), and the record
+   * remembers when they arrive.
    */
   private async askChecks(
     deviceId: string,
-    plan: { toCome: number[]; needsCheck: boolean; leaseEnd: number | undefined },
+    plan: { toCome: number[]; needsCheck: boolean; looks: Array<number | undefined> },
     recheckAt: number | undefined,
     now: number,
   ): Promise<number[]> {
     const toCome = [...plan.toCome];
     if (plan.needsCheck) toCome.push(await this.schedule(deviceId, recheckAt as number, now));
-    if (!carriesRetry(toCome, plan.leaseEnd)) {
-      toCome.push(await this.schedule(deviceId, plan.leaseEnd as number, now));
+    for (const look of plan.looks) {
+      if (!carriesLook(toCome, look)) toCome.push(await this.schedule(deviceId, look as number, now));
     }
     return toCome.sort((a, b) => a - b).slice(0, MAX_PENDING_CHECKS);
   }

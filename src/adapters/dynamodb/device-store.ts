@@ -16,13 +16,12 @@ import type {
   OutboxFinder,
   StoredDevice,
 } from '../../domain/ports.js';
-import {
-  type DeviceQueries,
-  type DeviceSummary,
-  type Page,
-  type PageRequest,
-  settledStatus,
-  type UptimeStanding,
+import type {
+  DeviceQueries,
+  DeviceSummary,
+  Page,
+  PageRequest,
+  UptimeStanding,
 } from '../../domain/queries.js';
 import type { PresenceSettings } from '../../domain/settings.js';
 import * as z from '../../shared/zod.js';
@@ -48,8 +47,16 @@ const SETTLED_STATUS_INDEX = 'bySettledStatus';
  * The settled-status index's key of a device: `<settled status>#<shard>`. It changes only on real outages and
  * returns, and the index projects keys only, so no other change of the device writes the index.
  */
-export const settledShardOf = (view: DeviceView, deviceId: string) =>
-  `${settledStatus(view)}#${shardOf(deviceId)}`;
+export const settledShardOf = (listedAs: DeviceView['status'], deviceId: string) =>
+  `${listedAs}#${shardOf(deviceId)}`;
+
+/** The list a stored key names (absent: an item written before the settled-status index). */
+const listedAsOf = (settledShard: unknown): DeviceView['status'] | undefined =>
+  typeof settledShard === 'string' && settledShard.startsWith('disconnected#')
+    ? 'disconnected'
+    : typeof settledShard === 'string'
+      ? 'connected'
+      : undefined;
 
 /** How many device items one BatchGetItem may ask for. */
 const BATCH_GET_LIMIT = 100;
@@ -70,7 +77,12 @@ export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQue
       new GetCommand({ TableName: this.tableName, Key: { deviceId }, ConsistentRead: true }),
     );
     if (!Item) return undefined;
-    return { ...decodeDeviceRecord(deviceId, Item.record), revision: Number(Item.revision) };
+    const listedAs = listedAsOf(Item.settledShard);
+    return {
+      ...decodeDeviceRecord(deviceId, Item.record),
+      ...(listedAs ? { listedAs } : {}),
+      revision: Number(Item.revision),
+    };
   }
 
   /**
@@ -88,7 +100,7 @@ export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQue
         // index only holds items written before, which the sweep drains.
         record: encodeDeviceRecord(change),
         countedAs: countedAs(change.view),
-        ...(change.view ? { settledShard: settledShardOf(change.view, change.deviceId) } : {}),
+        ...(change.listedAs ? { settledShard: settledShardOf(change.listedAs, change.deviceId) } : {}),
       },
       ConditionExpression:
         change.expectedRevision === undefined ? 'attribute_not_exists(deviceId)' : 'revision = :expected',

@@ -9,6 +9,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { evaluateDevice } from '../../domain/evaluate.js';
+import { settledStatus } from '../../domain/queries.js';
 import type { PresenceSettings } from '../../domain/settings.js';
 import { decodeDeviceRecord } from './device-record.js';
 import { settledShardOf } from './device-store.js';
@@ -57,7 +58,7 @@ export async function backfillSettledStatus(
             const { facts, cursor } = decodeDeviceRecord(deviceId, item.record);
             return evaluateDevice(facts, cursor, now, settings).view;
           })();
-      const key = view && settledShardOf(view, deviceId);
+      const key = view && settledShardOf(settledStatus(view, now, settings.settleWindowMs), deviceId);
       if (!key) {
         outcome.skipped += 1;
         continue;
