@@ -133,16 +133,17 @@ const device = async (stack: StackProcess, deviceId: string) =>
   (await getJson(`${stack.apiUrl}/devices/${deviceId}`)).body as DeviceBody;
 
 /** Every device the listing of one status holds, all pages. */
-async function listed(stack: StackProcess, status: 'connected' | 'disconnected'): Promise<number> {
-  let count = 0;
+/** The live status of every device a listing holds (listings are keyed by settled status; GET /fleet counts live). */
+async function listed(stack: StackProcess, status: 'connected' | 'disconnected'): Promise<string[]> {
+  const statuses: string[] = [];
   let cursor: string | null = null;
   do {
     const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
     const { body } = await getJson(`${stack.apiUrl}/devices?status=${status}&limit=100${query}`);
-    count += (body.items as unknown[]).length;
+    statuses.push(...(body.items as Array<{ status: string }>).map((item) => item.status));
     cursor = (body.cursor as string | null) ?? null;
   } while (cursor);
-  return count;
+  return statuses;
 }
 
 interface Figure {
@@ -152,11 +153,12 @@ interface Figure {
 
 async function countsAndTruth(stack: StackProcess): Promise<Figure> {
   const { body } = await getJson(`${stack.apiUrl}/fleet`);
+  const live = [...(await listed(stack, 'connected')), ...(await listed(stack, 'disconnected'))];
   return {
     fleet: { connected: body.connected as number, disconnected: body.disconnected as number },
     listings: {
-      connected: await listed(stack, 'connected'),
-      disconnected: await listed(stack, 'disconnected'),
+      connected: live.filter((status) => status === 'connected').length,
+      disconnected: live.filter((status) => status === 'disconnected').length,
     },
   };
 }
