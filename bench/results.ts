@@ -18,7 +18,6 @@ export const BENCH_ORDER = [
   'fleet-alerts',
   'uptime',
   'end-to-end',
-  'end-to-end-fleet',
   'cold-start',
   'replay',
   'replay-storm-100k',
