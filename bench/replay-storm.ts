@@ -3,9 +3,8 @@
  * in-memory path, in a process of its own so that its peak RSS is the replay's alone. Run directly, this file is
  * that process: it replays the storm and prints its figures as one JSON line.
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type BenchOutcome, fmt, progress } from './support.js';
+import { type BenchOutcome, figuresFromChildProcess, fmt, progress } from './support.js';
 
 /** Issue 20: 100,000 devices in 3 minutes or less, in 2 GB or less. */
 const SECONDS_BUDGET = 180;
@@ -57,31 +56,11 @@ async function runStorm(devices: number): Promise<StormFigures> {
   };
 }
 
-/** Replays the storm in a child process and reads its figures. */
-function inChildProcess(devices: number): Promise<StormFigures> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [`--max-old-space-size=${HEAP_MB}`, '--import', 'tsx', fileURLToPath(import.meta.url), String(devices)],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`the storm replay exited with ${code}`));
-      else resolve(JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as StormFigures);
-    });
-  });
-}
-
 export async function benchReplayStorm(devices: number): Promise<BenchOutcome> {
   progress(
     `replay-storm-100k: ${devices} devices connect, 70% drop within 30 s, 95% of those back 10 min later`,
   );
-  const figures = await inChildProcess(devices);
+  const figures = await figuresFromChildProcess<StormFigures>(import.meta.url, devices, HEAP_MB);
   const fastEnough = figures.seconds <= SECONDS_BUDGET;
   const smallEnough = figures.peakRssMb <= RSS_MB_BUDGET;
   return {

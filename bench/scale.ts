@@ -5,11 +5,10 @@
  * runs, how many transactions one item takes in a second, and how many reconcile invocations the events stream runs
  * at once as deployed. Run directly, this file is the replay's own process: it prints its figures as one JSON line.
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AsyncThrottleSettings, ThrottleFigures } from '../src/local/lambda/async-throttle.js';
-import { type BenchOutcome, fmt, progress } from './support.js';
+import { type BenchOutcome, figuresFromChildProcess, fmt, progress } from './support.js';
 
 /** Issue 24: half of one partition's 1,000 write units a second; transactions on one item. */
 const HOT_KEY_BUDGET = 500;
@@ -105,30 +104,11 @@ function reconcileStreamSettings(yaml: string) {
   };
 }
 
-function inChildProcess(devices: number): Promise<ScaleFigures> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      process.execPath,
-      [`--max-old-space-size=${HEAP_MB}`, '--import', 'tsx', fileURLToPath(import.meta.url), String(devices)],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
-    );
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      output += chunk.toString('utf8');
-    });
-    child.once('error', reject);
-    child.once('exit', (code) => {
-      if (code !== 0) reject(new Error(`the scale replay exited with ${code}`));
-      else resolve(JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as ScaleFigures);
-    });
-  });
-}
-
 export async function benchScale(options: { devices: number }): Promise<BenchOutcome> {
   progress(
     `scale: ${options.devices} devices, 70% drop within 30 s, all back 10 min later; ingest throttled as Lambda does`,
   );
-  const figures = await inChildProcess(options.devices);
+  const figures = await figuresFromChildProcess<ScaleFigures>(import.meta.url, options.devices, HEAP_MB);
   const stream = reconcileStreamSettings(
     readFileSync(fileURLToPath(new URL('../serverless.yml', import.meta.url)), 'utf8'),
   );

@@ -1,5 +1,7 @@
 /** Small helpers shared by the benchmarks: statistics, timing, formatting and the result shape. */
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 export interface BenchResult {
   name: string;
@@ -135,4 +137,27 @@ function processTreeCpuMs(root: number): number | null {
     pending.push(...(children.get(pid) ?? []));
   }
   return (total * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/**
+ * Runs a bench module as a process of its own (so that its peak RSS is its own), with `heapMb` of heap and
+ * `devices` as its argument, and reads the figures it prints as its last line of JSON.
+ */
+export function figuresFromChildProcess<T>(moduleUrl: string, devices: number, heapMb: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [`--max-old-space-size=${heapMb}`, '--import', 'tsx', fileURLToPath(moduleUrl), String(devices)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`${fileURLToPath(moduleUrl)} exited with ${code}`));
+      else resolve(JSON.parse(output.trim().split('\n').at(-1) ?? '{}') as T);
+    });
+  });
 }
