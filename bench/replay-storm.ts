@@ -4,7 +4,14 @@
  * that process: it replays the storm and prints its figures as one JSON line.
  */
 import { fileURLToPath } from 'node:url';
-import { type BenchOutcome, figuresFromChildProcess, fmt, progress } from './support.js';
+import {
+  type BenchOutcome,
+  type ChildReplayFigures,
+  childReplayFigures,
+  figuresFromChildProcess,
+  fmt,
+  progress,
+} from './support.js';
 
 /** Issue 20: 100,000 devices in 3 minutes or less, in 2 GB or less. */
 const SECONDS_BUDGET = 180;
@@ -15,15 +22,7 @@ const RSS_MB_BUDGET = 2_048;
  */
 const HEAP_MB = 1_536;
 
-interface StormFigures {
-  devices: number;
-  lines: number;
-  seconds: number;
-  /** CPU seconds of the replay: what a shared machine's load does not stretch. */
-  cpuSeconds: number;
-  peakRssMb: number;
-  exact: boolean;
-  differences: string[];
+interface StormFigures extends ChildReplayFigures {
   alerts: number;
   hottestKey: { key: string; perSecond: number };
 }
@@ -39,18 +38,9 @@ async function runStorm(devices: number): Promise<StormFigures> {
   const started = performance.now();
   const cpu = process.cpuUsage();
   const result = await replayTrace(lines);
-  const seconds = (performance.now() - started) / 1000;
-  const { user, system } = process.cpuUsage(cpu);
   const differences = stormDifferences(result, expected);
   return {
-    devices,
-    lines: result.lines,
-    seconds: Math.round(seconds * 10) / 10,
-    cpuSeconds: Math.round((user + system) / 100_000) / 10,
-    // maxRSS is in kilobytes.
-    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
-    exact: differences.length === 0,
-    differences,
+    ...childReplayFigures({ devices, lines: result.lines, differences }, started, cpu),
     alerts: result.alerts.length,
     hottestKey: result.writes?.hottestKey ?? { key: '', perSecond: 0 },
   };

@@ -8,7 +8,14 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AsyncThrottleSettings, ThrottleFigures } from '../src/local/lambda/async-throttle.js';
-import { type BenchOutcome, figuresFromChildProcess, fmt, progress } from './support.js';
+import {
+  type BenchOutcome,
+  type ChildReplayFigures,
+  childReplayFigures,
+  figuresFromChildProcess,
+  fmt,
+  progress,
+} from './support.js';
 
 /** Issue 24: half of one partition's 1,000 write units a second; transactions on one item. */
 const HOT_KEY_BUDGET = 500;
@@ -31,14 +38,7 @@ const PARTITION_WRITES_PER_SECOND = 1_000;
 /** reconcile-events.ts reconciles up to 8 devices of a batch at once. */
 const DEVICES_AT_ONCE_PER_BATCH = 8;
 
-interface ScaleFigures {
-  devices: number;
-  lines: number;
-  seconds: number;
-  cpuSeconds: number;
-  peakRssMb: number;
-  exact: boolean;
-  differences: string[];
+interface ScaleFigures extends ChildReplayFigures {
   hottestKey: string;
   hottestKeyWritesPerSecond: number;
   transactionItem: string;
@@ -66,21 +66,13 @@ async function runScale(devices: number): Promise<ScaleFigures> {
   const started = performance.now();
   const cpu = process.cpuUsage();
   const result = await replayTrace(lines, { ingestThrottle: throttle });
-  const seconds = (performance.now() - started) / 1000;
-  const { user, system } = process.cpuUsage(cpu);
   const differences = stormDifferences(result, expected);
   const hottest = result.writes?.hottestKey ?? { key: '', perSecond: 0 };
   const transactions = result.writes?.hottestTransactionItem ?? { key: '', perSecond: 0 };
   const presence = result.throttles?.ingestPresence;
   if (!presence) throw new Error('the replay did not throttle ingestPresence');
   return {
-    devices,
-    lines: result.lines,
-    seconds: Math.round(seconds * 10) / 10,
-    cpuSeconds: Math.round((user + system) / 100_000) / 10,
-    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
-    exact: differences.length === 0,
-    differences,
+    ...childReplayFigures({ devices, lines: result.lines, differences }, started, cpu),
     hottestKey: hottest.key,
     hottestKeyWritesPerSecond: hottest.perSecond,
     transactionItem: transactions.key,

@@ -139,6 +139,35 @@ function processTreeCpuMs(root: number): number | null {
   return (total * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
+/** What a storm replayed in a process of its own reports, whatever else its entry adds. */
+export interface ChildReplayFigures {
+  devices: number;
+  lines: number;
+  seconds: number;
+  /** CPU seconds of the replay: what a shared machine's load does not stretch. */
+  cpuSeconds: number;
+  peakRssMb: number;
+  exact: boolean;
+  differences: string[];
+}
+
+/** The figures of a replay in this process that started at `started` (performance.now()) with CPU usage `cpu`. */
+export function childReplayFigures(
+  run: { devices: number; lines: number; differences: string[] },
+  started: number,
+  cpu: NodeJS.CpuUsage,
+): ChildReplayFigures {
+  const { user, system } = process.cpuUsage(cpu);
+  return {
+    ...run,
+    seconds: Math.round((performance.now() - started) / 100) / 10,
+    cpuSeconds: Math.round((user + system) / 100_000) / 10,
+    // maxRSS is in kilobytes.
+    peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+    exact: run.differences.length === 0,
+  };
+}
+
 /**
  * Runs a bench module as a process of its own (so that its peak RSS is its own), with `heapMb` of heap and
  * `devices` as its argument, and reads the figures it prints as its last line of JSON.
