@@ -37,7 +37,7 @@ async function runStorm(devices: number): Promise<StormFigures> {
   const { lines, expected } = stormTrace(devices);
   const started = performance.now();
   const cpu = process.cpuUsage();
-  const result = await replayTrace(lines);
+  const result = await replayTrace(lines, { accountWrites: true });
   const differences = stormDifferences(result, expected);
   return {
     ...childReplayFigures({ devices, lines: result.lines, differences }, started, cpu),

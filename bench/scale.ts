@@ -65,7 +65,7 @@ async function runScale(devices: number): Promise<ScaleFigures> {
   const throttle = throttleFor(devices);
   const started = performance.now();
   const cpu = process.cpuUsage();
-  const result = await replayTrace(lines, { ingestThrottle: throttle });
+  const result = await replayTrace(lines, { ingestThrottle: throttle, accountWrites: true });
   const differences = stormDifferences(result, expected);
   const hottest = result.writes?.hottestKey ?? { key: '', perSecond: 0 };
   const transactions = result.writes?.hottestTransactionItem ?? { key: '', perSecond: 0 };

@@ -57,8 +57,8 @@ export interface ReplayRuntime {
 }
 
 export interface InMemoryRuntime extends ReplayRuntime {
-  /** Writes per key and transactions per item, per second of virtual time. */
-  writes: WriteAccounting;
+  /** The writes counted per key and second of virtual time, when `accountWrites` asked for them. */
+  writes?: WriteAccounting;
   /** What Lambda's throttling did to each ingest function's deliveries (empty when not throttled). */
   throttles(): Map<string, ThrottleFigures>;
 }
@@ -86,6 +86,8 @@ export interface InMemoryRuntimeOptions {
   env?: Record<string, string | undefined>;
   /** Lambda's throttling of each ingest function (default: none). */
   ingestThrottle?: AsyncThrottleSettings;
+  /** Count every write per item and partition key, per second of virtual time (the scale benches' hot keys). */
+  accountWrites?: boolean;
 }
 
 export function createInMemoryRuntime(options: InMemoryRuntimeOptions): InMemoryRuntime {
@@ -95,14 +97,14 @@ export function createInMemoryRuntime(options: InMemoryRuntimeOptions): InMemory
   const settings = settingsFrom(config);
   const counters = newRuntimeCounters();
   const deadLetters: DeadLetter[] = [];
-  const writes = new WriteAccounting();
+  const writes = options.accountWrites ? new WriteAccounting() : undefined;
   const eventsStream = new InMemoryStream();
   const devicesStream = new InMemoryStream();
   const devices = new InMemoryDeviceStore({ settings, stream: devicesStream, writes });
   const eventLog = new InMemoryEventLog({ ttlDays: config.EVENT_TTL_DAYS, stream: eventsStream, writes });
   const rejections = new InMemoryRejections();
   const topic = new InMemoryAlertTopic();
-  const incidents = new InMemoryFleetIncidentStore({ writes, now: () => timers.now() });
+  const incidents = new InMemoryFleetIncidentStore(writes && { writes, now: () => timers.now() });
   const counts = new InMemoryFleetCounters();
   const checks = new VirtualCheckQueue({
     timers,
@@ -170,7 +172,7 @@ export function createInMemoryRuntime(options: InMemoryRuntimeOptions): InMemory
   return {
     handlers,
     counters,
-    writes,
+    ...(writes ? { writes } : {}),
     throttles: () =>
       new Map([...connected.throttles].map(([target, throttle]) => [target, { ...throttle.figures }])),
     async publishBatch(messages) {

@@ -1,9 +1,10 @@
 import { type FaultInjector, faultsFromEnvironment, installFaults } from '../adapters/faults.js';
 import * as z from '../shared/zod.js';
+import type { WriteAccounting } from './in-memory-ports.js';
 import type { AsyncThrottleSettings, ThrottleFigures } from './lambda/async-throttle.js';
 import { silenceEmptyMetricsWarning } from './quiet-metrics.js';
 import { type RunResult, runTrace, type TraceLine } from './replay-group.js';
-import { createInMemoryRuntime, type InMemoryRuntime } from './replay-in-memory.js';
+import { createInMemoryRuntime } from './replay-in-memory.js';
 import { countRequests, type RequestCounts } from './request-counter.js';
 import { createLocalRuntime } from './runtime.js';
 import { startLocalAws } from './services/local-aws.js';
@@ -22,7 +23,7 @@ export interface ReplayResult extends RunResult {
   /** Which path ran: the in-memory ports, or the real adapters on DynamoDB Local and the SNS/SQS emulator. */
   mode: ReplayMode;
   requests?: RequestCounts;
-  /** In-memory runs: the hottest key and transaction item, per second of virtual time. */
+  /** In-memory runs with `accountWrites`: the hottest key and transaction item, per second of virtual time. */
   writes?: {
     hottestKey: { key: string; perSecond: number };
     hottestTransactionItem: { key: string; perSecond: number };
@@ -46,6 +47,8 @@ export interface ReplayOptions {
   notice?: (line: string) => void;
   /** In-memory runs: Lambda's throttling of the ingest functions (default: none). */
   ingestThrottle?: AsyncThrottleSettings;
+  /** In-memory runs: count writes per key and second of virtual time, for `writes` (its cost: a map entry per write). */
+  accountWrites?: boolean;
 }
 
 /**
@@ -100,6 +103,7 @@ export async function replayTrace(
         timers,
         sweepEveryMs,
         ...(options.ingestThrottle ? { ingestThrottle: options.ingestThrottle } : {}),
+        ...(options.accountWrites ? { accountWrites: true } : {}),
       });
       try {
         const result = await runTrace(runtime, timers, valid, onBatch);
@@ -109,7 +113,7 @@ export async function replayTrace(
           rejected: result.rejected + bad,
           lines: total,
           mode,
-          writes: hottest(runtime),
+          ...(runtime.writes ? { writes: hottest(runtime.writes) } : {}),
           ...(options.ingestThrottle ? { throttles } : {}),
         };
       } finally {
@@ -159,9 +163,6 @@ function modeOf(options: ReplayOptions, faults: FaultInjector, notice: (line: st
   return 'in-memory';
 }
 
-function hottest(runtime: InMemoryRuntime): ReplayResult['writes'] {
-  return {
-    hottestKey: runtime.writes.hottestKey(),
-    hottestTransactionItem: runtime.writes.hottestTransactionItem(),
-  };
+function hottest(writes: WriteAccounting): ReplayResult['writes'] {
+  return { hottestKey: writes.hottestKey(), hottestTransactionItem: writes.hottestTransactionItem() };
 }
