@@ -36,18 +36,18 @@ export function applyTopicRules(message: MqttMessage, topics: DeviceMessageTopic
       event: { ...jsonObjectOrEmpty(message.payload), topic: message.topic, receivedAt: message.receivedAt },
     });
   }
+  const isWill = matchTopicFilter(topics.willTopicFilter, message.topic) !== undefined;
+  const isBirth = matchTopicFilter(topics.birthTopicFilter, message.topic) !== undefined;
+  if (!isWill && !isBirth) return invocations;
+  // Encoded only for the rules that select it: most messages are presence events.
   const deviceMessage = {
     payloadBase64: message.payload.toString('base64'),
     clientId: message.clientId ?? undefined,
     topic: message.topic,
     receivedAt: message.receivedAt,
   };
-  if (matchTopicFilter(topics.willTopicFilter, message.topic)) {
-    invocations.push({ rule: 'WillRule', target: 'ingestDeviceMessage', event: deviceMessage });
-  }
-  if (matchTopicFilter(topics.birthTopicFilter, message.topic)) {
-    invocations.push({ rule: 'BirthRule', target: 'ingestDeviceMessage', event: deviceMessage });
-  }
+  if (isWill) invocations.push({ rule: 'WillRule', target: 'ingestDeviceMessage', event: deviceMessage });
+  if (isBirth) invocations.push({ rule: 'BirthRule', target: 'ingestDeviceMessage', event: deviceMessage });
   return invocations;
 }
 
