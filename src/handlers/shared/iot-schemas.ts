@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { type DeviceEvent, DISCONNECT_REASONS } from '../../domain/device-events.js';
+import {
+  type ConnectedEvent,
+  type DeviceEvent,
+  DISCONNECT_REASONS,
+  type DisconnectedEvent,
+} from '../../domain/device-events.js';
 import { parseJsonOr } from '../../shared/json.js';
 import { type DeviceMessageTopics, matchTopicFilter } from '../../shared/topic-filter.js';
 import * as z from '../../shared/zod.js';
@@ -45,12 +50,19 @@ const presenceRuleSchema = z.discriminatedUnion('eventType', [
   }),
 ]);
 
-/** Who held the connection, when the event tells (the evidence of a clientId shared by two devices). */
-function identity(principalIdentifier: string | undefined, ipAddress: string | undefined) {
-  return {
-    ...(principalIdentifier ? { principalIdentifier } : {}),
-    ...(ipAddress ? { ipAddress } : {}),
-  };
+/**
+ * Adds who held the connection, when the event tells (the evidence of a clientId shared by two devices). Assigned, not
+ * spread: the event's keys keep their order (the stored JSON), and an object literal that spreads another one is built
+ * key by key on a slow path (about 1.5 µs an event on Node 20, a tenth of the whole parse).
+ */
+function withIdentity<T extends ConnectedEvent | DisconnectedEvent>(
+  event: T,
+  principalIdentifier: string | undefined,
+  ipAddress: string | undefined,
+): T {
+  if (principalIdentifier) event.principalIdentifier = principalIdentifier;
+  if (ipAddress) event.ipAddress = ipAddress;
+  return event;
 }
 
 export function parsePresence(input: unknown, now: number): Parsed {
@@ -62,39 +74,50 @@ export function parsePresence(input: unknown, now: number): Parsed {
   const expectedTopic = `$aws/events/presence/${e.eventType}/${e.clientId}`;
   if (e.topic !== expectedTopic) return { ok: false, reason: `topic ${e.topic} does not match the event` };
   const receivedAt = e.receivedAt ?? now;
-  const base = { deviceId: e.clientId, receivedAt, timestamp: e.timestamp };
   switch (e.eventType) {
     case 'connected':
       return {
         ok: true,
-        event: {
-          ...base,
-          kind: 'connected',
-          eventId: `connected:${e.sessionIdentifier}:${e.versionNumber}`,
-          sessionIdentifier: e.sessionIdentifier,
-          versionNumber: e.versionNumber,
-          ...identity(e.principalIdentifier, e.ipAddress),
-        },
+        event: withIdentity<ConnectedEvent>(
+          {
+            deviceId: e.clientId,
+            receivedAt,
+            timestamp: e.timestamp,
+            kind: 'connected',
+            eventId: `connected:${e.sessionIdentifier}:${e.versionNumber}`,
+            sessionIdentifier: e.sessionIdentifier,
+            versionNumber: e.versionNumber,
+          },
+          e.principalIdentifier,
+          e.ipAddress,
+        ),
       };
     case 'disconnected':
       return {
         ok: true,
-        event: {
-          ...base,
-          kind: 'disconnected',
-          eventId: `disconnected:${e.sessionIdentifier}:${e.versionNumber}`,
-          sessionIdentifier: e.sessionIdentifier,
-          versionNumber: e.versionNumber,
-          disconnectReason: e.disconnectReason,
-          clientInitiatedDisconnect: e.clientInitiatedDisconnect,
-          ...identity(e.principalIdentifier, undefined),
-        },
+        event: withIdentity<DisconnectedEvent>(
+          {
+            deviceId: e.clientId,
+            receivedAt,
+            timestamp: e.timestamp,
+            kind: 'disconnected',
+            eventId: `disconnected:${e.sessionIdentifier}:${e.versionNumber}`,
+            sessionIdentifier: e.sessionIdentifier,
+            versionNumber: e.versionNumber,
+            disconnectReason: e.disconnectReason,
+            clientInitiatedDisconnect: e.clientInitiatedDisconnect,
+          },
+          e.principalIdentifier,
+          undefined,
+        ),
       };
     case 'connect_failed':
       return {
         ok: true,
         event: {
-          ...base,
+          deviceId: e.clientId,
+          receivedAt,
+          timestamp: e.timestamp,
           kind: 'connect_failed',
           eventId: `connect_failed:${e.sessionIdentifier ?? e.timestamp}`,
         },
