@@ -14,6 +14,18 @@ export interface VirtualCheckQueueOptions {
   counters: InvocationCounters;
   /** When a failed check message is delivered again: the queue's visibility timeout. */
   visibilityTimeoutMs: number;
+  /**
+   * Up to how many messages that arrive at the same moment one event carries (serverless.yml's batchSize is 10);
+   * default 1.
+   */
+  batchSize?: number;
+  /** Told of every event delivered, with its number of messages (the bench's SQS receives and batch deletes). */
+  onBatch?: (messages: number) => void;
+}
+
+interface QueuedCheck {
+  body: string;
+  receiveCount: number;
 }
 
 /**
@@ -25,46 +37,75 @@ export interface VirtualCheckQueueOptions {
  */
 export class VirtualCheckQueue implements CheckScheduler {
   private sequence = 0;
+  /** Messages that arrive at the same moment, by arrival: delivered together, up to batchSize an event. */
+  private readonly arriving = new Map<number, QueuedCheck[]>();
 
   constructor(private readonly options: VirtualCheckQueueOptions) {}
 
   async scheduleCheck(deviceId: string, dueAt: number, now: number): Promise<number> {
     const arrivesAt = checkArrival(dueAt, now);
-    const body = checkMessageBody(deviceId, dueAt, arrivesAt);
-    this.options.timers.at(arrivesAt, () => this.deliver(body, 1));
+    this.enqueue(arrivesAt, { body: checkMessageBody(deviceId, dueAt, arrivesAt), receiveCount: 1 });
     return arrivesAt;
   }
 
-  private async deliver(body: string, receiveCount: number): Promise<void> {
+  private enqueue(at: number, check: QueuedCheck): void {
+    const queued = this.arriving.get(at);
+    if (queued) {
+      queued.push(check);
+      return;
+    }
+    this.arriving.set(at, [check]);
+    this.options.timers.at(at, () => this.deliverArrived(at));
+  }
+
+  private async deliverArrived(at: number): Promise<void> {
+    const arrived = this.arriving.get(at) ?? [];
+    this.arriving.delete(at);
+    const size = this.options.batchSize ?? 1;
+    const batches: QueuedCheck[][] = [];
+    for (let start = 0; start < arrived.length; start += size)
+      batches.push(arrived.slice(start, start + size));
+    await Promise.all(batches.map((batch) => this.deliver(batch)));
+  }
+
+  private async deliver(batch: readonly QueuedCheck[]): Promise<void> {
     const { counters, timers } = this.options;
-    this.sequence += 1;
-    const id = `virtual-${this.sequence}`;
-    const record = sqsRecord(
-      {
-        MessageId: id,
-        ReceiptHandle: id,
-        Body: body,
-        Attributes: {
-          ApproximateReceiveCount: String(receiveCount),
-          SentTimestamp: String(timers.now()),
-          ApproximateFirstReceiveTimestamp: String(timers.now()),
+    const records = batch.map((check) => {
+      this.sequence += 1;
+      const id = `virtual-${this.sequence}`;
+      return sqsRecord(
+        {
+          MessageId: id,
+          ReceiptHandle: id,
+          Body: check.body,
+          Attributes: {
+            ApproximateReceiveCount: String(check.receiveCount),
+            SentTimestamp: String(timers.now()),
+            ApproximateFirstReceiveTimestamp: String(timers.now()),
+          },
         },
-      },
-      this.options.queueArn,
-    );
+        this.options.queueArn,
+      );
+    });
     counters.invocations += 1;
-    let failed: boolean;
+    this.options.onBatch?.(batch.length);
+    let failed: ReadonlySet<string>;
     try {
       const result = await this.options.handler(
-        { Records: [record] },
+        { Records: records },
         lambdaContext(this.options.functionName),
       );
-      failed = (result?.batchItemFailures.length ?? 0) > 0;
+      failed = new Set((result?.batchItemFailures ?? []).map((failure) => failure.itemIdentifier));
     } catch {
-      failed = true;
+      failed = new Set(records.map((record) => record.messageId));
     }
-    if (!failed) return;
-    counters.retries += 1;
-    timers.at(timers.now() + this.options.visibilityTimeoutMs, () => this.deliver(body, receiveCount + 1));
+    records.forEach((record, i) => {
+      if (!failed.has(record.messageId)) return;
+      const check = batch[i] as QueuedCheck;
+      counters.retries += 1;
+      timers.at(timers.now() + this.options.visibilityTimeoutMs, async () =>
+        this.deliver([{ body: check.body, receiveCount: check.receiveCount + 1 }]),
+      );
+    });
   }
 }
