@@ -32,8 +32,9 @@ interface QueuedCheck {
  * The delay queue and its event source mapping in virtual time, for the replay: the SNS/SQS emulator delays and
  * hides messages on the wall clock, which a replay jumps over. Same message (the one check message definition), same
  * event, same partial batch response: a message the function reports as failed comes back after the visibility
- * timeout. It delivers each check when SQS would, one message per event: after its delay in whole seconds, and a
- * check due later than SQS can delay (15 minutes) early, so that the reconciler asks for another.
+ * timeout. It delivers each check when SQS would: after its delay in whole seconds, and a check due later than SQS can
+ * delay (15 minutes) early, so that the reconciler asks for another; checks arriving together go up to batchSize an
+ * event, one event after the other.
  */
 export class VirtualCheckQueue implements CheckScheduler {
   private sequence = 0;
