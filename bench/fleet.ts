@@ -4,6 +4,7 @@ import type { ConnectedEvent, DeviceEvent, DisconnectedEvent } from '../src/doma
 import { applyEvents, emptyFacts } from '../src/domain/device-facts.js';
 import { evaluateDevice } from '../src/domain/evaluate.js';
 import type { DeviceCommit } from '../src/domain/ports.js';
+import { settledStatus } from '../src/domain/queries.js';
 import { DEFAULT_SETTINGS, type PresenceSettings } from '../src/domain/settings.js';
 import { forEachWithLimit } from '../src/shared/concurrency.js';
 
@@ -49,6 +50,7 @@ function commitFor(
 ): DeviceCommit {
   const facts = applyEvents(emptyFacts(deviceId), events);
   const evaluation = evaluateDevice(facts, undefined, now, settings);
+  const listedAs = evaluation.view && settledStatus(evaluation.view, now, settings.settleWindowMs);
   if (leaseEndsAt === undefined && evaluation.alerts.length > 0) {
     throw new Error(`${deviceId}: a seeded device must not owe alerts`);
   }
@@ -58,6 +60,8 @@ function commitFor(
     cursor: evaluation.cursor,
     view: evaluation.view,
     recheckAt: evaluation.recheckAt,
+    ...(listedAs ? { listedAs } : {}),
+    ...(leaseEndsAt === undefined ? {} : { pendingChecks: [leaseEndsAt] }),
     expectedRevision: undefined,
     outbox: evaluation.alerts.map((alert) => ({
       alert: { ...alert, decidedAt: now },
@@ -85,7 +89,7 @@ export function pendingOutageCommit(deviceId: string, now: number, settings: Pre
 
 /**
  * A device whose offline alert was decided and committed to its outbox, and whose publisher died: the lease ends at
- * `now`, after which only the sweep (or the device's next event) publishes it.
+ * `now`, when the check its write asked for arrives and publishes it (the caller schedules that check).
  */
 export function strandedAlertCommit(deviceId: string, now: number, settings: PresenceSettings): DeviceCommit {
   const session = `${deviceId}-s1`;

@@ -110,10 +110,13 @@ export async function benchReconcile(stack: BenchStack, sizes: ReconcileSizes): 
           disconnected(id, session, 1, now),
         ]);
       });
-      // Sweep path: an offline alert sits in each outbox, its publisher died; only the sweep can publish it.
+      // Retry path: an offline alert sits in each outbox, its publisher died; the check its write asked for at the
+      // lease's end is what publishes it (the minute sweep only drains what an older version left in `unsent`).
+      const leaseEnd = now + W + 1_000;
       const sweepFailures = await forEachWithLimit(sweepIds, 8, async (id) => {
-        const result = await ports.devices.commit(strandedAlertCommit(id, now + W + 1_000, ports.settings));
+        const result = await ports.devices.commit(strandedAlertCommit(id, leaseEnd, ports.settings));
         if (result.status !== 'committed') throw new Error(`${id}: could not seed a pending device`);
+        await runtime.scheduleCheck(id, leaseEnd);
       });
       if (setupFailures.length + sweepFailures.length > 0)
         throw (setupFailures[0] ?? sweepFailures[0])?.error;
@@ -128,10 +131,12 @@ export async function benchReconcile(stack: BenchStack, sizes: ReconcileSizes): 
       const idle = await timed(() => runtime.sweep(SWEEP_TIME));
       const idleMeasured = stop();
 
-      // Past the lease: the sweep finds the stranded outboxes and publishes their alerts.
-      await timers.advanceTo(now + W + 1_000);
+      // Past the lease: the checks at its end find the stranded outboxes and publish their alerts; then a sweep.
       stop = meter.start();
-      const sweep = await timed(() => runtime.sweep(SWEEP_TIME));
+      const sweep = await timed(async () => {
+        await timers.advanceTo(leaseEnd);
+        await runtime.sweep(SWEEP_TIME);
+      });
       const sweepMeasured = stop();
       const settledBySweep = sweepMeasured.requests['sns.PublishCommand'] ?? 0;
       // The device alerts each path owed (the fleet alerts of the round's outages aside).

@@ -18,6 +18,7 @@ export const BENCH_ORDER = [
   'fleet-alerts',
   'uptime',
   'end-to-end',
+  'end-to-end-fleet',
   'cold-start',
   'replay',
   'replay-storm-100k',

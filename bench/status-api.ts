@@ -16,6 +16,10 @@ export interface StatusSizes {
 
 interface Page {
   requests: number;
+  /** Queries of the settled-status index (keys only). */
+  queries: number;
+  /** BatchGetItem requests of the listed devices' records. */
+  batchGets: number;
   items: number;
   ms: number;
 }
@@ -43,7 +47,13 @@ async function walk(stack: BenchStack, status: string, limit: number, maxPages: 
     const measured = stop();
     if (response.statusCode !== 200) throw new Error(`listDevices answered ${response.statusCode}`);
     const body = JSON.parse(response.body) as { items: unknown[]; cursor: string | null };
-    pages.push({ requests: measured.dynamodb, items: body.items.length, ms: response.ms });
+    pages.push({
+      requests: measured.dynamodb,
+      queries: measured.requests['dynamodb.QueryCommand'] ?? 0,
+      batchGets: measured.requests['dynamodb.BatchGetItemCommand'] ?? 0,
+      items: body.items.length,
+      ms: response.ms,
+    });
     if (measured.dynamodb !== measured.dynamodbReads) throw new Error('listDevices wrote to DynamoDB');
     cursor = body.cursor ?? undefined;
   } while (cursor && pages.length < maxPages);
@@ -51,14 +61,16 @@ async function walk(stack: BenchStack, status: string, limit: number, maxPages: 
 }
 
 function pageStats(pages: readonly Page[]) {
-  const requests = pages.map((p) => p.requests);
+  const queries = pages.map((p) => p.queries);
   const ms = pages.map((p) => p.ms);
   return {
     pages: pages.length,
     items: pages.reduce((sum, p) => sum + p.items, 0),
-    meanQueriesPerPage: round(mean(requests), 3),
-    maxQueriesPerPage: Math.max(...requests),
-    pagesWithOneQuery: pages.filter((p) => p.requests === 1).length,
+    meanQueriesPerPage: round(mean(queries), 3),
+    maxQueriesPerPage: Math.max(...queries),
+    pagesWithOneQuery: pages.filter((p) => p.queries === 1).length,
+    meanRequestsPerPage: round(mean(pages.map((p) => p.requests)), 3),
+    maxBatchGetsPerPage: Math.max(...pages.map((p) => p.batchGets)),
     p50Ms: round(percentile(ms, 50), 2),
     p99Ms: round(percentile(ms, 99), 2),
   };
@@ -132,16 +144,23 @@ export async function benchStatusApi(stack: BenchStack, sizes: StatusSizes): Pro
     },
     summary: [
       `GET /devices/{id}: ${fmt(readsPerGet, 2)} read/call, p50 ${fmt(get.p50Ms)} ms, p99 ${fmt(get.p99Ms)} ms`,
-      `GET /devices?status=connected: ${fmt(connected.meanQueriesPerPage, 3)} query/page (mean of ${connected.pages}), p50 ${fmt(connected.p50Ms)} ms, p99 ${fmt(connected.p99Ms)} ms`,
+      `GET /devices?status=connected: ${fmt(connected.meanQueriesPerPage, 3)} query + ${connected.maxBatchGetsPerPage} BatchGetItem/page (mean of ${connected.pages}), p50 ${fmt(connected.p50Ms)} ms, p99 ${fmt(connected.p99Ms)} ms`,
       `status=disconnected (${disconnected.items} devices, sparse shards): ${fmt(disconnected.meanQueriesPerPage, 2)} query/page`,
     ],
     ratio,
-    ratioMeaning: 'mean DynamoDB queries per page of GET /devices?status=connected (the common case)',
-    budget: '1 read per GET /devices/{id}; ~1 query per page (mean <= 1.1)',
-    pass: readsPerGet <= 1 && get.maxReadsPerCall <= 1 && notFound === 0 && ratio <= 1.1,
+    ratioMeaning:
+      'mean queries of the keys-only settled-status index per page of GET /devices?status=connected (the common case)',
+    budget: '1 read per GET /devices/{id}; ~1 index query (mean <= 1.1) and 1 BatchGetItem per page',
+    pass:
+      readsPerGet <= 1 &&
+      get.maxReadsPerCall <= 1 &&
+      notFound === 0 &&
+      ratio <= 1.1 &&
+      connected.maxBatchGetsPerPage <= 1,
     notes: [
       'handlers: runtime.handlers.getDevice / listDevices with API Gateway v2 events, called in-process one at a time',
       'a page that ends one status shard and starts the next costs one more query; sparse statuses hit that often',
+      'the index projects keys only (docs/cost.md): each page then reads its devices’ records with one BatchGetItem',
     ],
   };
 }

@@ -137,6 +137,13 @@ export function recountDue(last: { requests: number; at: number } | null, now: n
 }
 
 /** Devices whose id contains `query` (case-insensitive), sorted by id. */
+/**
+ * The list the API lists a device in: its settled status (disconnected once the outage is confirmed; a drop inside W
+ * stays connected).
+ */
+export const listedAs = (device: Pick<DeviceListItem, 'status' | 'settled'>): DeviceListItem['status'] =>
+  device.status === 'disconnected' && device.settled ? 'disconnected' : 'connected';
+
 export function searchDevices(
   devices: readonly DeviceListItem[],
   query: string,
@@ -144,7 +151,7 @@ export function searchDevices(
 ): DeviceListItem[] {
   const needle = query.trim().toLowerCase();
   return devices
-    .filter((device) => status === 'all' || device.status === status)
+    .filter((device) => status === 'all' || listedAs(device) === status)
     .filter((device) => needle === '' || device.deviceId.toLowerCase().includes(needle))
     .sort((a, b) => (a.deviceId < b.deviceId ? -1 : a.deviceId > b.deviceId ? 1 : 0));
 }

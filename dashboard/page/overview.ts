@@ -28,6 +28,7 @@ import {
   FLEET_RECOUNT_MS,
   type FleetSummary,
   LARGE_LISTING_REQUESTS,
+  listedAs,
   parseFleetRoute,
   recountDue,
   searchDevices,
@@ -453,13 +454,18 @@ export class OverviewView {
 
   /** Every match of the search (the page is cut from it when shown). */
   private async searchMatches(signal: AbortSignal): Promise<DeviceListItem[]> {
-    const all = this.listing ? [...this.listing.connected, ...this.listing.disconnected] : [];
-    const found = searchDevices(all, this.query, this.filter);
+    // The list the API put a device in is its settled status: search within the lists the filter names.
+    const lists = this.listing
+      ? this.filter === 'all'
+        ? [...this.listing.connected, ...this.listing.disconnected]
+        : this.listing[this.filter]
+      : [];
+    const found = searchDevices(lists, this.query, 'all');
     const listingMayMissIt = !this.listing?.complete || found.length === 0;
     if (listingMayMissIt && !found.some((device) => device.deviceId === this.query)) {
       // The listing stopped at its cap, or the device is newer than the listing: ask for it by id.
       const exact = await getDevice(this.query, signal);
-      if (exact && (this.filter === 'all' || exact.status === this.filter)) found.unshift(exact);
+      if (exact && (this.filter === 'all' || listedAs(exact) === this.filter)) found.unshift(exact);
     }
     return found;
   }

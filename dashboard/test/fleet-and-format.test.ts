@@ -103,6 +103,19 @@ describe('fleet counts from the listing', () => {
     expect(all.map((d) => d.deviceId)).toEqual(['Pump-1', 'pump-2', 'pump-3']);
     expect(down.map((d) => d.deviceId)).toEqual(['Pump-1', 'pump-3']);
   });
+
+  it('filters by settled status, as the API lists: a drop inside W is found among the connected devices', () => {
+    // Arrange
+    const devices = [device('pump-1', { status: 'disconnected', settled: false }), device('pump-2')];
+
+    // Act
+    const up = searchDevices(devices, 'pump', 'connected');
+    const down = searchDevices(devices, 'pump', 'disconnected');
+
+    // Assert
+    expect(up.map((d) => d.deviceId)).toEqual(['pump-1', 'pump-2']);
+    expect(down).toEqual([]);
+  });
 });
 
 describe('reading API answers', () => {

@@ -31,6 +31,8 @@ export interface StoredDevice {
   /** When the checks asked for and still to come arrive (ascending): a later look needs no message of its own. */
   pendingChecks?: number[];
   outbox: OutboxEntry[];
+  /** The list the device's last write put it in (settledStatus); absent for records written before lists were. */
+  listedAs?: DeviceView['status'];
   revision: number;
 }
 
@@ -42,6 +44,8 @@ export interface DeviceCommit {
   recheckAt?: number;
   pendingChecks?: number[];
   outbox: OutboxEntry[];
+  /** The list the device is in after this write (settledStatus at `now`); absent without a view. */
+  listedAs?: DeviceView['status'];
   /** undefined: the device must not exist yet. */
   expectedRevision: number | undefined;
   now: number;

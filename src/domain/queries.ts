@@ -29,10 +29,35 @@ export type DeviceSummary = Pick<
   'deviceId' | 'status' | 'since' | 'sessionIdentifier' | 'versionNumber' | 'disconnectReason' | 'settled'
 >;
 
+/**
+ * The status a device is listed by: disconnected once its outage is confirmed (W passed with no newer connection,
+ * for clean and abrupt ends alike), connected otherwise. A flap inside W never moves a device between the lists,
+ * so the listing's index changes only on real outages and returns.
+ */
+export function settledStatus(
+  view: Pick<DeviceView, 'status' | 'since'>,
+  now: number,
+  settleWindowMs: number,
+): DeviceView['status'] {
+  return view.status === 'disconnected' && now >= view.since + settleWindowMs ? 'disconnected' : 'connected';
+}
+
+/** When a device that is disconnected now moves to the disconnected list, if no newer connection comes first. */
+export function listedDisconnectedAt(
+  view: Pick<DeviceView, 'status' | 'since'> | undefined,
+  settleWindowMs: number,
+): number | undefined {
+  return view?.status === 'disconnected' ? view.since + settleWindowMs : undefined;
+}
+
 export interface DeviceQueries {
   /** The device as it stands at `now`, derived from its record; undefined for a device never seen. */
   getView(deviceId: string, now: number): Promise<DeviceView | undefined>;
-  listByStatus(status: DeviceView['status'], page: PageRequest): Promise<Page<DeviceSummary>>;
+  /**
+   * The devices whose settled status (settledStatus, as their last write listed them) is `status`, each with its live view at
+   * `now`: a device that dropped inside W is listed as connected and shows as disconnected and unsettled.
+   */
+  listByStatus(status: DeviceView['status'], page: PageRequest, now: number): Promise<Page<DeviceSummary>>;
   /** The view and the settled timeline's cursor, from one read; undefined for a device never seen. */
   getUptimeStanding(deviceId: string, now: number): Promise<UptimeStanding | undefined>;
 }

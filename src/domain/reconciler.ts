@@ -15,6 +15,7 @@ import type {
   StoredDevice,
   UptimeDayStore,
 } from './ports.js';
+import { listedDisconnectedAt, settledStatus } from './queries.js';
 import type { PresenceSettings } from './settings.js';
 import { withoutSavedDays } from './uptime.js';
 
@@ -93,6 +94,19 @@ export interface ConsumedChecks {
 const MAX_PENDING_CHECKS = 4;
 
 /**
+ * How late after its lease ends an outbox entry is retried at the latest: a check to come within this much of the
+ * lease's end carries the retry, else one is asked for at its end (the minute sweep's bound, before checks did it).
+ */
+const RETRY_WITHIN_MS = 60_000;
+
+/**
+ * Whether a check to come arrives at `look` or soon after it: the outbox's retry once its earliest lease ends, or the
+ * move of a disconnected device to the disconnected list once W has passed.
+ */
+const carriesLook = (toCome: readonly number[], look: number | undefined) =>
+  look === undefined || toCome.some((arrival) => arrival >= look && arrival <= look + RETRY_WITHIN_MS);
+
+/**
  * The checks still to come for the device, by arrival time: those the record remembers, less the ones being
  * consumed, less the ones whose time has passed (they may have been lost: a spare is asked for). A record written
  * before checks were remembered knows one: its own recheckAt, asked for when it was written. When a consumed check
@@ -113,6 +127,7 @@ function checksToCome(stored: StoredDevice | undefined, consumed: ConsumedChecks
 /** What one reconcile of a device read and worked out, before it decides what to write. */
 interface WriteInputs {
   stored: StoredDevice | undefined;
+  settings: PresenceSettings;
   facts: DeviceFacts;
   evaluation: Evaluation;
   cursor: AlertCursor | undefined;
@@ -124,7 +139,7 @@ interface WriteInputs {
  * What a reconcile owes the store: the alerts it decides and the ones it takes over (entries whose publisher's lease
  * ran out), the outbox that holds them, whether a check must be asked for, and whether anything is worth a write.
  */
-function planWrite({ stored, facts, evaluation, cursor, consumed, now }: WriteInputs) {
+function planWrite({ stored, settings, facts, evaluation, cursor, consumed, now }: WriteInputs) {
   const decided: Alert[] = evaluation.alerts.map((decision) => ({ ...decision, decidedAt: now }));
   const previous = stored?.outbox ?? [];
   const takenOver = previous.filter((entry) => entry.retryAt <= now).map((entry) => entry.alert);
@@ -139,16 +154,34 @@ function planWrite({ stored, facts, evaluation, cursor, consumed, now }: WriteIn
   const needsCheck =
     evaluation.recheckAt !== undefined &&
     !toCome.some((arrival) => arrival <= (evaluation.recheckAt as number));
+  // The check queue carries the retry of an alert whose publisher fails or dies: a check at the end of its lease;
+  // and the move of a device whose end lasts W to the disconnected list (clean ends alike, which owe no alert).
+  const leaseEnd = outbox.length > 0 ? Math.min(...outbox.map((entry) => entry.retryAt)) : undefined;
+  const listedAs = evaluation.view && settledStatus(evaluation.view, now, settings.settleWindowMs);
+  const listingLook =
+    listedAs === 'connected' ? listedDisconnectedAt(evaluation.view, settings.settleWindowMs) : undefined;
+  const needsLookCheck = !carriesLook(toCome, leaseEnd) || !carriesLook(toCome, listingLook);
   const unchanged =
     stored !== undefined &&
     claimed.length === 0 &&
     stored.recheckAt === evaluation.recheckAt &&
     sameData(whatDecides(stored.facts), whatDecides(evaluation.facts)) &&
-    sameData(stored.cursor, cursor);
+    sameData(stored.cursor, cursor) &&
+    stored.listedAs === listedAs;
   // Nothing known has nothing to look at later either.
   const knowsNothing = stored === undefined && evaluation.view === undefined && facts.wills.length === 0;
-  const worthWriting = !knowsNothing && !(unchanged && !needsCheck);
-  return { decided, takenOver, claimed, outbox, toCome, needsCheck, worthWriting };
+  const worthWriting = !knowsNothing && !(unchanged && !needsCheck && !needsLookCheck);
+  return {
+    decided,
+    takenOver,
+    claimed,
+    outbox,
+    toCome,
+    needsCheck,
+    looks: [leaseEnd, listingLook],
+    listedAs,
+    worthWriting,
+  };
 }
 
 /**
@@ -173,7 +206,7 @@ export class Reconciler {
       const facts = applyEvents(stored?.facts ?? emptyFacts(deviceId), events);
       const evaluation = evaluateDevice(facts, stored?.cursor, now, settings);
       const cursor = await this.saveFinishedDays(deviceId, stored, evaluation.cursor);
-      const plan = planWrite({ stored, facts, evaluation, cursor, consumed, now });
+      const plan = planWrite({ stored, settings, facts, evaluation, cursor, consumed, now });
       const outcome = {
         deviceId,
         view: evaluation.view,
@@ -182,13 +215,7 @@ export class Reconciler {
         attempts: attempt,
       };
       if (!plan.worthWriting) return { ...outcome, published: 0, written: false };
-      // The check is asked for before the state that needs it is written (a conflict only costs a spare check), and
-      // the record remembers when it arrives.
-      const pendingChecks = plan.needsCheck
-        ? [...plan.toCome, await this.schedule(deviceId, evaluation.recheckAt as number, now)]
-            .sort((a, b) => a - b)
-            .slice(0, MAX_PENDING_CHECKS)
-        : plan.toCome;
+      const pendingChecks = await this.askChecks(deviceId, plan, evaluation.recheckAt, now);
       const written: Omit<StoredDevice, 'revision'> & { view?: DeviceView } = {
         facts: evaluation.facts,
         cursor,
@@ -196,6 +223,7 @@ export class Reconciler {
         recheckAt: evaluation.recheckAt,
         ...(pendingChecks.length > 0 ? { pendingChecks } : {}),
         outbox: plan.outbox,
+        ...(plan.listedAs ? { listedAs: plan.listedAs } : {}),
       };
       const result = await store.commit({ deviceId, ...written, expectedRevision: stored?.revision, now });
       if (result.status === 'conflict') continue;
@@ -212,7 +240,10 @@ export class Reconciler {
     throw new ConcurrentUpdateError(deviceId, MAX_ATTEMPTS);
   }
 
-  /** The scheduled safety net: publishes what outboxes still hold once their publisher's lease ended. */
+  /**
+   * The scheduled safety net: publishes what outboxes written before checks carried the retry still hold (the
+   * devices' legacy unsent index), and sweeps fleet incidents.
+   */
   async sweep(options: { limit: number }): Promise<{ devices: number; retried: number }> {
     const unsent = await this.ports.outboxes.findUnsent(this.ports.clock.now(), options.limit);
     let retried = 0;
@@ -234,6 +265,26 @@ export class Reconciler {
     if (finished.length === 0 || !cursor?.uptime) return cursor;
     await this.ports.uptimeDays.save(deviceId, finished);
     return { ...cursor, uptime: withoutSavedDays(cursor.uptime, finished) };
+  }
+
+  /**
+   * The checks still to come once those the write needs are asked for: the next look's, then, unless a check to
+   * come carries them, the retry's at the end of the outbox's lease and the move to the disconnected list. They are
+   * asked for before the state that needs them is written (a conflict only costs a spare check), and the record
+   * remembers when they arrive.
+   */
+  private async askChecks(
+    deviceId: string,
+    plan: { toCome: number[]; needsCheck: boolean; looks: Array<number | undefined> },
+    recheckAt: number | undefined,
+    now: number,
+  ): Promise<number[]> {
+    const toCome = [...plan.toCome];
+    if (plan.needsCheck) toCome.push(await this.schedule(deviceId, recheckAt as number, now));
+    for (const look of plan.looks) {
+      if (!carriesLook(toCome, look)) toCome.push(await this.schedule(deviceId, look as number, now));
+    }
+    return toCome.sort((a, b) => a - b).slice(0, MAX_PENDING_CHECKS);
   }
 
   /** Asks for a check; returns when it will arrive. */
@@ -260,7 +311,7 @@ export class Reconciler {
         publishedAt = this.ports.clock.now();
         await this.ports.publisher.publish(alert, publishedAt, incidentId);
       } catch (error) {
-        // It stays in the outbox; when its lease ends, the next reconcile or the sweep publishes it.
+        // It stays in the outbox; when its lease ends, the check asked for then (or the next reconcile) publishes it.
         this.ports.onPublishFailure?.(alert, error);
         continue;
       }

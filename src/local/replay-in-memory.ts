@@ -134,6 +134,7 @@ export function createInMemoryRuntime(options: InMemoryRuntimeOptions): InMemory
     listDevices: buildListDevicesHandler({
       devices,
       cursors: new HmacCursorCodec(config.CURSOR_SIGNING_KEY),
+      clock,
     }),
     fleet: buildFleetHandler({ fleet: counts, incidents }),
   };

@@ -119,6 +119,10 @@ export interface LocalRuntimeOptions {
    * clock); `virtual` (default) keeps them on `timers`, for a virtual clock.
    */
   checkQueue?: 'emulator' | 'virtual';
+  /** The virtual check queue's batch size (1 by default; deployed: 10) and a hook told of each batch it delivers. */
+  virtualCheckBatches?: { batchSize: number; onBatch?: (messages: number) => void };
+  /** Told how long each invocation of a function took (real milliseconds): the bench's Lambda duration. */
+  onInvoked?: (functionName: string, ms: number) => void;
   /** Lambda retries a failed asynchronous invocation twice, 1 and 2 minutes later. */
   asyncRetryDelaysMs?: number[];
   /** How often the scheduled sweep runs. */
@@ -218,6 +222,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
           handler: settleCheck,
           counters,
           visibilityTimeoutMs: CHECK_VISIBILITY_TIMEOUT_SECONDS * 1000,
+          ...options.virtualCheckBatches,
         });
 
   // This run's faults, else those the deployment's environment names; without either, the process's (the adapters
@@ -236,7 +241,10 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     clients,
     scheduler,
   });
-  const fn = buildHandlers(options.inOrder ? { ...ports, reconciler: oneAtATime(ports.reconciler) } : ports);
+  const handlers = buildHandlers(
+    options.inOrder ? { ...ports, reconciler: oneAtATime(ports.reconciler) } : ports,
+  );
+  const fn = options.onInvoked ? timedHandlers(handlers, options.onInvoked) : handlers;
   settleCheckHandler = fn.settleCheck;
 
   const connected = connectFunctions(fn, {
@@ -333,6 +341,26 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
       streams.destroy();
     },
   };
+}
+
+/** The handlers, each telling `onInvoked` how long it ran. */
+function timedHandlers<H extends Record<string, (...args: never[]) => Promise<unknown>>>(
+  handlers: H,
+  onInvoked: (functionName: string, ms: number) => void,
+): H {
+  return Object.fromEntries(
+    Object.entries(handlers).map(([name, handler]) => [
+      name,
+      async (...args: never[]) => {
+        const started = performance.now();
+        try {
+          return await handler(...args);
+        } finally {
+          onInvoked(name, performance.now() - started);
+        }
+      },
+    ]),
+  ) as H;
 }
 
 /**

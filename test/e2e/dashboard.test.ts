@@ -273,6 +273,9 @@ describe('the live fleet dashboard on the local stack (W = 4 s)', () => {
       expect((await tableRows('#devices')).map((row) => row.device)).toEqual([ids.steady]),
     );
     expect(await page.getByLabel('Status').count()).toBe(1);
+    // The lists say which status they go by.
+    expect(await page.getByLabel('Status').textContent()).toContain('Disconnected (outage confirmed)');
+    expect(await page.locator('#devices-listed-by').textContent()).toMatch(/settled status/);
     expect(await page.getByLabel('Refresh every').count()).toBe(1);
     const width = await page
       .locator('html')

@@ -3,6 +3,7 @@ import { FaultInjector, installFaults, NO_FAULTS } from '../../src/adapters/faul
 import { createApiWiring } from '../../src/composition/api.js';
 import type { DeviceView } from '../../src/domain/evaluate.js';
 import { buildGetDeviceHandler } from '../../src/handlers/get-device.js';
+import { buildListDevicesHandler } from '../../src/handlers/list-devices.js';
 import { seededRandom } from '../../src/shared/seeded-random.js';
 import { generateFleetTrace } from '../fixtures/aws-model/index.js';
 import { faultyReconciler } from '../fixtures/faulty-reconciler.js';
@@ -22,12 +23,17 @@ afterEach(() => {
   installFaults(new FaultInjector(NO_FAULTS));
 });
 
-async function listAll(status: DeviceView['status']) {
+/** Every device of a listing, each with its live view at `at`. */
+async function listAll(status: DeviceView['status'], at: number) {
+  const { config, clients } = stack.runtime.ports;
+  const listDevices = buildListDevicesHandler(
+    createApiWiring(config, { dynamo: clients.dynamo, clock: { now: () => at } }),
+  );
   const items: Array<{ deviceId: string; settled: boolean; disconnectReason: string | null }> = [];
   let cursor: string | undefined;
   do {
     const page = await callApi(
-      stack.runtime.handlers.listDevices,
+      listDevices,
       apiEvent('/devices', {}, { status, limit: '100', ...(cursor ? { cursor } : {}) }),
     );
     items.push(...(page.body.items as typeof items));
@@ -36,10 +42,10 @@ async function listAll(status: DeviceView['status']) {
   return items;
 }
 
-/** What GET /fleet must say of the devices a full listing finds. */
-async function countsOfTheListing() {
-  const connected = await listAll('connected');
-  const disconnected = await listAll('disconnected');
+/** What GET /fleet must say of the devices a full listing finds at `at`, the time they were last looked at. */
+async function countsOfTheListing(at: number) {
+  const connected = await listAll('connected', at);
+  const disconnected = await listAll('disconnected', at);
   const byReason: Record<string, number> = {};
   for (const device of disconnected) {
     const reason = device.disconnectReason ?? 'UNKNOWN';
@@ -66,7 +72,7 @@ describe('GET /fleet', () => {
     await reconciler.checkAllAt(trace.horizon + 3_600_000, deviceIds);
     await stack.runtime.flushFleetCounts();
     const fleet = await callApi(stack.runtime.handlers.fleet, apiEvent('/fleet'));
-    const listed = await countsOfTheListing();
+    const listed = await countsOfTheListing(trace.horizon + 3_600_000);
     // Assert
     expect(listed.devices).toBe(deviceIds.length);
     expect(fleet.body).toMatchObject(listed.counts);
@@ -95,7 +101,7 @@ describe('GET /fleet', () => {
     await reconciler.checkAllAt(trace.horizon + 2 * 3_600_000, [...deviceIds]);
     await stack.runtime.flushFleetCounts();
     const fleet = await callApi(stack.runtime.handlers.fleet, apiEvent('/fleet'));
-    const listed = await countsOfTheListing();
+    const listed = await countsOfTheListing(trace.horizon + 2 * 3_600_000);
     // Assert
     expect(stack.runtime.counters.retries).toBeGreaterThan(retriesBefore);
     expect(stack.runtime.deadLetters).toEqual([]);

@@ -147,12 +147,24 @@ describe('HTTP status API', () => {
     expect(response).toEqual({ statusCode: 400, body: { error } });
   });
 
-  it('lists every device of a status exactly once across pages of the sharded index', async () => {
-    // Act
+  it('lists every device by its settled status exactly once across pages: a drop inside W with the connected ones, then with the disconnected ones', async () => {
+    // Act: inside W of the clean ends, then once W has passed (the check asked for then moves them).
+    const connectedInsideW = await listAll('connected', 5);
+    const disconnectedInsideW = await listAll('disconnected', 100);
+    const dropped = await callApi(api().listDevices, apiEvent('/devices', {}, { status: 'connected' }));
+    await stack.timers.advanceTo(stack.timers.now() + DEFAULT_SETTINGS.settleWindowMs + 2_000);
     const connected = await listAll('connected', 5);
     const disconnected = await listAll('disconnected', 100);
 
     // Assert
+    expect([...connectedInsideW].sort()).toEqual([...disconnectedIds, ...connectedIds].sort());
+    expect(disconnectedInsideW).toEqual([]);
+    expect(dropped.body.listedBy).toBe('settledStatus');
+    expect(
+      (dropped.body.items as Array<{ deviceId: string; status: string }>).find(
+        (d) => d.deviceId === 'api-off-a',
+      ),
+    ).toMatchObject({ status: 'disconnected', settled: expect.any(Boolean) });
     expect([...connected].sort()).toEqual(connectedIds);
     expect(disconnected.sort()).toEqual(disconnectedIds);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConcurrentUpdateError } from '../../src/domain/errors.js';
-import type { CommitResult, DeviceCommit, DeviceStore } from '../../src/domain/ports.js';
+import type { Alert, CommitResult, DeviceCommit, DeviceStore } from '../../src/domain/ports.js';
 import { PUBLISH_LEASE_MS, Reconciler, sameData } from '../../src/domain/reconciler.js';
 import { DEFAULT_SETTINGS } from '../../src/domain/settings.js';
 import {
@@ -289,5 +289,88 @@ describe('Reconciler: alerts that were not published', () => {
     expect(swept).toEqual({ devices: 1, retried: 1 });
     expect(publisher.published).toHaveLength(1);
     expect(store.inner.peek(DEVICE)?.outbox).toEqual([]);
+  });
+});
+
+describe('Reconciler: the check queue carries the retry of an outbox', () => {
+  function withScheduler(publisher = new RecordingAlertPublisher()) {
+    const store = new InMemoryDeviceStore();
+    const scheduler = new InMemoryCheckScheduler();
+    const clock = new VirtualClock(AFTER_SETTLING);
+    const reconciler = new Reconciler({
+      store,
+      history: new InMemoryAlertHistory(),
+      publisher,
+      scheduler,
+      outboxes: store,
+      uptimeDays: new InMemoryUptimeDays(),
+      clock,
+      settings: DEFAULT_SETTINGS,
+    });
+    return { store, scheduler, clock, reconciler, publisher };
+  }
+
+  it('asks for a check at the end of the lease of an alert it claims, and that check publishes it if SNS refused', async () => {
+    // Arrange: SNS refuses the first publish only.
+    const draws = [0, 1];
+    const { store, scheduler, clock, reconciler, publisher } = withScheduler(
+      new RecordingAlertPublisher({ failureProbability: 0.5, random: () => draws.shift() ?? 1 }),
+    );
+    await reconciler.reconcile(DEVICE, lostConnection);
+    const asked = scheduler.peek();
+
+    // Act: the check arrives when the lease has ended.
+    clock.set(asked?.fireAt ?? 0);
+    const retried = await reconciler.reconcile(DEVICE, [], { arrivals: [asked?.fireAt] });
+
+    // Assert
+    expect(asked?.fireAt).toBe(AFTER_SETTLING + PUBLISH_LEASE_MS);
+    expect(retried).toMatchObject({ published: 1, written: true });
+    expect(publisher.published.map(({ alert }) => alert.alertId)).toEqual([`${DEVICE}/offline/s-1/1`]);
+    expect(store.peek(DEVICE)?.outbox).toEqual([]);
+  });
+
+  it('writes nothing when the check at the end of a lease finds the alert published and cleared', async () => {
+    // Arrange
+    const { store, scheduler, clock, reconciler } = withScheduler();
+    await reconciler.reconcile(DEVICE, lostConnection);
+    const asked = scheduler.peek();
+    const revision = store.peek(DEVICE)?.revision;
+
+    // Act
+    clock.set(asked?.fireAt ?? 0);
+    const outcome = await reconciler.reconcile(DEVICE, [], { arrivals: [asked?.fireAt] });
+
+    // Assert
+    expect(outcome).toMatchObject({ published: 0, written: false });
+    expect(store.peek(DEVICE)?.revision).toBe(revision);
+  });
+
+  it('asks for a lease check for an outbox written before checks carried the retry, once', async () => {
+    // Arrange: a record whose outbox holds an alert under another publisher's lease, and no check to come.
+    const { store, scheduler, clock, reconciler, publisher } = withScheduler();
+    await reconciler.reconcile(DEVICE, lostConnection);
+    const stored = await store.load(DEVICE);
+    const { revision, ...record } = stored as NonNullable<typeof stored>;
+    const alert = publisher.published[0]?.alert as Alert;
+    await store.commit({
+      deviceId: DEVICE,
+      ...record,
+      pendingChecks: [],
+      outbox: [{ alert, retryAt: AFTER_SETTLING + 5_000 }],
+      expectedRevision: revision,
+      now: AFTER_SETTLING,
+    });
+    const before = scheduler.scheduled;
+
+    // Act
+    clock.set(AFTER_SETTLING + 1_000);
+    const first = await reconciler.reconcile(DEVICE);
+    const second = await reconciler.reconcile(DEVICE);
+
+    // Assert
+    expect(first).toMatchObject({ written: true });
+    expect(second).toMatchObject({ written: false });
+    expect(scheduler.scheduled - before).toBe(1);
   });
 });

@@ -1,6 +1,12 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { DISCONNECT_REASONS, LAST_WILL_REASON } from '../../domain/device-events.js';
+import {
+  BatchGetCommand,
+  type BatchGetCommandOutput,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { type DeviceView, evaluateDevice } from '../../domain/evaluate.js';
 import { countedAs } from '../../domain/fleet-counts.js';
 import type {
@@ -21,7 +27,7 @@ import type { PresenceSettings } from '../../domain/settings.js';
 import * as z from '../../shared/zod.js';
 import { pageKeySchema, readPageToken } from '../cursor-codec.js';
 import { INDEX_SHARDS, shardOf } from '../shards.js';
-import { readEach, readStored } from '../stored-records.js';
+import { readEach } from '../stored-records.js';
 import { decodeDeviceRecord, encodeDeviceRecord } from './device-record.js';
 import type { Key, KeyPage } from './paging.js';
 import { queryEveryShard } from './sharded-query.js';
@@ -34,35 +40,30 @@ const statusPositionSchema: z.ZodMiniType<StatusPosition> = z.object({
   key: z.optional(pageKeySchema),
 });
 
-/** A summary as the status index holds it (written by `summaryAttributes`), checked when a listing reads it. */
-const storedSummary = z.object({
-  deviceId: z.string(),
-  status: z.enum(['connected', 'disconnected']),
-  since: z.number(),
-  sessionIdentifier: z.string(),
-  versionNumber: z.optional(z.nullable(z.number())),
-  disconnectReason: z.optional(z.nullable(z.enum([...DISCONNECT_REASONS, LAST_WILL_REASON]))),
-  // Summaries written before `settled` existed read as unsettled, as they always did.
-  settled: z._default(z.boolean(), false),
-});
-
-/** What the status index and its listing read: the view's summary, never the whole view. */
-function summaryAttributes(view: DeviceView | undefined, deviceId: string) {
-  if (!view) return {};
-  return {
-    status: view.status,
-    statusShard: `${view.status}#${shardOf(deviceId)}`,
-    settled: view.settled,
-    since: view.since,
-    sessionIdentifier: view.sessionIdentifier,
-    versionNumber: view.versionNumber,
-    disconnectReason: view.disconnectReason,
-  };
-}
+/** The settled-status index (infra/tables.json): keys only, partition-sharded like the others. */
+const SETTLED_STATUS_INDEX = 'bySettledStatus';
 
 /**
- * One item per device: the record the reconciler folds (facts, alert cursor, outbox, next check) and the summary
- * the status index lists. The full view is derived from the record when it is read, so it is always current.
+ * The settled-status index's key of a device: `<settled status>#<shard>`. It changes only on real outages and
+ * returns, and the index projects keys only, so no other change of the device writes the index.
+ */
+export const settledShardOf = (listedAs: DeviceView['status'], deviceId: string) =>
+  `${listedAs}#${shardOf(deviceId)}`;
+
+/** The list a stored key names (absent: an item written before the settled-status index). */
+const listedAsOf = (settledShard: unknown): DeviceView['status'] | undefined =>
+  typeof settledShard === 'string' && settledShard.startsWith('disconnected#')
+    ? 'disconnected'
+    : typeof settledShard === 'string'
+      ? 'connected'
+      : undefined;
+
+/** How many device items one BatchGetItem may ask for. */
+const BATCH_GET_LIMIT = 100;
+
+/**
+ * One item per device: the record the reconciler folds (facts, alert cursor, outbox, next check) and the key the
+ * settled-status index lists it by. The view is derived from the record when it is read, so it is always current.
  */
 export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQueries {
   constructor(
@@ -76,27 +77,30 @@ export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQue
       new GetCommand({ TableName: this.tableName, Key: { deviceId }, ConsistentRead: true }),
     );
     if (!Item) return undefined;
-    return { ...decodeDeviceRecord(deviceId, Item.record), revision: Number(Item.revision) };
+    const listedAs = listedAsOf(Item.settledShard);
+    return {
+      ...decodeDeviceRecord(deviceId, Item.record),
+      ...(listedAs ? { listedAs } : {}),
+      revision: Number(Item.revision),
+    };
   }
 
   /**
-   * One conditional PutItem: the record with its outbox, the summary the indexes read, and the kind the fleet
+   * One conditional PutItem: the record with its outbox, the settled-status index's key, and the kind the fleet
    * counts count the device as (the devices stream carries its old and new value to the counting function).
    */
   async commit(change: DeviceCommit): Promise<CommitResult> {
     const revision = (change.expectedRevision ?? 0) + 1;
-    const leaseEnds = change.outbox.length > 0 ? Math.min(...change.outbox.map((e) => e.retryAt)) : undefined;
     const put = {
       TableName: this.tableName,
       Item: {
         deviceId: change.deviceId,
         revision,
+        // The outbox's retry is carried by a check at its lease's end (reconciler.ts), not by an index: the unsent
+        // index only holds items written before, which the sweep drains.
         record: encodeDeviceRecord(change),
-        // Sparse: only devices whose outbox holds alerts are in the unsent index.
-        retryAt: leaseEnds,
-        unsentShard: leaseEnds === undefined ? undefined : String(shardOf(change.deviceId)),
         countedAs: countedAs(change.view),
-        ...summaryAttributes(change.view, change.deviceId),
+        ...(change.listedAs ? { settledShard: settledShardOf(change.listedAs, change.deviceId) } : {}),
       },
       ConditionExpression:
         change.expectedRevision === undefined ? 'attribute_not_exists(deviceId)' : 'revision = :expected',
@@ -150,64 +154,107 @@ export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQue
     return { ...(evaluation.view ? { view: evaluation.view } : {}), ...(uptime ? { uptime } : {}) };
   }
 
-  /** Walks the shards of the status index in order: one query per page in the common case. */
-  async listByStatus(status: DeviceView['status'], page: PageRequest): Promise<Page<DeviceSummary>> {
+  /**
+   * Walks the shards of the settled-status index in order (one keys-only query per page in the common case), then
+   * reads the listed devices' records and evaluates them at `now`.
+   */
+  async listByStatus(
+    status: DeviceView['status'],
+    page: PageRequest,
+    now: number,
+  ): Promise<Page<DeviceSummary>> {
     let position: StatusPosition | undefined = page.after
       ? readPageToken(statusPositionSchema, page.after)
       : { shard: 0 };
-    const items: DeviceSummary[] = [];
-    while (position && items.length < page.limit) {
+    const deviceIds: string[] = [];
+    while (position && deviceIds.length < page.limit) {
       const shardPage = await this.queryStatusShard(
         status,
         position.shard,
-        page.limit - items.length,
+        page.limit - deviceIds.length,
         position.key,
       );
-      items.push(...shardPage.items);
+      deviceIds.push(...shardPage.items);
       position = shardPage.nextKey
         ? { shard: position.shard, key: shardPage.nextKey }
         : position.shard + 1 < INDEX_SHARDS
           ? { shard: position.shard + 1 }
           : undefined;
     }
-    return { items, next: position };
+    return { items: await this.summaries(deviceIds, now), next: position };
   }
 
-  /** One query on one shard of the status index. */
+  /** One query on one shard of the settled-status index (keys only). */
   private async queryStatusShard(
     status: DeviceView['status'],
     shard: number,
     limit: number,
     startKey?: Key,
-  ): Promise<KeyPage<DeviceSummary>> {
+  ): Promise<KeyPage<string>> {
     const result = await this.dynamo.send(
       new QueryCommand({
         TableName: this.tableName,
-        IndexName: 'byStatus',
-        KeyConditionExpression: 'statusShard = :s',
+        IndexName: SETTLED_STATUS_INDEX,
+        KeyConditionExpression: 'settledShard = :s',
         ExpressionAttributeValues: { ':s': `${status}#${shard}` },
         Limit: limit,
         ExclusiveStartKey: startKey,
       }),
     );
     return {
-      items: readEach(
-        result.Items ?? [],
-        (item) => {
-          const { disconnectReason, versionNumber, ...summary } = readStored(
-            storedSummary,
-            `device summary ${String(item.deviceId)}`,
-            item,
-          );
-          return {
-            ...summary,
-            ...(versionNumber == null ? {} : { versionNumber }),
-            ...(disconnectReason == null ? {} : { disconnectReason }),
-          };
-        },
-        (item) => ({ deviceId: item.deviceId }),
-      ),
-      nextKey: result.LastEvaluatedKey,
+      items: (result.Items ?? []).map((item) => String(item.deviceId)),
+      ...(result.LastEvaluatedKey ? { nextKey: result.LastEvaluatedKey } : {}),
     };
   }
+
+  /** The listed devices' live views at `now`, in the index's order: eventually consistent batch reads. */
+  private async summaries(deviceIds: readonly string[], now: number): Promise<DeviceSummary[]> {
+    const items = new Map<string, Record<string, unknown>>();
+    for (let start = 0; start < deviceIds.length; start += BATCH_GET_LIMIT) {
+      let keys: Array<Record<string, unknown>> | undefined = deviceIds
+        .slice(start, start + BATCH_GET_LIMIT)
+        .map((deviceId) => ({ deviceId }));
+      while (keys && keys.length > 0) {
+        const result: BatchGetCommandOutput = await this.dynamo.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.tableName]: {
+                Keys: keys,
+                ProjectionExpression: 'deviceId, #record',
+                ExpressionAttributeNames: { '#record': 'record' },
+              },
+            },
+          }),
+        );
+        for (const item of result.Responses?.[this.tableName] ?? []) items.set(String(item.deviceId), item);
+        keys = result.UnprocessedKeys?.[this.tableName]?.Keys;
+      }
+    }
+    const found = deviceIds.flatMap((deviceId) => {
+      const item = items.get(deviceId);
+      return item ? [item] : [];
+    });
+    return readEach(
+      found,
+      (item) => {
+        const deviceId = String(item.deviceId);
+        const { facts, cursor } = decodeDeviceRecord(deviceId, item.record);
+        const view = evaluateDevice(facts, cursor, now, this.settings).view;
+        return view && summaryOf(view);
+      },
+      (item) => ({ deviceId: item.deviceId }),
+    );
+  }
+}
+
+function summaryOf(view: DeviceView): DeviceSummary {
+  return {
+    deviceId: view.deviceId,
+    status: view.status,
+    since: view.since,
+    settled: view.settled,
+    sessionIdentifier: view.sessionIdentifier,
+    ...(view.versionNumber === undefined ? {} : { versionNumber: view.versionNumber }),
+    ...(view.disconnectReason === undefined ? {} : { disconnectReason: view.disconnectReason }),
+  };
 }
