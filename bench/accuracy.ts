@@ -3,9 +3,18 @@
  * whole pipeline (replayTrace: DynamoDB Local, the emulator, the real handlers), with and without injected faults,
  * scored against the oracle: share of devices with the true final state and connection, alert precision and recall,
  * duplicates, and alerts later than 10 s after the earliest allowed time.
+ *
+ * A faulted run takes the fidelity path: a DynamoDB Local and an emulator of its own, and the runtime's requests one
+ * after another, so that the process and the JVM take turns on one core. Each runs in a process of its own, as many
+ * at once as the machine has cores; run directly (`accuracy.ts PROFILE DEVICES HOURS`), this file is that process and
+ * prints the score as one JSON line.
  */
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { FaultInjector, type FaultRates } from '../src/adapters/faults.js';
+import { quietForLocalRun } from '../src/adapters/observability.js';
 import { replayTrace } from '../src/local/replay.js';
+import { forEachWithLimit } from '../src/shared/concurrency.js';
 import { seededRandom } from '../src/shared/seeded-random.js';
 import {
   expectedIncidents,
@@ -13,7 +22,7 @@ import {
   type FleetProfile,
   generateFleetTrace,
 } from '../test/fixtures/aws-model/index.js';
-import { type BenchOutcome, fmt, progress, round } from './support.js';
+import { type BenchOutcome, figuresFromChildProcess, fmt, progress, round } from './support.js';
 
 export interface AccuracySizes {
   devices: number;
@@ -23,6 +32,9 @@ export interface AccuracySizes {
 
 const ISSUE_FAULTS: FaultRates = { dynamodb: 0.05, sns: 0.2, crash: 0.05 };
 const SLACK_MS = 10_000;
+/** Faulted runs at once: each keeps about one core busy (its process and its JVM take turns). */
+const FAULTED_AT_ONCE = Math.max(1, Math.min(4, availableParallelism()));
+const FAULTED_HEAP_MB = 1_024;
 
 interface Score {
   profile: string;
@@ -50,9 +62,14 @@ const connectionKey = (a: {
   versionNumber?: unknown;
 }) => `${a.type}|${a.deviceId}|${a.sessionIdentifier}/${a.versionNumber}`;
 
+const seedOf = (profile: FleetProfile) => 20_261_129 + Object.keys(FLEET_PROFILES).indexOf(profile);
+
+const traceOf = (profile: FleetProfile, sizes: AccuracySizes) =>
+  generateFleetTrace({ devices: sizes.devices, hours: sizes.hours, seed: seedOf(profile), profile });
+
 async function scoreProfile(profile: FleetProfile, sizes: AccuracySizes, faults: boolean): Promise<Score> {
-  const seed = 20_261_129 + Object.keys(FLEET_PROFILES).indexOf(profile);
-  const trace = generateFleetTrace({ devices: sizes.devices, hours: sizes.hours, seed, profile });
+  const seed = seedOf(profile);
+  const trace = traceOf(profile, sizes);
   const started = performance.now();
   const result = await replayTrace(
     trace.lines.map((line) => JSON.stringify(line)),
@@ -110,16 +127,25 @@ async function scoreProfile(profile: FleetProfile, sizes: AccuracySizes, faults:
 
 export async function benchAccuracy(sizes: AccuracySizes): Promise<BenchOutcome> {
   const profiles = sizes.profiles ?? (Object.keys(FLEET_PROFILES) as FleetProfile[]);
-  const scores: Score[] = [];
-  for (const profile of profiles) {
-    for (const faults of [false, true]) {
-      const score = await scoreProfile(profile, sizes, faults);
-      progress(
-        `accuracy: ${profile}${faults ? ' (faults)' : ''}: state ${fmt(score.stateAccuracy * 100, 1)}%, precision ${score.precision}, recall ${score.recall}`,
-      );
-      scores.push(score);
-    }
-  }
+  const told = (score: Score) => {
+    progress(
+      `accuracy: ${score.profile}${score.faults ? ' (faults)' : ''}: state ${fmt(score.stateAccuracy * 100, 1)}%, precision ${score.precision}, recall ${score.recall}`,
+    );
+    return score;
+  };
+  // The faulted runs in processes of their own, the longest traces first; the in-memory runs here meanwhile.
+  const faulted = new Map<FleetProfile, Score>();
+  const lines = new Map(profiles.map((profile) => [profile, traceOf(profile, sizes).lines.length]));
+  const longestFirst = [...profiles].sort((a, b) => (lines.get(b) ?? 0) - (lines.get(a) ?? 0));
+  const inProcesses = forEachWithLimit(longestFirst, FAULTED_AT_ONCE, async (profile) => {
+    const args = [profile, String(sizes.devices), String(sizes.hours)];
+    faulted.set(profile, told(await figuresFromChildProcess<Score>(import.meta.url, args, FAULTED_HEAP_MB)));
+  });
+  const inMemory = new Map<FleetProfile, Score>();
+  for (const profile of profiles) inMemory.set(profile, told(await scoreProfile(profile, sizes, false)));
+  const failures = await inProcesses;
+  if (failures.length > 0) throw failures[0]?.error;
+  const scores = profiles.flatMap((profile) => [inMemory.get(profile), faulted.get(profile)] as Score[]);
   const exact = (s: Score) =>
     s.stateAccuracy === 1 &&
     s.precision === 1 &&
@@ -146,4 +172,15 @@ export async function benchAccuracy(sizes: AccuracySizes): Promise<BenchOutcome>
       `faults: IOT_PRESENCE_FAULTS ${JSON.stringify(ISSUE_FAULTS)}; with faults an alert may be later (retries), never wrong`,
     ],
   };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  quietForLocalRun({ logLevel: 'ERROR' });
+  const [profile, devices, hours] = process.argv.slice(2);
+  const score = await scoreProfile(
+    profile as FleetProfile,
+    { devices: Number(devices), hours: Number(hours) },
+    true,
+  );
+  process.stdout.write(`${JSON.stringify(score)}\n`);
 }

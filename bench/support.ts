@@ -170,13 +170,18 @@ export function childReplayFigures(
 
 /**
  * Runs a bench module as a process of its own (so that its peak RSS is its own), with `heapMb` of heap and
- * `devices` as its argument, and reads the figures it prints as its last line of JSON.
+ * `devices` (or these arguments) as its argument, and reads the figures it prints as its last line of JSON.
  */
-export function figuresFromChildProcess<T>(moduleUrl: string, devices: number, heapMb: number): Promise<T> {
+export function figuresFromChildProcess<T>(
+  moduleUrl: string,
+  devices: number | readonly string[],
+  heapMb: number,
+): Promise<T> {
+  const args = typeof devices === 'number' ? [String(devices)] : devices;
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [`--max-old-space-size=${heapMb}`, '--import', 'tsx', fileURLToPath(moduleUrl), String(devices)],
+      [`--max-old-space-size=${heapMb}`, '--import', 'tsx', fileURLToPath(moduleUrl), ...args],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     let output = '';

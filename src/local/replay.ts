@@ -122,7 +122,14 @@ export async function replayTrace(
     }
     const aws = await startLocalAws({ prefix: 'replay' });
     try {
-      const runtime = await createLocalRuntime({ aws, timers, sweepEveryMs, faults, inOrder: true });
+      const runtime = await createLocalRuntime({
+        aws,
+        timers,
+        sweepEveryMs,
+        faults,
+        inOrder: true,
+        retryBackoffMs: 0,
+      });
       const requests = options.countRequests ? countRequests(runtime.ports.clients) : undefined;
       try {
         const hasUnsent = () => runtime.ports.devices.hasUnsent();

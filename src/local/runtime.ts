@@ -141,6 +141,8 @@ export interface LocalRuntimeOptions {
   inOrder?: boolean;
   /** Where the events stream's mapping keeps its checkpoint across runs (kept data); default: nowhere. */
   eventsStreamCheckpointFile?: string;
+  /** The SDK clients' retry backoff per attempt, in real ms (default 5); a replay in virtual time waits none. */
+  retryBackoffMs?: number;
 }
 
 /** Everything that runs the deployed functions on one machine: rules, stream mapping, delay queue, schedule. */
@@ -231,7 +233,7 @@ export async function createLocalRuntime(options: LocalRuntimeOptions): Promise<
     options.faults ?? ('IOT_PRESENCE_FAULTS' in aws.env ? faultsFromEnvironment(env) : undefined);
   if (faults) installFaults(faults);
   // Backoff in real milliseconds would stretch a virtual-time replay: retry quickly, as many times.
-  const clients = deploymentClients(env, { retryBackoffMs: 5 });
+  const clients = deploymentClients(env, { retryBackoffMs: options.retryBackoffMs ?? 5 });
   // The deployed scheduler: a delayed message on the check queue. Its client names the emulator as its endpoint: the
   // emulator's queue URLs carry a host name (sqs.<region>.localhost) that only an explicit endpoint overrides.
   const scheduler: CheckScheduler =
