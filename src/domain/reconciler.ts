@@ -223,7 +223,7 @@ export class Reconciler {
         recheckAt: evaluation.recheckAt,
         ...(pendingChecks.length > 0 ? { pendingChecks } : {}),
         outbox: plan.outbox,
-        ...(plan.listedAs ? { listedAs: plan.listedAs } : {}),
+        listedAs: plan.listedAs,
       };
       const result = await store.commit({ deviceId, ...written, expectedRevision: stored?.revision, now });
       if (result.status === 'conflict') continue;
