@@ -1,17 +1,80 @@
 /**
- * Fleet counts. Every device is counted as one kind (`connected.settled.-`, `disconnected.settled.CONNECTION_LOST`,
- * `connected.settled.-.clientid-conflict+flapping`, …), named by its view. The counts are the sum of the moves of
- * devices from one kind to another, added up per window of the devices' changes and applied once per window.
+ * Fleet counts. Every device is counted as one kind, named by its view in a few letters (`cs.-`, `ds.CL`,
+ * `cs.-.cc+fl`: status and settledness, the disconnect reason's code, the episodes going on). The counts are the sum
+ * of the moves of devices from one kind to another, added up per window of the devices' changes and applied once per
+ * window. Short names keep a counter item, which holds every kind its devices ever had, under one write unit (1 KB).
  */
+import type { DisconnectReason } from './device-events.js';
+import type { EpisodeKind } from './episodes.js';
 import type { DeviceView } from './evaluate.js';
 import type { FleetCounts } from './queries.js';
+
+/** Each reason's code in a kind's name. Codes are stored: never change one; a new reason gets a new code. */
+const REASON_CODES: Readonly<Record<DisconnectReason, string>> = {
+  AUTH_ERROR: 'AE',
+  CLIENT_INITIATED_DISCONNECT: 'CID',
+  CLIENT_ERROR: 'CE',
+  CONNECTION_LOST: 'CL',
+  DUPLICATE_CLIENTID: 'DC',
+  FORBIDDEN_ACCESS: 'FA',
+  MQTT_KEEP_ALIVE_TIMEOUT: 'KAT',
+  SERVER_ERROR: 'SE',
+  SERVER_INITIATED_DISCONNECT: 'SID',
+  API_INITIATED_DISCONNECT: 'AID',
+  THROTTLED: 'TH',
+  WEBSOCKET_TTL_EXPIRATION: 'WTE',
+  CUSTOMAUTH_TTL_EXPIRATION: 'CTE',
+  UNKNOWN: 'UN',
+  NONE: 'NO',
+  LAST_WILL: 'LW',
+};
+const REASONS_BY_CODE = new Map(Object.entries(REASON_CODES).map(([reason, code]) => [code, reason]));
+const EPISODE_CODES: Readonly<Record<EpisodeKind, string>> = { 'clientid-conflict': 'cc', flapping: 'fl' };
+const EPISODES_BY_CODE = new Map(Object.entries(EPISODE_CODES).map(([episode, code]) => [code, episode]));
+/** Kinds written before the short names (`disconnected.settled.CONNECTION_LOST.flapping`) are still read. */
+const LONG_STATUS = new Set(['connected', 'disconnected']);
 
 /** The kind a device is counted as, from its view; undefined while nothing is known of it. */
 export function countedAs(view: DeviceView | undefined): string | undefined {
   if (!view) return undefined;
-  const reason = view.status === 'disconnected' ? (view.disconnectReason ?? 'UNKNOWN') : '-';
-  const kind = `${view.status}.${view.settled ? 'settled' : 'unsettled'}.${reason}`;
-  return view.episodes ? `${kind}.${[...view.episodes].sort().join('+')}` : kind;
+  const reason = view.status === 'connected' ? '-' : REASON_CODES[view.disconnectReason ?? 'UNKNOWN'];
+  const kind = `${view.status === 'connected' ? 'c' : 'd'}${view.settled ? 's' : 'u'}.${reason}`;
+  return view.episodes
+    ? `${kind}.${view.episodes
+        .map((episode) => EPISODE_CODES[episode])
+        .sort()
+        .join('+')}`
+    : kind;
+}
+
+interface Kind {
+  status: DeviceView['status'];
+  settled: boolean;
+  reason: string;
+  episodes: string[];
+}
+
+/** A kind's parts, from its short name or its long one; undefined for what is not a kind. */
+function kindOf(name: string): Kind | undefined {
+  const parts = name.split('.');
+  if (LONG_STATUS.has(parts[0] ?? '')) {
+    const [status, settled, reason, episodes] = parts;
+    if (reason === undefined) return undefined;
+    return {
+      status: status as Kind['status'],
+      settled: settled === 'settled',
+      reason,
+      episodes: episodes?.split('+') ?? [],
+    };
+  }
+  const [head, code, episodes] = parts;
+  if (!head || !/^[cd][su]$/.test(head) || code === undefined) return undefined;
+  return {
+    status: head[0] === 'c' ? 'connected' : 'disconnected',
+    settled: head[1] === 's',
+    reason: REASONS_BY_CODE.get(code) ?? code,
+    episodes: (episodes?.split('+') ?? []).map((episode) => EPISODES_BY_CODE.get(episode) ?? episode),
+  };
 }
 
 /** A device's change of kind (undefined: not counted before, or no longer). */
@@ -43,19 +106,19 @@ export function fleetCountsFrom(kinds: Iterable<readonly [string, number]>): Fle
     disconnectedByReason: {},
     inEpisode: { 'clientid-conflict': 0, flapping: 0 },
   };
-  for (const [kind, devices] of kinds) {
-    const [status, settled, reason, episodes] = kind.split('.');
+  for (const [name, devices] of kinds) {
+    const kind = kindOf(name);
     // A kind every device has left stays at 0 in its counter item: no reason with no device is listed.
-    if (reason === undefined || devices === 0) continue;
-    for (const episode of episodes?.split('+') ?? []) {
+    if (kind === undefined || devices === 0) continue;
+    for (const episode of kind.episodes) {
       if (episode === 'clientid-conflict' || episode === 'flapping') counts.inEpisode[episode] += devices;
     }
-    if (status === 'connected') counts.connected += devices;
-    if (status === 'disconnected') {
+    if (kind.status === 'connected') counts.connected += devices;
+    else {
       counts.disconnected += devices;
-      counts.disconnectedByReason[reason] = (counts.disconnectedByReason[reason] ?? 0) + devices;
+      counts.disconnectedByReason[kind.reason] = (counts.disconnectedByReason[kind.reason] ?? 0) + devices;
     }
-    if (settled === 'unsettled') counts.unsettled += devices;
+    if (!kind.settled) counts.unsettled += devices;
   }
   return counts;
 }
