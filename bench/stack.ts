@@ -38,6 +38,7 @@ interface ConsumedCapacityLike extends UnitsLike {
   TableName?: string;
   Table?: UnitsLike;
   GlobalSecondaryIndexes?: Record<string, UnitsLike>;
+  LocalSecondaryIndexes?: Record<string, UnitsLike>;
 }
 
 const unitsOf = (entry: UnitsLike | undefined) =>
@@ -106,7 +107,8 @@ export class CapacityMeter {
         (this.totals.writeUnitsBy[key] ?? 0) + (transaction ? units / 2 : units);
     };
     const table = entry.TableName ?? '?';
-    const indexes = Object.entries(entry.GlobalSecondaryIndexes ?? {});
+    // A local index's writes come out of its table's capacity, and are billed alike.
+    const indexes = Object.entries({ ...entry.GlobalSecondaryIndexes, ...entry.LocalSecondaryIndexes });
     add(
       table,
       entry.Table ? unitsOf(entry.Table) : unitsOf(entry) - indexes.reduce((n, [, u]) => n + unitsOf(u), 0),

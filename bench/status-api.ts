@@ -18,6 +18,8 @@ interface Page {
   requests: number;
   /** Queries of the settled-status index (keys only). */
   queries: number;
+  /** Pages of the table read (the connected list). */
+  scans: number;
   /** BatchGetItem requests of the listed devices' records. */
   batchGets: number;
   items: number;
@@ -50,6 +52,7 @@ async function walk(stack: BenchStack, status: string, limit: number, maxPages: 
     pages.push({
       requests: measured.dynamodb,
       queries: measured.requests['dynamodb.QueryCommand'] ?? 0,
+      scans: measured.requests['dynamodb.ScanCommand'] ?? 0,
       batchGets: measured.requests['dynamodb.BatchGetItemCommand'] ?? 0,
       items: body.items.length,
       ms: response.ms,
@@ -70,6 +73,7 @@ function pageStats(pages: readonly Page[]) {
     maxQueriesPerPage: Math.max(...queries),
     pagesWithOneQuery: pages.filter((p) => p.queries === 1).length,
     meanRequestsPerPage: round(mean(pages.map((p) => p.requests)), 3),
+    maxScansPerPage: Math.max(...pages.map((p) => p.scans)),
     maxBatchGetsPerPage: Math.max(...pages.map((p) => p.batchGets)),
     p50Ms: round(percentile(ms, 50), 2),
     p99Ms: round(percentile(ms, 99), 2),
@@ -134,7 +138,7 @@ export async function benchStatusApi(stack: BenchStack, sizes: StatusSizes): Pro
     p50Ms: round(percentile(latencies, 50), 2),
     p99Ms: round(percentile(latencies, 99), 2),
   };
-  const ratio = connected.meanQueriesPerPage;
+  const ratio = connected.meanRequestsPerPage;
   return {
     figures: {
       fleet: sizes.fleet,
@@ -144,23 +148,24 @@ export async function benchStatusApi(stack: BenchStack, sizes: StatusSizes): Pro
     },
     summary: [
       `GET /devices/{id}: ${fmt(readsPerGet, 2)} read/call, p50 ${fmt(get.p50Ms)} ms, p99 ${fmt(get.p99Ms)} ms`,
-      `GET /devices?status=connected: ${fmt(connected.meanQueriesPerPage, 3)} query + ${connected.maxBatchGetsPerPage} BatchGetItem/page (mean of ${connected.pages}), p50 ${fmt(connected.p50Ms)} ms, p99 ${fmt(connected.p99Ms)} ms`,
-      `status=disconnected (${disconnected.items} devices, sparse shards): ${fmt(disconnected.meanQueriesPerPage, 2)} query/page`,
+      `GET /devices?status=connected: ${fmt(connected.meanRequestsPerPage, 3)} request/page (one table page; mean of ${connected.pages}), p50 ${fmt(connected.p50Ms)} ms, p99 ${fmt(connected.p99Ms)} ms`,
+      `status=disconnected (${disconnected.items} devices, sparse shards): ${fmt(disconnected.meanQueriesPerPage, 2)} index query + ${disconnected.maxBatchGetsPerPage} BatchGetItem/page`,
     ],
     ratio,
-    ratioMeaning:
-      'mean queries of the keys-only settled-status index per page of GET /devices?status=connected (the common case)',
-    budget: '1 read per GET /devices/{id}; ~1 index query (mean <= 1.1) and 1 BatchGetItem per page',
+    ratioMeaning: 'mean DynamoDB requests per page of GET /devices?status=connected (the common case)',
+    budget:
+      '1 read per GET /devices/{id}; connected: ~1 table page per page (mean <= 1.1); disconnected: ~1 index query (mean <= 1.1) and 1 BatchGetItem per page',
     pass:
       readsPerGet <= 1 &&
       get.maxReadsPerCall <= 1 &&
       notFound === 0 &&
       ratio <= 1.1 &&
-      connected.maxBatchGetsPerPage <= 1,
+      (disconnected.items === 0 || disconnected.meanQueriesPerPage <= 1.1) &&
+      disconnected.maxBatchGetsPerPage <= 1,
     notes: [
       'handlers: runtime.handlers.getDevice / listDevices with API Gateway v2 events, called in-process one at a time',
-      'a page that ends one status shard and starts the next costs one more query; sparse statuses hit that often',
-      'the index projects keys only (docs/cost.md): each page then reads its devices’ records with one BatchGetItem',
+      'connected: the devices not listed as disconnected, read from the table a page at a time (docs/cost.md)',
+      'disconnected: the sparse keys-only index, then the page’s records with one BatchGetItem; a page that ends one shard and starts the next costs one more query',
     ],
   };
 }

@@ -6,7 +6,7 @@ import {
   DynamoDBClient,
   UpdateTableCommand,
 } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeDeviceRecord } from '../../src/adapters/dynamodb/device-record.js';
 import { DynamoDbDeviceStore } from '../../src/adapters/dynamodb/device-store.js';
@@ -172,5 +172,77 @@ describe('migrating a stage to the settled-status index on DynamoDB Local', () =
     expect(await indexNames()).toEqual(
       (tables.devices.GlobalSecondaryIndexes ?? []).map((index) => String(index.IndexName)).sort(),
     );
+  });
+});
+
+describe('the settled-status index on DynamoDB Local', () => {
+  const CURRENT = 'current-devices';
+  const session = { sessionIdentifier: 's1', versionNumber: 1 };
+
+  /** Every item the index holds, as `<device> <key's list>`. */
+  async function indexed(): Promise<string[]> {
+    const { Items } = await documents.send(
+      new ScanCommand({ TableName: CURRENT, IndexName: 'bySettledStatus' }),
+    );
+    return (Items ?? []).map((item) => `${item.deviceId} ${String(item.settledShard).split('#')[0]}`).sort();
+  }
+
+  it('holds only the devices listed as disconnected, and reads items the version before keyed for both lists', async () => {
+    // Arrange: the table as deployed now; a device written by the version before, whose index key named either list.
+    const devices = tables.devices as CreateTableCommandInput;
+    await control.send(
+      new CreateTableCommand({ ...devices, TableName: CURRENT, BillingMode: 'PAY_PER_REQUEST' }),
+    );
+    const store = new DynamoDbDeviceStore(documents, CURRENT, DEFAULT_SETTINGS);
+    const facts = (deviceId: string) =>
+      applyEvents(emptyFacts(deviceId), [connectedEvent({ deviceId, ...session, receivedAt: T })]);
+    const write = async (deviceId: string, listedAs: 'connected' | 'disconnected', revision?: number) => {
+      const view = evaluateDevice(facts(deviceId), undefined, NOW, DEFAULT_SETTINGS).view;
+      const result = await store.commit({
+        deviceId,
+        facts: facts(deviceId),
+        ...(view ? { view } : {}),
+        outbox: [],
+        listedAs,
+        expectedRevision: revision,
+        now: NOW,
+      });
+      if (result.status !== 'committed') throw new Error(`${deviceId}: ${result.status}`);
+    };
+    await documents.send(
+      new PutCommand({
+        TableName: CURRENT,
+        Item: {
+          deviceId: 'd-keyed-before',
+          revision: 2,
+          record: encodeDeviceRecord({ facts: facts('d-keyed-before'), outbox: [] }),
+          settledShard: `connected#${shardOf('d-keyed-before')}`,
+        },
+      }),
+    );
+
+    // Act: one device stays connected, one has an outage and comes back, one has an outage.
+    await write('d-up', 'connected');
+    await write('d-back', 'connected');
+    await write('d-down', 'connected');
+    await write('d-back', 'disconnected', 1);
+    await write('d-down', 'disconnected', 1);
+    const duringOutage = await indexed();
+    await write('d-back', 'connected', 2);
+    const after = await indexed();
+    const keyedBefore = await store.load('d-keyed-before');
+    const connected = await store.listByStatus('connected', { limit: 2 }, NOW);
+    const rest = await store.listByStatus('connected', { limit: 10, after: connected.next }, NOW);
+
+    // Assert
+    expect(duringOutage).toEqual(['d-back disconnected', 'd-down disconnected', 'd-keyed-before connected']);
+    expect(after).toEqual(['d-down disconnected', 'd-keyed-before connected']);
+    expect(keyedBefore?.listedAs).toBe('connected');
+    expect([...connected.items, ...rest.items].map((d) => d.deviceId).sort()).toEqual([
+      'd-back',
+      'd-keyed-before',
+      'd-up',
+    ]);
+    expect(rest.next).toBeUndefined();
   });
 });

@@ -6,6 +6,7 @@ import {
   GetCommand,
   PutCommand,
   QueryCommand,
+  ScanCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { type DeviceView, evaluateDevice } from '../../domain/evaluate.js';
 import { countedAs } from '../../domain/fleet-counts.js';
@@ -23,6 +24,7 @@ import type {
   PageRequest,
   UptimeStanding,
 } from '../../domain/queries.js';
+import { COUNTER_KEY_PREFIX } from '../../domain/reserved-ids.js';
 import type { PresenceSettings } from '../../domain/settings.js';
 import * as z from '../../shared/zod.js';
 import { pageKeySchema, readPageToken } from '../cursor-codec.js';
@@ -32,7 +34,7 @@ import { decodeDeviceRecord, encodeDeviceRecord } from './device-record.js';
 import type { Key, KeyPage } from './paging.js';
 import { queryEveryShard } from './sharded-query.js';
 
-/** Where a listing by status stands: the shard of the status index, and the key to resume from within it. */
+/** Where the disconnected list stands: the shard of the settled-status index, and the key to resume from within it. */
 type StatusPosition = { shard: number; key?: Key };
 
 const statusPositionSchema: z.ZodMiniType<StatusPosition> = z.object({
@@ -40,23 +42,38 @@ const statusPositionSchema: z.ZodMiniType<StatusPosition> = z.object({
   key: z.optional(pageKeySchema),
 });
 
-/** The settled-status index (infra/tables.json): keys only, partition-sharded like the others. */
+/** Where the connected list stands: the table's key to resume the walk from. */
+type WalkPosition = { walkFrom: { deviceId: string } };
+
+const walkPositionSchema: z.ZodMiniType<WalkPosition> = z.strictObject({
+  walkFrom: z.strictObject({ deviceId: z.string() }),
+});
+
+/** The settled-status index (infra/tables.json): keys only, partition-sharded like the others, disconnected only. */
 const SETTLED_STATUS_INDEX = 'bySettledStatus';
 
 /**
- * The settled-status index's key of a device: `<settled status>#<shard>`. It changes only on real outages and
- * returns, and the index projects keys only, so no other change of the device writes the index.
+ * The settled-status index's key of a device listed as disconnected: `disconnected#<shard>`. A device listed as
+ * connected has none: an outage puts one index item and a return deletes it, and no other change of the device
+ * writes the index (it projects keys only).
  */
-export const settledShardOf = (listedAs: DeviceView['status'], deviceId: string) =>
-  `${listedAs}#${shardOf(deviceId)}`;
+export const settledShardOf = (deviceId: string) => `disconnected#${shardOf(deviceId)}`;
 
-/** The list a stored key names (absent: an item written before the settled-status index). */
-const listedAsOf = (settledShard: unknown): DeviceView['status'] | undefined =>
-  typeof settledShard === 'string' && settledShard.startsWith('disconnected#')
-    ? 'disconnected'
-    : typeof settledShard === 'string'
-      ? 'connected'
-      : undefined;
+/**
+ * The list the item is in: its `listedAs`, or, for an item written while the index held both lists, its index key
+ * (`connected#<shard>`, `disconnected#<shard>`); absent for an item written before either.
+ */
+const listedAsOf = (item: Record<string, unknown>): DeviceView['status'] | undefined => {
+  if (item.listedAs === 'connected' || item.listedAs === 'disconnected') return item.listedAs;
+  if (typeof item.settledShard !== 'string') return undefined;
+  return item.settledShard.startsWith('disconnected#') ? 'disconnected' : 'connected';
+};
+
+/**
+ * How many table pages one request of the connected list reads at most before it answers with what it found and a
+ * cursor: while most of the fleet is out, most items a page reads are not in the list.
+ */
+const MAX_WALK_PAGES = 8;
 
 /** How many device items one BatchGetItem may ask for. */
 const BATCH_GET_LIMIT = 100;
@@ -77,7 +94,7 @@ export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQue
       new GetCommand({ TableName: this.tableName, Key: { deviceId }, ConsistentRead: true }),
     );
     if (!Item) return undefined;
-    const listedAs = listedAsOf(Item.settledShard);
+    const listedAs = listedAsOf(Item);
     return {
       ...decodeDeviceRecord(deviceId, Item.record),
       ...(listedAs ? { listedAs } : {}),
@@ -100,7 +117,8 @@ export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQue
         // index only holds items written before, which the sweep drains.
         record: encodeDeviceRecord(change),
         countedAs: countedAs(change.view),
-        ...(change.listedAs ? { settledShard: settledShardOf(change.listedAs, change.deviceId) } : {}),
+        ...(change.listedAs ? { listedAs: change.listedAs } : {}),
+        ...(change.listedAs === 'disconnected' ? { settledShard: settledShardOf(change.deviceId) } : {}),
       },
       ConditionExpression:
         change.expectedRevision === undefined ? 'attribute_not_exists(deviceId)' : 'revision = :expected',
@@ -155,21 +173,22 @@ export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQue
   }
 
   /**
-   * Walks the shards of the settled-status index in order (one keys-only query per page in the common case), then
-   * reads the listed devices' records and evaluates them at `now`.
+   * The disconnected list walks the shards of the settled-status index in order (one keys-only query per page in the
+   * common case), then reads the listed devices' records; the connected list is the rest of the table, read page by
+   * page. Either is evaluated at `now`.
    */
   async listByStatus(
     status: DeviceView['status'],
     page: PageRequest,
     now: number,
   ): Promise<Page<DeviceSummary>> {
+    if (status === 'connected') return this.listConnected(page, now);
     let position: StatusPosition | undefined = page.after
       ? readPageToken(statusPositionSchema, page.after)
       : { shard: 0 };
     const deviceIds: string[] = [];
     while (position && deviceIds.length < page.limit) {
       const shardPage = await this.queryStatusShard(
-        status,
         position.shard,
         page.limit - deviceIds.length,
         position.key,
@@ -184,19 +203,43 @@ export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQue
     return { items: await this.summaries(deviceIds, now), next: position };
   }
 
+  /**
+   * The devices not listed as disconnected, read from the table itself: the connected list is most of the fleet, so
+   * a page reads little it does not return (its items' bytes, not 4 KB per item as a batch read would), and no index
+   * item per connected device has to move on every outage and return.
+   */
+  private async listConnected(page: PageRequest, now: number): Promise<Page<DeviceSummary>> {
+    let from = page.after ? readPageToken(walkPositionSchema, page.after).walkFrom : undefined;
+    const items: Array<Record<string, unknown>> = [];
+    for (let pages = 0; pages < MAX_WALK_PAGES && items.length < page.limit; pages += 1) {
+      const result = await this.dynamo.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          Limit: page.limit - items.length,
+          ExclusiveStartKey: from,
+          ProjectionExpression: 'deviceId, #record',
+          FilterExpression:
+            'NOT begins_with(deviceId, :counters) AND attribute_exists(#record) AND ' +
+            '(attribute_not_exists(settledShard) OR NOT begins_with(settledShard, :disconnected))',
+          ExpressionAttributeNames: { '#record': 'record' },
+          ExpressionAttributeValues: { ':counters': COUNTER_KEY_PREFIX, ':disconnected': 'disconnected#' },
+        }),
+      );
+      items.push(...(result.Items ?? []));
+      from = result.LastEvaluatedKey as WalkPosition['walkFrom'] | undefined;
+      if (!from) break;
+    }
+    return { items: this.viewsOf(items, now), next: from && { walkFrom: from } };
+  }
+
   /** One query on one shard of the settled-status index (keys only). */
-  private async queryStatusShard(
-    status: DeviceView['status'],
-    shard: number,
-    limit: number,
-    startKey?: Key,
-  ): Promise<KeyPage<string>> {
+  private async queryStatusShard(shard: number, limit: number, startKey?: Key): Promise<KeyPage<string>> {
     const result = await this.dynamo.send(
       new QueryCommand({
         TableName: this.tableName,
         IndexName: SETTLED_STATUS_INDEX,
         KeyConditionExpression: 'settledShard = :s',
-        ExpressionAttributeValues: { ':s': `${status}#${shard}` },
+        ExpressionAttributeValues: { ':s': `disconnected#${shard}` },
         Limit: limit,
         ExclusiveStartKey: startKey,
       }),
@@ -234,6 +277,11 @@ export class DynamoDbDeviceStore implements DeviceStore, OutboxFinder, DeviceQue
       const item = items.get(deviceId);
       return item ? [item] : [];
     });
+    return this.viewsOf(found, now);
+  }
+
+  /** Each device item's live view at `now`, as a summary; an item that cannot be read is reported and left out. */
+  private viewsOf(found: ReadonlyArray<Record<string, unknown>>, now: number): DeviceSummary[] {
     return readEach(
       found,
       (item) => {

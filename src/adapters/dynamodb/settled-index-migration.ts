@@ -17,7 +17,7 @@ import { settledShardOf } from './device-store.js';
 export interface BackfillOutcome {
   /** Device items read. */
   scanned: number;
-  /** Items given their settled-status key. */
+  /** Items given their settled status (and, listed as disconnected, their index key). */
   backfilled: number;
   /** Items that had it already, or were written by a newer version while the backfill ran. */
   skipped: number;
@@ -27,9 +27,10 @@ export interface BackfillOutcome {
 const isDeviceId = (deviceId: string) => !deviceId.startsWith('$');
 
 /**
- * Gives every device item written before its settled-status key (`connected#<shard>` or `disconnected#<shard>`, from
- * its record evaluated at `now`). Each update is conditioned on the revision read and on the key's absence, so a
- * device the reconciler writes meanwhile keeps what that write gave it, and a second run changes nothing.
+ * Gives every device item written before the settled-status index its list (`listedAs`, from its record evaluated at
+ * `now`) and, listed as disconnected, its index key (`disconnected#<shard>`). Each update is conditioned on the
+ * revision read and on both being absent, so a device the reconciler writes meanwhile keeps what that write gave it,
+ * and a second run changes nothing.
  */
 export async function backfillSettledStatus(
   dynamo: DynamoDBDocumentClient,
@@ -43,7 +44,7 @@ export async function backfillSettledStatus(
     const page = await dynamo.send(
       new ScanCommand({
         TableName: tableName,
-        ProjectionExpression: 'deviceId, revision, #record, settledShard',
+        ProjectionExpression: 'deviceId, revision, #record, settledShard, listedAs',
         ExpressionAttributeNames: { '#record': 'record' },
         ExclusiveStartKey: startKey,
       }),
@@ -52,40 +53,47 @@ export async function backfillSettledStatus(
       const deviceId = String(item.deviceId);
       if (!isDeviceId(deviceId) || item.record === undefined) continue;
       outcome.scanned += 1;
-      const view = item.settledShard
-        ? undefined
-        : (() => {
-            const { facts, cursor } = decodeDeviceRecord(deviceId, item.record);
-            return evaluateDevice(facts, cursor, now, settings).view;
-          })();
-      const key = view && settledShardOf(settledStatus(view, now, settings.settleWindowMs), deviceId);
-      if (!key) {
+      const view =
+        item.settledShard || item.listedAs
+          ? undefined
+          : (() => {
+              const { facts, cursor } = decodeDeviceRecord(deviceId, item.record);
+              return evaluateDevice(facts, cursor, now, settings).view;
+            })();
+      const listedAs = view && settledStatus(view, now, settings.settleWindowMs);
+      if (!listedAs) {
         outcome.skipped += 1;
         continue;
       }
-      outcome[(await setKey(dynamo, tableName, deviceId, item.revision, key)) ? 'backfilled' : 'skipped'] +=
-        1;
+      const done = await setListedAs(dynamo, tableName, deviceId, item.revision, listedAs);
+      outcome[done ? 'backfilled' : 'skipped'] += 1;
     }
     startKey = page.LastEvaluatedKey;
   } while (startKey);
   return outcome;
 }
 
-async function setKey(
+async function setListedAs(
   dynamo: DynamoDBDocumentClient,
   tableName: string,
   deviceId: string,
   revision: unknown,
-  settledShard: string,
+  listedAs: 'connected' | 'disconnected',
 ): Promise<boolean> {
+  const disconnected = listedAs === 'disconnected';
   try {
     await dynamo.send(
       new UpdateCommand({
         TableName: tableName,
         Key: { deviceId },
-        UpdateExpression: 'SET settledShard = :s',
-        ConditionExpression: 'revision = :r AND attribute_not_exists(settledShard)',
-        ExpressionAttributeValues: { ':s': settledShard, ':r': revision },
+        UpdateExpression: disconnected ? 'SET listedAs = :l, settledShard = :s' : 'SET listedAs = :l',
+        ConditionExpression:
+          'revision = :r AND attribute_not_exists(settledShard) AND attribute_not_exists(listedAs)',
+        ExpressionAttributeValues: {
+          ':l': listedAs,
+          ':r': revision,
+          ...(disconnected ? { ':s': settledShardOf(deviceId) } : {}),
+        },
       }),
     );
     return true;
