@@ -127,6 +127,8 @@ function checksToCome(stored: StoredDevice | undefined, consumed: ConsumedChecks
 /** What one reconcile of a device read and worked out, before it decides what to write. */
 interface WriteInputs {
   stored: StoredDevice | undefined;
+  /** The stored outbox less the entries the history holds (`Reconciler.unpublished`). */
+  outbox: readonly OutboxEntry[];
   settings: PresenceSettings;
   facts: DeviceFacts;
   evaluation: Evaluation;
@@ -139,9 +141,17 @@ interface WriteInputs {
  * What a reconcile owes the store: the alerts it decides and the ones it takes over (entries whose publisher's lease
  * ran out), the outbox that holds them, whether a check must be asked for, and whether anything is worth a write.
  */
-function planWrite({ stored, settings, facts, evaluation, cursor, consumed, now }: WriteInputs) {
+function planWrite({
+  stored,
+  outbox: previous,
+  settings,
+  facts,
+  evaluation,
+  cursor,
+  consumed,
+  now,
+}: WriteInputs) {
   const decided: Alert[] = evaluation.alerts.map((decision) => ({ ...decision, decidedAt: now }));
-  const previous = stored?.outbox ?? [];
   const takenOver = previous.filter((entry) => entry.retryAt <= now).map((entry) => entry.alert);
   const claimed = [...takenOver, ...decided];
   const outbox: OutboxEntry[] = [
@@ -161,6 +171,7 @@ function planWrite({ stored, settings, facts, evaluation, cursor, consumed, now 
   const listingLook =
     listedAs === 'connected' ? listedDisconnectedAt(evaluation.view, settings.settleWindowMs) : undefined;
   const needsLookCheck = !carriesLook(toCome, leaseEnd) || !carriesLook(toCome, listingLook);
+  // Published entries the outbox still holds are left out of the next write, but are no reason for one.
   const unchanged =
     stored !== undefined &&
     claimed.length === 0 &&
@@ -187,8 +198,10 @@ function planWrite({ stored, settings, facts, evaluation, cursor, consumed, now 
 /**
  * Settles devices: folds new events into the stored facts, derives the authoritative state, and records owed
  * alerts in the device's outbox in the same conditional write as the cursor that decided them. Then it publishes
- * them, records them in the history, and clears them from the outbox. Exactly once on at-least-once delivery:
- * the cursor never decides an alert twice, and an alert is only published by the holder of its lease.
+ * them and records them in the history. Exactly once on at-least-once delivery: the cursor never decides an alert
+ * twice, and an alert is only published by the holder of its lease. A published alert stays in the outbox until the
+ * device's next write: the history then says it is done, and the write leaves it out (clearing it at once would
+ * cost a write of its own for every alert).
  */
 export class Reconciler {
   constructor(private readonly ports: ReconcilerPorts) {}
@@ -203,10 +216,11 @@ export class Reconciler {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
       const now = clock.now();
       const stored = await store.load(deviceId);
+      const outbox = await this.unpublished(stored?.outbox ?? []);
       const facts = applyEvents(stored?.facts ?? emptyFacts(deviceId), events);
       const evaluation = evaluateDevice(facts, stored?.cursor, now, settings);
       const cursor = await this.saveFinishedDays(deviceId, stored, evaluation.cursor);
-      const plan = planWrite({ stored, settings, facts, evaluation, cursor, consumed, now });
+      const plan = planWrite({ stored, outbox, settings, facts, evaluation, cursor, consumed, now });
       const outcome = {
         deviceId,
         view: evaluation.view,
@@ -232,9 +246,6 @@ export class Reconciler {
         plan.claimed,
         new Set(plan.takenOver.map((alert) => alert.alertId)),
       );
-      if (published.length > 0) {
-        await this.clearOutbox(deviceId, published, { ...written, revision: result.revision });
-      }
       return { ...outcome, published: published.length, written: true };
     }
     throw new ConcurrentUpdateError(deviceId, MAX_ATTEMPTS);
@@ -250,6 +261,17 @@ export class Reconciler {
     for (const deviceId of unsent) retried += (await this.reconcile(deviceId)).published;
     retried += (await this.ports.fleet?.sweep()) ?? 0;
     return { devices: unsent.length, retried };
+  }
+
+  /**
+   * The outbox less the entries the history holds: their publisher published them and left them there. Asked at
+   * each look while the outbox holds any (one read per entry), so the next write leaves them out and the record stays
+   * small; an entry still under another publisher's lease and not yet recorded is kept as it is.
+   */
+  private async unpublished(outbox: readonly OutboxEntry[]): Promise<OutboxEntry[]> {
+    const kept: OutboxEntry[] = [];
+    for (const entry of outbox) if (!(await this.ports.history.has(entry.alert))) kept.push(entry);
+    return kept;
   }
 
   /**
@@ -293,8 +315,8 @@ export class Reconciler {
   }
 
   /**
-   * Publishes the alerts this call holds the lease of; returns the ids that SNS accepted (or that were already
-   * in the history: their publisher died after recording them and before clearing its outbox).
+   * Publishes the alerts this call holds the lease of; returns the ids that SNS accepted (or that were in the history
+   * by then: their publisher, late past its lease, recorded them meanwhile).
    */
   private async publishAll(alerts: readonly Alert[], takenOver: ReadonlySet<string>): Promise<string[]> {
     const done: string[] = [];
@@ -319,32 +341,5 @@ export class Reconciler {
       done.push(alert.alertId);
     }
     return done;
-  }
-
-  /** Removes published alerts from the outbox: a conditional write on the revision, re-read on conflict. */
-  private async clearOutbox(
-    deviceId: string,
-    published: readonly string[],
-    known: StoredDevice & { view?: DeviceView },
-  ): Promise<void> {
-    const gone = new Set(published);
-    let current: (StoredDevice & { view?: DeviceView }) | undefined = known;
-    for (let attempt = 1; current && attempt <= MAX_ATTEMPTS; attempt += 1) {
-      if (!current.outbox.some((entry) => gone.has(entry.alert.alertId))) return;
-      const { revision, ...rest } = current;
-      const result = await this.ports.store.commit({
-        deviceId,
-        ...rest,
-        view:
-          rest.view ??
-          evaluateDevice(rest.facts, rest.cursor, this.ports.clock.now(), this.ports.settings).view,
-        outbox: current.outbox.filter((entry) => !gone.has(entry.alert.alertId)),
-        expectedRevision: revision,
-        now: this.ports.clock.now(),
-      });
-      if (result.status === 'committed') return;
-      current = await this.ports.store.load(deviceId);
-    }
-    // Left as it is, the entries are found by the sweep, which sees them in the history and clears them.
   }
 }

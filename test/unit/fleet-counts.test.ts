@@ -29,7 +29,15 @@ describe('the kind a device is counted as', () => {
   });
 });
 
-const KINDS = ['cs.-', 'cu.-', 'ds.CL', 'du.KAT', 'cs.-.fl', 'ds.DC.cc+fl', 'disconnected.settled.CONNECTION_LOST'];
+const KINDS = [
+  'cs.-',
+  'cu.-',
+  'ds.CL',
+  'du.KAT',
+  'cs.-.fl',
+  'ds.DC.cc+fl',
+  'disconnected.settled.CONNECTION_LOST',
+];
 
 describe('fleet counts from moves', () => {
   it('add up to what counting every device once by its last kind gives, in any grouping of the moves', () => {
@@ -78,7 +86,11 @@ describe('fleet counts from moves', () => {
     // Arrange
     const carried = { 'cs.-': -1, 'ds.CL': 1 };
     // Act
-    const sum = addMoves(carried, [{ from: 'ds.CL', to: 'cs.-' }, { from: 'cs.-', to: 'cs.-' }, { to: 'cu.-' }]);
+    const sum = addMoves(carried, [
+      { from: 'ds.CL', to: 'cs.-' },
+      { from: 'cs.-', to: 'cs.-' },
+      { to: 'cu.-' },
+    ]);
     // Assert
     expect(sum).toEqual({ 'cu.-': 1 });
   });

@@ -83,47 +83,30 @@ describe('Reconciler: writers that meet', () => {
     await expect(reconciling).rejects.toMatchObject({ deviceId: DEVICE, code: 'concurrent_update' });
   });
 
-  it('clears a published alert from the outbox on a fresh read when another writer got in before the clearing', async () => {
-    // Arrange: a concurrent writer bumps the revision just before the clearing write (the second commit).
-    const store: InterleavedStore = new InterleavedStore(async (commit) => {
-      if (commit === 2) store.inner.touch(DEVICE);
-    });
-    const { reconciler, publisher } = reconcilerOver(store);
+  it('publishes an alert after one write, and the next write of the device leaves it out of the outbox', async () => {
+    // Arrange
+    const store = new InterleavedStore();
+    const { reconciler, publisher, clock } = reconcilerOver(store);
 
-    // Act
-    const outcome = await reconciler.reconcile(DEVICE, lostConnection);
-
-    // Assert
-    expect(outcome).toMatchObject({ published: 1, written: true });
-    expect(publisher.published.map(({ alert }) => alert.type)).toEqual(['offline']);
-    expect(store.inner.peek(DEVICE)?.outbox).toEqual([]);
-    expect(store.inner.peek(DEVICE)?.summary).toMatchObject({ status: 'disconnected' });
-  });
-
-  it('leaves the outbox alone when a fresh read shows another publisher already cleared it', async () => {
-    // Arrange: just before the clearing write, another publisher writes the record with an empty outbox.
-    const store: InterleavedStore = new InterleavedStore(async (commit) => {
-      if (commit !== 2) return;
-      const current = await store.inner.load(DEVICE);
-      if (!current) throw new Error('the first write is missing');
-      const { revision, ...record } = current;
-      await store.inner.commit({
+    // Act: the outage, then the return a minute later.
+    const outage = await reconciler.reconcile(DEVICE, lostConnection);
+    const held = store.inner.peek(DEVICE)?.outbox.map((entry) => entry.alert.type);
+    clock.set(AFTER_SETTLING + 60_000);
+    await reconciler.reconcile(DEVICE, [
+      connectedEvent({
         deviceId: DEVICE,
-        ...record,
-        outbox: [],
-        expectedRevision: revision,
-        now: T,
-      });
-    });
-    const { reconciler } = reconcilerOver(store);
+        sessionIdentifier: 's-2',
+        versionNumber: 1,
+        receivedAt: AFTER_SETTLING + 60_000,
+      }),
+    ]);
 
-    // Act
-    const outcome = await reconciler.reconcile(DEVICE, lostConnection);
-
-    // Assert: the first write, the other publisher's, and no third.
-    expect(outcome).toMatchObject({ published: 1, written: true });
+    // Assert: no clearing write of its own; the return's write holds only its own alert.
+    expect(outage).toMatchObject({ published: 1, written: true });
     expect(store.inner.commits).toBe(2);
-    expect(store.inner.peek(DEVICE)?.revision).toBe(2);
+    expect(held).toEqual(['offline']);
+    expect(publisher.published.map(({ alert }) => alert.type)).toEqual(['offline', 'online']);
+    expect(store.inner.peek(DEVICE)?.outbox.map((entry) => entry.alert.type)).toEqual(['online']);
   });
 });
 
@@ -249,14 +232,29 @@ describe('sameData', () => {
 });
 
 describe('Reconciler: alerts that were not published', () => {
-  it('keeps an alert SNS refused in the outbox, reports it, and the sweep publishes it once its lease has ended', async () => {
-    // Arrange: SNS refuses the first publish only.
+  it('keeps an alert SNS refused in the outbox and reports it; the sweep publishes what the legacy unsent index names', async () => {
+    // Arrange: SNS refuses the first publish only; the sweep's index names the device once the lease has ended.
     const draws = [0, 1];
     const store = new InterleavedStore();
-    const { reconciler, publisher, clock, publishFailures } = reconcilerOver(
+    const publisher = new RecordingAlertPublisher({
+      failureProbability: 0.5,
+      random: () => draws.shift() ?? 1,
+    });
+    const clock = new VirtualClock(AFTER_SETTLING);
+    const publishFailures: string[] = [];
+    const reconciler = new Reconciler({
       store,
-      new RecordingAlertPublisher({ failureProbability: 0.5, random: () => draws.shift() ?? 1 }),
-    );
+      history: new InMemoryAlertHistory(),
+      publisher,
+      scheduler: new InMemoryCheckScheduler(),
+      outboxes: {
+        findUnsent: async (before) => (before >= AFTER_SETTLING + PUBLISH_LEASE_MS ? [DEVICE] : []),
+      },
+      uptimeDays: new InMemoryUptimeDays(),
+      clock,
+      settings: DEFAULT_SETTINGS,
+      onPublishFailure: (alert) => publishFailures.push(alert.alertId),
+    });
     const first = await reconciler.reconcile(DEVICE, lostConnection);
 
     // Act
@@ -270,25 +268,6 @@ describe('Reconciler: alerts that were not published', () => {
     expect(early).toEqual({ devices: 0, retried: 0 });
     expect(swept).toEqual({ devices: 1, retried: 1 });
     expect(publisher.published.map(({ alert }) => alert.alertId)).toEqual([`${DEVICE}/offline/s-1/1`]);
-    expect(store.inner.peek(DEVICE)?.outbox).toEqual([]);
-  });
-
-  it('clears, without publishing it again, an alert whose publisher died after recording it', async () => {
-    // Arrange: the publisher records the alert, then dies before clearing its outbox.
-    const store = new InterleavedStore(async (commit) => {
-      if (commit === 2) throw new Error('the function timed out');
-    });
-    const { reconciler, publisher, clock } = reconcilerOver(store);
-    await expect(reconciler.reconcile(DEVICE, lostConnection)).rejects.toThrow('timed out');
-
-    // Act
-    clock.set(AFTER_SETTLING + PUBLISH_LEASE_MS);
-    const swept = await reconciler.sweep({ limit: 10 });
-
-    // Assert
-    expect(swept).toEqual({ devices: 1, retried: 1 });
-    expect(publisher.published).toHaveLength(1);
-    expect(store.inner.peek(DEVICE)?.outbox).toEqual([]);
   });
 });
 
@@ -297,9 +276,10 @@ describe('Reconciler: the check queue carries the retry of an outbox', () => {
     const store = new InMemoryDeviceStore();
     const scheduler = new InMemoryCheckScheduler();
     const clock = new VirtualClock(AFTER_SETTLING);
+    const history = new InMemoryAlertHistory();
     const reconciler = new Reconciler({
       store,
-      history: new InMemoryAlertHistory(),
+      history,
       publisher,
       scheduler,
       outboxes: store,
@@ -307,13 +287,13 @@ describe('Reconciler: the check queue carries the retry of an outbox', () => {
       clock,
       settings: DEFAULT_SETTINGS,
     });
-    return { store, scheduler, clock, reconciler, publisher };
+    return { store, scheduler, clock, reconciler, publisher, history };
   }
 
   it('asks for a check at the end of the lease of an alert it claims, and that check publishes it if SNS refused', async () => {
     // Arrange: SNS refuses the first publish only.
     const draws = [0, 1];
-    const { store, scheduler, clock, reconciler, publisher } = withScheduler(
+    const { scheduler, clock, reconciler, publisher, history } = withScheduler(
       new RecordingAlertPublisher({ failureProbability: 0.5, random: () => draws.shift() ?? 1 }),
     );
     await reconciler.reconcile(DEVICE, lostConnection);
@@ -327,10 +307,10 @@ describe('Reconciler: the check queue carries the retry of an outbox', () => {
     expect(asked?.fireAt).toBe(AFTER_SETTLING + PUBLISH_LEASE_MS);
     expect(retried).toMatchObject({ published: 1, written: true });
     expect(publisher.published.map(({ alert }) => alert.alertId)).toEqual([`${DEVICE}/offline/s-1/1`]);
-    expect(store.peek(DEVICE)?.outbox).toEqual([]);
+    expect(await history.has(publisher.published[0]?.alert as Alert)).toBe(true);
   });
 
-  it('writes nothing when the check at the end of a lease finds the alert published and cleared', async () => {
+  it('writes nothing when the check at the end of a lease finds the alert published', async () => {
     // Arrange
     const { store, scheduler, clock, reconciler } = withScheduler();
     await reconciler.reconcile(DEVICE, lostConnection);
@@ -347,12 +327,15 @@ describe('Reconciler: the check queue carries the retry of an outbox', () => {
   });
 
   it('asks for a lease check for an outbox written before checks carried the retry, once', async () => {
-    // Arrange: a record whose outbox holds an alert under another publisher's lease, and no check to come.
-    const { store, scheduler, clock, reconciler, publisher } = withScheduler();
+    // Arrange: a record whose outbox holds an alert not yet published, under another publisher's lease, and no
+    // check to come (SNS refuses every publish here).
+    const { store, scheduler, clock, reconciler } = withScheduler(
+      new RecordingAlertPublisher({ failureProbability: 1, random: () => 0 }),
+    );
     await reconciler.reconcile(DEVICE, lostConnection);
     const stored = await store.load(DEVICE);
     const { revision, ...record } = stored as NonNullable<typeof stored>;
-    const alert = publisher.published[0]?.alert as Alert;
+    const alert = record.outbox[0]?.alert as Alert;
     await store.commit({
       deviceId: DEVICE,
       ...record,
