@@ -78,7 +78,7 @@ export function environmentFaults(): FaultInjector {
 }
 
 /** A retryable DynamoDB error, as the service returns it under throttling or an internal error. */
-export function injectedDynamoDbError(random: () => number = Math.random): Error {
+function injectedDynamoDbError(random: () => number = Math.random): Error {
   const throttled = random() < 0.5;
   return Object.assign(
     new Error(throttled ? 'injected fault: throughput exceeded' : 'injected fault: internal server error'),
@@ -90,7 +90,7 @@ export function injectedDynamoDbError(random: () => number = Math.random): Error
   );
 }
 
-export function injectedSnsError(): Error {
+function injectedSnsError(): Error {
   return Object.assign(new Error('injected fault: SNS publish failed'), {
     name: 'InternalErrorException',
     $fault: 'server',
