@@ -202,15 +202,16 @@ describe('faults at the in-memory ports never lose an event or duplicate an aler
       // Assert: every kind struck, and what failed was retried, by the SDK or by Lambda and the event sources.
       expectContractKept(result, trace);
       expect(result.mode).toBe('in-memory');
-      expect(result.faults?.struck).toEqual({
-        dynamodb: expect.any(Number),
-        sns: expect.any(Number),
-        crash: expect.any(Number),
+      const { dynamodb = 0, sns = 0, crash = 0 } = result.faults?.struck ?? {};
+      expect({ dynamodb: dynamodb > 0, sns: sns > 0, crash: crash > 0 }).toEqual({
+        dynamodb: true,
+        sns: true,
+        crash: true,
       });
-      expect(Math.min(...Object.values(result.faults?.struck ?? {}))).toBeGreaterThan(0);
       expect(result.faults?.sdkRetries).toBeGreaterThan(0);
       expect(result.retries).toBeGreaterThan(0);
     },
+    120_000,
   );
 
   it.each<[string, FaultRates]>([
