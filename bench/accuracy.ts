@@ -1,20 +1,16 @@
 /**
  * The `accuracy` benchmark: generated fleets of every kind (test/fixtures/aws-model profiles) replayed through the
- * whole pipeline (replayTrace: DynamoDB Local, the emulator, the real handlers), with and without injected faults,
- * scored against the oracle: share of devices with the true final state and connection, alert precision and recall,
- * duplicates, and alerts later than 10 s after the earliest allowed time.
+ * whole pipeline (replayTrace: the deployed handlers, reconciler and event sources on the in-memory ports), with and
+ * without injected faults, scored against the oracle: share of devices with the true final state and connection,
+ * alert precision and recall, duplicates, and alerts later than 10 s after the earliest allowed time.
  *
- * A faulted run takes the fidelity path: a DynamoDB Local and an emulator of its own, and the runtime's requests one
- * after another, so that the process and the JVM take turns on one core. Each runs in a process of its own, as many
- * at once as the machine has cores; run directly (`accuracy.ts PROFILE DEVICES HOURS`), this file is that process and
- * prints the score as one JSON line.
+ * A faulted run strikes the in-memory ports where the fidelity path strikes the SDK clients (src/local/port-faults.ts):
+ * DynamoDB calls retried as the SDK retries them, SNS publishes refused, invocations dying after their work. The
+ * fidelity path's faults are tested on DynamoDB Local (test/integration/faults.test.ts).
  */
-import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { FaultInjector, type FaultRates } from '../src/adapters/faults.js';
-import { quietForLocalRun } from '../src/adapters/observability.js';
+import type { InjectedFaultCounts } from '../src/local/port-faults.js';
 import { replayTrace } from '../src/local/replay.js';
-import { forEachWithLimit } from '../src/shared/concurrency.js';
 import { seededRandom } from '../src/shared/seeded-random.js';
 import {
   expectedIncidents,
@@ -22,7 +18,7 @@ import {
   type FleetProfile,
   generateFleetTrace,
 } from '../test/fixtures/aws-model/index.js';
-import { type BenchOutcome, figuresFromChildProcess, fmt, progress, round } from './support.js';
+import { type BenchOutcome, fmt, progress, round } from './support.js';
 
 export interface AccuracySizes {
   devices: number;
@@ -32,9 +28,6 @@ export interface AccuracySizes {
 
 const ISSUE_FAULTS: FaultRates = { dynamodb: 0.05, sns: 0.2, crash: 0.05 };
 const SLACK_MS = 10_000;
-/** Faulted runs at once: each keeps about one core busy (its process and its JVM take turns). */
-const FAULTED_AT_ONCE = Math.max(1, Math.min(4, availableParallelism()));
-const FAULTED_HEAP_MB = 1_024;
 
 interface Score {
   profile: string;
@@ -53,6 +46,11 @@ interface Score {
   duplicates: number;
   lateBeyond10s: number;
   wallSeconds: number;
+  /** Faulted runs: the faults that struck, by kind, and the SDK retries and failed calls they made. */
+  injected?: InjectedFaultCounts;
+  /** Faulted runs: invocations retried by Lambda or their event source, and events parked as dead letters. */
+  retries?: number;
+  deadLettered?: number;
 }
 
 const connectionKey = (a: {
@@ -73,7 +71,7 @@ async function scoreProfile(profile: FleetProfile, sizes: AccuracySizes, faults:
   const started = performance.now();
   const result = await replayTrace(
     trace.lines.map((line) => JSON.stringify(line)),
-    faults ? { faults: new FaultInjector(ISSUE_FAULTS, seededRandom(seed)) } : {},
+    faults ? { faults: new FaultInjector(ISSUE_FAULTS, seededRandom(seed)), notice: () => undefined } : {},
   );
   const wallSeconds = (performance.now() - started) / 1000;
   const actual = new Map(
@@ -122,6 +120,9 @@ async function scoreProfile(profile: FleetProfile, sizes: AccuracySizes, faults:
     duplicates,
     lateBeyond10s: late,
     wallSeconds: round(wallSeconds, 1),
+    ...(result.faults
+      ? { injected: result.faults, retries: result.retries, deadLettered: result.deadLettered }
+      : {}),
   };
 }
 
@@ -133,19 +134,9 @@ export async function benchAccuracy(sizes: AccuracySizes): Promise<BenchOutcome>
     );
     return score;
   };
-  // The faulted runs in processes of their own, the longest traces first; the in-memory runs here meanwhile.
-  const faulted = new Map<FleetProfile, Score>();
-  const lines = new Map(profiles.map((profile) => [profile, traceOf(profile, sizes).lines.length]));
-  const longestFirst = [...profiles].sort((a, b) => (lines.get(b) ?? 0) - (lines.get(a) ?? 0));
-  const inProcesses = forEachWithLimit(longestFirst, FAULTED_AT_ONCE, async (profile) => {
-    const args = [profile, String(sizes.devices), String(sizes.hours)];
-    faulted.set(profile, told(await figuresFromChildProcess<Score>(import.meta.url, args, FAULTED_HEAP_MB)));
-  });
-  const inMemory = new Map<FleetProfile, Score>();
-  for (const profile of profiles) inMemory.set(profile, told(await scoreProfile(profile, sizes, false)));
-  const failures = await inProcesses;
-  if (failures.length > 0) throw failures[0]?.error;
-  const scores = profiles.flatMap((profile) => [inMemory.get(profile), faulted.get(profile)] as Score[]);
+  const scores: Score[] = [];
+  for (const profile of profiles)
+    for (const faults of [false, true]) scores.push(told(await scoreProfile(profile, sizes, faults)));
   const exact = (s: Score) =>
     s.stateAccuracy === 1 &&
     s.precision === 1 &&
@@ -160,7 +151,7 @@ export async function benchAccuracy(sizes: AccuracySizes): Promise<BenchOutcome>
     summary: [
       ...scores.map(
         (s) =>
-          `${s.profile}${s.faults ? ' +faults' : ''}: ${s.lines} lines, state ${fmt(s.stateAccuracy * 100, 1)}%, P ${s.precision} R ${s.recall}, dup ${s.duplicates}, late ${s.lateBeyond10s}, episodes ${s.episodeAlerts.received}/${s.episodeAlerts.expected}${s.episodesEqualToOracle ? '' : ' (NOT the oracle)'}, fleet outages ${s.fleetOutages.received}/${s.fleetOutages.expected}`,
+          `${s.profile}${s.faults ? ' +faults' : ''}: ${s.lines} lines, state ${fmt(s.stateAccuracy * 100, 1)}%, P ${s.precision} R ${s.recall}, dup ${s.duplicates}, late ${s.lateBeyond10s}, episodes ${s.episodeAlerts.received}/${s.episodeAlerts.expected}${s.episodesEqualToOracle ? '' : ' (NOT the oracle)'}, fleet outages ${s.fleetOutages.received}/${s.fleetOutages.expected}${s.injected ? struckSummary(s) : ''}`,
       ),
     ],
     ratio: round(worstState, 4),
@@ -169,18 +160,13 @@ export async function benchAccuracy(sizes: AccuracySizes): Promise<BenchOutcome>
       'every fleet exact: state 100%, offline/online precision = recall = 1, no duplicate, none later than 10 s without faults; episode and fleet alerts as their oracles say',
     pass: scores.every(exact),
     notes: [
-      `faults: IOT_PRESENCE_FAULTS ${JSON.stringify(ISSUE_FAULTS)}; with faults an alert may be later (retries), never wrong`,
+      `faults: IOT_PRESENCE_FAULTS ${JSON.stringify(ISSUE_FAULTS)} at the in-memory ports; with faults an alert may be later (retries), never wrong`,
     ],
   };
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  quietForLocalRun({ logLevel: 'ERROR' });
-  const [profile, devices, hours] = process.argv.slice(2);
-  const score = await scoreProfile(
-    profile as FleetProfile,
-    { devices: Number(devices), hours: Number(hours) },
-    true,
-  );
-  process.stdout.write(`${JSON.stringify(score)}\n`);
+/** What the faults of a run did: struck by kind, and what the retries made of them. */
+function struckSummary(s: Score): string {
+  const { struck, sdkRetries, failedCalls } = s.injected as InjectedFaultCounts;
+  return `; struck: DynamoDB ${struck.dynamodb} (SDK retries ${sdkRetries}), SNS ${struck.sns}, crash ${struck.crash}; failed calls ${failedCalls}, invocation retries ${s.retries}, dead letters ${s.deadLettered}`;
 }

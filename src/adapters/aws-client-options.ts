@@ -1,5 +1,5 @@
 import { ConfiguredRetryStrategy } from '@smithy/core/retry';
-import { environmentFaults, type FaultInjector, type FaultRates } from './faults.js';
+import { environmentFaults, type FaultInjector, type ServiceFault } from './faults.js';
 
 /** The services whose clients may be given an endpoint of their own. */
 export type AwsService = 'dynamodb' | 'sns' | 'sqs';
@@ -18,7 +18,8 @@ export interface AwsClientOptions {
   retryBackoffMs?: number;
 }
 
-const MAX_ATTEMPTS = 4;
+/** Attempts of every request the functions' SDK clients make (the first and its retries). */
+export const MAX_ATTEMPTS = 4;
 
 interface MiddlewareStack {
   add(
@@ -61,18 +62,14 @@ export function clientSettings(options: AwsClientOptions = {}, service?: AwsServ
 }
 
 /**
- * Makes the client's requests fail as often as the injected faults of `kind` say (IOT_PRESENCE_FAULTS): SDK
- * middleware at `step`, inside the retry loop (finalizeRequest, as throttling fails a request) or before it
- * (initialize, as an outage fails the call). Nothing is added when the rate is 0.
+ * Makes the client's requests fail as often as the injected faults of `fault.kind` say (IOT_PRESENCE_FAULTS): SDK
+ * middleware inside the retry loop (finalizeRequest, as throttling fails a request) or before it (initialize, as an
+ * outage fails the call). Nothing is added when the rate is 0.
  */
 export function injectFaults(
   client: { middlewareStack: unknown },
   faults: FaultInjector,
-  fault: {
-    kind: keyof Pick<FaultRates, 'dynamodb' | 'sns'>;
-    step: 'initialize' | 'finalizeRequest';
-    error: () => Error;
-  },
+  fault: ServiceFault,
 ): void {
   if (faults.rates[fault.kind] <= 0) return;
   (client.middlewareStack as MiddlewareStack).add(
@@ -80,6 +77,9 @@ export function injectFaults(
       if (faults.strikes(fault.kind)) throw fault.error();
       return next(args);
     },
-    { step: fault.step, name: `iotPresenceInjectedFault-${fault.kind}` },
+    {
+      step: fault.retried ? 'finalizeRequest' : 'initialize',
+      name: `iotPresenceInjectedFault-${fault.kind}`,
+    },
   );
 }

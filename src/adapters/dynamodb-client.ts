@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { type AwsClientOptions, clientSettings, injectFaults } from './aws-client-options.js';
-import { injectedDynamoDbError } from './faults.js';
+import { DYNAMODB_FAULT } from './faults.js';
 
 /** How the document client translates items to and from DynamoDB's attribute values. */
 export const DOCUMENT_TRANSLATION = {
@@ -17,6 +17,6 @@ export const DOCUMENT_TRANSLATION = {
 export function createDynamoDbClient(options: AwsClientOptions = {}): DynamoDBDocumentClient {
   const { common, faults } = clientSettings(options, 'dynamodb');
   const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient(common), DOCUMENT_TRANSLATION);
-  injectFaults(dynamo, faults, { kind: 'dynamodb', step: 'finalizeRequest', error: injectedDynamoDbError });
+  injectFaults(dynamo, faults, DYNAMODB_FAULT);
   return dynamo;
 }

@@ -28,6 +28,9 @@ function parseFaultSpec(spec: string | undefined): FaultRates {
 }
 
 export class FaultInjector {
+  /** How many faults of each kind struck: DynamoDB attempts, SNS publishes, invocations. */
+  readonly struck: Record<keyof FaultRates, number> = { dynamodb: 0, sns: 0, crash: 0 };
+
   constructor(
     readonly rates: FaultRates,
     private readonly random: () => number = Math.random,
@@ -39,7 +42,9 @@ export class FaultInjector {
 
   strikes(kind: keyof FaultRates): boolean {
     const rate = this.rates[kind];
-    return rate > 0 && this.random() < rate;
+    const struck = rate > 0 && this.random() < rate;
+    if (struck) this.struck[kind] += 1;
+    return struck;
   }
 }
 
@@ -73,7 +78,7 @@ export function environmentFaults(): FaultInjector {
 }
 
 /** A retryable DynamoDB error, as the service returns it under throttling or an internal error. */
-export function injectedDynamoDbError(random: () => number = Math.random): Error {
+function injectedDynamoDbError(random: () => number = Math.random): Error {
   const throttled = random() < 0.5;
   return Object.assign(
     new Error(throttled ? 'injected fault: throughput exceeded' : 'injected fault: internal server error'),
@@ -85,10 +90,28 @@ export function injectedDynamoDbError(random: () => number = Math.random): Error
   );
 }
 
-export function injectedSnsError(): Error {
+function injectedSnsError(): Error {
   return Object.assign(new Error('injected fault: SNS publish failed'), {
     name: 'InternalErrorException',
     $fault: 'server',
     $metadata: { httpStatusCode: 500 },
   });
 }
+
+/**
+ * Where an injected fault of a service strikes its requests, and what it throws: one definition for the SDK clients
+ * (aws-client-options.ts's injectFaults, on the fidelity path and deployed) and the in-memory ports
+ * (src/local/port-faults.ts).
+ */
+export interface ServiceFault {
+  kind: keyof Pick<FaultRates, 'dynamodb' | 'sns'>;
+  /**
+   * Inside the SDK's retry loop (a struck attempt is made again, as throttling fails a request), or before it (the
+   * call fails at once, as an outage fails it).
+   */
+  retried: boolean;
+  error: () => Error;
+}
+
+export const DYNAMODB_FAULT: ServiceFault = { kind: 'dynamodb', retried: true, error: injectedDynamoDbError };
+export const SNS_FAULT: ServiceFault = { kind: 'sns', retried: false, error: injectedSnsError };

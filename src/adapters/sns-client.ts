@@ -1,6 +1,6 @@
 import { SNSClient } from '@aws-sdk/client-sns';
 import { type AwsClientOptions, clientSettings, injectFaults } from './aws-client-options.js';
-import { injectedSnsError } from './faults.js';
+import { SNS_FAULT } from './faults.js';
 
 /**
  * The SNS client (endpoint: `options.endpoints.sns`, else AWS_ENDPOINT_URL_SNS when set). Injected SNS faults are
@@ -9,6 +9,6 @@ import { injectedSnsError } from './faults.js';
 export function createSnsClient(options: AwsClientOptions = {}): SNSClient {
   const { common, faults } = clientSettings(options, 'sns');
   const sns = new SNSClient(common);
-  injectFaults(sns, faults, { kind: 'sns', step: 'initialize', error: injectedSnsError });
+  injectFaults(sns, faults, SNS_FAULT);
   return sns;
 }

@@ -4,10 +4,11 @@
  * connectFunctions: asynchronous ingest with its retries, the events stream in batches, the devices stream in
  * tumbling windows, the scheduled sweep), with the delayed checks on the virtual clock. What changes is where the
  * ports keep their data: in this process (in-memory-ports.ts) instead of DynamoDB, SNS and SQS. No SDK client is
- * built and nothing listens on a port.
+ * built and nothing listens on a port. Injected faults strike the ports where the SDK clients would (port-faults.ts).
  */
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { HmacCursorCodec } from '../adapters/cursor-codec.js';
+import { FaultInjector, installFaults, NO_FAULTS } from '../adapters/faults.js';
 import type { MqttMessage } from '../adapters/iot-rules.js';
 import { buildReconciler } from '../composition/reconciler.js';
 import { fleetRuleFrom, parseConfig, settingsFrom } from '../config.js';
@@ -34,6 +35,7 @@ import {
 import type { AsyncThrottleSettings, ThrottleFigures } from './lambda/async-throttle.js';
 import type { ApiHandler, DeadLetter } from './lambda/function.js';
 import { VirtualCheckQueue } from './lambda/virtual-check-queue.js';
+import { type InjectedFaultCounts, PortFaults } from './port-faults.js';
 import {
   connectFunctions,
   newRuntimeCounters,
@@ -61,6 +63,8 @@ export interface InMemoryRuntime extends ReplayRuntime {
   writes?: WriteAccounting;
   /** What Lambda's throttling did to each ingest function's deliveries (empty when not throttled). */
   throttles(): Map<string, ThrottleFigures>;
+  /** What the injected faults did so far. */
+  faultCounts(): InjectedFaultCounts;
 }
 
 /** The names the functions' configuration requires; nothing is behind them. */
@@ -88,6 +92,11 @@ export interface InMemoryRuntimeOptions {
   ingestThrottle?: AsyncThrottleSettings;
   /** Count every write per item and partition key, per second of virtual time (the scale benches' hot keys). */
   accountWrites?: boolean;
+  /**
+   * Faults to inject (default: none): DynamoDB and SNS faults strike the functions' calls of the ports that stand for
+   * them; crashes strike the functions, through the process's injector (installed here, as the local runtime does).
+   */
+  faults?: FaultInjector;
 }
 
 export function createInMemoryRuntime(options: InMemoryRuntimeOptions): InMemoryRuntime {
@@ -98,6 +107,10 @@ export function createInMemoryRuntime(options: InMemoryRuntimeOptions): InMemory
   const counters = newRuntimeCounters();
   const deadLetters: DeadLetter[] = [];
   const writes = options.accountWrites ? new WriteAccounting() : undefined;
+  const injector = options.faults ?? new FaultInjector(NO_FAULTS);
+  installFaults(injector);
+  // The functions reach DynamoDB and SNS through `faults`; the runtime's own looks (the outbox, the inbox) do not.
+  const faults = new PortFaults(injector);
   const eventsStream = new InMemoryStream();
   const devicesStream = new InMemoryStream();
   const devices = new InMemoryDeviceStore({ settings, stream: devicesStream, writes });
@@ -115,28 +128,40 @@ export function createInMemoryRuntime(options: InMemoryRuntimeOptions): InMemory
     // infra/resources.yml's visibility timeout of the check queue.
     visibilityTimeoutMs: 180_000,
   });
+  const tables = {
+    devices: faults.dynamodb(devices),
+    incidents: faults.dynamodb(incidents),
+    counts: faults.dynamodb(counts),
+  };
   const reconciler = oneAtATime(
     buildReconciler({
-      devices,
-      ledger: new InMemoryAlertHistory(),
-      publisher: topic,
-      incidents,
+      devices: tables.devices,
+      ledger: faults.dynamodb(new InMemoryAlertHistory()),
+      publisher: faults.sns(topic),
+      incidents: tables.incidents,
       scheduler: checks,
-      uptimeDays: new InMemoryUptimeDays(),
+      uptimeDays: faults.dynamodb(new InMemoryUptimeDays()),
       clock,
       settings,
       rule: fleetRuleFrom(config),
     }),
   );
-  const wiring = { config, clock, eventLog, rejections, reconciler, counts };
+  const wiring = {
+    config,
+    clock,
+    eventLog: faults.dynamodb(eventLog),
+    rejections: faults.dynamodb(rejections),
+    reconciler,
+    counts: tables.counts,
+  };
   const settleCheck = buildSettleCheckHandler(wiring);
   const handlers = {
     listDevices: buildListDevicesHandler({
-      devices,
+      devices: tables.devices,
       cursors: new HmacCursorCodec(config.CURSOR_SIGNING_KEY),
       clock,
     }),
-    fleet: buildFleetHandler({ fleet: counts, incidents }),
+    fleet: buildFleetHandler({ fleet: tables.counts, incidents: tables.incidents }),
   };
   const kept = async () => undefined;
   const connected = connectFunctions(
@@ -176,6 +201,7 @@ export function createInMemoryRuntime(options: InMemoryRuntimeOptions): InMemory
     ...(writes ? { writes } : {}),
     throttles: () =>
       new Map([...connected.throttles].map(([target, throttle]) => [target, { ...throttle.figures }])),
+    faultCounts: () => faults.counts(),
     async publishBatch(messages) {
       await started;
       await connected.publishBatch(messages);

@@ -1,7 +1,13 @@
-import { type FaultInjector, faultsFromEnvironment, installFaults } from '../adapters/faults.js';
+import {
+  environmentFaults,
+  type FaultInjector,
+  faultsFromEnvironment,
+  installFaults,
+} from '../adapters/faults.js';
 import * as z from '../shared/zod.js';
 import type { WriteAccounting } from './in-memory-ports.js';
 import type { AsyncThrottleSettings, ThrottleFigures } from './lambda/async-throttle.js';
+import type { InjectedFaultCounts } from './port-faults.js';
 import { silenceEmptyMetricsWarning } from './quiet-metrics.js';
 import { type RunResult, runTrace, type TraceLine } from './replay-group.js';
 import { createInMemoryRuntime } from './replay-in-memory.js';
@@ -30,6 +36,8 @@ export interface ReplayResult extends RunResult {
   };
   /** In-memory runs with `ingestThrottle`: what throttling did to each ingest function's deliveries. */
   throttles?: Record<string, ThrottleFigures>;
+  /** Runs with injected faults: how many struck, by kind (in memory, with the SDK retries they cost). */
+  faults?: InjectedFaultCounts;
 }
 
 type ReplayMode = 'in-memory' | 'fidelity';
@@ -37,7 +45,10 @@ type ReplayMode = 'in-memory' | 'fidelity';
 export interface ReplayOptions {
   /** Run the real adapters on DynamoDB Local and the SNS/SQS emulator (default: the in-memory ports). */
   fidelity?: boolean;
-  /** Faults to inject (else IOT_PRESENCE_FAULTS decides): they strike the SDK clients, so they run on the fidelity path. */
+  /**
+   * Faults to inject (else IOT_PRESENCE_FAULTS decides): at the in-memory ports (port-faults.ts), or with `fidelity`
+   * in the SDK clients; crashes of invocations in the functions, on both paths.
+   */
   faults?: FaultInjector;
   /** Count the SDK requests the functions send (service.command -> count): the fidelity path's. */
   countRequests?: boolean;
@@ -95,13 +106,14 @@ export async function replayTrace(
   const sweepEveryMs = faults.active ? SWEEP_EVERY_MS : IDLE_SWEEP_EVERY_MS;
   const onBatch = options.onProgress && ((done: number) => options.onProgress?.(done, valid.length));
   const restoreConsole = silenceEmptyMetricsWarning();
+  // The runtimes install this run's faults for the functions' crashes: the process's own come back after it.
+  const processFaults = environmentFaults();
   try {
     if (mode === 'in-memory') {
-      // The functions' own fault injection (an invocation dying after its work) is told that there is none.
-      installFaults(faults);
       const runtime = createInMemoryRuntime({
         timers,
         sweepEveryMs,
+        faults,
         ...(options.ingestThrottle ? { ingestThrottle: options.ingestThrottle } : {}),
         ...(options.accountWrites ? { accountWrites: true } : {}),
       });
@@ -115,6 +127,7 @@ export async function replayTrace(
           mode,
           ...(runtime.writes ? { writes: hottest(runtime.writes) } : {}),
           ...(options.ingestThrottle ? { throttles } : {}),
+          ...(faults.active ? { faults: runtime.faultCounts() } : {}),
         };
       } finally {
         await runtime.stop();
@@ -140,6 +153,7 @@ export async function replayTrace(
           lines: total,
           mode,
           ...(requests ? { requests } : {}),
+          ...(faults.active ? { faults: { struck: { ...faults.struck } } } : {}),
         };
       } finally {
         await runtime.stop();
@@ -148,27 +162,33 @@ export async function replayTrace(
       await aws.stop();
     }
   } finally {
+    installFaults(processFaults);
     restoreConsole();
   }
 }
 
-/** The path a run takes: fault injection and request counts are the SDK clients', which only the fidelity path has. */
+/**
+ * The path a run takes, told on stderr when it is not the one asked for (request counts are the SDK clients', which
+ * only the fidelity path has), and where injected faults strike.
+ */
 function modeOf(options: ReplayOptions, faults: FaultInjector, notice: (line: string) => void): ReplayMode {
-  if (options.fidelity) return 'fidelity';
-  if (faults.active) {
-    notice(
-      'replay: injected faults strike the SDK clients: this run takes the fidelity path (DynamoDB Local, SNS/SQS emulator)',
-    );
-    return 'fidelity';
-  }
-  if (options.countRequests) {
+  let mode: ReplayMode = options.fidelity ? 'fidelity' : 'in-memory';
+  if (mode === 'in-memory' && options.countRequests) {
     notice(
       'replay: SDK requests are counted on the fidelity path (DynamoDB Local, SNS/SQS emulator): this run takes it',
     );
-    return 'fidelity';
+    mode = 'fidelity';
   }
-  return 'in-memory';
+  if (faults.active) notice(FAULTS_NOTICE[mode]);
+  return mode;
 }
+
+const FAULTS_NOTICE: Record<ReplayMode, string> = {
+  'in-memory':
+    'replay: injected faults strike the in-memory ports (DynamoDB calls retried as the SDK clients retry them, SNS publishes refused) and the invocations; --fidelity puts them in the SDK clients',
+  fidelity:
+    'replay: injected faults strike the SDK clients (DynamoDB Local, SNS/SQS emulator) and the invocations',
+};
 
 function hottest(writes: WriteAccounting): ReplayResult['writes'] {
   return { hottestKey: writes.hottestKey(), hottestTransactionItem: writes.hottestTransactionItem() };

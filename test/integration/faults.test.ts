@@ -4,6 +4,7 @@ import { FaultInjector, type FaultRates, installFaults, NO_FAULTS } from '../../
 import { type ReplayResult, replayTrace } from '../../src/local/replay.js';
 import { seededRandom } from '../../src/shared/seeded-random.js';
 import { type FleetProfile, type FleetTrace, generateFleetTrace } from '../fixtures/aws-model/index.js';
+import { expectContractKept } from '../fixtures/fault-contract.js';
 import {
   apiEvent,
   callApi,
@@ -21,72 +22,16 @@ async function replayWithFaults(trace: FleetTrace, rates: FaultRates, seed: numb
   const lines = trace.lines.map((line) => JSON.stringify(line));
   const notices: string[] = [];
   const result = await replayTrace(lines, {
+    fidelity: true,
     faults: new FaultInjector(rates, seededRandom(seed)),
     notice: (line) => notices.push(line),
   });
-  // A run that changes path says so.
+  // The run says where the faults strike.
   expect(notices).toEqual([
-    'replay: injected faults strike the SDK clients: this run takes the fidelity path (DynamoDB Local, SNS/SQS emulator)',
+    'replay: injected faults strike the SDK clients (DynamoDB Local, SNS/SQS emulator) and the invocations',
   ]);
   return result;
 }
-
-const key = (a: { type: string; deviceId: string; sessionIdentifier: string; versionNumber?: unknown }) =>
-  `${a.type}|${a.deviceId}|${a.sessionIdentifier}/${a.versionNumber}`;
-
-/** Same final states and exactly the same alerts as the contract demands; faults may only make them later. */
-function expectContractKept(result: ReplayResult, trace: FleetTrace) {
-  const states = Object.fromEntries(
-    result.devices.map((d) => [d.deviceId, [d.status, d.sessionIdentifier, d.versionNumber]]),
-  );
-  for (const device of trace.expected.devices) {
-    expect(states[device.deviceId], device.deviceId).toEqual([
-      device.status,
-      device.sessionIdentifier,
-      device.versionNumber,
-    ]);
-  }
-  const isEpisode = (type: string) => type === 'clientid-conflict' || type === 'flapping';
-  const deviceAlerts = result.alerts.filter((a) => !isEpisode(a.type));
-  const received = deviceAlerts.map(key);
-  expect(new Set(received).size, 'no duplicate alerts').toBe(received.length);
-  expect([...received].sort()).toEqual(trace.expected.alerts.map(key).sort());
-  const earliest = new Map(trace.expected.alerts.map((a) => [key(a), a.earliest]));
-  for (const alert of deviceAlerts)
-    expect(alert.publishedAt).toBeGreaterThanOrEqual(earliest.get(key(alert)) ?? 0);
-  // Episodes: one alert each. A faulted ingest is retried a minute or two later, so the code may first see an
-  // episode's rule met at a later end than the oracle does: its name (`since`) may be that much later.
-  const episodes = result.alerts.filter((a) => isEpisode(a.type));
-  expect(episodes.map((a) => `${a.type}|${a.deviceId}`).sort()).toEqual(
-    trace.expected.episodes.map((e) => `${e.type}|${e.deviceId}`).sort(),
-  );
-  const unmatched = [...episodes];
-  for (const expected of trace.expected.episodes) {
-    const index = unmatched.findIndex((a) => {
-      const since = sinceOf(a.since);
-      return (
-        a.type === expected.type &&
-        a.deviceId === expected.deviceId &&
-        since >= expected.since &&
-        since <= expected.since + RETRY_SPAN_MS
-      );
-    });
-    const seen = episodes
-      .filter((a) => a.type === expected.type && a.deviceId === expected.deviceId)
-      .map((a) => sinceOf(a.since) - expected.since);
-    expect(
-      index,
-      `${expected.type} of ${expected.deviceId} at ${expected.since}: published at ${seen} ms from it`,
-    ).toBeGreaterThanOrEqual(0);
-    unmatched.splice(index, 1);
-  }
-}
-
-/** The replay reports times as epoch milliseconds; the topic's messages as ISO text. */
-const sinceOf = (since: unknown) => (typeof since === 'number' ? since : Date.parse(String(since)));
-
-/** Lambda retries a failed asynchronous invocation twice, 1 and 2 minutes later. */
-const RETRY_SPAN_MS = 3 * 60_000 + 10_000;
 
 describe('faults never lose an event or duplicate an alert', () => {
   it.each<[FleetProfile, number]>([

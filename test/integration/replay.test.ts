@@ -1,13 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { FaultInjector, type FaultRates } from '../../src/adapters/faults.js';
 import { type ReplayResult, replayTrace } from '../../src/local/replay.js';
+import { seededRandom } from '../../src/shared/seeded-random.js';
 import {
   expectedIncidents,
   FLEET_PROFILES,
   type FleetProfile,
   generateFleetTrace,
 } from '../fixtures/aws-model/index.js';
+import { expectContractKept } from '../fixtures/fault-contract.js';
 
 /** The example shipped beside the project (../shared/examples), vendored so that a fresh clone tests it too. */
 const examples = fileURLToPath(new URL('../fixtures/examples/', import.meta.url));
@@ -158,10 +161,9 @@ describe('the replay on the in-memory ports', () => {
     expect(result.devices.map((d) => [d.deviceId, d.status])).toEqual([['replay-ok', 'connected']]);
   });
 
-  it('takes the fidelity path when faults are injected, and says so', async () => {
+  it('runs injected faults at the in-memory ports, and says so', async () => {
     // Arrange
     const notices: string[] = [];
-    const { FaultInjector } = await import('../../src/adapters/faults.js');
 
     // Act
     const result = await replayTrace(exampleLines.slice(0, 10), {
@@ -170,7 +172,64 @@ describe('the replay on the in-memory ports', () => {
     });
 
     // Assert
-    expect(result.mode).toBe('fidelity');
-    expect(notices).toEqual([expect.stringContaining('fidelity path')]);
-  }, 120_000);
+    expect(result.mode).toBe('in-memory');
+    expect(notices).toEqual([expect.stringContaining('injected faults strike the in-memory ports')]);
+  });
+});
+
+/** The figures of the issue: every DynamoDB request, SNS publish and invocation may fail. */
+const ALL_FAULTS: FaultRates = { dynamodb: 0.05, sns: 0.2, crash: 0.05 };
+
+describe('faults at the in-memory ports never lose an event or duplicate an alert', () => {
+  it.each<[FleetProfile, number]>([
+    ['mixed', 21],
+    ['fights', 22],
+    ['storms', 23],
+    ['persistent', 24],
+    ['redelivered-wills', 25],
+  ])(
+    "replays a %s fleet under DynamoDB, SNS and crash faults to the oracle's states and alerts, each once",
+    async (profile, seed) => {
+      // Arrange
+      const trace = generateFleetTrace({ devices: 12, hours: 4, seed, profile });
+
+      // Act
+      const result = await replayTrace(
+        trace.lines.map((line) => JSON.stringify(line)),
+        { faults: new FaultInjector(ALL_FAULTS, seededRandom(seed)), notice: () => undefined },
+      );
+
+      // Assert: every kind struck, and what failed was retried, by the SDK or by Lambda and the event sources.
+      expectContractKept(result, trace);
+      expect(result.mode).toBe('in-memory');
+      const { dynamodb = 0, sns = 0, crash = 0 } = result.faults?.struck ?? {};
+      expect({ dynamodb: dynamodb > 0, sns: sns > 0, crash: crash > 0 }).toEqual({
+        dynamodb: true,
+        sns: true,
+        crash: true,
+      });
+      expect(result.faults?.sdkRetries).toBeGreaterThan(0);
+      expect(result.retries).toBeGreaterThan(0);
+    },
+    120_000,
+  );
+
+  it.each<[string, FaultRates]>([
+    ['DynamoDB calls that fail one in five times', { dynamodb: 0.2, sns: 0, crash: 0 }],
+    ['an SNS that refuses half of the publishes', { dynamodb: 0, sns: 0.5, crash: 0 }],
+    ['invocations that die after their writes one in five times', { dynamodb: 0, sns: 0, crash: 0.2 }],
+  ])('keeps the contract with %s', async (_label, rates) => {
+    // Arrange
+    const trace = generateFleetTrace({ devices: 12, hours: 4, seed: 4242, profile: 'mixed' });
+
+    // Act
+    const result = await replayTrace(
+      trace.lines.map((line) => JSON.stringify(line)),
+      { faults: new FaultInjector(rates, seededRandom(9)), notice: () => undefined },
+    );
+
+    // Assert
+    expectContractKept(result, trace);
+    expect(Object.values(result.faults?.struck ?? {}).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+  });
 });
