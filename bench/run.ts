@@ -73,10 +73,12 @@ const SIZES = quick
       replay: { devices: 41, hours: 24, fidelityLines: 1_000 },
       replayStorm: { devices: 20_000 },
       scale: { devices: 15_000 },
-      endToEnd: { devices: 8, hours: 3 },
+      // The budget's fleet (20 devices) for fewer hours: a fleet-count window's write is shared by fewer events on a
+      // smaller fleet, so 8 devices measured another cost than the budget's.
+      endToEnd: { devices: 20, hours: 3 },
       // Quick: a smaller mixed fleet than the budgets' 2,000 devices (its notes say so).
       endToEndFleet: { devices: 200, hours: 1, profile: 'mixed' as FleetProfile },
-      accuracy: { devices: 4, hours: 1, profiles: ['mixed', 'fights', 'persistent'] as FleetProfile[] },
+      accuracy: { devices: 4, hours: 1 },
     }
   : {
       ingest: { rounds: 10, eventsPerRound: 1_000, warmupEvents: 1_500, concurrency: 16 },
