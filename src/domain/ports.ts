@@ -16,8 +16,9 @@ export interface Alert extends AlertDecision {
 }
 
 /**
- * The device's outbox: alerts decided (in the same conditional write as the cursor that decided them) and not yet
- * confirmed published. `retryAt` is the end of the current publisher's lease: after it, anyone may take it over.
+ * The device's outbox: alerts decided (in the same conditional write as the cursor that decided them), kept until a
+ * write after the history has them. `retryAt` is the end of the current publisher's lease: after it, anyone may take
+ * over an entry the history does not have.
  */
 export interface OutboxEntry {
   alert: Alert;
@@ -66,7 +67,7 @@ export type AnyAlert = Alert | FleetAlert;
 export interface AlertHistory<A extends AnyAlert = Alert> {
   /** Records a published alert; recording it again changes nothing. */
   record(alert: A, publishedAt: number): Promise<void>;
-  /** Whether the alert was already recorded as published (a publisher died before clearing its outbox). */
+  /** Whether the alert was already recorded as published (an outbox entry its publisher left there is done). */
   has(alert: A): Promise<boolean>;
 }
 
