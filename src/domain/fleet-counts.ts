@@ -56,19 +56,19 @@ interface Kind {
 
 /** A kind's parts, from its short name or its long one; undefined for what is not a kind. */
 function kindOf(name: string): Kind | undefined {
-  const parts = name.split('.');
-  if (LONG_STATUS.has(parts[0] ?? '')) {
-    const [status, settled, reason, episodes] = parts;
+  const [head, ...rest] = name.split('.') as [string, ...string[]];
+  if (LONG_STATUS.has(head)) {
+    const [settled, reason, episodes] = rest;
     if (reason === undefined) return undefined;
     return {
-      status: status as Kind['status'],
+      status: head as Kind['status'],
       settled: settled === 'settled',
       reason,
       episodes: episodes?.split('+') ?? [],
     };
   }
-  const [head, code, episodes] = parts;
-  if (!head || !/^[cd][su]$/.test(head) || code === undefined) return undefined;
+  const [code, episodes] = rest;
+  if (!/^[cd][su]$/.test(head) || code === undefined) return undefined;
   return {
     status: head[0] === 'c' ? 'connected' : 'disconnected',
     settled: head[1] === 's',

@@ -55,8 +55,13 @@ export interface FleetIncidentStore {
    * when its incident closed names it when it does come back.
    */
   unrecoveredMemberships(deviceId: string): Promise<string[]>;
-  /** Counts the device as recovered (once); the incident after that, or undefined if it already was. */
+  /**
+   * Counts the device as recovered (once); the incident after that as a read that may lag shows it (its counts at
+   * most what they are), or undefined if it already was.
+   */
   recover(incidentId: string, deviceId: string): Promise<Incident | undefined>;
+  /** One incident, read consistently, while it is open. */
+  openIncident(incidentId: string): Promise<Incident | undefined>;
   /** Closes an open incident with its owed alert; false if it was already closed. */
   close(incidentId: string, closedAt: number, owed: OwedFleetAlert): Promise<boolean>;
   /** Fleet alerts still owed whose lease ended before `before`. */
@@ -92,9 +97,12 @@ export class FleetTracker {
     return undefined;
   }
 
-  /** The safety net: publishes fleet alerts whose publisher's lease ended. */
+  /**
+   * The safety net: publishes fleet alerts whose publisher's lease ended, and closes the incidents whose share came
+   * back without the return that tipped it seeing so (its read lagged).
+   */
   async sweep(): Promise<number> {
-    const { store, clock, leaseMs } = this.ports;
+    const { store, clock, leaseMs, rule } = this.ports;
     let published = 0;
     for (const owed of await store.owedAlerts(clock.now())) {
       if (!(await store.claim(owed, clock.now() + leaseMs))) continue;
@@ -103,6 +111,9 @@ export class FleetTracker {
         continue;
       }
       if (await this.publish(owed.alert)) published += 1;
+    }
+    for (const incident of await store.openIncidents()) {
+      if (recoveredEnough(incident, rule) && (await this.close(incident, clock.now()))) published += 1;
     }
     return published;
   }
@@ -154,15 +165,27 @@ export class FleetTracker {
 
   /** `backAt`: when the device was seen back; the incident that it tips into recovery closes then. */
   private async placeOnline(deviceId: string, backAt: number): Promise<string | undefined> {
-    const { store, rule, clock } = this.ports;
+    const { store, rule } = this.ports;
     const memberships = await store.unrecoveredMemberships(deviceId);
     for (const incidentId of memberships) {
-      const incident = await store.recover(incidentId, deviceId);
-      if (incident?.status !== 'open' || !recoveredEnough(incident, rule)) continue;
-      const owed = { alert: recoveredAlert(incident, backAt, clock.now()), retryAt: this.leaseEnd() };
-      if (await store.close(incidentId, backAt, owed)) await this.publish(owed.alert);
+      // The read after counting may lag, never lead: the share it shows back is back, and is confirmed consistently
+      // (joins it missed would lower it).
+      const seen = await store.recover(incidentId, deviceId);
+      if (seen?.status !== 'open' || !recoveredEnough(seen, rule)) continue;
+      const incident = await store.openIncident(incidentId);
+      if (incident && recoveredEnough(incident, rule)) await this.close(incident, backAt);
     }
     return memberships[0];
+  }
+
+  /** Closes the incident at `closedAt` and publishes its fleet-recovered alert; false if another closed it first. */
+  private async close(incident: Incident, closedAt: number): Promise<boolean> {
+    const owed = {
+      alert: recoveredAlert(incident, closedAt, this.ports.clock.now()),
+      retryAt: this.leaseEnd(),
+    };
+    if (!(await this.ports.store.close(incident.incidentId, closedAt, owed))) return false;
+    return this.publish(owed.alert);
   }
 
   private leaseEnd(): number {

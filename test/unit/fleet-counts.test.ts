@@ -111,6 +111,7 @@ describe('fleet counts from moves', () => {
       ['revision', 7],
       ['xs.CL', 4],
       ['ds', 4],
+      ['disconnected.settled', 4],
     ];
     // Act
     const counts = fleetCountsFrom(kinds);

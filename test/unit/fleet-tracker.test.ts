@@ -203,6 +203,48 @@ describe('FleetTracker', () => {
     expect(publisher.published.map((p) => p.alert.type)).toEqual(['fleet-outage']);
   });
 
+  it('closes nothing on a return whose read lagged behind the share; the sweep closes it at its own time', async () => {
+    // Arrange: every return's read after counting misses its own recovery.
+    const store = new InMemoryFleetIncidentStore();
+    const lagging: FleetIncidentStore = Object.assign(Object.create(store), {
+      recover: async (incidentId: string, deviceId: string) => {
+        const after = await store.recover(incidentId, deviceId);
+        return after && { ...after, recovered: after.recovered - 1 };
+      },
+    });
+    const { fleet, publisher, advance } = tracker({ store: lagging });
+    for (const device of [1, 2, 3]) await fleet.place(alert('offline', device, T0 + device));
+    for (const device of [1, 2, 3]) await fleet.place(alert('online', device, T0 + 600_000 + device));
+    const afterReturns = publisher.published.map((p) => p.alert.type);
+    // Act
+    advance(660_000);
+    const swept = await fleet.sweep();
+    const again = await fleet.sweep();
+    // Assert
+    expect(afterReturns).toEqual(['fleet-outage']);
+    expect(swept).toBe(1);
+    expect(again).toBe(0);
+    expect(publisher.published.map((p) => p.alert.type)).toEqual(['fleet-outage', 'fleet-recovered']);
+    expect(publisher.published[1]?.alert.since).toBe(T0 + 660_000);
+  });
+
+  it('does not close on a read that shows the share back when a consistent read does not', async () => {
+    // Arrange: the read after counting shows every member back; the consistent one, the truth (one of three).
+    const store = new InMemoryFleetIncidentStore();
+    const overstating: FleetIncidentStore = Object.assign(Object.create(store), {
+      recover: async (incidentId: string, deviceId: string) => {
+        const after = await store.recover(incidentId, deviceId);
+        return after && { ...after, recovered: after.devices };
+      },
+    });
+    const { fleet, publisher } = tracker({ store: overstating });
+    for (const device of [1, 2, 3]) await fleet.place(alert('offline', device, T0 + device));
+    // Act
+    await fleet.place(alert('online', 1, T0 + 600_000));
+    // Assert
+    expect(publisher.published.map((p) => p.alert.type)).toEqual(['fleet-outage']);
+  });
+
   it('skips an owed fleet alert another sweeper claimed first', async () => {
     // Arrange
     const store = new InMemoryFleetIncidentStore();

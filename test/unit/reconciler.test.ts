@@ -271,6 +271,43 @@ describe('Reconciler: alerts that were not published', () => {
   });
 });
 
+describe('Reconciler: a publisher late past its lease', () => {
+  it('does not publish again an alert its first publisher recorded while this one took it over', async () => {
+    // Arrange: SNS refuses the first publish; the entry's lease ends; the first publisher, late, records it just as
+    // the takeover's write goes in.
+    const draws = [0, 1];
+    const history = new InMemoryAlertHistory();
+    const publisher = new RecordingAlertPublisher({
+      failureProbability: 0.5,
+      random: () => draws.shift() ?? 1,
+    });
+    const store: InterleavedStore = new InterleavedStore(async (commit, change) => {
+      const taken = change.outbox[0]?.alert;
+      if (commit === 2 && taken) await history.record(taken, AFTER_SETTLING + 1_000);
+    });
+    const clock = new VirtualClock(AFTER_SETTLING);
+    const reconciler = new Reconciler({
+      store,
+      history,
+      publisher,
+      scheduler: new InMemoryCheckScheduler(),
+      outboxes: store.inner,
+      uptimeDays: new InMemoryUptimeDays(),
+      clock,
+      settings: DEFAULT_SETTINGS,
+    });
+    await reconciler.reconcile(DEVICE, lostConnection);
+
+    // Act
+    clock.set(AFTER_SETTLING + PUBLISH_LEASE_MS);
+    const takeover = await reconciler.reconcile(DEVICE);
+
+    // Assert
+    expect(takeover).toMatchObject({ published: 1, written: true });
+    expect(publisher.published).toEqual([]);
+  });
+});
+
 describe('Reconciler: the check queue carries the retry of an outbox', () => {
   function withScheduler(publisher = new RecordingAlertPublisher()) {
     const store = new InMemoryDeviceStore();

@@ -122,8 +122,13 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
 
   async openIncidents(): Promise<Incident[]> {
     const summary = await this.summary();
-    const incidents = await Promise.all([...summary.open].map((id) => this.openIncident(id)));
+    const incidents = await Promise.all([...summary.open].map((id) => this.readOpen(id, true)));
     return incidents.flatMap((i) => (i?.status === 'open' ? [stripOwed(i)] : []));
+  }
+
+  async openIncident(incidentId: string): Promise<Incident | undefined> {
+    const incident = await this.readOpen(incidentId, true);
+    return incident?.status === 'open' ? stripOwed(incident) : undefined;
   }
 
   /** The open incidents' heads alone (kept once read open): one GetItem of the summary, no tallies. */
@@ -142,12 +147,13 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
   }
 
   /**
-   * An incident with its tallies read now, and its head kept once read open: what placing reads of a head (its
-   * opening counts and span) never changes while it is open, and a closed one is no longer in the summary's open set.
+   * An incident with its tallies read now (`consistent`, or eventually consistent at half the read units), and its
+   * head kept once read open: what placing reads of a head (its opening counts and span) never changes while it is
+   * open, and a closed one is no longer in the summary's open set.
    */
-  private async openIncident(incidentId: string): Promise<StoredIncident | undefined> {
+  private async readOpen(incidentId: string, consistent: boolean): Promise<StoredIncident | undefined> {
     const kept = this.openedHeads.get(incidentId);
-    if (kept) return withTallies(kept, await this.tallies(incidentId));
+    if (kept) return withTallies(kept, await this.tallies(incidentId, consistent));
     const read = await this.read(incidentId);
     if (read?.head.status === 'open') this.openedHeads.set(incidentId, read.head);
     return read?.incident;
@@ -310,7 +316,8 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
       if (cancelledByCondition(error)) return undefined;
       throw error;
     }
-    const incident = await this.openIncident(incidentId);
+    // The return's own look: a lagging read only delays the close to a later return or the sweep.
+    const incident = await this.readOpen(incidentId, false);
     return incident && stripOwed(incident);
   }
 
@@ -494,12 +501,15 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     return allShards.map((shard) => inShard(shard, tallyKey(incidentId)));
   }
 
-  private tallies(incidentId: string): Promise<Array<Record<string, unknown>>> {
-    return this.batchGet(this.tallyKeys(incidentId));
+  private tallies(incidentId: string, consistent: boolean): Promise<Array<Record<string, unknown>>> {
+    return this.batchGet(this.tallyKeys(incidentId), consistent);
   }
 
-  /** Items by key, read consistently, 100 keys a request; keys left unprocessed under load are asked for again. */
-  private async batchGet(keys: Array<Record<string, unknown>>): Promise<Array<Record<string, unknown>>> {
+  /** Items by key, 100 keys a request; keys left unprocessed under load are asked for again. */
+  private async batchGet(
+    keys: Array<Record<string, unknown>>,
+    consistent = true,
+  ): Promise<Array<Record<string, unknown>>> {
     const found: Array<Record<string, unknown>> = [];
     await Promise.all(
       chunks(keys, 100).map(async (chunk) => {
@@ -508,7 +518,7 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
           if (attempt === 10) throw new Error('BatchGetItem kept leaving keys unprocessed');
           const result = await this.dynamo.send(
             new BatchGetCommand({
-              RequestItems: { [this.tableName]: { Keys: asking, ConsistentRead: true } },
+              RequestItems: { [this.tableName]: { Keys: asking, ConsistentRead: consistent } },
             }),
           );
           found.push(...(result.Responses?.[this.tableName] ?? []));
