@@ -1,5 +1,6 @@
 import { type FaultInjector, faultsFromEnvironment, installFaults } from '../adapters/faults.js';
 import * as z from '../shared/zod.js';
+import { snapshotEnvironment } from './environment-snapshot.js';
 import type { WriteAccounting } from './in-memory-ports.js';
 import type { AsyncThrottleSettings, ThrottleFigures } from './lambda/async-throttle.js';
 import { silenceEmptyMetricsWarning } from './quiet-metrics.js';
@@ -105,6 +106,7 @@ export async function replayTrace(
         ...(options.ingestThrottle ? { ingestThrottle: options.ingestThrottle } : {}),
         ...(options.accountWrites ? { accountWrites: true } : {}),
       });
+      const restoreEnvironment = snapshotEnvironment();
       try {
         const result = await runTrace(runtime, timers, valid, onBatch);
         const throttles = Object.fromEntries(runtime.throttles());
@@ -118,6 +120,7 @@ export async function replayTrace(
         };
       } finally {
         await runtime.stop();
+        restoreEnvironment();
       }
     }
     const aws = await startLocalAws({ prefix: 'replay' });
