@@ -5,6 +5,7 @@ import {
   installFaults,
 } from '../adapters/faults.js';
 import * as z from '../shared/zod.js';
+import { snapshotEnvironment } from './environment-snapshot.js';
 import type { WriteAccounting } from './in-memory-ports.js';
 import type { AsyncThrottleSettings, ThrottleFigures } from './lambda/async-throttle.js';
 import type { InjectedFaultCounts } from './port-faults.js';
@@ -117,6 +118,7 @@ export async function replayTrace(
         ...(options.ingestThrottle ? { ingestThrottle: options.ingestThrottle } : {}),
         ...(options.accountWrites ? { accountWrites: true } : {}),
       });
+      const restoreEnvironment = snapshotEnvironment();
       try {
         const result = await runTrace(runtime, timers, valid, onBatch);
         const throttles = Object.fromEntries(runtime.throttles());
@@ -131,6 +133,7 @@ export async function replayTrace(
         };
       } finally {
         await runtime.stop();
+        restoreEnvironment();
       }
     }
     const aws = await startLocalAws({ prefix: 'replay' });
