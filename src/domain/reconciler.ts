@@ -48,6 +48,11 @@ export interface ReconcileOutcome {
 }
 
 const MAX_ATTEMPTS = 8;
+/**
+ * Calls of the history's record once SNS has accepted an alert (each retried by the SDK client as it retries every
+ * request): an alert SNS accepted and the history does not have is published again after its lease.
+ */
+const RECORD_ATTEMPTS = 3;
 /** How long a publisher owns an outbox entry before someone else may publish it. */
 export const PUBLISH_LEASE_MS = 30_000;
 
@@ -337,9 +342,21 @@ export class Reconciler {
         this.ports.onPublishFailure?.(alert, error);
         continue;
       }
-      await this.ports.history.record(alert, publishedAt);
+      await this.recordPublished(alert, publishedAt);
       done.push(alert.alertId);
     }
     return done;
+  }
+
+  /** Records an alert SNS accepted, trying again when the store fails: the one failure here that duplicates it. */
+  private async recordPublished(alert: Alert, publishedAt: number): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.ports.history.record(alert, publishedAt);
+        return;
+      } catch (error) {
+        if (attempt >= RECORD_ATTEMPTS) throw error;
+      }
+    }
   }
 }

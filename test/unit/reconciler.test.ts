@@ -308,6 +308,54 @@ describe('Reconciler: a publisher late past its lease', () => {
   });
 });
 
+describe('Reconciler: recording what SNS accepted', () => {
+  /** A history whose first `failures` records fail, as a store failing every attempt of the SDK client would. */
+  function failingHistory(failures: number) {
+    const history = new InMemoryAlertHistory();
+    let left = failures;
+    const flaky = Object.assign(Object.create(history), {
+      record: async (...args: Parameters<InMemoryAlertHistory['record']>) => {
+        if (left > 0) {
+          left -= 1;
+          throw new Error('the store failed every attempt');
+        }
+        await history.record(...args);
+      },
+    }) as InMemoryAlertHistory;
+    return { history, flaky };
+  }
+
+  it.each([
+    [1, 'records it', 1],
+    [3, 'fails the call, the alert left to its lease', 0],
+  ])('with %i failing records of a published alert, %s', async (failures, _outcome, recorded) => {
+    // Arrange
+    const { history, flaky } = failingHistory(failures);
+    const store = new InterleavedStore();
+    const publisher = new RecordingAlertPublisher();
+    const reconciler = new Reconciler({
+      store,
+      history: flaky,
+      publisher,
+      scheduler: new InMemoryCheckScheduler(),
+      outboxes: store.inner,
+      uptimeDays: new InMemoryUptimeDays(),
+      clock: new VirtualClock(AFTER_SETTLING),
+      settings: DEFAULT_SETTINGS,
+    });
+
+    // Act
+    const outcome = await reconciler.reconcile(DEVICE, lostConnection).catch((error: Error) => error.message);
+
+    // Assert
+    expect(publisher.published).toHaveLength(1);
+    expect(history.records.size).toBe(recorded);
+    expect(outcome).toEqual(
+      recorded ? expect.objectContaining({ published: 1 }) : 'the store failed every attempt',
+    );
+  });
+});
+
 describe('Reconciler: the check queue carries the retry of an outbox', () => {
   function withScheduler(publisher = new RecordingAlertPublisher()) {
     const store = new InMemoryDeviceStore();
