@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConcurrentUpdateError } from '../../src/domain/errors.js';
-import type { Alert, CommitResult, DeviceCommit, DeviceStore } from '../../src/domain/ports.js';
+import type { Alert, CommitResult, DeviceCommit, DeviceStore, OutboxFinder } from '../../src/domain/ports.js';
 import { PUBLISH_LEASE_MS, Reconciler, sameData } from '../../src/domain/reconciler.js';
 import { DEFAULT_SETTINGS } from '../../src/domain/settings.js';
 import {
@@ -44,15 +44,25 @@ class InterleavedStore implements DeviceStore {
   }
 }
 
-function reconcilerOver(store: InterleavedStore, publisher = new RecordingAlertPublisher()) {
+/** A publisher SNS refuses the first publish of, then accepts. */
+const refusingFirst = () => {
+  const draws = [0, 1];
+  return new RecordingAlertPublisher({ failureProbability: 0.5, random: () => draws.shift() ?? 1 });
+};
+
+function reconcilerOver(
+  store: InterleavedStore,
+  publisher = new RecordingAlertPublisher(),
+  { history = new InMemoryAlertHistory(), outboxes = store.inner as OutboxFinder } = {},
+) {
   const clock = new VirtualClock(AFTER_SETTLING);
   const publishFailures: string[] = [];
   const reconciler = new Reconciler({
     store,
-    history: new InMemoryAlertHistory(),
+    history,
     publisher,
     scheduler: new InMemoryCheckScheduler(),
-    outboxes: store.inner,
+    outboxes,
     uptimeDays: new InMemoryUptimeDays(),
     clock,
     settings: DEFAULT_SETTINGS,
@@ -234,26 +244,11 @@ describe('sameData', () => {
 describe('Reconciler: alerts that were not published', () => {
   it('keeps an alert SNS refused in the outbox and reports it; the sweep publishes what the legacy unsent index names', async () => {
     // Arrange: SNS refuses the first publish only; the sweep's index names the device once the lease has ended.
-    const draws = [0, 1];
     const store = new InterleavedStore();
-    const publisher = new RecordingAlertPublisher({
-      failureProbability: 0.5,
-      random: () => draws.shift() ?? 1,
-    });
-    const clock = new VirtualClock(AFTER_SETTLING);
-    const publishFailures: string[] = [];
-    const reconciler = new Reconciler({
-      store,
-      history: new InMemoryAlertHistory(),
-      publisher,
-      scheduler: new InMemoryCheckScheduler(),
+    const { reconciler, publisher, clock, publishFailures } = reconcilerOver(store, refusingFirst(), {
       outboxes: {
         findUnsent: async (before) => (before >= AFTER_SETTLING + PUBLISH_LEASE_MS ? [DEVICE] : []),
       },
-      uptimeDays: new InMemoryUptimeDays(),
-      clock,
-      settings: DEFAULT_SETTINGS,
-      onPublishFailure: (alert) => publishFailures.push(alert.alertId),
     });
     const first = await reconciler.reconcile(DEVICE, lostConnection);
 
@@ -275,27 +270,12 @@ describe('Reconciler: a publisher late past its lease', () => {
   it('does not publish again an alert its first publisher recorded while this one took it over', async () => {
     // Arrange: SNS refuses the first publish; the entry's lease ends; the first publisher, late, records it just as
     // the takeover's write goes in.
-    const draws = [0, 1];
     const history = new InMemoryAlertHistory();
-    const publisher = new RecordingAlertPublisher({
-      failureProbability: 0.5,
-      random: () => draws.shift() ?? 1,
-    });
     const store: InterleavedStore = new InterleavedStore(async (commit, change) => {
       const taken = change.outbox[0]?.alert;
       if (commit === 2 && taken) await history.record(taken, AFTER_SETTLING + 1_000);
     });
-    const clock = new VirtualClock(AFTER_SETTLING);
-    const reconciler = new Reconciler({
-      store,
-      history,
-      publisher,
-      scheduler: new InMemoryCheckScheduler(),
-      outboxes: store.inner,
-      uptimeDays: new InMemoryUptimeDays(),
-      clock,
-      settings: DEFAULT_SETTINGS,
-    });
+    const { reconciler, publisher, clock } = reconcilerOver(store, refusingFirst(), { history });
     await reconciler.reconcile(DEVICE, lostConnection);
 
     // Act
@@ -331,17 +311,8 @@ describe('Reconciler: recording what SNS accepted', () => {
   ])('with %i failing records of a published alert, %s', async (failures, _outcome, recorded) => {
     // Arrange
     const { history, flaky } = failingHistory(failures);
-    const store = new InterleavedStore();
-    const publisher = new RecordingAlertPublisher();
-    const reconciler = new Reconciler({
-      store,
+    const { reconciler, publisher } = reconcilerOver(new InterleavedStore(), new RecordingAlertPublisher(), {
       history: flaky,
-      publisher,
-      scheduler: new InMemoryCheckScheduler(),
-      outboxes: store.inner,
-      uptimeDays: new InMemoryUptimeDays(),
-      clock: new VirtualClock(AFTER_SETTLING),
-      settings: DEFAULT_SETTINGS,
     });
 
     // Act
@@ -377,10 +348,7 @@ describe('Reconciler: the check queue carries the retry of an outbox', () => {
 
   it('asks for a check at the end of the lease of an alert it claims, and that check publishes it if SNS refused', async () => {
     // Arrange: SNS refuses the first publish only.
-    const draws = [0, 1];
-    const { scheduler, clock, reconciler, publisher, history } = withScheduler(
-      new RecordingAlertPublisher({ failureProbability: 0.5, random: () => draws.shift() ?? 1 }),
-    );
+    const { scheduler, clock, reconciler, publisher, history } = withScheduler(refusingFirst());
     await reconciler.reconcile(DEVICE, lostConnection);
     const asked = scheduler.peek();
 
