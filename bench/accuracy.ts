@@ -8,7 +8,7 @@
  * DynamoDB calls retried as the SDK retries them, SNS publishes refused, invocations dying after their work. The
  * fidelity path's faults are tested on DynamoDB Local (test/integration/faults.test.ts).
  */
-import { FaultInjector, type FaultRates } from '../src/adapters/faults.js';
+import { FaultInjector, STANDARD_FAULTS } from '../src/adapters/faults.js';
 import type { InjectedFaultCounts } from '../src/local/port-faults.js';
 import { replayTrace } from '../src/local/replay.js';
 import { seededRandom } from '../src/shared/seeded-random.js';
@@ -26,7 +26,6 @@ export interface AccuracySizes {
   profiles?: FleetProfile[];
 }
 
-const ISSUE_FAULTS: FaultRates = { dynamodb: 0.05, sns: 0.2, crash: 0.05 };
 const SLACK_MS = 10_000;
 
 interface Score {
@@ -71,7 +70,7 @@ async function scoreProfile(profile: FleetProfile, sizes: AccuracySizes, faults:
   const started = performance.now();
   const result = await replayTrace(
     trace.lines.map((line) => JSON.stringify(line)),
-    faults ? { faults: new FaultInjector(ISSUE_FAULTS, seededRandom(seed)), notice: () => undefined } : {},
+    faults ? { faults: new FaultInjector(STANDARD_FAULTS, seededRandom(seed)), notice: () => undefined } : {},
   );
   const wallSeconds = (performance.now() - started) / 1000;
   const actual = new Map(
@@ -147,7 +146,7 @@ export async function benchAccuracy(sizes: AccuracySizes): Promise<BenchOutcome>
     (s.faults || s.lateBeyond10s === 0);
   const worstState = Math.min(...scores.map((s) => s.stateAccuracy));
   return {
-    figures: { devicesPerFleet: sizes.devices, hours: sizes.hours, faults: ISSUE_FAULTS, scores },
+    figures: { devicesPerFleet: sizes.devices, hours: sizes.hours, faults: STANDARD_FAULTS, scores },
     summary: [
       ...scores.map(
         (s) =>
@@ -160,7 +159,7 @@ export async function benchAccuracy(sizes: AccuracySizes): Promise<BenchOutcome>
       'every fleet exact: state 100%, offline/online precision = recall = 1, no duplicate, none later than 10 s without faults; episode and fleet alerts as their oracles say',
     pass: scores.every(exact),
     notes: [
-      `faults: IOT_PRESENCE_FAULTS ${JSON.stringify(ISSUE_FAULTS)} at the in-memory ports; with faults an alert may be later (retries), never wrong`,
+      `faults: IOT_PRESENCE_FAULTS ${JSON.stringify(STANDARD_FAULTS)} at the in-memory ports; with faults an alert may be later (retries), never wrong`,
     ],
   };
 }

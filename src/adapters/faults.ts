@@ -13,6 +13,9 @@ export interface FaultRates {
 
 export const NO_FAULTS: FaultRates = { dynamodb: 0, sns: 0, crash: 0 };
 
+/** The rates the accuracy bench and the fault tests inject: every request, publish and invocation may fail. */
+export const STANDARD_FAULTS: FaultRates = { dynamodb: 0.05, sns: 0.2, crash: 0.05 };
+
 const rateSchema = z.coerce.number().check(z.gte(0), z.lte(1));
 const specSchema = z.partial(z.strictObject({ dynamodb: rateSchema, sns: rateSchema, crash: rateSchema }));
 

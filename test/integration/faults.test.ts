@@ -1,10 +1,16 @@
 import { GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it, vi } from 'vitest';
-import { FaultInjector, type FaultRates, installFaults, NO_FAULTS } from '../../src/adapters/faults.js';
+import {
+  FaultInjector,
+  type FaultRates,
+  installFaults,
+  NO_FAULTS,
+  STANDARD_FAULTS,
+} from '../../src/adapters/faults.js';
 import { type ReplayResult, replayTrace } from '../../src/local/replay.js';
 import { seededRandom } from '../../src/shared/seeded-random.js';
-import { type FleetProfile, type FleetTrace, generateFleetTrace } from '../fixtures/aws-model/index.js';
-import { expectContractKept } from '../fixtures/fault-contract.js';
+import { type FleetTrace, generateFleetTrace } from '../fixtures/aws-model/index.js';
+import { expectContractKept, faultedFleets } from '../fixtures/fault-contract.js';
 import {
   apiEvent,
   callApi,
@@ -14,9 +20,6 @@ import {
   startVirtualStack,
   T0,
 } from '../fixtures/virtual-runtime.js';
-
-/** The figures of the issue: every DynamoDB request, SNS publish and invocation may fail. */
-const ALL_FAULTS: FaultRates = { dynamodb: 0.05, sns: 0.2, crash: 0.05 };
 
 async function replayWithFaults(trace: FleetTrace, rates: FaultRates, seed: number): Promise<ReplayResult> {
   const lines = trace.lines.map((line) => JSON.stringify(line));
@@ -34,20 +37,14 @@ async function replayWithFaults(trace: FleetTrace, rates: FaultRates, seed: numb
 }
 
 describe('faults never lose an event or duplicate an alert', () => {
-  it.each<[FleetProfile, number]>([
-    ['mixed', 11],
-    ['fights', 12],
-    ['storms', 13],
-    ['persistent', 14],
-    ['redelivered-wills', 15],
-  ])(
+  it.each(faultedFleets(11))(
     'replays a %s fleet under DynamoDB, SNS and crash faults to the same states and alerts',
     async (profile, seed) => {
       // Arrange
       const trace = generateFleetTrace({ devices: 8, hours: 2, seed, profile });
 
       // Act
-      const result = await replayWithFaults(trace, ALL_FAULTS, seed);
+      const result = await replayWithFaults(trace, STANDARD_FAULTS, seed);
 
       // Assert: a dead-lettered event was written before its invocation died, so the state already holds it.
       expectContractKept(result, trace);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { FaultInjector, type FaultRates } from '../../src/adapters/faults.js';
+import { FaultInjector, type FaultRates, STANDARD_FAULTS } from '../../src/adapters/faults.js';
 import { type ReplayResult, replayTrace } from '../../src/local/replay.js';
 import { seededRandom } from '../../src/shared/seeded-random.js';
 import {
@@ -10,7 +10,7 @@ import {
   type FleetProfile,
   generateFleetTrace,
 } from '../fixtures/aws-model/index.js';
-import { expectContractKept } from '../fixtures/fault-contract.js';
+import { expectContractKept, faultedFleets } from '../fixtures/fault-contract.js';
 
 /** The example shipped beside the project (../shared/examples), vendored so that a fresh clone tests it too. */
 const examples = fileURLToPath(new URL('../fixtures/examples/', import.meta.url));
@@ -177,17 +177,8 @@ describe('the replay on the in-memory ports', () => {
   });
 });
 
-/** The figures of the issue: every DynamoDB request, SNS publish and invocation may fail. */
-const ALL_FAULTS: FaultRates = { dynamodb: 0.05, sns: 0.2, crash: 0.05 };
-
 describe('faults at the in-memory ports never lose an event or duplicate an alert', () => {
-  it.each<[FleetProfile, number]>([
-    ['mixed', 21],
-    ['fights', 22],
-    ['storms', 23],
-    ['persistent', 24],
-    ['redelivered-wills', 25],
-  ])(
+  it.each(faultedFleets(21))(
     "replays a %s fleet under DynamoDB, SNS and crash faults to the oracle's states and alerts, each once",
     async (profile, seed) => {
       // Arrange
@@ -196,7 +187,7 @@ describe('faults at the in-memory ports never lose an event or duplicate an aler
       // Act
       const result = await replayTrace(
         trace.lines.map((line) => JSON.stringify(line)),
-        { faults: new FaultInjector(ALL_FAULTS, seededRandom(seed)), notice: () => undefined },
+        { faults: new FaultInjector(STANDARD_FAULTS, seededRandom(seed)), notice: () => undefined },
       );
 
       // Assert: every kind struck, and what failed was retried, by the SDK or by Lambda and the event sources.
