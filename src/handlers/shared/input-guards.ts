@@ -30,14 +30,16 @@ const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** Finds what makes a decoded JSON value unsafe to handle: prototype keys or absurd nesting. */
 export function unsafeStructure(value: unknown): string | undefined {
-  const stack: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  if (value === null || typeof value !== 'object') return undefined;
+  // Only objects are stacked: an event is mostly strings and numbers, checked where they stand (ingest's hot path).
+  const stack: Array<{ object: object; depth: number }> = [{ object: value, depth: 0 }];
   while (stack.length > 0) {
-    const { value: current, depth } = stack.pop() as { value: unknown; depth: number };
-    if (current === null || typeof current !== 'object') continue;
+    const { object, depth } = stack.pop() as { object: object; depth: number };
     if (depth > MAX_DEPTH) return `nesting deeper than ${MAX_DEPTH} levels`;
-    for (const key of Object.keys(current)) {
+    for (const key of Object.keys(object)) {
       if (FORBIDDEN_KEYS.has(key)) return `forbidden key "${key}"`;
-      stack.push({ value: (current as Record<string, unknown>)[key], depth: depth + 1 });
+      const child = (object as Record<string, unknown>)[key];
+      if (child !== null && typeof child === 'object') stack.push({ object: child, depth: depth + 1 });
     }
   }
   return undefined;
