@@ -68,7 +68,7 @@ const SIZES = quick
       status: { gets: 200, pages: 60 },
       fleetAlerts: { devices: 40, fleetGets: 20 },
       uptime: { days: 3, takeoversPerDay: 200 },
-      coldStart: { runs: 3, warmUp: false },
+      coldStart: { runs: 3, warmUp: true },
       // The day the lines/s budget is set on (in memory it takes about 2 s); fidelity on its first 1,000 lines.
       replay: { devices: 41, hours: 24, fidelityLines: 1_000 },
       replayStorm: { devices: 20_000 },
