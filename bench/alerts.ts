@@ -44,6 +44,7 @@ async function runGroup(
   const { config, clients } = ports;
   const reconciler = new Reconciler({
     store: ports.devices,
+    events: ports.eventLog,
     history: ports.ledger,
     publisher: new SnsAlertPublisher(clients.sns, config.ALERT_TOPIC_ARN),
     scheduler: { scheduleCheck: (deviceId, recheckAt) => runtime.scheduleCheck(deviceId, recheckAt) },

@@ -4,6 +4,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { systemClock } from '../adapters/clock.js';
 import { DynamoDbAlertLedger } from '../adapters/dynamodb/alert-ledger.js';
+import { DynamoDbEventLog } from '../adapters/dynamodb/event-log.js';
 import type { DynamoDbDeviceStore } from '../adapters/dynamodb/device-store.js';
 import { DynamoDbFleetIncidents } from '../adapters/dynamodb/fleet-incidents.js';
 import { DynamoDbRejectionStore } from '../adapters/dynamodb/rejection-store.js';
@@ -24,6 +25,7 @@ import type {
   CheckScheduler,
   Clock,
   DeviceStore,
+  EventLog,
   OutboxFinder,
   UptimeDayStore,
 } from '../domain/ports.js';
@@ -54,6 +56,7 @@ export interface ReconcilerClients {
 /** What the reconciler decides over: the domain's ports, whatever implements them (DynamoDB, SNS, SQS, or memory). */
 export interface ReconcilerPorts {
   devices: DeviceStore & OutboxFinder;
+  events: Pick<EventLog, 'storedFrom'>;
   ledger: AlertHistory<AnyAlert>;
   publisher: AlertPublisher<AnyAlert>;
   incidents: FleetIncidentStore;
@@ -83,6 +86,7 @@ export function buildReconciler(ports: ReconcilerPorts): Reconciler {
   });
   return new Reconciler({
     store: ports.devices,
+    events: ports.events,
     history: ports.ledger,
     publisher: ports.publisher,
     fleet,
@@ -114,6 +118,7 @@ export function createReconcilerWiring(config: Config, clients: ReconcilerClient
     clients.scheduler ?? new SqsCheckScheduler(clients.sqs ?? createSqsClient(), config.CHECK_QUEUE_URL);
   const reconciler = buildReconciler({
     devices,
+    events: new DynamoDbEventLog(clients.dynamo, config.EVENTS_TABLE, config.EVENT_TTL_DAYS),
     ledger,
     publisher: new SnsAlertPublisher(clients.sns, config.ALERT_TOPIC_ARN),
     incidents: new DynamoDbFleetIncidents(clients.dynamo, config.ALERTS_TABLE),

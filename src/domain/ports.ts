@@ -116,6 +116,8 @@ export interface OutboxFinder {
 export interface EventLog {
   /** One conditional write; a duplicate delivery is recognised and not stored twice. `raw` is the input as received. */
   append(event: DeviceEvent, raw?: string): Promise<'stored' | 'duplicate'>;
+  /** The device's stored events whose time (timestamp, else receive time) is `from` or later, oldest first. */
+  storedFrom(deviceId: string, from: number): Promise<DeviceEvent[]>;
 }
 
 export interface Rejection {

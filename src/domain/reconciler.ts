@@ -10,6 +10,7 @@ import type {
   CheckScheduler,
   Clock,
   DeviceStore,
+  EventLog,
   OutboxEntry,
   OutboxFinder,
   StoredDevice,
@@ -21,6 +22,8 @@ import { withoutSavedDays } from './uptime.js';
 
 export interface ReconcilerPorts {
   store: DeviceStore;
+  /** What a check reads besides the record: the events stored that the stream may not have delivered yet. */
+  events: Pick<EventLog, 'storedFrom'>;
   history: AlertHistory;
   publisher: AlertPublisher;
   scheduler: CheckScheduler;
@@ -222,7 +225,8 @@ export class Reconciler {
       const now = clock.now();
       const stored = await store.load(deviceId);
       const outbox = await this.unpublished(stored?.outbox ?? []);
-      const facts = applyEvents(stored?.facts ?? emptyFacts(deviceId), events);
+      const known = applyEvents(stored?.facts ?? emptyFacts(deviceId), events);
+      const facts = consumed ? await this.withStoredEvents(known) : known;
       const evaluation = evaluateDevice(facts, stored?.cursor, now, settings);
       const cursor = await this.saveFinishedDays(deviceId, stored, evaluation.cursor);
       const plan = planWrite({ stored, outbox, settings, facts, evaluation, cursor, consumed, now });
@@ -254,6 +258,16 @@ export class Reconciler {
       return { ...outcome, published: published.length, written: true };
     }
     throw new ConcurrentUpdateError(deviceId, MAX_ATTEMPTS);
+  }
+
+  /**
+   * A check decides on every event stored, not only on those the stream delivered: a stream batch that keeps failing
+   * can hold a device's return for longer than W. Stored events from W before the latest the facts know are folded
+   * again (folding is idempotent); a return or a takeover's connect is never older than that.
+   */
+  private async withStoredEvents(facts: DeviceFacts): Promise<DeviceFacts> {
+    const from = Math.max(0, (facts.lastEventAt ?? 0) - this.ports.settings.settleWindowMs);
+    return applyEvents(facts, await this.ports.events.storedFrom(facts.deviceId, from));
   }
 
   /**

@@ -136,6 +136,7 @@ export function createInMemoryRuntime(options: InMemoryRuntimeOptions): InMemory
   const reconciler = oneAtATime(
     buildReconciler({
       devices: tables.devices,
+      events: faults.dynamodb(eventLog),
       ledger: faults.dynamodb(new InMemoryAlertHistory()),
       publisher: faults.sns(topic),
       incidents: tables.incidents,

@@ -418,6 +418,28 @@ describe('serverless package (stage ci, offline, no AWS credentials)', () => {
       expect(grantsOn('sqs:SendMessage')).toEqual([{ 'Fn::GetAtt': ['CheckQueue', 'Arn'] }]);
       expect(statements.flatMap((statement) => asArray(statement.Resource as unknown))).not.toContain('*');
     });
+
+    it('lets the settle check query the events table and no other function but the API read it', () => {
+      // Act
+      const readers = policyStatements(template)
+        .filter(({ statement }) =>
+          asArray(statement.Resource as unknown).some(
+            (resource) =>
+              JSON.stringify(resource) === JSON.stringify({ 'Fn::GetAtt': ['EventsTable', 'Arn'] }),
+          ),
+        )
+        .map(({ owner, statement }) => ({ owner, actions: asArray(statement.Action) }));
+
+      // Assert
+      expect(readers).toEqual(
+        expect.arrayContaining([{ owner: 'SettleCheckRole', actions: ['dynamodb:Query'] }]),
+      );
+      expect(readers.map((reader) => reader.owner).sort()).toEqual([
+        'ApiReadRole',
+        'IngestRole',
+        'SettleCheckRole',
+      ]);
+    });
   });
 
   describe('event sources', () => {

@@ -10,6 +10,7 @@ import {
   InMemoryAlertHistory,
   InMemoryCheckScheduler,
   InMemoryDeviceStore,
+  InMemoryEventLog,
   InMemoryUptimeDays,
   RecordingAlertPublisher,
   VirtualClock,
@@ -59,6 +60,7 @@ function reconcilerOver(
   const publishFailures: string[] = [];
   const reconciler = new Reconciler({
     store,
+    events: new InMemoryEventLog({ ttlDays: 30 }),
     history,
     publisher,
     scheduler: new InMemoryCheckScheduler(),
@@ -128,6 +130,7 @@ describe('Reconciler: checks', () => {
     const clock = new VirtualClock(T + 61_000);
     const reconciler = new Reconciler({
       store,
+      events: new InMemoryEventLog({ ttlDays: 30 }),
       history: new InMemoryAlertHistory(),
       publisher: new RecordingAlertPublisher(),
       scheduler,
@@ -175,6 +178,42 @@ describe('Reconciler: checks', () => {
     // Assert
     expect(scheduler.scheduled).toBe(2);
     expect((await store.load(DEVICE))?.pendingChecks).toHaveLength(1);
+  });
+
+  it('decides on a return that is stored but that the stream has not delivered yet', async () => {
+    // Arrange: the drop was reconciled; the return, 30 s later, is stored while its stream batch keeps failing.
+    const store = new InMemoryDeviceStore();
+    const events = new InMemoryEventLog({ ttlDays: 30 });
+    const publisher = new RecordingAlertPublisher();
+    const clock = new VirtualClock(T + 60_000);
+    const reconciler = new Reconciler({
+      store,
+      events,
+      history: new InMemoryAlertHistory(),
+      publisher,
+      scheduler: new InMemoryCheckScheduler(),
+      outboxes: store,
+      uptimeDays: new InMemoryUptimeDays(),
+      clock,
+      settings: DEFAULT_SETTINGS,
+    });
+    for (const event of lostConnection) await events.append(event);
+    await reconciler.reconcile(DEVICE, lostConnection);
+    const arrival = (await store.load(DEVICE))?.pendingChecks?.[0] as number;
+    const back = connectedEvent({
+      deviceId: DEVICE,
+      sessionIdentifier: 's-2',
+      versionNumber: 1,
+      receivedAt: T + 90_000,
+    });
+    await events.append(back);
+    // Act: the check when W has passed, then the stream's late delivery of the return.
+    clock.advanceTo(arrival);
+    const checked = await reconciler.reconcile(DEVICE, [], { arrivals: [arrival] });
+    await reconciler.reconcile(DEVICE, [back]);
+    // Assert: a flap inside W, which owes no alert.
+    expect(checked.view).toMatchObject({ status: 'connected', since: T + 90_000 });
+    expect(publisher.published).toEqual([]);
   });
 
   it('costs one chain of checks, not one per drop, for a device that flaps for three hours (SQS delays at most 15 min)', async () => {
@@ -335,6 +374,7 @@ describe('Reconciler: the check queue carries the retry of an outbox', () => {
     const history = new InMemoryAlertHistory();
     const reconciler = new Reconciler({
       store,
+      events: new InMemoryEventLog({ ttlDays: 30 }),
       history,
       publisher,
       scheduler,

@@ -51,11 +51,15 @@ const eventItemSchema = z.object({
   raw: z.optional(z.string()),
 });
 
+const keyTime = (time: number) => String(Math.max(0, Math.trunc(time))).padStart(15, '0');
+
 /** Sort key: event time first so the log reads newest first, then the event's identity. */
 function eventKey(event: DeviceEvent): string {
-  const time = 'timestamp' in event ? event.timestamp : event.receivedAt;
-  return `${String(Math.max(0, Math.trunc(time))).padStart(15, '0')}#${event.eventId}`;
+  return `${keyTime('timestamp' in event ? event.timestamp : event.receivedAt)}#${event.eventId}`;
 }
+
+/** The lowest sort key of the events at `time` or later. */
+export const eventKeyFrom = (time: number): string => keyTime(time);
 
 export interface EventItem {
   eventKey: string;

@@ -5,7 +5,8 @@ import type { EventLog } from '../../domain/ports.js';
 import type { EventQueries, Page, PageRequest, StoredEvent } from '../../domain/queries.js';
 import { pageKeySchema, readPageToken } from '../cursor-codec.js';
 import { readEach } from '../stored-records.js';
-import { decodeEventItem, encodeEventItem } from './event-item.js';
+import { decodeEventItem, encodeEventItem, eventKeyFrom } from './event-item.js';
+import { queryPages } from './paging.js';
 import { ttlExpiry } from './ttl.js';
 
 export class DynamoDbEventLog implements EventLog, EventQueries {
@@ -29,6 +30,16 @@ export class DynamoDbEventLog implements EventLog, EventQueries {
       if (error instanceof ConditionalCheckFailedException) return 'duplicate';
       throw error;
     }
+  }
+
+  /** Read eventually consistent: what a check looks for was stored a settle window or more before. */
+  async storedFrom(deviceId: string, from: number): Promise<DeviceEvent[]> {
+    const { items } = await queryPages(this.dynamo, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'deviceId = :d AND eventKey >= :from',
+      ExpressionAttributeValues: { ':d': deviceId, ':from': eventKeyFrom(from) },
+    });
+    return readEach(items, (item) => decodeEventItem(item).event);
   }
 
   /** The page token is the query's LastEvaluatedKey as it is. */
