@@ -180,6 +180,24 @@ describe('Reconciler: checks', () => {
     expect((await store.load(DEVICE))?.pendingChecks).toHaveLength(1);
   });
 
+  it('reads back the stored events from a time on, in time order, whatever order they were stored in', async () => {
+    // Arrange
+    const events = new InMemoryEventLog({ ttlDays: 30 });
+    const at = (receivedAt: number, sessionIdentifier: string) =>
+      connectedEvent({ deviceId: DEVICE, sessionIdentifier, versionNumber: 1, receivedAt });
+    for (const event of [at(T + 3_000, 'c'), at(T + 1_000, 'a'), at(T + 4_000, 'd'), at(T + 2_000, 'b')])
+      await events.append(event);
+    // Act
+    const read = await events.storedFrom(DEVICE, T + 2_000);
+    // Assert
+    expect(read.map((event) => event.kind === 'connected' && event.sessionIdentifier)).toEqual([
+      'b',
+      'c',
+      'd',
+    ]);
+    expect(await events.storedFrom('another-device', 0)).toEqual([]);
+  });
+
   it('decides on a return that is stored but that the stream has not delivered yet', async () => {
     // Arrange: the drop was reconciled; the return, 30 s later, is stored while its stream batch keeps failing.
     const store = new InMemoryDeviceStore();
