@@ -48,7 +48,7 @@ import * as z from '../../shared/zod.js';
 import { type Key, queryPages } from './paging.js';
 import { ttlExpiry } from './ttl.js';
 
-/** Version 2 heads name the partitions of their tallies (`tallyGroups`); version 1 heads are read as before. */
+/** Version 2 heads name their tally groups (`tallyGroups`); version 1 heads' tallies are on the shards' partitions. */
 const INCIDENT_SCHEMA_VERSION = 2;
 /** Members written with the incident itself; more are attached in further transactions (100 items at most). */
 const MEMBERS_PER_TRANSACTION = 30;
@@ -63,7 +63,7 @@ export const FLEET_SHARDS = 99;
 /**
  * How many partition keys of its own an incident's tallies are under (`$fleet#tallies#<id>#<shard % G>`). Reading
  * them is one Query a group (each 0.5 read units eventually consistent: its ~5 tallies are well under 4 KB); a join
- * writes its tally once in its transaction and once more to widen its span, so fewer groups make hotter partitions.
+ * writes its tally in its transaction and, in a storm, once more to widen its span: fewer groups, hotter partitions.
  * The scale bench's storm of 100,000 devices, hottest group in one second: 14 groups 484 writes, 16 442, 18 374,
  * 20 328 (docs/scaling.md). 20: the fewest with a third of the 500 writes/s budget to spare, and under the storm's
  * hottest partition already there (353, a candidates shard).
