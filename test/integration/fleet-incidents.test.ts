@@ -6,10 +6,26 @@ import {
   ReceiveMessageCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import {
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoDbFleetIncidents } from '../../src/adapters/dynamodb/fleet-incidents.js';
-import type { FleetAlert } from '../../src/domain/fleet-incidents.js';
+import {
+  DynamoDbFleetIncidents,
+  FLEET_SHARDS,
+  fleetPartitionsOf,
+  TALLY_GROUPS,
+} from '../../src/adapters/dynamodb/fleet-incidents.js';
+import {
+  type FleetAlert,
+  newIncident,
+  type OfflineNotice,
+  outageAlert,
+} from '../../src/domain/fleet-incidents.js';
 import { FleetTracker } from '../../src/domain/fleet-tracker.js';
 import type { Alert } from '../../src/domain/ports.js';
 import { DEFAULT_FLEET_RULE } from '../../src/domain/settings.js';
@@ -117,6 +133,71 @@ function countingWrites(dynamo: DynamoDBDocumentClient, seen: string[]): DynamoD
       };
     },
   });
+}
+
+/** A client that asks for the read units of every read and adds them up. */
+function countingReadUnits(dynamo: DynamoDBDocumentClient, units: { read: number }): DynamoDBDocumentClient {
+  return new Proxy(dynamo, {
+    get(target, property, receiver) {
+      if (property !== 'send') return Reflect.get(target, property, receiver);
+      return async (command: Parameters<DynamoDBDocumentClient['send']>[0]) => {
+        const { input } = command as unknown as { input: Record<string, unknown> };
+        const reads = /Get|Query/.test(command.constructor.name);
+        if (reads) input.ReturnConsumedCapacity = 'TOTAL';
+        const output = (await target.send(command)) as { ConsumedCapacity?: unknown };
+        if (reads)
+          for (const consumed of [output.ConsumedCapacity ?? []].flat() as Array<{ CapacityUnits?: number }>)
+            units.read += consumed.CapacityUnits ?? 0;
+        return output;
+      };
+    },
+  });
+}
+
+const offlineNotice = (deviceId: string, since: number): OfflineNotice => ({
+  alertId: `${deviceId}/offline/s/1`,
+  deviceId,
+  since,
+  reason: 'CONNECTION_LOST',
+});
+
+/** One device id on each of the FLEET_SHARDS shards: an incident they all join has every one of its tallies. */
+function onePerShard(prefix: string): string[] {
+  const byShard = new Map<string, string>();
+  for (let k = 0; byShard.size < FLEET_SHARDS; k += 1) {
+    const deviceId = `${prefix}-${k}`;
+    const shard = fleetPartitionsOf(deviceId).split('/')[0] as string;
+    if (!byShard.has(shard)) byShard.set(shard, deviceId);
+  }
+  return [...byShard.values()];
+}
+
+/** Opens an incident of 25 devices through the store, as placing their offline alerts does. */
+async function openedIncident(store: DynamoDbFleetIncidents, prefix: string, since: number) {
+  const members = Array.from({ length: 25 }, (_, i) =>
+    offlineNotice(`${prefix}-open-${i}`, since + i * 1_000),
+  );
+  for (const member of members) await store.addCandidate(member);
+  const incident = newIncident(members);
+  const owed = { alert: outageAlert(incident, since + 25_000), retryAt: since + 25_000 };
+  expect(await store.open(incident, members, owed)).toBe('opened');
+  return incident;
+}
+
+/** The items of the partition keys that start with the incident's tally groups' (one query per group). */
+async function groupedTallies(dynamo: DynamoDBDocumentClient, table: string, incidentId: string) {
+  const groups = await Promise.all(
+    Array.from({ length: TALLY_GROUPS }, (_, group) =>
+      dynamo.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: 'deviceId = :p',
+          ExpressionAttributeValues: { ':p': `$fleet#tallies#${incidentId}#${group}` },
+        }),
+      ),
+    ),
+  );
+  return groups.flatMap((group) => group.Items ?? []);
 }
 
 describe('fleet incidents on DynamoDB Local', () => {
@@ -329,5 +410,125 @@ describe('fleet incidents on DynamoDB Local', () => {
     expect(unknown).toMatchObject({ statusCode: 404, body: { error: 'incident not found' } });
     expect(malformed.statusCode).toBe(400);
     expect(badStatus).toMatchObject({ statusCode: 400 });
+  });
+
+  it('keeps the 99 tallies of an incident under its tally groups and reads them in a few read units', async () => {
+    // Arrange: an incident opened by 25 devices, joined by one device of each shard, so that it has every tally.
+    const { dynamo } = stack.runtime.ports.clients;
+    const table = stack.runtime.ports.config.ALERTS_TABLE;
+    const since = T0 + 30 * 86_400_000;
+    const store = new DynamoDbFleetIncidents(dynamo, table);
+    const incident = await openedIncident(store, 'grouped', since);
+    const joining = onePerShard('grouped-join');
+    for (const [i, deviceId] of joining.entries())
+      await store.join(incident.incidentId, offlineNotice(deviceId, since + 30_000 + i * 100));
+    const units = { read: 0 };
+    const returning = new DynamoDbFleetIncidents(countingReadUnits(dynamo, units), table);
+
+    // Act: a member's return, in a process that has not read the incident yet (its head is read too).
+    const seen = await returning.recover(incident.incidentId, joining[0] as string);
+
+    // Assert: the return's read of 99 tallies; their partition keys are the incident's own.
+    expect(seen).toMatchObject({ status: 'open', devices: 25 + FLEET_SHARDS, recovered: 1 });
+    expect(seen).not.toHaveProperty('tallyGroups');
+    // The consistent read of the head (1 unit), and one eventually consistent query a group: where one
+    // BatchGetItem of the 99 tallies was 49.5 units.
+    expect(units.read).toBeLessThanOrEqual(1 + TALLY_GROUPS * 0.5);
+    const tallies = await groupedTallies(dynamo, table, incident.incidentId);
+    expect(tallies).toHaveLength(FLEET_SHARDS);
+    expect(tallies.reduce((sum, tally) => sum + Number(tally.devices), 0)).toBe(FLEET_SHARDS);
+    expect(await store.getIncident(incident.incidentId)).toMatchObject({
+      devices: 25 + FLEET_SHARDS,
+      recovered: 1,
+      startedAt: since,
+      lastSince: since + 30_000 + (FLEET_SHARDS - 1) * 100,
+    });
+  });
+
+  it('counts in and reads the tallies of an incident opened before tally groups on the shards, as its head says', async () => {
+    // Arrange: an open incident as the previous layout stored it: a version-1 head (no tally groups), in the
+    // summary's open set, and the tally of a shard its members joined on, `$fleet#<shard>` / `tally#<id>`.
+    const { dynamo } = stack.runtime.ports.clients;
+    const table = stack.runtime.ports.config.ALERTS_TABLE;
+    const since = T0 + 40 * 86_400_000;
+    const incident = newIncident(
+      Array.from({ length: 25 }, (_, i) => offlineNotice(`old-layout-open-${i}`, since + i * 1_000)),
+    );
+    const { incidentId } = incident;
+    await dynamo.send(
+      new PutCommand({
+        TableName: table,
+        Item: {
+          deviceId: '$fleet',
+          alertKey: `incident#${incidentId}`,
+          schemaVersion: 1,
+          ...incident,
+          owed: {},
+        },
+      }),
+    );
+    await dynamo.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: { deviceId: '$fleet', alertKey: 'fleet#summary' },
+        UpdateExpression: 'ADD #open :id',
+        ExpressionAttributeNames: { '#open': 'open' },
+        ExpressionAttributeValues: { ':id': new Set([incidentId]) },
+      }),
+    );
+    await dynamo.send(
+      new PutCommand({
+        TableName: table,
+        Item: {
+          deviceId: '$fleet#7',
+          alertKey: `tally#${incidentId}`,
+          incidentId,
+          devices: 5,
+          recovered: 2,
+          'reason#CONNECTION_LOST': 4,
+          'reason#SERVER_ERROR': 1,
+          lastSince: since + 40_000,
+        },
+      }),
+    );
+    const store = new DynamoDbFleetIncidents(dynamo, table);
+    const joiner = 'old-layout-join';
+    const shard = fleetPartitionsOf(joiner).split('/')[0];
+
+    // Act: a device joins and comes back; then every reader of the incident.
+    await store.join(incidentId, offlineNotice(joiner, since + 50_000));
+    const seen = await store.recover(incidentId, joiner);
+    const read = {
+      incident: await store.getIncident(incidentId),
+      open: (await store.openIncidents()).find((i) => i.incidentId === incidentId),
+      listed: (await store.listIncidents('open', { limit: 10 })).items.find(
+        (i) => i.incidentId === incidentId,
+      ),
+      stored: await store.incident(incidentId),
+    };
+
+    // Assert: the join and the return counted on the shard's tally; nothing under tally groups.
+    const { Item: tally } = await dynamo.send(
+      new GetCommand({
+        TableName: table,
+        Key: { deviceId: `$fleet#${shard}`, alertKey: `tally#${incidentId}` },
+      }),
+    );
+    expect(tally).toMatchObject({ devices: 1, recovered: 1, lastSince: since + 50_000 });
+    expect(await groupedTallies(dynamo, table, incidentId)).toEqual([]);
+    const expected = {
+      incidentId,
+      status: 'open',
+      devices: 25 + 5 + 1,
+      recovered: 2 + 1,
+      reasons: { CONNECTION_LOST: 25 + 4 + 1, SERVER_ERROR: 1 },
+      startedAt: since,
+      lastSince: since + 50_000,
+    };
+    expect(seen).toMatchObject(expected);
+    expect(read.incident).toMatchObject(expected);
+    expect(read.open).toMatchObject(expected);
+    expect(read.listed).toMatchObject(expected);
+    expect(read.stored).toMatchObject({ ...expected, schemaVersion: 1 });
   });
 });

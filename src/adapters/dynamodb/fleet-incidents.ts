@@ -2,18 +2,25 @@
  * Fleet incidents in the alerts table. What is written once an incident (its head) is under the pseudo-device
  * `$fleet`, beside the fleet alerts' history:
  *   fleet#summary                   the open incidents and those with an alert still owed (string sets)
- *   incident#<id>                   status, samples, owed alerts, and the counts of its opening members
- * What every device alert writes is spread over FLEET_SHARDS partition keys `$fleet#<shard>`, the shard of the
- * device (its digest): a storm's placements never meet on one item or one partition (the table has a local
- * secondary index, so an item collection stays in one partition of 1,000 write units a second).
- *   tally#<id>                      the counts, reasons and span its shard's devices added after the opening
+ *   incident#<id>                   status, samples, owed alerts, the counts of its opening members, and (version 2)
+ *                                   how many tally groups its tallies are under
+ * What every device alert writes is spread over FLEET_SHARDS shards, the shard of the device (its digest): a storm's
+ * placements never meet on one item, nor on one partition (the table has a local secondary index, so an item
+ * collection stays in one partition of 1,000 write units a second). Its memberships are under `$fleet#<shard>`:
  *   member#<id>#<device>            one per member device: listed for GET /incidents/{id}
  *   devmember#<device>#<id>         the same membership, found from the device when it comes back
+ * and the counts, reasons and span its shard's devices added after the opening are the shard's tally, under
+ * TALLY_GROUPS partition keys of the incident's own, `$fleet#tallies#<id>#<shard % G>`:
+ *   tally#<shard>
+ * so that reading an incident's 99 tallies is one Query a group, charged the group's summed size (0.5 read units
+ * each, eventually consistent: 10 for 20 groups), not a BatchGetItem charged per item (49.5). Heads of version 1,
+ * opened before, keep their tallies where they were: `$fleet#<shard>` / `tally#<id>`, read by BatchGetItem; every
+ * reader and writer of tallies asks the head where they are (tallyOf, tallies).
  * Offline alerts that no incident took yet are few (until one opens); they are read by time, so they are kept on
  * CANDIDATE_SHARDS partition keys `$fleet#candidates#<shard>` only, each taking its share of the joins' removals:
  *   candidate#<since>#<alertId>     an offline alert no incident took yet (expires after two days)
- * An incident is its head plus its tallies, read in one BatchGetItem. Every count moves in the same transaction as
- * the item that makes it happen, so a retry never counts twice.
+ * An incident is its head plus its tallies. Every count moves in the same transaction as the item that makes it
+ * happen, so a retry never counts twice.
  */
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import {
@@ -38,17 +45,33 @@ import type { FleetIncidentStore, OwedFleetAlert } from '../../domain/fleet-trac
 import type { IncidentMember, IncidentQueries, Page, PageRequest } from '../../domain/queries.js';
 import { fnv1a } from '../../shared/fnv1a.js';
 import * as z from '../../shared/zod.js';
-import { queryPages } from './paging.js';
+import { type Key, queryPages } from './paging.js';
 import { ttlExpiry } from './ttl.js';
 
-const INCIDENT_SCHEMA_VERSION = 1;
+/** Version 2 heads name their tally groups (`tallyGroups`); version 1 heads' tallies are on the shards' partitions. */
+const INCIDENT_SCHEMA_VERSION = 2;
 /** Members written with the incident itself; more are attached in further transactions (100 items at most). */
 const MEMBERS_PER_TRANSACTION = 30;
 const CANDIDATE_TTL_DAYS = 2;
 
+/**
+ * How many tallies an incident's counts are spread over, by the shard of the device (its digest), and how many
+ * partition keys its memberships are: at most 50 transactions a second on one tally item take about 3,000
+ * placements a second in all (docs/scaling.md).
+ */
+export const FLEET_SHARDS = 99;
+/**
+ * How many partition keys of its own an incident's tallies are under (`$fleet#tallies#<id>#<shard % G>`). Reading
+ * them is one Query a group (each 0.5 read units eventually consistent: its ~5 tallies are well under 4 KB); a join
+ * writes its tally in its transaction and, in a storm, once more to widen its span: fewer groups, hotter partitions.
+ * The scale bench's storm of 100,000 devices, hottest group in one second: 14 groups 484 writes, 16 442, 18 374,
+ * 20 328 (docs/scaling.md). 20: the fewest with a third of the 500 writes/s budget to spare, and under the storm's
+ * hottest partition already there (353, a candidates shard).
+ */
+export const TALLY_GROUPS = 20;
+
 const reason = z.enum([...DISCONNECT_REASONS, LAST_WILL_REASON]);
-const storedIncident = z.object({
-  schemaVersion: z.literal(INCIDENT_SCHEMA_VERSION),
+const incidentFields = {
   incidentId: z.string(),
   status: z.enum(['open', 'closed']),
   startedAt: z.number(),
@@ -59,20 +82,29 @@ const storedIncident = z.object({
   sampleDeviceIds: z.array(z.string()),
   closedAt: z.optional(z.number()),
   owed: z.record(z.string(), z.object({ alert: z.string(), retryAt: z.number() })),
-});
+};
+const storedIncident = z.discriminatedUnion('schemaVersion', [
+  /** Opened before tally groups: its tallies are on the shards' partitions `$fleet#<shard>`. */
+  z.object({ schemaVersion: z.literal(1), ...incidentFields }),
+  z.object({
+    schemaVersion: z.literal(INCIDENT_SCHEMA_VERSION),
+    tallyGroups: z.int().check(z.gte(1), z.lte(FLEET_SHARDS)),
+    ...incidentFields,
+  }),
+]);
 const storedNotice = z.object({ alertId: z.string(), deviceId: z.string(), since: z.number(), reason });
 
-/**
- * How many partition keys a storm's placements are spread over: at most 50 transactions a second on one tally item
- * take about 3,000 placements a second in all (docs/scaling.md); 99, so that an incident, its head and its tallies,
- * is one BatchGetItem of 100 keys.
- */
-export const FLEET_SHARDS = 99;
 const key = (sk: string) => ({ deviceId: FLEET_KEY, alertKey: sk });
 const shardOf = (deviceId: string) => fnv1a(deviceId) % FLEET_SHARDS;
 const inShard = (shard: number, sk: string) => ({ deviceId: `${FLEET_KEY}#${shard}`, alertKey: sk });
 const ofDevice = (deviceId: string, sk: string) => inShard(shardOf(deviceId), sk);
 const allShards = Array.from({ length: FLEET_SHARDS }, (_, shard) => shard);
+const tallyPartition = (incidentId: string, group: number) => `${FLEET_KEY}#tallies#${incidentId}#${group}`;
+/** Where a tally of an incident opened with tally groups is (the newest layout): a sort key per shard. */
+export const groupedTallyOf = (incidentId: string, deviceId: string, groups = TALLY_GROUPS) => {
+  const shard = shardOf(deviceId);
+  return { deviceId: tallyPartition(incidentId, shard % groups), alertKey: `tally#${shard}` };
+};
 /** Every join removes the device's candidate, if any: 8 partitions take 4,000 joins a second at 500 writes each. */
 export const CANDIDATE_SHARDS = 8;
 const candidatePartition = (shard: number) => `${FLEET_KEY}#candidates#${shard}`;
@@ -148,26 +180,26 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
 
   /**
    * An incident with its tallies read now (`consistent`, or eventually consistent at half the read units), and its
-   * head kept once read open: what placing reads of a head (its opening counts and span) never changes while it is
-   * open, and a closed one is no longer in the summary's open set.
+   * head kept once read open: what placing reads of a head (its opening counts and span, where its tallies are)
+   * never changes while it is open, and a closed one is no longer in the summary's open set.
    */
   private async readOpen(incidentId: string, consistent: boolean): Promise<StoredIncident | undefined> {
-    const kept = this.openedHeads.get(incidentId);
-    if (kept) return withTallies(kept, await this.tallies(incidentId, consistent));
-    const read = await this.read(incidentId);
-    if (read?.head.status === 'open') this.openedHeads.set(incidentId, read.head);
-    return read?.incident;
+    const head = await this.openHead(incidentId);
+    return head && withTallies(head, await this.tallies(head, consistent));
   }
 
   async join(incidentId: string, notice: OfflineNotice): Promise<'joined' | 'already'> {
     const { tableName: TableName } = this;
+    const head = await this.openHead(incidentId);
+    if (!head) throw new Error(`no fleet incident ${incidentId} to join`);
+    const tally = tallyOf(head, notice.deviceId);
     const removeCandidate = { Delete: { TableName, Key: candidateOf(notice) } };
     const transaction: TransactWriteCommandInput['TransactItems'] = [
       ...this.membershipPuts(incidentId, notice),
       {
         Update: {
           TableName,
-          Key: ofDevice(notice.deviceId, tallyKey(incidentId)),
+          Key: tally,
           UpdateExpression: 'SET incidentId = :id ADD devices :one, #r :one',
           ExpressionAttributeNames: { '#r': `${REASON_PREFIX}${notice.reason}` },
           ExpressionAttributeValues: { ':one': 1, ':id': incidentId },
@@ -183,9 +215,10 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
       joined = false;
       await this.dynamo.send(new TransactWriteCommand({ TransactItems: [removeCandidate] }));
     }
-    // The tally's span only widens: each side is one conditional write that may find nothing to do.
-    await ignoringCondition(this.widen(incidentId, notice, 'lastSince', '<'));
-    await ignoringCondition(this.widen(incidentId, notice, 'startedAt', '>'));
+    // The tally's span only widens, and only beyond the head's as opened, which the incident's span covers already:
+    // each side is one conditional write that may find nothing to do.
+    if (notice.since > head.lastSince) await ignoringCondition(this.widen(tally, notice, 'lastSince', '<'));
+    if (notice.since < head.startedAt) await ignoringCondition(this.widen(tally, notice, 'startedAt', '>'));
     return joined ? 'joined' : 'already';
   }
 
@@ -236,6 +269,7 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     const item = {
       ...key(incidentKey(incident.incidentId)),
       schemaVersion: INCIDENT_SCHEMA_VERSION,
+      tallyGroups: TALLY_GROUPS,
       ...incident,
       owed: { [owed.alert.alertId]: { alert: JSON.stringify(owed.alert), retryAt: owed.retryAt } },
     };
@@ -286,6 +320,8 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
 
   async recover(incidentId: string, deviceId: string): Promise<Incident | undefined> {
     const { tableName: TableName } = this;
+    const head = await this.openHead(incidentId);
+    if (!head) return undefined;
     const markRecovered = (sk: string) => ({
       Update: {
         TableName,
@@ -304,7 +340,7 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
             {
               Update: {
                 TableName,
-                Key: ofDevice(deviceId, tallyKey(incidentId)),
+                Key: tallyOf(head, deviceId),
                 UpdateExpression: 'SET incidentId = :id ADD recovered :one',
                 ExpressionAttributeValues: { ':one': 1, ':id': incidentId },
               },
@@ -317,8 +353,7 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
       throw error;
     }
     // The return's own look: a lagging read only delays the close to a later return or the sweep.
-    const incident = await this.readOpen(incidentId, false);
-    return incident && stripOwed(incident);
+    return stripOwed(withTallies(head, await this.tallies(head, false)));
   }
 
   async close(incidentId: string, closedAt: number, owed: OwedFleetAlert): Promise<boolean> {
@@ -401,7 +436,7 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     }
   }
 
-  /** A page of heads (one query), and the tallies of each in one BatchGetItem (in parallel). */
+  /** A page of heads (one query), and the tallies of each (in parallel). */
   async listIncidents(status: Incident['status'], page: PageRequest): Promise<Page<Incident>> {
     // The filter leaves pages short: read on until the page is full or the incidents end.
     const { items, nextKey } = await queryPages(
@@ -416,21 +451,13 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
       },
       { limit: page.limit, startKey: page.after as Record<string, unknown> | undefined },
     );
-    const heads = items.map((item) => this.incidentFrom(item));
-    const tallies = await this.batchGet(
-      heads.flatMap((head) => allShards.map((shard) => inShard(shard, tallyKey(head.incidentId)))),
+    const incidents = await Promise.all(
+      items.map(async (item) => {
+        const head = this.incidentFrom(item);
+        return stripOwed(withTallies(head, await this.tallies(head, true)));
+      }),
     );
-    return {
-      items: heads.map((head) =>
-        stripOwed(
-          withTallies(
-            head,
-            tallies.filter((t) => t.incidentId === head.incidentId),
-          ),
-        ),
-      ),
-      next: nextKey,
-    };
+    return { items: incidents, next: nextKey };
   }
 
   async openCount(): Promise<number> {
@@ -468,26 +495,10 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     return { items, next };
   }
 
-  /**
-   * One incident as stored, its head and its tallies added up (one BatchGetItem), validated; undefined when there is
-   * none.
-   */
+  /** One incident as stored, its head and its tallies added up, read consistently; undefined when there is none. */
   async incident(incidentId: string): Promise<StoredIncident | undefined> {
-    return (await this.read(incidentId))?.incident;
-  }
-
-  private async read(incidentId: string) {
-    const items = await this.batchGet([key(incidentKey(incidentId)), ...this.tallyKeys(incidentId)]);
-    const found = items.find((item) => item.deviceId === FLEET_KEY);
-    if (!found) return undefined;
-    const head = this.incidentFrom(found);
-    return {
-      head,
-      incident: withTallies(
-        head,
-        items.filter((item) => item !== found),
-      ),
-    };
+    const head = await this.head(incidentId);
+    return head && withTallies(head, await this.tallies(head, true));
   }
 
   private async head(incidentId: string): Promise<StoredIncident | undefined> {
@@ -497,19 +508,31 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     return Item && this.incidentFrom(Item);
   }
 
-  private tallyKeys(incidentId: string) {
-    return allShards.map((shard) => inShard(shard, tallyKey(incidentId)));
-  }
-
-  private tallies(incidentId: string, consistent: boolean): Promise<Array<Record<string, unknown>>> {
-    return this.batchGet(this.tallyKeys(incidentId), consistent);
+  /**
+   * An incident's tallies, where its head says they are: one Query a group, in parallel (each charged its items'
+   * summed size); for a head opened before tally groups, one BatchGetItem of the shards' tallies (charged per item).
+   */
+  private async tallies(head: StoredIncident, consistent: boolean): Promise<Array<Record<string, unknown>>> {
+    if (head.schemaVersion === 1)
+      return this.batchGet(
+        allShards.map((shard) => inShard(shard, tallyKey(head.incidentId))),
+        consistent,
+      );
+    const groups = await Promise.all(
+      Array.from({ length: head.tallyGroups }, (_, group) =>
+        queryPages(this.dynamo, {
+          TableName: this.tableName,
+          KeyConditionExpression: 'deviceId = :p',
+          ExpressionAttributeValues: { ':p': tallyPartition(head.incidentId, group) },
+          ConsistentRead: consistent,
+        }),
+      ),
+    );
+    return groups.flatMap(({ items }) => items);
   }
 
   /** Items by key, 100 keys a request; keys left unprocessed under load are asked for again. */
-  private async batchGet(
-    keys: Array<Record<string, unknown>>,
-    consistent = true,
-  ): Promise<Array<Record<string, unknown>>> {
+  private async batchGet(keys: Key[], consistent: boolean): Promise<Array<Record<string, unknown>>> {
     const found: Array<Record<string, unknown>> = [];
     await Promise.all(
       chunks(keys, 100).map(async (chunk) => {
@@ -592,11 +615,11 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     ];
   }
 
-  private widen(incidentId: string, notice: OfflineNotice, field: 'lastSince' | 'startedAt', op: '<' | '>') {
+  private widen(tally: Key, notice: OfflineNotice, field: 'lastSince' | 'startedAt', op: '<' | '>') {
     return this.dynamo.send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: ofDevice(notice.deviceId, tallyKey(incidentId)),
+        Key: tally,
         UpdateExpression: `SET ${field} = :since`,
         ConditionExpression: `attribute_not_exists(${field}) OR ${field} ${op} :since`,
         ExpressionAttributeValues: { ':since': notice.since },
@@ -627,6 +650,13 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
 
 type StoredIncident = z.infer<typeof storedIncident>;
 
+/** The tally of `deviceId`'s shard in an incident, where its head says the incident's tallies are. */
+function tallyOf(head: StoredIncident, deviceId: string): Key {
+  return head.schemaVersion === 1
+    ? ofDevice(deviceId, tallyKey(head.incidentId))
+    : groupedTallyOf(head.incidentId, deviceId, head.tallyGroups);
+}
+
 const numberOr = (value: unknown, fallback: number) => (typeof value === 'number' ? value : fallback);
 
 /** The incident its head and its shards' tallies make: counts added up, the span widened. */
@@ -655,8 +685,9 @@ function memberFrom(item: Record<string, unknown>): IncidentMember {
   };
 }
 
+/** The incident as the domain reads it: without what only its storage reads (owed alerts, version, tally groups). */
 function stripOwed(incident: StoredIncident): Incident {
-  const { owed: _o, schemaVersion: _v, ...rest } = incident;
+  const { owed: _o, schemaVersion: _v, tallyGroups: _g, ...rest } = { tallyGroups: undefined, ...incident };
   return rest as Incident;
 }
 

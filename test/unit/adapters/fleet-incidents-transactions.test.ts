@@ -1,5 +1,10 @@
 import { DynamoDBClient, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { describe, expect, it } from 'vitest';
 import { DynamoDbFleetIncidents } from '../../../src/adapters/dynamodb/fleet-incidents.js';
@@ -19,9 +24,27 @@ const cancelled = (...codes: string[]) =>
     CancellationReasons: codes.map((Code) => ({ Code })),
   });
 
+/** The head of the open incident `i-1`, opened with its tallies under 20 groups of its own. */
+const head = {
+  deviceId: '$fleet',
+  alertKey: 'incident#i-1',
+  schemaVersion: 2,
+  tallyGroups: 20,
+  incidentId: 'i-1',
+  status: 'open',
+  startedAt: notice.since - 60_000,
+  lastSince: notice.since - 30_000,
+  devices: 25,
+  recovered: 0,
+  reasons: { CONNECTION_LOST: 25 },
+  sampleDeviceIds: [],
+  owed: {},
+};
+
 function incidentsOver() {
   const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'eu-west-1' }));
   const mock = mockClient(dynamo);
+  mock.on(GetCommand).resolves({ Item: head });
   mock.on(UpdateCommand).resolves({});
   return { incidents: new DynamoDbFleetIncidents(dynamo, 'alerts'), mock };
 }
@@ -38,8 +61,16 @@ describe('joining a fleet incident when its transaction is cancelled', () => {
     // Act
     const joined = await incidents.join('i-1', notice);
 
-    // Assert
+    // Assert: the tally counted on is under one of the incident's tally groups.
     expect(joined).toBe('already');
+    const first = mock.commandCalls(TransactWriteCommand)[0]?.args[0].input.TransactItems;
+    expect(first?.[2]).toMatchObject({
+      Update: { Key: { deviceId: expect.stringMatching(/^\$fleet#tallies#i-1#(1?[0-9])$/) } },
+    });
+    // The alert is after the span as opened and not before it: only that side of the tally's span may widen.
+    expect(mock.commandCalls(UpdateCommand).map((call) => call.args[0].input.UpdateExpression)).toEqual([
+      'SET lastSince = :since',
+    ]);
     const retry = mock.commandCalls(TransactWriteCommand)[1]?.args[0].input.TransactItems;
     expect(retry).toHaveLength(1);
     // On a candidate shard: never on the `$fleet` partition of the incidents' heads.
