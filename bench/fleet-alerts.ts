@@ -23,6 +23,13 @@ const perItem = (measured: Measured, items: number) => ({
 });
 
 /**
+ * What placing a device alert may cost, in the units AWS bills: a membership or a recovery is one transaction, and a
+ * return reads its incident's tallies. The full run's storm measured 3.01 WRU and 18.46 RRU a placement while a
+ * return read the tallies with one BatchGetItem (4.68 requests).
+ */
+const PLACEMENT_BUDGET = { writeUnits: 3.5, readUnits: 10 };
+
+/**
  * What fleet incidents cost: a storm of `devices` offline alerts and their returns, placed with the fleet tracker over
  * DynamoDB Local and published on the emulator, against the baseline of publishing and recording the same device
  * alerts without it; and GET /fleet against listing the same devices page by page.
@@ -106,7 +113,11 @@ export async function benchFleetAlerts(stack: BenchStack, sizes: FleetAlertSizes
     const overhead = perItem(fleet, alerts);
     const own = perItem(baseline, alerts);
     const ratio = round(perGet.requests / Math.max(1, listing.dynamodb), 4);
-    const pass = perGet.requests <= 3 && fleetAlerts === 2 && overhead.requests <= 8;
+    const pass =
+      perGet.requests <= 3 &&
+      fleetAlerts === 2 &&
+      overhead.writeUnits <= PLACEMENT_BUDGET.writeUnits &&
+      overhead.readUnits <= PLACEMENT_BUDGET.readUnits;
     return {
       figures: {
         devices: sizes.devices,
@@ -129,11 +140,11 @@ export async function benchFleetAlerts(stack: BenchStack, sizes: FleetAlertSizes
       ],
       ratio,
       ratioMeaning: 'DynamoDB requests of GET /fleet / those of listing both statuses of the bench fleet',
-      budget:
-        'GET /fleet <= 3 requests whatever the fleet; one fleet-outage and one fleet-recovered; <= 8 requests per device alert placed',
+      budget: `GET /fleet <= 3 requests whatever the fleet; one fleet-outage and one fleet-recovered; <= ${PLACEMENT_BUDGET.writeUnits} WRU and <= ${PLACEMENT_BUDGET.readUnits} RRU per device alert placed`,
       pass,
       notes: [
         'Placing is done once per device alert, before it is published; a membership or recovery is one transaction (counted at the AWS price of 2 WRU per KB and item).',
+        "Placing is budgeted in the units AWS bills, not in requests: a return reads its incident's tallies with one Query per tally group, 20 in parallel (10 RRU), where one BatchGetItem of 99 tallies cost 49.5 RRU.",
       ],
     };
   }
