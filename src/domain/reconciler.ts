@@ -226,8 +226,7 @@ export class Reconciler {
       const stored = await store.load(deviceId);
       const outbox = await this.unpublished(stored?.outbox ?? []);
       const known = applyEvents(stored?.facts ?? emptyFacts(deviceId), events);
-      const facts = consumed ? await this.withStoredEvents(known) : known;
-      const evaluation = evaluateDevice(facts, stored?.cursor, now, settings);
+      const { facts, evaluation } = await this.evaluate(known, stored?.cursor, now, consumed !== undefined);
       const cursor = await this.saveFinishedDays(deviceId, stored, evaluation.cursor);
       const plan = planWrite({ stored, outbox, settings, facts, evaluation, cursor, consumed, now });
       const outcome = {
@@ -261,13 +260,22 @@ export class Reconciler {
   }
 
   /**
-   * A check decides on every event stored, not only on those the stream delivered: a stream batch that keeps failing
-   * can hold a device's return for longer than W. Stored events from W before the latest the facts know are folded
-   * again (folding is idempotent); a return or a takeover's connect is never older than that.
+   * Evaluates the device. A check that would decide an alert first folds the events stored from W before the latest
+   * it knows (folding is idempotent; a return or a takeover's connect is never older than that): a stream batch that
+   * keeps failing can hold a device's return back for longer than W, and the alert is decided on what is stored.
    */
-  private async withStoredEvents(facts: DeviceFacts): Promise<DeviceFacts> {
-    const from = Math.max(0, (facts.lastEventAt ?? 0) - this.ports.settings.settleWindowMs);
-    return applyEvents(facts, await this.ports.events.storedFrom(facts.deviceId, from));
+  private async evaluate(
+    known: DeviceFacts,
+    cursor: AlertCursor | undefined,
+    now: number,
+    isCheck: boolean,
+  ): Promise<{ facts: DeviceFacts; evaluation: Evaluation }> {
+    const { settings, events } = this.ports;
+    const evaluation = evaluateDevice(known, cursor, now, settings);
+    if (!isCheck || evaluation.alerts.length === 0) return { facts: known, evaluation };
+    const from = Math.max(0, (known.lastEventAt ?? 0) - settings.settleWindowMs);
+    const facts = applyEvents(known, await events.storedFrom(known.deviceId, from));
+    return { facts, evaluation: evaluateDevice(facts, cursor, now, settings) };
   }
 
   /**
