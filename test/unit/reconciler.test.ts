@@ -198,41 +198,59 @@ describe('Reconciler: checks', () => {
     expect(await events.storedFrom('another-device', 0)).toEqual([]);
   });
 
-  it('decides on a return that is stored but that the stream has not delivered yet', async () => {
-    // Arrange: the drop was reconciled; the return, 30 s later, is stored while its stream batch keeps failing.
-    const store = new InMemoryDeviceStore();
-    const events = new InMemoryEventLog({ ttlDays: 30 });
-    const publisher = new RecordingAlertPublisher();
-    const clock = new VirtualClock(T + 60_000);
-    const reconciler = new Reconciler({
-      store,
-      events,
-      history: new InMemoryAlertHistory(),
-      publisher,
-      scheduler: new InMemoryCheckScheduler(),
-      outboxes: store,
-      uptimeDays: new InMemoryUptimeDays(),
-      clock,
-      settings: DEFAULT_SETTINGS,
-    });
-    for (const event of lostConnection) await events.append(event);
-    await reconciler.reconcile(DEVICE, lostConnection);
-    const arrival = (await store.load(DEVICE))?.pendingChecks?.[0] as number;
-    const back = connectedEvent({
-      deviceId: DEVICE,
-      sessionIdentifier: 's-2',
-      versionNumber: 1,
-      receivedAt: T + 90_000,
-    });
-    await events.append(back);
-    // Act: the check when W has passed, then the stream's late delivery of the return.
-    clock.advanceTo(arrival);
-    const checked = await reconciler.reconcile(DEVICE, [], { arrivals: [arrival] });
-    await reconciler.reconcile(DEVICE, [back]);
-    // Assert: a flap inside W, which owes no alert.
-    expect(checked.view).toMatchObject({ status: 'connected', since: T + 90_000 });
-    expect(publisher.published).toEqual([]);
-  });
+  it.each([
+    ['as written now', false],
+    ['written before records kept their latest receive times (every stored event is read)', true],
+  ])(
+    'decides on a return that is stored but that the stream has not delivered yet: a record %s',
+    async (_label, legacy) => {
+      // Arrange: the drop was reconciled; the return, 30 s later, is stored while its stream batch keeps failing.
+      const store = new InMemoryDeviceStore();
+      const events = new InMemoryEventLog({ ttlDays: 30 });
+      const publisher = new RecordingAlertPublisher();
+      const clock = new VirtualClock(T + 60_000);
+      const reconciler = new Reconciler({
+        store,
+        events,
+        history: new InMemoryAlertHistory(),
+        publisher,
+        scheduler: new InMemoryCheckScheduler(),
+        outboxes: store,
+        uptimeDays: new InMemoryUptimeDays(),
+        clock,
+        settings: DEFAULT_SETTINGS,
+      });
+      for (const event of lostConnection) await events.append(event);
+      await reconciler.reconcile(DEVICE, lostConnection);
+      const arrival = (await store.load(DEVICE))?.pendingChecks?.[0] as number;
+      const written = await store.load(DEVICE);
+      if (legacy && written) {
+        const { revision, facts, ...rest } = written;
+        const { lastEventAt: _e, lastConnectedAt: _c, lastDisconnectedAt: _d, ...older } = facts;
+        await store.commit({
+          deviceId: DEVICE,
+          ...rest,
+          facts: older,
+          expectedRevision: revision,
+          now: T + 60_000,
+        });
+      }
+      const back = connectedEvent({
+        deviceId: DEVICE,
+        sessionIdentifier: 's-2',
+        versionNumber: 1,
+        receivedAt: T + 90_000,
+      });
+      await events.append(back);
+      // Act: the check when W has passed, then the stream's late delivery of the return.
+      clock.advanceTo(arrival);
+      const checked = await reconciler.reconcile(DEVICE, [], { arrivals: [arrival] });
+      await reconciler.reconcile(DEVICE, [back]);
+      // Assert: a flap inside W, which owes no alert.
+      expect(checked.view).toMatchObject({ status: 'connected', since: T + 90_000 });
+      expect(publisher.published).toEqual([]);
+    },
+  );
 
   it('costs one chain of checks, not one per drop, for a device that flaps for three hours (SQS delays at most 15 min)', async () => {
     // Arrange: a drop every 5 minutes, back 30 s later: a flapping episode that goes on, and a settle check per drop.
