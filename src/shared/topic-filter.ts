@@ -4,9 +4,21 @@ export interface DeviceMessageTopics {
   birthTopicFilter: string;
 }
 
+/** The levels of each filter matched: a process matches every message against the same few (its configuration). */
+const filterLevelsCache = new Map<string, readonly string[]>();
+
+function levelsOf(filter: string): readonly string[] {
+  let levels = filterLevelsCache.get(filter);
+  if (!levels) {
+    levels = filter.split('/');
+    filterLevelsCache.set(filter, levels);
+  }
+  return levels;
+}
+
 /** MQTT topic filter match; returns the values of the '+' levels, or undefined when it does not match. */
 export function matchTopicFilter(filter: string, topic: string): string[] | undefined {
-  const filterLevels = filter.split('/');
+  const filterLevels = levelsOf(filter);
   const topicLevels = topic.split('/');
   const captured: string[] = [];
   for (let i = 0; i < filterLevels.length; i += 1) {
