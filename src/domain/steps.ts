@@ -247,7 +247,12 @@ export function stepsOf(
   const steps = ended.map((e, index): Step => {
     const next = ended[index + 1]?.connection;
     const fate = fateOf(e, next, now, settings);
-    return { ...e, ...(next ? { next } : {}), position: place(e.connection), fate };
+    // Built field by field, not spread: every evaluation makes a step per connection.
+    const step: Step = { connection: e.connection, position: place(e.connection), fate };
+    if ('end' in e) step.end = e.end;
+    if ('shownWill' in e) step.shownWill = e.shownWill;
+    if (next) step.next = next;
+    return step;
   });
   return { steps, explained };
 }
