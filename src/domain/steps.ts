@@ -59,17 +59,20 @@ interface Ended {
  * LWT only (no presence event yet): births start connections and wills end them.
  */
 export type Evidence =
-  | { kind: 'presence'; connections: ConnectionFacts[]; wills: readonly WillFacts[] }
+  | { kind: 'presence'; connections: readonly ConnectionFacts[]; wills: readonly WillFacts[] }
   | { kind: 'lwt-only'; births: readonly ConnectionFacts[]; wills: readonly WillFacts[] };
 
 export function evidenceOf(facts: DeviceFacts): Evidence {
   return facts.presence
-    ? {
-        kind: 'presence',
-        connections: facts.connections.filter((c) => c.source === 'presence'),
-        wills: facts.wills,
-      }
+    ? { kind: 'presence', connections: presenceConnections(facts.connections), wills: facts.wills }
     : { kind: 'lwt-only', births: facts.connections, wills: facts.wills };
+}
+
+/** The presence connections; the facts' own array when it holds nothing else (as it mostly does). */
+function presenceConnections(connections: readonly ConnectionFacts[]): readonly ConnectionFacts[] {
+  return connections.every((c) => c.source === 'presence')
+    ? connections
+    : connections.filter((c) => c.source === 'presence');
 }
 
 function willDistance(will: WillFacts, connection: ConnectionFacts): number {
