@@ -18,7 +18,7 @@ import type {
 } from './ports.js';
 import { listedDisconnectedAt, settledStatus } from './queries.js';
 import type { PresenceSettings } from './settings.js';
-import { withoutSavedDays } from './uptime.js';
+import { type UptimeDay, withoutSavedDays } from './uptime.js';
 
 export interface ReconcilerPorts {
   store: DeviceStore;
@@ -231,11 +231,17 @@ export class Reconciler {
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
       const now = clock.now();
       const stored = await store.load(deviceId);
-      const outbox = await this.unpublished(stored?.outbox ?? []);
+      // Most records hold no outbox and finish no day: nothing to ask or save, and no call to wait for.
+      const storedOutbox = stored?.outbox ?? [];
+      const outbox = storedOutbox.length > 0 ? await this.unpublished(storedOutbox) : [];
       const known = applyEvents(stored?.facts ?? emptyFacts(deviceId), events);
       const facts = consumed ? await this.withStoredEvents(known) : known;
       const evaluation = evaluateDevice(facts, stored?.cursor, now, settings);
-      const cursor = await this.saveFinishedDays(deviceId, stored, evaluation.cursor);
+      const finished = stored?.cursor?.uptime?.unsaved ?? [];
+      const cursor =
+        finished.length > 0
+          ? await this.saveFinishedDays(deviceId, finished, evaluation.cursor)
+          : evaluation.cursor;
       const plan = planWrite({ stored, outbox, settings, facts, evaluation, cursor, consumed, now });
       const outcome = {
         deviceId,
@@ -258,10 +264,10 @@ export class Reconciler {
       const result = await store.commit({ deviceId, ...written, expectedRevision: stored?.revision, now });
       if (result.status === 'conflict') continue;
       for (const will of evaluation.unexplainedWills) this.ports.onUnexplainedWill?.(deviceId, will);
-      const published = await this.publishAll(
-        plan.claimed,
-        new Set(plan.takenOver.map((alert) => alert.alertId)),
-      );
+      const published =
+        plan.claimed.length > 0
+          ? await this.publishAll(plan.claimed, new Set(plan.takenOver.map((alert) => alert.alertId)))
+          : [];
       return { ...outcome, published: published.length, written: true };
     }
     throw new ConcurrentUpdateError(deviceId, MAX_ATTEMPTS);
@@ -306,11 +312,10 @@ export class Reconciler {
    */
   private async saveFinishedDays(
     deviceId: string,
-    stored: StoredDevice | undefined,
+    finished: readonly UptimeDay[],
     cursor: AlertCursor | undefined,
   ): Promise<AlertCursor | undefined> {
-    const finished = stored?.cursor?.uptime?.unsaved ?? [];
-    if (finished.length === 0 || !cursor?.uptime) return cursor;
+    if (!cursor?.uptime) return cursor;
     await this.ports.uptimeDays.save(deviceId, finished);
     return { ...cursor, uptime: withoutSavedDays(cursor.uptime, finished) };
   }
