@@ -54,6 +54,14 @@ export const markTime = (mark: EpisodeMark) => mark.at + (mark.gapMs ?? 0);
 
 const byTime = (a: EpisodeMark, b: EpisodeMark) => markTime(a) - markTime(b) || a.at - b.at;
 
+/** The marks in time order: as given when they already are (mergeMarks's are), else a sorted copy. */
+function inTimeOrder(marks: readonly EpisodeMark[]): readonly EpisodeMark[] {
+  for (let index = 1; index < marks.length; index += 1)
+    if (byTime(marks[index - 1] as EpisodeMark, marks[index] as EpisodeMark) > 0)
+      return [...marks].sort(byTime);
+  return marks;
+}
+
 /**
  * Merges newly derived marks into the kept ones: one per end. What is derived now is the fresher evidence; the
  * time kept is the earliest (a copy of a forgotten connection's end is first seen again, later).
@@ -88,7 +96,7 @@ export function detectEpisodes(
   rule: EpisodeRule,
   lastMetAt: number | undefined,
 ): { opened: EpisodeEvidence[]; lastMetAt: number | undefined } {
-  const sorted = [...marks].sort(byTime);
+  const sorted = inTimeOrder(marks);
   const opened: EpisodeEvidence[] = [];
   let last = lastMetAt;
   for (let index = 0; index < sorted.length; index += 1) {
@@ -130,8 +138,7 @@ export function activeEpisodes(
  * and none older than a window (plus what a late delivery may still bring) before now.
  */
 export function keepMarks(marks: readonly EpisodeMark[], rule: EpisodeRule, now: number, lateMs: number) {
-  return [...marks]
-    .sort(byTime)
+  return inTimeOrder(marks)
     .filter((mark) => markTime(mark) >= now - rule.windowMs - lateMs)
     .slice(-rule.minCount);
 }

@@ -86,14 +86,14 @@ export function sameData(a: unknown, b: unknown, ignored?: ReadonlySet<string>):
   const right = b as Record<string, unknown>;
   // The defined fields of a, less those of b: equal data leaves none.
   let definedInLeftOnly = 0;
-  for (const key of Object.keys(left)) {
+  // `for...in`, not Object.keys: no array of keys made (plain data has no inherited keys).
+  for (const key in left) {
     const value = left[key];
     if (value === undefined || ignored?.has(key)) continue;
     if (!Object.hasOwn(right, key) || !sameData(value, right[key])) return false;
     definedInLeftOnly += 1;
   }
-  for (const key of Object.keys(right))
-    if (right[key] !== undefined && !ignored?.has(key)) definedInLeftOnly -= 1;
+  for (const key in right) if (right[key] !== undefined && !ignored?.has(key)) definedInLeftOnly -= 1;
   return definedInLeftOnly === 0;
 }
 
