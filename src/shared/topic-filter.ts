@@ -18,8 +18,12 @@ function levelsOf(filter: string): readonly string[] {
 
 /** MQTT topic filter match; returns the values of the '+' levels, or undefined when it does not match. */
 export function matchTopicFilter(filter: string, topic: string): string[] | undefined {
+  return matchTopicLevels(filter, topic.split('/'));
+}
+
+/** matchTopicFilter of a topic split into its levels once (the rules match each message against three filters). */
+export function matchTopicLevels(filter: string, topicLevels: readonly string[]): string[] | undefined {
   const filterLevels = levelsOf(filter);
-  const topicLevels = topic.split('/');
   const captured: string[] = [];
   for (let i = 0; i < filterLevels.length; i += 1) {
     const level = filterLevels[i];
