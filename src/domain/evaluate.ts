@@ -150,6 +150,9 @@ function compact(
 /** Who held a connection only matters while it may be, or was, taken over. */
 function withoutStaleIdentity(connection: ConnectionFacts): ConnectionFacts {
   if (connection.endReason === undefined || connection.endReason === 'DUPLICATE_CLIENTID') return connection;
+  // Kept as it is when it holds neither (the record's own, from an earlier evaluation): no copy to write or compare.
+  if (!Object.hasOwn(connection, 'principalIdentifier') && !Object.hasOwn(connection, 'ipAddress'))
+    return connection;
   const { principalIdentifier: _p, ipAddress: _i, ...rest } = connection;
   return rest;
 }

@@ -18,7 +18,7 @@ import type {
 } from './ports.js';
 import { listedDisconnectedAt, settledStatus } from './queries.js';
 import type { PresenceSettings } from './settings.js';
-import { type UptimeDay, withoutSavedDays } from './uptime.js';
+import { type UptimeCursor, type UptimeDay, withoutSavedDays } from './uptime.js';
 
 export interface ReconcilerPorts {
   store: DeviceStore;
@@ -238,9 +238,10 @@ export class Reconciler {
       const facts = consumed ? await this.withStoredEvents(known) : known;
       const evaluation = evaluateDevice(facts, stored?.cursor, now, settings);
       const finished = stored?.cursor?.uptime?.unsaved ?? [];
+      const uptime = evaluation.cursor?.uptime;
       const cursor =
-        finished.length > 0
-          ? await this.saveFinishedDays(deviceId, finished, evaluation.cursor)
+        finished.length > 0 && evaluation.cursor && uptime
+          ? await this.saveFinishedDays(deviceId, finished, evaluation.cursor, uptime)
           : evaluation.cursor;
       const plan = planWrite({ stored, outbox, settings, facts, evaluation, cursor, consumed, now });
       const outcome = {
@@ -313,11 +314,11 @@ export class Reconciler {
   private async saveFinishedDays(
     deviceId: string,
     finished: readonly UptimeDay[],
-    cursor: AlertCursor | undefined,
-  ): Promise<AlertCursor | undefined> {
-    if (!cursor?.uptime) return cursor;
+    cursor: AlertCursor,
+    uptime: UptimeCursor,
+  ): Promise<AlertCursor> {
     await this.ports.uptimeDays.save(deviceId, finished);
-    return { ...cursor, uptime: withoutSavedDays(cursor.uptime, finished) };
+    return { ...cursor, uptime: withoutSavedDays(uptime, finished) };
   }
 
   /**
