@@ -9,6 +9,7 @@ import type {
   AlertPublisher,
   CheckScheduler,
   Clock,
+  DeviceCommit,
   DeviceStore,
   EventLog,
   OutboxEntry,
@@ -244,32 +245,40 @@ export class Reconciler {
           ? await this.saveFinishedDays(deviceId, finished, evaluation.cursor, uptime)
           : evaluation.cursor;
       const plan = planWrite({ stored, outbox, settings, facts, evaluation, cursor, consumed, now });
-      const outcome = {
+      // Objects built whole, not spread from others: a spread of a literal is built key by key on a slow path.
+      const outcome: ReconcileOutcome = {
         deviceId,
         view: evaluation.view,
         alerts: plan.decided,
         recheckAt: evaluation.recheckAt,
         attempts: attempt,
+        published: 0,
+        written: false,
       };
-      if (!plan.worthWriting) return { ...outcome, published: 0, written: false };
+      if (!plan.worthWriting) return outcome;
       const pendingChecks = await this.askChecks(deviceId, plan, evaluation.recheckAt, now);
-      const written: Omit<StoredDevice, 'revision'> & { view?: DeviceView } = {
+      const change: DeviceCommit = {
+        deviceId,
         facts: evaluation.facts,
         cursor,
         view: evaluation.view,
         recheckAt: evaluation.recheckAt,
-        ...(pendingChecks.length > 0 ? { pendingChecks } : {}),
         outbox: plan.outbox,
         listedAs: plan.listedAs,
+        expectedRevision: stored?.revision,
+        now,
       };
-      const result = await store.commit({ deviceId, ...written, expectedRevision: stored?.revision, now });
+      if (pendingChecks.length > 0) change.pendingChecks = pendingChecks;
+      const result = await store.commit(change);
       if (result.status === 'conflict') continue;
       for (const will of evaluation.unexplainedWills) this.ports.onUnexplainedWill?.(deviceId, will);
       const published =
         plan.claimed.length > 0
           ? await this.publishAll(plan.claimed, new Set(plan.takenOver.map((alert) => alert.alertId)))
           : [];
-      return { ...outcome, published: published.length, written: true };
+      outcome.published = published.length;
+      outcome.written = true;
+      return outcome;
     }
     throw new ConcurrentUpdateError(deviceId, MAX_ATTEMPTS);
   }
