@@ -12,9 +12,10 @@ import { logger, metrics } from './observability.js';
 /** The key an unreadable item is reported by: `label hash/sort`, each part as far as it can be read. */
 export function storedItemKey(label: string, item: unknown, sortKeyName: string): string {
   const fields = (item ?? {}) as Record<string, unknown>;
-  const part = (value: unknown) => (typeof value === 'string' ? value : '?');
-  return `${label} ${part(fields.deviceId)}/${part(fields[sortKeyName])}`;
+  return `${label} ${keyPart(fields.deviceId)}/${keyPart(fields[sortKeyName])}`;
 }
+
+const keyPart = (value: unknown) => (typeof value === 'string' ? value : '?');
 
 export function parseStoredJson(key: string, text: unknown): unknown {
   try {

@@ -49,23 +49,22 @@ function withConnection(connections: readonly ConnectionFacts[], update: Connect
   return connections.map((c) => (c === existing ? mergeConnection(existing, update) : c));
 }
 
-/** A presence event makes the device a presence device for good and adds what it tells of its connection. */
+/**
+ * The connections once a presence event added what it tells of its connection. (The event also makes the device a
+ * presence device for good: `presence: true` beside them.)
+ */
 function withPresenceConnection(
   facts: DeviceFacts,
   event: ConnectedEvent | DisconnectedEvent,
   side: Partial<ConnectionFacts>,
-): DeviceFacts {
-  return {
-    ...facts,
-    presence: true,
-    connections: withConnection(facts.connections, {
-      sessionIdentifier: event.sessionIdentifier,
-      versionNumber: event.versionNumber,
-      source: 'presence',
-      principalIdentifier: event.principalIdentifier,
-      ...side,
-    }),
-  };
+): ConnectionFacts[] {
+  return withConnection(facts.connections, {
+    sessionIdentifier: event.sessionIdentifier,
+    versionNumber: event.versionNumber,
+    source: 'presence',
+    principalIdentifier: event.principalIdentifier,
+    ...side,
+  });
 }
 
 /** Folds one event into the facts. Applying the same event twice, or events in another order, gives the same facts. */
@@ -75,8 +74,11 @@ export function applyEvent(facts: DeviceFacts, event: DeviceEvent): DeviceFacts 
     case 'connect_failed':
       return facts;
     case 'connected':
+      // One spread of the facts: every reconcile folds its events.
       return {
-        ...withPresenceConnection(facts, event, {
+        ...facts,
+        presence: true,
+        connections: withPresenceConnection(facts, event, {
           startedAt: event.timestamp,
           startSeenAt: event.receivedAt,
           ipAddress: event.ipAddress,
@@ -86,7 +88,9 @@ export function applyEvent(facts: DeviceFacts, event: DeviceEvent): DeviceFacts 
       };
     case 'disconnected':
       return {
-        ...withPresenceConnection(facts, event, {
+        ...facts,
+        presence: true,
+        connections: withPresenceConnection(facts, event, {
           endedAt: event.timestamp,
           endSeenAt: event.receivedAt,
           endReason: event.disconnectReason,

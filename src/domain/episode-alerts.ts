@@ -76,17 +76,19 @@ function derivedMarks(
   settings: PresenceSettings,
 ): Record<EpisodeKind, EpisodeMark[]> {
   const minTakeovers = settings.episodes['clientid-conflict'].minCount;
-  const recentTakeover = (step: Step) => {
-    if (step.position !== 'before') return true;
+  // One pass, no closures: every reconcile of a presence device derives its marks.
+  const takeovers: Step[] = [];
+  const flaps: Step[] = [];
+  for (const step of steps) {
+    if (step.position !== 'before') {
+      takeovers.push(step);
+      if (step.end !== undefined && step.fate.kind === 'passed') flaps.push(step);
+      continue;
+    }
     const behind = versionsBehind(cursor?.at, step.connection);
-    return behind !== undefined && behind > 0 && behind < minTakeovers;
-  };
-  const flapped = (step: Step) =>
-    step.position !== 'before' && step.end !== undefined && step.fate.kind === 'passed';
-  return {
-    'clientid-conflict': takeoverMarks(steps.filter(recentTakeover)),
-    flapping: flapMarks(steps.filter(flapped)),
-  };
+    if (behind !== undefined && behind > 0 && behind < minTakeovers) takeovers.push(step);
+  }
+  return { 'clientid-conflict': takeoverMarks(takeovers), flapping: flapMarks(flaps) };
 }
 
 /** Counts the marks, decides the episodes that open, and keeps the marks a later decision may need. */
@@ -104,8 +106,11 @@ export function decideEpisodes(
   const nextCursor: EpisodeCursor = { ...episodeCursor };
   const marks: NonNullable<DeviceFacts['marks']> = {};
   for (const kind of EPISODE_KINDS) {
+    const kept = facts.marks?.[kind] ?? [];
+    // Most devices have no mark of a kind: nothing to count, keep or open.
+    if (kept.length === 0 && derived[kind].length === 0) continue;
     const rule = settings.episodes[kind];
-    const all = mergeMarks(facts.marks?.[kind] ?? [], derived[kind]);
+    const all = mergeMarks(kept, derived[kind]);
     const { opened, lastMetAt } = detectEpisodes(kind, all, rule, episodeCursor?.[kind]);
     for (const evidence of opened) alerts.push(episodeAlert(facts.deviceId, evidence, steps));
     if (lastMetAt !== undefined) nextCursor[kind] = lastMetAt;

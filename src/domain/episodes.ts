@@ -54,6 +54,14 @@ export const markTime = (mark: EpisodeMark) => mark.at + (mark.gapMs ?? 0);
 
 const byTime = (a: EpisodeMark, b: EpisodeMark) => markTime(a) - markTime(b) || a.at - b.at;
 
+/** The marks in time order: as given when they already are (mergeMarks's are), else a sorted copy. */
+function inTimeOrder(marks: readonly EpisodeMark[]): readonly EpisodeMark[] {
+  for (let index = 1; index < marks.length; index += 1)
+    if (byTime(marks[index - 1] as EpisodeMark, marks[index] as EpisodeMark) > 0)
+      return [...marks].sort(byTime);
+  return marks;
+}
+
 /**
  * Merges newly derived marks into the kept ones: one per end. What is derived now is the fresher evidence; the
  * time kept is the earliest (a copy of a forgotten connection's end is first seen again, later).
@@ -70,6 +78,14 @@ export function mergeMarks(kept: readonly EpisodeMark[], derived: readonly Episo
   return [...merged.values()].sort(byTime);
 }
 
+/** How many of the marks up to `index` count from `from` on. */
+function marksInWindow(sorted: readonly EpisodeMark[], index: number, from: number): number {
+  let count = 0;
+  for (let other = 0; other <= index; other += 1)
+    if (markTime(sorted[other] as EpisodeMark) >= from) count += 1;
+  return count;
+}
+
 /**
  * Walks the marks in time order and decides which episodes open. Returns the alerts owed (one per new episode)
  * and the cursor after them.
@@ -80,19 +96,20 @@ export function detectEpisodes(
   rule: EpisodeRule,
   lastMetAt: number | undefined,
 ): { opened: EpisodeEvidence[]; lastMetAt: number | undefined } {
-  const sorted = [...marks].sort(byTime);
+  const sorted = inTimeOrder(marks);
   const opened: EpisodeEvidence[] = [];
   let last = lastMetAt;
-  sorted.forEach((mark, index) => {
-    const time = markTime(mark);
-    if (last !== undefined && time <= last) return;
-    const inWindow = sorted.slice(0, index + 1).filter((m) => markTime(m) >= time - rule.windowMs);
-    if (inWindow.length < rule.minCount) return;
+  for (let index = 0; index < sorted.length; index += 1) {
+    const time = markTime(sorted[index] as EpisodeMark);
+    if (last !== undefined && time <= last) continue;
+    // Counted before any array is made: every reconcile asks, and the rule is rarely met.
+    if (marksInWindow(sorted, index, time - rule.windowMs) < rule.minCount) continue;
     if (last === undefined || time - last > rule.windowMs) {
-      opened.push({ kind, at: mark, marks: inWindow, windowMs: rule.windowMs });
+      const inWindow = sorted.slice(0, index + 1).filter((m) => markTime(m) >= time - rule.windowMs);
+      opened.push({ kind, at: sorted[index] as EpisodeMark, marks: inWindow, windowMs: rule.windowMs });
     }
     last = time;
-  });
+  }
   return { opened, lastMetAt: last };
 }
 
@@ -121,8 +138,7 @@ export function activeEpisodes(
  * and none older than a window (plus what a late delivery may still bring) before now.
  */
 export function keepMarks(marks: readonly EpisodeMark[], rule: EpisodeRule, now: number, lateMs: number) {
-  return [...marks]
-    .sort(byTime)
+  return inTimeOrder(marks)
     .filter((mark) => markTime(mark) >= now - rule.windowMs - lateMs)
     .slice(-rule.minCount);
 }
@@ -133,24 +149,26 @@ export interface Followed {
   next?: ConnectionFacts;
 }
 
+/** The values given, once each, in order. */
+function distinct(values: ReadonlyArray<string | undefined>): string[] {
+  return [...new Set(values.filter((v): v is string => v !== undefined))].sort();
+}
+
 /** Ends of connections that the next connection of the same clientId took over. */
 export function takeoverMarks(steps: readonly Followed[]): EpisodeMark[] {
-  return steps.flatMap(({ connection, next }) => {
+  const marks: EpisodeMark[] = [];
+  for (const { connection, next } of steps) {
     const { endReason, endSeenAt, endedAt } = connection;
-    if (endReason !== 'DUPLICATE_CLIENTID' || endSeenAt === undefined || endedAt === undefined) return [];
-    const involved = next ? [connection, next] : [connection];
-    const distinct = (values: Array<string | undefined>) =>
-      [...new Set(values.filter((v): v is string => v !== undefined))].sort();
-    return [
-      {
-        endedAt,
-        at: endSeenAt,
-        reason: endReason,
-        principals: distinct(involved.map((c) => c.principalIdentifier)),
-        ipAddresses: distinct(involved.map((c) => c.ipAddress)),
-      },
-    ];
-  });
+    if (endReason !== 'DUPLICATE_CLIENTID' || endSeenAt === undefined || endedAt === undefined) continue;
+    marks.push({
+      endedAt,
+      at: endSeenAt,
+      reason: endReason,
+      principals: distinct([connection.principalIdentifier, next?.principalIdentifier]),
+      ipAddresses: distinct([connection.ipAddress, next?.ipAddress]),
+    });
+  }
+  return marks;
 }
 
 /** Abrupt ends (takeovers aside: the newer connection had already started) after which the device was back. */

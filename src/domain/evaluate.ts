@@ -105,6 +105,8 @@ function presenceWills(
   now: number,
   settings: PresenceSettings,
 ): { wills: WillFacts[]; unexplainedWills: WillFacts[] } {
+  // Most records keep no will: nothing to sort or match.
+  if (facts.wills.length === 0) return { wills: [], unexplainedWills: [] };
   const keptShown = new Set(kept.flatMap((step) => (step.shownWill ? [step.shownWill] : [])));
   const unattached = facts.wills
     .filter((w) => !explained.has(w.eventId))
@@ -148,6 +150,9 @@ function compact(
 /** Who held a connection only matters while it may be, or was, taken over. */
 function withoutStaleIdentity(connection: ConnectionFacts): ConnectionFacts {
   if (connection.endReason === undefined || connection.endReason === 'DUPLICATE_CLIENTID') return connection;
+  // Kept as it is when it holds neither (the record's own, from an earlier evaluation): no copy to write or compare.
+  if (!Object.hasOwn(connection, 'principalIdentifier') && !Object.hasOwn(connection, 'ipAddress'))
+    return connection;
   const { principalIdentifier: _p, ipAddress: _i, ...rest } = connection;
   return rest;
 }
@@ -180,10 +185,10 @@ function viewOf(
 
 /** The earliest time a pending end may become an outage. */
 function endRecheckAt(steps: readonly Step[]): number | undefined {
-  const rechecks = steps.flatMap(({ fate }) =>
-    fate.kind === 'pending' && fate.recheckAt !== undefined ? [fate.recheckAt] : [],
-  );
-  return rechecks.length > 0 ? Math.min(...rechecks) : undefined;
+  let first: number | undefined;
+  for (const { fate } of steps)
+    if (fate.kind === 'pending' && fate.recheckAt !== undefined) first = earliest(first, fate.recheckAt);
+  return first;
 }
 
 /**

@@ -87,14 +87,16 @@ export interface CountMove {
 export type CountDeltas = Record<string, number>;
 
 export function addMoves(deltas: Readonly<CountDeltas>, moves: Iterable<CountMove>): CountDeltas {
-  const sum: CountDeltas = { ...deltas };
+  // Added up in a map: an object whose keys come and go is slow to update (every window adds up its moves).
+  const sum = new Map(Object.entries(deltas));
   for (const { from, to } of moves) {
     if (from === to) continue;
-    if (from !== undefined) sum[from] = (sum[from] ?? 0) - 1;
-    if (to !== undefined) sum[to] = (sum[to] ?? 0) + 1;
+    if (from !== undefined) sum.set(from, (sum.get(from) ?? 0) - 1);
+    if (to !== undefined) sum.set(to, (sum.get(to) ?? 0) + 1);
   }
-  for (const [kind, delta] of Object.entries(sum)) if (delta === 0) delete sum[kind];
-  return sum;
+  const added: CountDeltas = {};
+  for (const [kind, delta] of sum) if (delta !== 0) added[kind] = delta;
+  return added;
 }
 
 /** The fleet counts from how many devices each kind holds. */

@@ -60,18 +60,24 @@ const RECORD_ATTEMPTS = 3;
 export const PUBLISH_LEASE_MS = 30_000;
 
 /**
- * The facts without the latest-receive-time fields: a copy of an event delivered again moves those and nothing
- * else, and is not worth a write. They are brought up to date with the next write that changes anything.
+ * The latest-receive-time fields of the facts: a copy of an event delivered again moves those and nothing else, and
+ * is not worth a write. They are brought up to date with the next write that changes anything.
  */
-function whatDecides(
-  facts: DeviceFacts,
-): Omit<DeviceFacts, 'lastEventAt' | 'lastConnectedAt' | 'lastDisconnectedAt' | 'lastWillAt'> {
-  const { lastEventAt: _e, lastConnectedAt: _c, lastDisconnectedAt: _d, lastWillAt: _w, ...deciding } = facts;
-  return deciding;
-}
+const LATEST_RECEIVE_TIMES: ReadonlySet<string> = new Set([
+  'lastEventAt',
+  'lastConnectedAt',
+  'lastDisconnectedAt',
+  'lastWillAt',
+]);
 
-/** Deep equality of plain data, whatever the key order, with undefined fields taken as absent. */
-export function sameData(a: unknown, b: unknown): boolean {
+/** Whether two facts decide the same: equal data but for the latest receive times. */
+const sameDecidingFacts = (a: DeviceFacts, b: DeviceFacts) => sameData(a, b, LATEST_RECEIVE_TIMES);
+
+/**
+ * Deep equality of plain data, whatever the key order, with undefined fields taken as absent; the top-level fields
+ * named in `ignored` are left out of the comparison.
+ */
+export function sameData(a: unknown, b: unknown, ignored?: ReadonlySet<string>): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a) !== Array.isArray(b)) return false;
@@ -80,13 +86,14 @@ export function sameData(a: unknown, b: unknown): boolean {
   const right = b as Record<string, unknown>;
   // The defined fields of a, less those of b: equal data leaves none.
   let definedInLeftOnly = 0;
-  for (const key of Object.keys(left)) {
+  // `for...in`, not Object.keys: no array of keys made (plain data has no inherited keys).
+  for (const key in left) {
     const value = left[key];
-    if (value === undefined) continue;
+    if (value === undefined || ignored?.has(key)) continue;
     if (!Object.hasOwn(right, key) || !sameData(value, right[key])) return false;
     definedInLeftOnly += 1;
   }
-  for (const key of Object.keys(right)) if (right[key] !== undefined) definedInLeftOnly -= 1;
+  for (const key in right) if (right[key] !== undefined && !ignored?.has(key)) definedInLeftOnly -= 1;
   return definedInLeftOnly === 0;
 }
 
@@ -184,7 +191,7 @@ function planWrite({
     stored !== undefined &&
     claimed.length === 0 &&
     stored.recheckAt === evaluation.recheckAt &&
-    sameData(whatDecides(stored.facts), whatDecides(evaluation.facts)) &&
+    sameDecidingFacts(stored.facts, evaluation.facts) &&
     sameData(stored.cursor, cursor) &&
     stored.listedAs === listedAs;
   // Nothing known has nothing to look at later either.

@@ -59,17 +59,20 @@ interface Ended {
  * LWT only (no presence event yet): births start connections and wills end them.
  */
 export type Evidence =
-  | { kind: 'presence'; connections: ConnectionFacts[]; wills: readonly WillFacts[] }
+  | { kind: 'presence'; connections: readonly ConnectionFacts[]; wills: readonly WillFacts[] }
   | { kind: 'lwt-only'; births: readonly ConnectionFacts[]; wills: readonly WillFacts[] };
 
 export function evidenceOf(facts: DeviceFacts): Evidence {
   return facts.presence
-    ? {
-        kind: 'presence',
-        connections: facts.connections.filter((c) => c.source === 'presence'),
-        wills: facts.wills,
-      }
+    ? { kind: 'presence', connections: presenceConnections(facts.connections), wills: facts.wills }
     : { kind: 'lwt-only', births: facts.connections, wills: facts.wills };
+}
+
+/** The presence connections; the facts' own array when it holds nothing else (as it mostly does). */
+function presenceConnections(connections: readonly ConnectionFacts[]): readonly ConnectionFacts[] {
+  return connections.every((c) => c.source === 'presence')
+    ? connections
+    : connections.filter((c) => c.source === 'presence');
 }
 
 function willDistance(will: WillFacts, connection: ConnectionFacts): number {
@@ -247,7 +250,12 @@ export function stepsOf(
   const steps = ended.map((e, index): Step => {
     const next = ended[index + 1]?.connection;
     const fate = fateOf(e, next, now, settings);
-    return { ...e, ...(next ? { next } : {}), position: place(e.connection), fate };
+    // Built field by field, not spread: every evaluation makes a step per connection.
+    const step: Step = { connection: e.connection, position: place(e.connection), fate };
+    if ('end' in e) step.end = e.end;
+    if ('shownWill' in e) step.shownWill = e.shownWill;
+    if (next) step.next = next;
+    return step;
   });
   return { steps, explained };
 }

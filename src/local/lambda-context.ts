@@ -3,6 +3,21 @@ import type { Context } from 'aws-lambda';
 
 const ignored = () => undefined;
 
+/** Each function's ARN and log group, made once: a replay builds a context per invocation. */
+const functionNames = new Map<string, { arn: string; logGroup: string }>();
+
+function namesOf(functionName: string): { arn: string; logGroup: string } {
+  let names = functionNames.get(functionName);
+  if (!names) {
+    names = {
+      arn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+      logGroup: `/aws/lambda/${functionName}`,
+    };
+    functionNames.set(functionName, names);
+  }
+  return names;
+}
+
 /**
  * The context Lambda hands a function, for invoking handlers in-process. A class, not an object of closures: the
  * replay builds one per invocation, and closures made per call cost it a few percent.
@@ -24,8 +39,9 @@ class LocalContext implements Context {
     readonly functionName: string,
     private readonly timeoutMs: number,
   ) {
-    this.invokedFunctionArn = `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`;
-    this.logGroupName = `/aws/lambda/${functionName}`;
+    const names = namesOf(functionName);
+    this.invokedFunctionArn = names.arn;
+    this.logGroupName = names.logGroup;
   }
 
   getRemainingTimeInMillis(): number {

@@ -6,7 +6,7 @@ export async function forEachWithLimit<T>(
 ): Promise<Array<{ key: T; error: unknown }>> {
   const failures: Array<{ key: T; error: unknown }> = [];
   let next = 0;
-  const runners = Array.from({ length: Math.min(concurrency, keys.length) }, async () => {
+  const run = async () => {
     while (next < keys.length) {
       const key = keys[next] as T;
       next += 1;
@@ -16,7 +16,10 @@ export async function forEachWithLimit<T>(
         failures.push({ key, error });
       }
     }
-  });
+  };
+  // A loop, not Array.from({ length }): every stream batch runs this, most with a single key.
+  const runners: Array<Promise<void>> = [];
+  for (let started = 0; started < Math.min(concurrency, keys.length); started += 1) runners.push(run());
   await Promise.all(runners);
   return failures;
 }

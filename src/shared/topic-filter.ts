@@ -4,10 +4,26 @@ export interface DeviceMessageTopics {
   birthTopicFilter: string;
 }
 
+/** The levels of each filter matched: a process matches every message against the same few (its configuration). */
+const filterLevelsCache = new Map<string, readonly string[]>();
+
+function levelsOf(filter: string): readonly string[] {
+  let levels = filterLevelsCache.get(filter);
+  if (!levels) {
+    levels = filter.split('/');
+    filterLevelsCache.set(filter, levels);
+  }
+  return levels;
+}
+
 /** MQTT topic filter match; returns the values of the '+' levels, or undefined when it does not match. */
 export function matchTopicFilter(filter: string, topic: string): string[] | undefined {
-  const filterLevels = filter.split('/');
-  const topicLevels = topic.split('/');
+  return matchTopicLevels(filter, topic.split('/'));
+}
+
+/** matchTopicFilter of a topic split into its levels once (the rules match each message against three filters). */
+export function matchTopicLevels(filter: string, topicLevels: readonly string[]): string[] | undefined {
+  const filterLevels = levelsOf(filter);
   const captured: string[] = [];
   for (let i = 0; i < filterLevels.length; i += 1) {
     const level = filterLevels[i];

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceFacts } from '../../src/domain/device-facts.js';
-import { type EpisodeMark, median, mergeMarks } from '../../src/domain/episodes.js';
+import {
+  detectEpisodes,
+  type EpisodeMark,
+  keepMarks,
+  median,
+  mergeMarks,
+} from '../../src/domain/episodes.js';
 import { evaluateDevice } from '../../src/domain/evaluate.js';
 import { DEFAULT_SETTINGS as settings } from '../../src/domain/settings.js';
 
@@ -24,6 +30,26 @@ describe('episode marks', () => {
     const takeover: EpisodeMark = { endedAt: T + 5, at: T + 10_000, reason: 'DUPLICATE_CLIENTID' };
     // Act / Assert
     expect(mergeMarks([], [takeover, flap])).toEqual([flap, takeover]);
+  });
+
+  it('decides and keeps the same whatever order the marks come in', () => {
+    // Arrange: enough flaps a minute apart to meet the rule, given newest first.
+    const rule = settings.episodes.flapping;
+    const inOrder: EpisodeMark[] = Array.from({ length: rule.minCount + 1 }, (_, i) => ({
+      endedAt: T + i,
+      at: T + i * 60_000,
+      gapMs: 5_000,
+      reason: 'CONNECTION_LOST',
+    }));
+    const newestFirst = [...inOrder].reverse();
+    const now = T + rule.minCount * 60_000 + 5_000;
+    // Act
+    const decided = detectEpisodes('flapping', newestFirst, rule, undefined);
+    // Assert
+    expect(decided.opened).toHaveLength(1);
+    expect(decided).toEqual(detectEpisodes('flapping', inOrder, rule, undefined));
+    expect(keepMarks(newestFirst, rule, now, 0)).toEqual(keepMarks(inOrder, rule, now, 0));
+    expect(newestFirst[0]).toBe(inOrder.at(-1));
   });
 
   it('takes the middle of the gaps, or the mean of the two middle ones, and 0 for none', () => {

@@ -33,7 +33,8 @@ export interface TumblingWindowMappingOptions {
 export class TumblingWindowMapping {
   private readonly pump: StreamSource;
   private readonly states = new Map<string, WindowState>();
-  private window = { start: 0, end: 0 };
+  /** The current window as the events name it (ISO times, made once a window: it has several invocations). */
+  private window = { start: new Date(0).toISOString(), end: new Date(0).toISOString() };
   private running: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -70,7 +71,7 @@ export class TumblingWindowMapping {
   /** One window at a time, as the deployed mapping processes a shard's batches in order; resolves to its records. */
   private endWindow(start: number, end: number): Promise<number> {
     const run = this.running.then(async () => {
-      this.window = { start, end };
+      this.window = { start: new Date(start).toISOString(), end: new Date(end).toISOString() };
       const delivered = await this.pump.drain();
       for (const shardId of [...this.states.keys()]) await this.invoke(shardId, [], true);
       return delivered;
@@ -90,10 +91,7 @@ export class TumblingWindowMapping {
     const { counters, functionName } = this.options;
     const event = {
       Records: records,
-      window: {
-        start: new Date(this.window.start).toISOString(),
-        end: new Date(this.window.end).toISOString(),
-      },
+      window: { start: this.window.start, end: this.window.end },
       state: this.states.get(shardId) ?? {},
       shardId,
       eventSourceARN: this.options.streamArn,
