@@ -233,7 +233,7 @@ export class Reconciler {
       const stored = await store.load(deviceId);
       const outbox = await this.unpublished(stored?.outbox ?? []);
       const known = applyEvents(stored?.facts ?? emptyFacts(deviceId), events);
-      const { facts, evaluation } = await this.evaluate(known, stored?.cursor, now, consumed !== undefined);
+      const { facts, evaluation } = await this.evaluate(known, stored?.cursor, now);
       const cursor = await this.saveFinishedDays(deviceId, stored, evaluation.cursor);
       const plan = planWrite({ stored, outbox, settings, facts, evaluation, cursor, consumed, now });
       const outcome = {
@@ -267,19 +267,19 @@ export class Reconciler {
   }
 
   /**
-   * Evaluates the device. A check that would decide an alert first folds the events stored from W before the latest
-   * it knows (folding is idempotent; a return or a takeover's connect is never older than that): a stream batch that
-   * keeps failing can hold a device's return back for longer than W, and the alert is decided on what is stored.
+   * Evaluates the device. An evaluation that owes an alert first folds the events stored from W before the latest it
+   * knows (folding is idempotent; a return or a takeover's connect is never older than that): a stream batch that
+   * keeps failing can hold a device's return back for longer than W, while a check, the sweep or the batch of the
+   * end itself finds W passed. The alert is decided on what is stored.
    */
   private async evaluate(
     known: DeviceFacts,
     cursor: AlertCursor | undefined,
     now: number,
-    isCheck: boolean,
   ): Promise<{ facts: DeviceFacts; evaluation: Evaluation }> {
     const { settings, events } = this.ports;
     const evaluation = evaluateDevice(known, cursor, now, settings);
-    if (!isCheck || evaluation.alerts.length === 0) return { facts: known, evaluation };
+    if (evaluation.alerts.length === 0) return { facts: known, evaluation };
     const from = Math.max(0, (known.lastEventAt ?? 0) - settings.settleWindowMs);
     const facts = applyEvents(known, await events.storedFrom(known.deviceId, from));
     return { facts, evaluation: evaluateDevice(facts, cursor, now, settings) };
