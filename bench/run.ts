@@ -53,7 +53,7 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 /**
- * Entries that run only when named: end-to-end-fleet took 68 s quick and 383 s full on the quiet machine, more than
+ * Entries that run only when named: end-to-end-fleet took 68 s quick and 332 s full on the quiet machine, more than
  * a run of every entry (162 and 526 s) can give one entry within its 3 and 12 minutes (docs/performance.md).
  */
 const ONLY_WHEN_NAMED: ReadonlySet<string> = new Set(['end-to-end-fleet']);
