@@ -455,18 +455,15 @@ describe('fleet incidents on DynamoDB Local', () => {
       Array.from({ length: 25 }, (_, i) => offlineNotice(`old-layout-open-${i}`, since + i * 1_000)),
     );
     const { incidentId } = incident;
-    await dynamo.send(
-      new PutCommand({
-        TableName: table,
-        Item: {
-          deviceId: '$fleet',
-          alertKey: `incident#${incidentId}`,
-          schemaVersion: 1,
-          ...incident,
-          owed: {},
-        },
-      }),
-    );
+    const put = (item: Record<string, unknown>) =>
+      dynamo.send(new PutCommand({ TableName: table, Item: item }));
+    await put({
+      deviceId: '$fleet',
+      alertKey: `incident#${incidentId}`,
+      schemaVersion: 1,
+      ...incident,
+      owed: {},
+    });
     await dynamo.send(
       new UpdateCommand({
         TableName: table,
@@ -476,21 +473,16 @@ describe('fleet incidents on DynamoDB Local', () => {
         ExpressionAttributeValues: { ':id': new Set([incidentId]) },
       }),
     );
-    await dynamo.send(
-      new PutCommand({
-        TableName: table,
-        Item: {
-          deviceId: '$fleet#7',
-          alertKey: `tally#${incidentId}`,
-          incidentId,
-          devices: 5,
-          recovered: 2,
-          'reason#CONNECTION_LOST': 4,
-          'reason#SERVER_ERROR': 1,
-          lastSince: since + 40_000,
-        },
-      }),
-    );
+    await put({
+      deviceId: '$fleet#7',
+      alertKey: `tally#${incidentId}`,
+      incidentId,
+      devices: 5,
+      recovered: 2,
+      'reason#CONNECTION_LOST': 4,
+      'reason#SERVER_ERROR': 1,
+      lastSince: since + 40_000,
+    });
     const store = new DynamoDbFleetIncidents(dynamo, table);
     const joiner = 'old-layout-join';
     const shard = fleetPartitionsOf(joiner).split('/')[0];
