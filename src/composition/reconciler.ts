@@ -16,6 +16,7 @@ import { createSnsClient } from '../adapters/sns-client.js';
 import { SqsCheckScheduler } from '../adapters/sqs-check-scheduler.js';
 import { createSqsClient } from '../adapters/sqs-client.js';
 import { type Config, fleetRuleFrom, productionConfig, settingsFrom } from '../config.js';
+import { returnedFrom } from '../domain/alerts.js';
 import type { FleetRule } from '../domain/fleet-incidents.js';
 import { type FleetIncidentStore, FleetTracker } from '../domain/fleet-tracker.js';
 import type {
@@ -77,6 +78,7 @@ export function buildReconciler(ports: ReconcilerPorts): Reconciler {
     clock,
     rule: ports.rule,
     leaseMs: PUBLISH_LEASE_MS,
+    returned: async (deviceId, since) => returnedFrom((await ports.devices.load(deviceId))?.cursor, since),
     onPublishFailure: (alert, error) =>
       logger.warn('fleet alert publish failed; the sweep will retry it', {
         incidentId: alert.incidentId,

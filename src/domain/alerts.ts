@@ -24,6 +24,11 @@ export interface AlertCursor {
   uptime?: UptimeCursor;
 }
 
+/** Whether the device is back from the outage its offline alert of `since` told: the walk decided its return. */
+export function returnedFrom(cursor: AlertCursor | undefined, since: number): boolean {
+  return cursor !== undefined && cursor.outageSince !== since;
+}
+
 export interface AlertDecision extends ConnectionRef {
   /** `device/type/sessionIdentifier/versionNumber`: one alert of a type per connection, ever. */
   alertId: string;

@@ -5,7 +5,8 @@
  *   - A later offline alert joins while the incident still grows: its `since` is within a window of the latest
  *     member's. After a whole window without a new member it takes no more devices (it stays open until it
  *     recovers), so that an outage that never fully recovers does not absorb every later outage of the fleet.
- *   - It closes when at least `recoveredShare` of its devices are connected again.
+ *   - It closes when at least `recoveredShare` of its devices are connected again. An offline alert decided late
+ *     (a check or a stream batch that lagged) still joins it if its device dropped while it was open and growing.
  * The rules here are pure; `FleetTracker` applies them through the `FleetIncidentStore` port.
  */
 import { fnv1a } from '../shared/fnv1a.js';
@@ -67,7 +68,27 @@ export function isFleetAlert(alert: { type: string }): alert is FleetAlert {
   return alert.type === 'fleet-outage' || alert.type === 'fleet-recovered';
 }
 
-export function growing(incident: Incident, since: number, rule: FleetRule): boolean {
+/** How long a closed incident's span is kept for late offline alerts: a stream keeps its records a day. */
+export const CLOSED_SPAN_KEPT_MS = 86_400_000;
+
+/** A closed incident's span, kept for the offline alerts that come after it closed. */
+export interface ClosedSpan {
+  incidentId: string;
+  startedAt: number;
+  lastSince: number;
+  closedAt: number;
+}
+
+/** Whether a late offline alert belongs to a closed incident: its device dropped while the incident grew. */
+export function grewWith(closed: ClosedSpan, since: number, rule: FleetRule): boolean {
+  return since < closed.closedAt && growing({ ...closed, status: 'open' }, since, rule);
+}
+
+export function growing(
+  incident: Pick<Incident, 'status' | 'startedAt' | 'lastSince'>,
+  since: number,
+  rule: FleetRule,
+): boolean {
   return (
     incident.status === 'open' &&
     since <= incident.lastSince + rule.windowMs &&

@@ -5,8 +5,10 @@
  * exactly as device alerts are (reconciler.ts).
  */
 import {
+  type ClosedSpan,
   type FleetAlert,
   type FleetRule,
+  grewWith,
   growing,
   type Incident,
   incidentMembers,
@@ -35,7 +37,12 @@ export interface FleetIncidentStore {
    * where the incident's counts are spread over many items.
    */
   openIncidentsAsOpened(): Promise<Incident[]>;
-  /** Counts the device as a member (once); 'already' when it was one. Removes its candidate, if any. */
+  /** The spans of the incidents closed within the last day: late offline alerts may still belong to them. */
+  closedSpans(): Promise<ClosedSpan[]>;
+  /**
+   * Counts the device as a member (once), of an open incident or of a closed one it dropped during; 'already' when
+   * it was one. Removes its candidate, if any.
+   */
   join(incidentId: string, notice: OfflineNotice): Promise<'joined' | 'already'>;
   /** Keeps an offline alert that no incident took (idempotent). */
   addCandidate(notice: OfflineNotice): Promise<void>;
@@ -62,8 +69,8 @@ export interface FleetIncidentStore {
   recover(incidentId: string, deviceId: string): Promise<Incident | undefined>;
   /** One incident, read consistently, while it is open. */
   openIncident(incidentId: string): Promise<Incident | undefined>;
-  /** Closes an open incident with its owed alert; false if it was already closed. */
-  close(incidentId: string, closedAt: number, owed: OwedFleetAlert): Promise<boolean>;
+  /** Closes an open incident (its span as read) with its owed alert; false if it was already closed. */
+  close(incident: Incident, closedAt: number, owed: OwedFleetAlert): Promise<boolean>;
   /** Fleet alerts still owed whose lease ended before `before`. */
   owedAlerts(before: number): Promise<OwedFleetAlert[]>;
   /** Takes over an owed alert whose lease ended: false if someone else did. */
@@ -79,6 +86,12 @@ export interface FleetTrackerPorts {
   clock: Clock;
   rule: FleetRule;
   leaseMs: number;
+  /**
+   * Whether the device is back from the outage its offline alert of `since` told (its online alert decided). An
+   * incident that opens with other devices' offline alerts asks it of them: a device back before it was a member
+   * placed its online alert before the incident existed.
+   */
+  returned?: (deviceId: string, since: number) => Promise<boolean>;
   onPublishFailure?: (alert: FleetAlert, error: unknown) => void;
 }
 
@@ -127,7 +140,8 @@ export class FleetTracker {
       reason: alert.disconnectReason ?? 'UNKNOWN',
     };
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt += 1) {
-      const joined = await this.joinGrowing(notice);
+      const joined =
+        (await this.joinGrowing(notice)) ?? (attempt === 1 ? await this.joinClosed(notice) : undefined);
       if (joined) return joined;
       await store.addCandidate(notice);
       // An incident may have opened meanwhile, with or without this alert: look again before counting.
@@ -139,11 +153,16 @@ export class FleetTracker {
       );
       if (!around.some((c) => c.alertId === notice.alertId)) continue; // taken into an incident: join it
       const members = incidentMembers(around, rule);
-      if (!members.some((m) => m.alertId === notice.alertId)) return undefined;
+      // An incident that opened since the last look took the candidates counted on here, and may take this one.
+      if (!members.some((m) => m.alertId === notice.alertId)) return this.joinGrowing(notice);
       const incident = newIncident(members);
       const owed = { alert: outageAlert(incident, this.ports.clock.now()), retryAt: this.leaseEnd() };
       if ((await store.open(incident, members, owed)) === 'conflict') continue;
       await this.publish(owed.alert);
+      await this.recoverReturned(
+        incident.incidentId,
+        members.filter((m) => m.alertId !== notice.alertId),
+      );
       return incident.incidentId;
     }
     return undefined;
@@ -163,19 +182,40 @@ export class FleetTracker {
     return incident.incidentId;
   }
 
+  /** A late offline alert whose device dropped while a since-closed incident grew is that incident's. */
+  private async joinClosed(notice: OfflineNotice): Promise<string | undefined> {
+    const { store, rule } = this.ports;
+    const closed = (await store.closedSpans()).find((span) => grewWith(span, notice.since, rule));
+    if (!closed) return undefined;
+    await store.join(closed.incidentId, notice);
+    return closed.incidentId;
+  }
+
   /** `backAt`: when the device was seen back; the incident that it tips into recovery closes then. */
   private async placeOnline(deviceId: string, backAt: number): Promise<string | undefined> {
-    const { store, rule } = this.ports;
-    const memberships = await store.unrecoveredMemberships(deviceId);
-    for (const incidentId of memberships) {
-      // The read after counting may lag, never lead: the share it shows back is back, and is confirmed consistently
-      // (joins it missed would lower it).
-      const seen = await store.recover(incidentId, deviceId);
-      if (seen?.status !== 'open' || !recoveredEnough(seen, rule)) continue;
-      const incident = await store.openIncident(incidentId);
-      if (incident && recoveredEnough(incident, rule)) await this.close(incident, backAt);
-    }
+    const memberships = await this.ports.store.unrecoveredMemberships(deviceId);
+    for (const incidentId of memberships) await this.recover(incidentId, deviceId, backAt);
     return memberships[0];
+  }
+
+  /** The members of a new incident that were back before it opened: counted back now, the incident's time. */
+  private async recoverReturned(incidentId: string, members: readonly OfflineNotice[]): Promise<void> {
+    const { returned } = this.ports;
+    if (!returned) return;
+    for (const member of members) {
+      if (await returned(member.deviceId, member.since))
+        await this.recover(incidentId, member.deviceId, this.ports.clock.now());
+    }
+  }
+
+  private async recover(incidentId: string, deviceId: string, backAt: number): Promise<void> {
+    const { store, rule } = this.ports;
+    // The read after counting may lag, never lead: the share it shows back is back, and is confirmed consistently
+    // (joins it missed would lower it).
+    const seen = await store.recover(incidentId, deviceId);
+    if (seen?.status !== 'open' || !recoveredEnough(seen, rule)) return;
+    const incident = await store.openIncident(incidentId);
+    if (incident && recoveredEnough(incident, rule)) await this.close(incident, backAt);
   }
 
   /** Closes the incident at `closedAt` and publishes its fleet-recovered alert; false if another closed it first. */
@@ -184,7 +224,7 @@ export class FleetTracker {
       alert: recoveredAlert(incident, closedAt, this.ports.clock.now()),
       retryAt: this.leaseEnd(),
     };
-    if (!(await this.ports.store.close(incident.incidentId, closedAt, owed))) return false;
+    if (!(await this.ports.store.close(incident, closedAt, owed))) return false;
     return this.publish(owed.alert);
   }
 

@@ -356,8 +356,9 @@ describe('fleet incidents on DynamoDB Local', () => {
     const outage = publisher.published[0]?.alert as FleetAlert;
     expect(outage.devices).toBe(25);
     expect(joins.filter((pk) => pk === '$fleet')).toEqual([]);
-    // The close and the settling of its alert are the only writes of the returns on the heads' partition.
-    expect(returns.filter((pk) => pk === '$fleet').length).toBeLessThanOrEqual(4);
+    // The close, the settling of its alert and forgetting the spans closed over a day before (the first test's) are
+    // the only writes of the returns on the heads' partition.
+    expect(returns.filter((pk) => pk === '$fleet').length).toBeLessThanOrEqual(5);
     const shards = new Set([...joins, ...returns].filter((pk) => pk.startsWith('$fleet#')));
     expect(shards.size).toBeGreaterThan(16);
     const store = new DynamoDbFleetIncidents(dynamo, table);
@@ -522,5 +523,44 @@ describe('fleet incidents on DynamoDB Local', () => {
     expect(read.open).toMatchObject(expected);
     expect(read.listed).toMatchObject(expected);
     expect(read.stored).toMatchObject({ ...expected, schemaVersion: 1 });
+  });
+
+  it('takes a late offline alert into the closed incident its device dropped during, and forgets spans after a day', async () => {
+    // Arrange: three devices drop and come back; the incident closes before a fourth's offline alert is decided.
+    const { dynamo } = stack.runtime.ports.clients;
+    const table = stack.runtime.ports.config.ALERTS_TABLE;
+    let now = T0 + 60 * 86_400_000;
+    const store = new DynamoDbFleetIncidents(dynamo, table);
+    const tracker = new FleetTracker({
+      store,
+      history: stack.runtime.ports.ledger,
+      publisher: new RecordingAlertPublisher(),
+      clock: { now: () => now },
+      rule: { ...DEFAULT_FLEET_RULE, minDevices: 3 },
+      leaseMs: 30_000,
+    });
+    const start = now;
+    const dropAndReturn = async (indexes: number[], at: number) => {
+      let incidentId: string | undefined;
+      for (const i of indexes)
+        incidentId = (await tracker.place(stormAlert('offline', i, at + i))) ?? incidentId;
+      for (const i of indexes) await tracker.place(stormAlert('online', i, at + 60_000));
+      return incidentId as string;
+    };
+    const first = await dropAndReturn([9001, 9002, 9003], start);
+
+    // Act
+    now += 120_000;
+    const late = await tracker.place(stormAlert('offline', 9004, start + 9004));
+    await tracker.place(stormAlert('online', 9004, now));
+    const keptAfterClose = (await store.closedSpans()).map((span) => span.incidentId);
+    now += 86_400_000 + 60_000;
+    const second = await dropAndReturn([9011, 9012, 9013], now);
+
+    // Assert
+    expect(late).toBe(first);
+    expect(await store.getIncident(first)).toMatchObject({ status: 'closed', devices: 4, recovered: 4 });
+    expect(keptAfterClose).toContain(first);
+    expect((await store.closedSpans()).map((span) => span.incidentId)).toEqual([second]);
   });
 });

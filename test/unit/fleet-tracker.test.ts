@@ -1,12 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { returnedFrom } from '../../src/domain/alerts.js';
 import {
   type FleetAlert,
+  grewWith,
   growing,
   incidentIdOf,
   incidentMembers,
   isFleetAlert,
   newIncident,
   type OfflineNotice,
+  outageAlert,
   recoveredEnough,
 } from '../../src/domain/fleet-incidents.js';
 import { type FleetIncidentStore, FleetTracker } from '../../src/domain/fleet-tracker.js';
@@ -31,7 +34,13 @@ function alert(type: Alert['type'], device: number, since: number): Alert {
   };
 }
 
-function tracker(options: { store?: FleetIncidentStore; failPublishes?: number } = {}) {
+function tracker(
+  options: {
+    store?: FleetIncidentStore;
+    failPublishes?: number;
+    returned?: (deviceId: string, since: number) => Promise<boolean>;
+  } = {},
+) {
   let now = T0;
   const publisher = new RecordingAlertPublisher();
   let failures = options.failPublishes ?? 0;
@@ -54,6 +63,7 @@ function tracker(options: { store?: FleetIncidentStore; failPublishes?: number }
     clock: { now: () => now },
     rule,
     leaseMs: 30_000,
+    ...(options.returned ? { returned: options.returned } : {}),
     onPublishFailure: (a) => refused.push(a.alertId),
   });
   return { fleet, publisher, store, history, refused, advance: (ms: number) => (now += ms) };
@@ -320,6 +330,72 @@ describe('FleetTracker', () => {
     expect(await store.candidates(0, Number.MAX_SAFE_INTEGER)).toHaveLength(3);
   });
 
+  it('joins a late offline alert to the closed incident its device dropped during, and counts its return', async () => {
+    // Arrange: four devices drop at T0; three come back and close the incident before the fourth's alert is decided.
+    const store = new InMemoryFleetIncidentStore();
+    const { fleet, publisher } = tracker({ store });
+    let incidentId: string | undefined;
+    for (const device of [1, 2, 3])
+      incidentId = (await fleet.place(alert('offline', device, T0 + device))) ?? incidentId;
+    for (const device of [1, 2, 3]) await fleet.place(alert('online', device, T0 + 9_000));
+    // Act
+    const late = await fleet.place(alert('offline', 4, T0 + 4));
+    await fleet.place(alert('online', 4, T0 + 9_000));
+    const afterClose = await fleet.place(alert('offline', 5, T0 + 10_000));
+    // Assert
+    expect(late).toBe(incidentId);
+    expect(store.incidents.get(incidentId as string)).toMatchObject({
+      status: 'closed',
+      devices: 4,
+      recovered: 4,
+    });
+    expect(afterClose).toBeUndefined();
+    expect(await store.candidates(0, Number.MAX_SAFE_INTEGER)).toMatchObject([{ deviceId: 'd5' }]);
+    expect(publisher.published.map((p) => p.alert.type)).toEqual(['fleet-outage', 'fleet-recovered']);
+  });
+
+  it('joins the incident another placement opened with the candidates it counted, not with its own', async () => {
+    // Arrange: d1-d3 wait as candidates; another placement opens an incident with them between d4's look and count.
+    const store = new InMemoryFleetIncidentStore();
+    const waiting = [1, 2, 3].map((device) => notice(device, T0 + device));
+    for (const candidate of waiting) await store.addCandidate(candidate);
+    const other = newIncident(waiting);
+    const openedMeanwhile: FleetIncidentStore = Object.assign(Object.create(store), {
+      candidates: async (from: number, to: number) => {
+        if (!store.incidents.has(other.incidentId))
+          await store.open(other, waiting, { alert: outageAlert(other, T0), retryAt: T0 });
+        return store.candidates(from, to);
+      },
+    });
+    const { fleet } = tracker({ store: openedMeanwhile });
+    // Act
+    const joined = await fleet.place(alert('offline', 4, T0 + 4));
+    // Assert
+    expect(joined).toBe(other.incidentId);
+    expect(store.incidents.get(other.incidentId)?.devices).toBe(4);
+    expect(await store.candidates(0, Number.MAX_SAFE_INTEGER)).toEqual([]);
+  });
+
+  it('counts as recovered the members that were back before the incident opened, and closes on their share', async () => {
+    // Arrange: d1 dropped and came back before d2 and d3 dropped: its return was placed with no incident to count in.
+    const back = new Set<string>();
+    const { fleet, publisher, store } = tracker({ returned: async (deviceId) => back.has(deviceId) });
+    await fleet.place(alert('offline', 1, T0 + 1));
+    await fleet.place(alert('online', 1, T0 + 5_000));
+    back.add('d1');
+    // Act
+    await fleet.place(alert('offline', 2, T0 + 6_000));
+    const incidentId = await fleet.place(alert('offline', 3, T0 + 7_000));
+    for (const device of [2, 3]) await fleet.place(alert('online', device, T0 + 20_000));
+    // Assert
+    expect(incidentId).toBeDefined();
+    expect(publisher.published.map((p) => p.alert.type)).toEqual(['fleet-outage', 'fleet-recovered']);
+    expect((store as InMemoryFleetIncidentStore).incidents.get(incidentId as string)).toMatchObject({
+      devices: 3,
+      recovered: 3,
+    });
+  });
+
   it('names a closed incident in the return of a device that was still offline when it closed', async () => {
     // Arrange: ten members; the ninth return (90%) closes the incident.
     const { fleet, publisher } = tracker();
@@ -371,6 +447,25 @@ describe('fleet incident rules', () => {
     expect(id).toBe(incidentIdOf([...notices].reverse()));
     expect(id).toMatch(/^20261101T\d{9}Z-[0-9a-f]{8}$/);
     expect(() => incidentIdOf([])).toThrow('an incident needs members');
+  });
+
+  it('tells a device back from an outage only once the walk decided its return', () => {
+    // Arrange
+    const cursor = { at: { sessionIdentifier: 's', versionNumber: 1 }, atTime: T0, through: 'end' as const };
+    // Act / Assert
+    expect(returnedFrom(undefined, T0)).toBe(false);
+    expect(returnedFrom({ ...cursor, outageSince: T0 }, T0)).toBe(false);
+    expect(returnedFrom({ ...cursor, through: 'start', atTime: T0 + 5_000 }, T0)).toBe(true);
+    expect(returnedFrom({ ...cursor, outageSince: T0 + 60_000 }, T0)).toBe(true);
+  });
+
+  it('takes a late alert into a closed incident only if its device dropped before the close, within its span', () => {
+    // Arrange
+    const closed = { incidentId: 'i', startedAt: T0, lastSince: T0 + 10_000, closedAt: T0 + 60_000 };
+    // Act / Assert
+    expect(grewWith(closed, T0 + 5_000, rule)).toBe(true);
+    expect(grewWith(closed, T0 + 60_000, rule)).toBe(false);
+    expect(grewWith(closed, T0 - 120_001, rule)).toBe(false);
   });
 
   it('grows only while open and within a window of its span', () => {

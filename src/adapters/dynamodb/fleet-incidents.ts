@@ -1,7 +1,8 @@
 /**
  * Fleet incidents in the alerts table. What is written once an incident (its head) is under the pseudo-device
  * `$fleet`, beside the fleet alerts' history:
- *   fleet#summary                   the open incidents and those with an alert still owed (string sets)
+ *   fleet#summary                   the open incidents and those with an alert still owed (string sets of ids), and
+ *                                   the spans of those closed within a day (a string set of JSON objects)
  *   incident#<id>                   status, samples, owed alerts, the counts of its opening members, and (version 2)
  *                                   how many tally groups its tallies are under
  * What every device alert writes is spread over FLEET_SHARDS shards, the shard of the device (its digest): a storm's
@@ -36,6 +37,8 @@ import {
 import { DISCONNECT_REASONS, LAST_WILL_REASON } from '../../domain/device-events.js';
 import { StoredRecordError } from '../../domain/errors.js';
 import {
+  CLOSED_SPAN_KEPT_MS,
+  type ClosedSpan,
   FLEET_KEY,
   type FleetAlert,
   type Incident,
@@ -92,6 +95,12 @@ const storedIncident = z.discriminatedUnion('schemaVersion', [
     ...incidentFields,
   }),
 ]);
+const storedClosedSpan = z.object({
+  incidentId: z.string(),
+  startedAt: z.number(),
+  lastSince: z.number(),
+  closedAt: z.number(),
+});
 const storedNotice = z.object({ alertId: z.string(), deviceId: z.string(), since: z.number(), reason });
 
 const key = (sk: string) => ({ deviceId: FLEET_KEY, alertKey: sk });
@@ -125,6 +134,10 @@ const candidateKey = (notice: Pick<OfflineNotice, 'since' | 'alertId'>) =>
   `candidate#${String(notice.since).padStart(15, '0')}#${notice.alertId}`;
 /** A tally's count of one disconnect reason: a top-level attribute, which an update can add to from nothing. */
 const REASON_PREFIX = 'reason#';
+
+/** A closed span as the summary's set keeps it: JSON a person reads, its fields in one order. */
+const closedEntry = ({ incidentId, startedAt, lastSince, closedAt }: ClosedSpan) =>
+  JSON.stringify({ incidentId, startedAt, lastSince, closedAt });
 
 function cancelledByCondition(error: unknown): boolean {
   return (
@@ -186,6 +199,10 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
   private async readOpen(incidentId: string, consistent: boolean): Promise<StoredIncident | undefined> {
     const head = await this.openHead(incidentId);
     return head && withTallies(head, await this.tallies(head, consistent));
+  }
+
+  async closedSpans(): Promise<ClosedSpan[]> {
+    return (await this.summary()).closed;
   }
 
   async join(incidentId: string, notice: OfflineNotice): Promise<'joined' | 'already'> {
@@ -356,7 +373,14 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     return stripOwed(withTallies(head, await this.tallies(head, false)));
   }
 
-  async close(incidentId: string, closedAt: number, owed: OwedFleetAlert): Promise<boolean> {
+  async close(incident: Incident, closedAt: number, owed: OwedFleetAlert): Promise<boolean> {
+    const { incidentId } = incident;
+    const span: ClosedSpan = {
+      incidentId,
+      startedAt: incident.startedAt,
+      lastSince: incident.lastSince,
+      closedAt,
+    };
     try {
       await this.dynamo.send(
         new TransactWriteCommand({
@@ -376,17 +400,32 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
                 },
               },
             },
-            this.summaryChange('closed', incidentId),
+            this.summaryChange('closed', incidentId, span),
           ],
         }),
       );
-      return true;
     } catch (error) {
       if (cancelledByCondition(error)) return false;
       throw error;
     } finally {
       this.openedHeads.delete(incidentId);
     }
+    await this.forgetClosedBefore(closedAt - CLOSED_SPAN_KEPT_MS);
+    return true;
+  }
+
+  /** Takes the spans closed before `before` out of the summary (a set can not be added to and taken from at once). */
+  private async forgetClosedBefore(before: number): Promise<void> {
+    const stale = (await this.summary()).closed.filter((span) => span.closedAt < before);
+    if (stale.length === 0) return;
+    await this.dynamo.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: key(SUMMARY),
+        UpdateExpression: 'DELETE closed :stale',
+        ExpressionAttributeValues: { ':stale': new Set(stale.map(closedEntry)) },
+      }),
+    );
   }
 
   async owedAlerts(before: number): Promise<OwedFleetAlert[]> {
@@ -557,25 +596,36 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     return this.parse(storedIncident, stored, alertKey);
   }
 
-  private async summary(): Promise<{ open: Set<string>; owed: Set<string> }> {
+  private async summary(): Promise<{ open: Set<string>; owed: Set<string>; closed: ClosedSpan[] }> {
     const { Item } = await this.dynamo.send(
       new GetCommand({ TableName: this.tableName, Key: key(SUMMARY), ConsistentRead: true }),
     );
     return {
       open: new Set((Item?.open as Set<string> | undefined) ?? []),
       owed: new Set((Item?.owed as Set<string> | undefined) ?? []),
+      closed: [...((Item?.closed as Set<string> | undefined) ?? [])].map((entry) =>
+        this.parse(storedClosedSpan, entry, SUMMARY),
+      ),
     };
   }
 
-  /** Opening adds the incident to both sets; closing takes it out of the open set and puts it (back) in owed. */
-  private summaryChange(change: 'opened' | 'closed', incidentId: string) {
+  /**
+   * Opening adds the incident to the open and owed sets; closing takes it out of the open set, puts it (back) in
+   * owed, and keeps its span.
+   */
+  private summaryChange(change: 'opened' | 'closed', incidentId: string, span?: ClosedSpan) {
+    const ids = { ':id': new Set([incidentId]) };
     return {
       Update: {
         TableName: this.tableName,
         Key: key(SUMMARY),
-        UpdateExpression: change === 'opened' ? 'ADD #open :id, owed :id' : 'DELETE #open :id ADD owed :id',
         ExpressionAttributeNames: { '#open': 'open' },
-        ExpressionAttributeValues: { ':id': new Set([incidentId]) },
+        ...(change === 'opened'
+          ? { UpdateExpression: 'ADD #open :id, owed :id', ExpressionAttributeValues: ids }
+          : {
+              UpdateExpression: 'DELETE #open :id ADD owed :id, closed :span',
+              ExpressionAttributeValues: { ...ids, ':span': new Set([closedEntry(span as ClosedSpan)]) },
+            }),
       },
     };
   }
