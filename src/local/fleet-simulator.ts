@@ -246,13 +246,13 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
     }
 
     // 3. A fleet-wide outage, when the fleet is large enough to make an incident.
-    let fleetOutageDevices = 0;
+    let fleetOutageIds: string[] = [];
     let fleetOutageAt = 0;
     const live = devices.filter((device) => device.client);
     if (options.fleetOutage ?? live.length >= minDevices) {
       phase = () => `fleet-wide outage of ${live.length} devices`;
       fleetOutageAt = await fleetOutage(live, { timings, problems, log });
-      fleetOutageDevices = live.length;
+      fleetOutageIds = live.map((device) => device.id);
     }
 
     // 4. Scenarios.
@@ -279,8 +279,8 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
     await sleep(waitMs);
 
     // 5. Compare.
-    if (fleetOutageDevices > 0) {
-      problems.push(...(await checkFleetAlerts(apiUrl, fleetOutageAt, fleetOutageDevices)));
+    if (fleetOutageIds.length > 0) {
+      problems.push(...(await checkFleetAlerts(apiUrl, fleetOutageAt, fleetOutageIds)));
     }
     const versionReset = (options.versionResetSeconds ?? 3600) * 1000;
     const reports: DeviceReport[] = [];
@@ -307,7 +307,7 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
       settleWindowSeconds,
       scenarios,
       storm,
-      fleetOutageDevices,
+      fleetOutageDevices: fleetOutageIds.length,
       alerts: alertTotals,
       connect: connectResult,
       apiCaughtUpSeconds,
@@ -327,26 +327,65 @@ export async function runFleetSimulation(options: FleetSimulationOptions): Promi
 }
 
 /**
- * What the fleet owes for the outage it played: one fleet-outage, and one fleet-recovered once the incident's devices
- * are back. On a stack where other devices went down within the same window, the incident takes them too and may
- * stay open while they are away: then no fleet-recovered is owed yet.
+ * What the fleet owes for the outage it played: its devices in one incident, announced once (`fleet-outage`) and
+ * closed once (`fleet-recovered`) when the incident is theirs alone. The incident may be older than the cut: offline
+ * alerts of other devices within the window before (an earlier run on the same stack) open it, and ours join it;
+ * then it may stay open while those devices are away, and no fleet-recovered is owed yet.
  */
-async function checkFleetAlerts(apiUrl: string, outageAt: number, devices: number): Promise<string[]> {
-  const { status, body } = await getJson<{
-    items?: Array<{ type: string; publishedAt?: string; incidentId?: string }>;
-  }>(`${apiUrl}/alerts?deviceId=${encodeURIComponent('$fleet')}&limit=100`);
+async function checkFleetAlerts(
+  apiUrl: string,
+  outageAt: number,
+  deviceIds: readonly string[],
+): Promise<string[]> {
+  const label = `fleet outage of ${deviceIds.length} devices`;
+  const { status, body } = await getJson<{ items?: Array<{ type: string; incidentId?: string }> }>(
+    `${apiUrl}/alerts?deviceId=${encodeURIComponent('$fleet')}&limit=100`,
+  );
   if (status !== 200) return [`GET /alerts?deviceId=$fleet answered ${status}`];
-  // Published after the cut: an incident may also take earlier offline alerts of the window (its startedAt).
-  const ours = (body.items ?? []).filter((alert) => Date.parse(alert.publishedAt ?? '') >= outageAt);
-  const outages = ours.filter((alert) => alert.type === 'fleet-outage');
-  const recoveries = ours.filter((alert) => alert.type === 'fleet-recovered');
-  if (outages.length !== 1)
-    return [`fleet outage of ${devices} devices: ${outages.length} fleet-outage alerts, 1 owed`];
-  const incidentId = String(outages[0]?.incidentId);
-  const incident = await getJson<{ devices?: number; status?: string }>(`${apiUrl}/incidents/${incidentId}`);
-  const onlyOurs = incident.body.devices === devices;
-  if (recoveries.length > 1 || (onlyOurs && recoveries.length !== 1)) {
-    return [`fleet outage of ${devices} devices: ${recoveries.length} fleet-recovered alerts, 1 owed`];
+  const alerts = body.items ?? [];
+  const ours = new Set(deviceIds);
+  const holding: Array<{ incidentId: string; members: number; devices: number }> = [];
+  for (const incidentId of new Set(alerts.map((alert) => alert.incidentId ?? ''))) {
+    const incident = await incidentMembers(apiUrl, incidentId);
+    const members = incident.memberIds.filter((deviceId) => ours.has(deviceId)).length;
+    if (members > 0) holding.push({ incidentId, members, devices: incident.devices });
+  }
+  const [incident] = holding;
+  if (!incident || holding.length > 1 || incident.members !== deviceIds.length) {
+    const found = holding.map((h) => `${h.incidentId} holds ${h.members}`).join(', ') || 'none holds any';
+    return [
+      `${label}: one incident owed holding all of them, ${found} (outage at ${new Date(outageAt).toISOString()})`,
+    ];
+  }
+  const count = (type: string) =>
+    alerts.filter((alert) => alert.type === type && alert.incidentId === incident.incidentId).length;
+  if (count('fleet-outage') !== 1) return [`${label}: ${count('fleet-outage')} fleet-outage alerts, 1 owed`];
+  const recoveries = count('fleet-recovered');
+  if (recoveries > 1 || (incident.devices === deviceIds.length && recoveries !== 1)) {
+    return [`${label}: ${recoveries} fleet-recovered alerts, 1 owed`];
   }
   return [];
+}
+
+/** An incident's device count and every member's deviceId, read page by page. */
+async function incidentMembers(
+  apiUrl: string,
+  incidentId: string,
+): Promise<{ devices: number; memberIds: string[] }> {
+  const memberIds: string[] = [];
+  let devices = 0;
+  let cursor: string | null | undefined;
+  do {
+    const page = await getJson<{
+      devices?: number;
+      deviceList?: { items?: Array<{ deviceId: string }>; cursor?: string | null };
+    }>(
+      `${apiUrl}/incidents/${encodeURIComponent(incidentId)}?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
+    if (page.status !== 200) return { devices, memberIds };
+    devices = page.body.devices ?? 0;
+    memberIds.push(...(page.body.deviceList?.items ?? []).map((item) => item.deviceId));
+    cursor = page.body.deviceList?.cursor;
+  } while (cursor);
+  return { devices, memberIds };
 }
