@@ -68,9 +68,6 @@ export function isFleetAlert(alert: { type: string }): alert is FleetAlert {
   return alert.type === 'fleet-outage' || alert.type === 'fleet-recovered';
 }
 
-/** How long a closed incident's span is kept for late offline alerts: a stream keeps its records a day. */
-export const CLOSED_SPAN_KEPT_MS = 86_400_000;
-
 /** A closed incident's span, kept for the offline alerts that come after it closed. */
 export interface ClosedSpan {
   incidentId: string;

@@ -37,8 +37,8 @@ export interface FleetIncidentStore {
    * where the incident's counts are spread over many items.
    */
   openIncidentsAsOpened(): Promise<Incident[]>;
-  /** The spans of the incidents closed within the last day: late offline alerts may still belong to them. */
-  closedSpans(): Promise<ClosedSpan[]>;
+  /** The spans of the incidents closed after `after` (kept two days): late offline alerts may belong to them. */
+  closedSpans(after: number): Promise<ClosedSpan[]>;
   /**
    * Counts the device as a member (once), of an open incident or of a closed one it dropped during; 'already' when
    * it was one. Removes its candidate, if any.
@@ -185,7 +185,7 @@ export class FleetTracker {
   /** A late offline alert whose device dropped while a since-closed incident grew is that incident's. */
   private async joinClosed(notice: OfflineNotice): Promise<string | undefined> {
     const { store, rule } = this.ports;
-    const closed = (await store.closedSpans()).find((span) => grewWith(span, notice.since, rule));
+    const closed = (await store.closedSpans(notice.since)).find((span) => grewWith(span, notice.since, rule));
     if (!closed) return undefined;
     await store.join(closed.incidentId, notice);
     return closed.incidentId;

@@ -65,10 +65,10 @@ describe('faults never lose an event or duplicate an alert', () => {
 
       // Act: seed 10. Windows stay open at one failure in five per request, and a seed that falls into one fails
       // here: an alert SNS accepted whose history record fails all three attempts is published again after its
-      // lease; and with this release's requests seed 9 sends an offline and an online alert for one persistent-session
-      // return (thing-4242-0005, versions 20 and 21), not yet explained: every evaluation that owes an alert now
-      // decides it on the events stored, which closed the stream-lag window the seed hit before. The closing note of
-      // the cost issue tells both. Seeds 10 and 11 keep the contract under all three fault kinds.
+      // lease; and an event whose ingest fails all its attempts is stored only at Lambda's retry a minute later. With
+      // seed 9, thing-4242-0005's version 21 connects 73 s after version 20's end was first seen (W = 120 s) and
+      // lands past the check at W: an offline and an online alert the oracle does not owe. Seeds 1 to 8 and 10 to
+      // 14 keep the contract under DynamoDB faults, 10 and 11 under all three kinds.
       const result = await replayWithFaults(trace, rates, 10);
 
       // Assert

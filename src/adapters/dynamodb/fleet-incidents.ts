@@ -1,8 +1,7 @@
 /**
  * Fleet incidents in the alerts table. What is written once an incident (its head) is under the pseudo-device
  * `$fleet`, beside the fleet alerts' history:
- *   fleet#summary                   the open incidents and those with an alert still owed (string sets of ids), and
- *                                   the spans of those closed within a day (a string set of JSON objects)
+ *   fleet#summary                   the open incidents and those with an alert still owed (string sets)
  *   incident#<id>                   status, samples, owed alerts, the counts of its opening members, and (version 2)
  *                                   how many tally groups its tallies are under
  * What every device alert writes is spread over FLEET_SHARDS shards, the shard of the device (its digest): a storm's
@@ -17,6 +16,9 @@
  * each, eventually consistent: 10 for 20 groups), not a BatchGetItem charged per item (49.5). Heads of version 1,
  * opened before, keep their tallies where they were: `$fleet#<shard>` / `tally#<id>`, read by BatchGetItem; every
  * reader and writer of tallies asks the head where they are (tallyOf, tallies).
+ * A closed incident's span is kept for offline alerts decided after it closed, under `$fleet#closed` (expires after
+ * two days):
+ *   closed#<closedAt>#<id>          its span: when it started, its latest member's `since`, when it closed
  * Offline alerts that no incident took yet are few (until one opens); they are read by time, so they are kept on
  * CANDIDATE_SHARDS partition keys `$fleet#candidates#<shard>` only, each taking its share of the joins' removals:
  *   candidate#<since>#<alertId>     an offline alert no incident took yet (expires after two days)
@@ -37,7 +39,6 @@ import {
 import { DISCONNECT_REASONS, LAST_WILL_REASON } from '../../domain/device-events.js';
 import { StoredRecordError } from '../../domain/errors.js';
 import {
-  CLOSED_SPAN_KEPT_MS,
   type ClosedSpan,
   FLEET_KEY,
   type FleetAlert,
@@ -56,6 +57,7 @@ const INCIDENT_SCHEMA_VERSION = 2;
 /** Members written with the incident itself; more are attached in further transactions (100 items at most). */
 const MEMBERS_PER_TRANSACTION = 30;
 const CANDIDATE_TTL_DAYS = 2;
+const CLOSED_SPAN_TTL_DAYS = 2;
 
 /**
  * How many tallies an incident's counts are spread over, by the shard of the device (its digest), and how many
@@ -95,7 +97,9 @@ const storedIncident = z.discriminatedUnion('schemaVersion', [
     ...incidentFields,
   }),
 ]);
+const CLOSED_SPAN_SCHEMA_VERSION = 1;
 const storedClosedSpan = z.object({
+  schemaVersion: z.literal(CLOSED_SPAN_SCHEMA_VERSION),
   incidentId: z.string(),
   startedAt: z.number(),
   lastSince: z.number(),
@@ -125,6 +129,9 @@ const candidateOf = (notice: Pick<OfflineNotice, 'since' | 'alertId' | 'deviceId
   alertKey: candidateKey(notice),
 });
 const SUMMARY = 'fleet#summary';
+const CLOSED_PARTITION = `${FLEET_KEY}#closed`;
+const closedKey = (closedAt: number, incidentId = '') =>
+  `closed#${String(closedAt).padStart(15, '0')}#${incidentId}`;
 const incidentKey = (id: string) => `incident#${id}`;
 const tallyKey = (id: string) => `tally#${id}`;
 const memberPrefix = (id: string) => `member#${id}#`;
@@ -134,10 +141,6 @@ const candidateKey = (notice: Pick<OfflineNotice, 'since' | 'alertId'>) =>
   `candidate#${String(notice.since).padStart(15, '0')}#${notice.alertId}`;
 /** A tally's count of one disconnect reason: a top-level attribute, which an update can add to from nothing. */
 const REASON_PREFIX = 'reason#';
-
-/** A closed span as the summary's set keeps it: JSON a person reads, its fields in one order. */
-const closedEntry = ({ incidentId, startedAt, lastSince, closedAt }: ClosedSpan) =>
-  JSON.stringify({ incidentId, startedAt, lastSince, closedAt });
 
 function cancelledByCondition(error: unknown): boolean {
   return (
@@ -201,8 +204,19 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     return head && withTallies(head, await this.tallies(head, consistent));
   }
 
-  async closedSpans(): Promise<ClosedSpan[]> {
-    return (await this.summary()).closed;
+  /** One query of the closed spans' partition, from `after` on. */
+  async closedSpans(after: number): Promise<ClosedSpan[]> {
+    const { items } = await queryPages(this.dynamo, {
+      TableName: this.tableName,
+      KeyConditionExpression: 'deviceId = :p AND alertKey > :after',
+      ExpressionAttributeValues: { ':p': CLOSED_PARTITION, ':after': closedKey(after, '\uffff') },
+      ConsistentRead: true,
+    });
+    return items.map((item) => {
+      const { deviceId: _p, alertKey, expiresAt: _e, ...stored } = item;
+      const { schemaVersion: _v, ...span } = this.parse(storedClosedSpan, stored, alertKey);
+      return span;
+    });
   }
 
   async join(incidentId: string, notice: OfflineNotice): Promise<'joined' | 'already'> {
@@ -400,32 +414,29 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
                 },
               },
             },
-            this.summaryChange('closed', incidentId, span),
+            this.summaryChange('closed', incidentId),
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  deviceId: CLOSED_PARTITION,
+                  alertKey: closedKey(closedAt, incidentId),
+                  schemaVersion: CLOSED_SPAN_SCHEMA_VERSION,
+                  ...span,
+                  expiresAt: ttlExpiry(closedAt, CLOSED_SPAN_TTL_DAYS),
+                },
+              },
+            },
           ],
         }),
       );
+      return true;
     } catch (error) {
       if (cancelledByCondition(error)) return false;
       throw error;
     } finally {
       this.openedHeads.delete(incidentId);
     }
-    await this.forgetClosedBefore(closedAt - CLOSED_SPAN_KEPT_MS);
-    return true;
-  }
-
-  /** Takes the spans closed before `before` out of the summary (a set can not be added to and taken from at once). */
-  private async forgetClosedBefore(before: number): Promise<void> {
-    const stale = (await this.summary()).closed.filter((span) => span.closedAt < before);
-    if (stale.length === 0) return;
-    await this.dynamo.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: key(SUMMARY),
-        UpdateExpression: 'DELETE closed :stale',
-        ExpressionAttributeValues: { ':stale': new Set(stale.map(closedEntry)) },
-      }),
-    );
   }
 
   async owedAlerts(before: number): Promise<OwedFleetAlert[]> {
@@ -596,36 +607,25 @@ export class DynamoDbFleetIncidents implements FleetIncidentStore, IncidentQueri
     return this.parse(storedIncident, stored, alertKey);
   }
 
-  private async summary(): Promise<{ open: Set<string>; owed: Set<string>; closed: ClosedSpan[] }> {
+  private async summary(): Promise<{ open: Set<string>; owed: Set<string> }> {
     const { Item } = await this.dynamo.send(
       new GetCommand({ TableName: this.tableName, Key: key(SUMMARY), ConsistentRead: true }),
     );
     return {
       open: new Set((Item?.open as Set<string> | undefined) ?? []),
       owed: new Set((Item?.owed as Set<string> | undefined) ?? []),
-      closed: [...((Item?.closed as Set<string> | undefined) ?? [])].map((entry) =>
-        this.parse(storedClosedSpan, entry, SUMMARY),
-      ),
     };
   }
 
-  /**
-   * Opening adds the incident to the open and owed sets; closing takes it out of the open set, puts it (back) in
-   * owed, and keeps its span.
-   */
-  private summaryChange(change: 'opened' | 'closed', incidentId: string, span?: ClosedSpan) {
-    const ids = { ':id': new Set([incidentId]) };
+  /** Opening adds the incident to both sets; closing takes it out of the open set and puts it (back) in owed. */
+  private summaryChange(change: 'opened' | 'closed', incidentId: string) {
     return {
       Update: {
         TableName: this.tableName,
         Key: key(SUMMARY),
+        UpdateExpression: change === 'opened' ? 'ADD #open :id, owed :id' : 'DELETE #open :id ADD owed :id',
         ExpressionAttributeNames: { '#open': 'open' },
-        ...(change === 'opened'
-          ? { UpdateExpression: 'ADD #open :id, owed :id', ExpressionAttributeValues: ids }
-          : {
-              UpdateExpression: 'DELETE #open :id ADD owed :id, closed :span',
-              ExpressionAttributeValues: { ...ids, ':span': new Set([closedEntry(span as ClosedSpan)]) },
-            }),
+        ExpressionAttributeValues: { ':id': new Set([incidentId]) },
       },
     };
   }
