@@ -24,8 +24,13 @@ export interface EpisodeRule {
  * forgot the connection, and the record need not keep the connection's name.
  */
 export interface EpisodeMark {
-  /** AWS's timestamp of the end: its identity. */
+  /** AWS's timestamp of the end: with `version`, its identity (every copy of the end repeats both). */
   endedAt: number;
+  /**
+   * The ended connection's versionNumber: two ends may share an approximate timestamp. Absent in marks kept before it
+   * was part of their identity (such a mark is the same end as any mark with its timestamp).
+   */
+  version?: number;
   /** When its end was first seen. */
   at: number;
   reason: PresenceDisconnectReason;
@@ -67,15 +72,22 @@ function inTimeOrder(marks: readonly EpisodeMark[]): readonly EpisodeMark[] {
  * time kept is the earliest (a copy of a forgotten connection's end is first seen again, later).
  */
 export function mergeMarks(kept: readonly EpisodeMark[], derived: readonly EpisodeMark[]): EpisodeMark[] {
-  const merged = new Map(kept.map((mark) => [mark.endedAt, mark]));
+  const merged = [...kept];
   for (const mark of derived) {
-    const known = merged.get(mark.endedAt);
-    merged.set(
-      mark.endedAt,
-      known && markTime(known) < markTime(mark) ? { ...mark, at: known.at, gapMs: known.gapMs } : mark,
-    );
+    const index = merged.findIndex((known) => sameEnd(known, mark));
+    const known = merged[index];
+    const fresher =
+      known && markTime(known) < markTime(mark) ? { ...mark, at: known.at, gapMs: known.gapMs } : mark;
+    if (index === -1) merged.push(fresher);
+    else merged[index] = fresher;
   }
-  return [...merged.values()].sort(byTime);
+  return merged.sort(byTime);
+}
+
+function sameEnd(a: EpisodeMark, b: EpisodeMark): boolean {
+  return (
+    a.endedAt === b.endedAt && (a.version === undefined || b.version === undefined || a.version === b.version)
+  );
 }
 
 /** How many of the marks up to `index` count from `from` on. */
@@ -154,6 +166,9 @@ function distinct(values: ReadonlyArray<string | undefined>): string[] {
   return [...new Set(values.filter((v): v is string => v !== undefined))].sort();
 }
 
+const versionOf = ({ versionNumber }: { versionNumber?: number }) =>
+  versionNumber === undefined ? {} : { version: versionNumber };
+
 /** Ends of connections that the next connection of the same clientId took over. */
 export function takeoverMarks(steps: readonly Followed[]): EpisodeMark[] {
   const marks: EpisodeMark[] = [];
@@ -162,6 +177,7 @@ export function takeoverMarks(steps: readonly Followed[]): EpisodeMark[] {
     if (endReason !== 'DUPLICATE_CLIENTID' || endSeenAt === undefined || endedAt === undefined) continue;
     marks.push({
       endedAt,
+      ...versionOf(connection),
       at: endSeenAt,
       reason: endReason,
       principals: distinct([connection.principalIdentifier, next?.principalIdentifier]),
@@ -177,7 +193,15 @@ export function flapMarks(steps: readonly Followed[]): EpisodeMark[] {
     const { endReason: reason, endSeenAt, endedAt } = connection;
     if (!next || endSeenAt === undefined || endedAt === undefined || reason === undefined) return [];
     if (reason === 'CLIENT_INITIATED_DISCONNECT' || reason === 'DUPLICATE_CLIENTID') return [];
-    return [{ endedAt, at: endSeenAt, reason, gapMs: Math.max(0, firstSeenAt(next) - endSeenAt) }];
+    return [
+      {
+        endedAt,
+        ...versionOf(connection),
+        at: endSeenAt,
+        reason,
+        gapMs: Math.max(0, firstSeenAt(next) - endSeenAt),
+      },
+    ];
   });
 }
 

@@ -6,6 +6,7 @@ import {
   keepMarks,
   median,
   mergeMarks,
+  takeoverMarks,
 } from '../../src/domain/episodes.js';
 import { evaluateDevice } from '../../src/domain/evaluate.js';
 import { DEFAULT_SETTINGS as settings } from '../../src/domain/settings.js';
@@ -22,6 +23,29 @@ describe('episode marks', () => {
     // Assert
     expect(merged).toEqual([{ ...copy, at: T + 1_000 }]);
     expect(mergeMarks([copy], [kept])).toEqual([kept]);
+  });
+
+  it('counts two ends that share an approximate timestamp as two marks, by their connections', () => {
+    // Arrange: versions 9 and 11 of a fight ended with the same AWS timestamp; version 9's mark is kept.
+    const nine: EpisodeMark = { endedAt: T, version: 9, at: T + 1_000, reason: 'DUPLICATE_CLIENTID' };
+    const eleven: EpisodeMark = { endedAt: T, version: 11, at: T + 30_000, reason: 'DUPLICATE_CLIENTID' };
+    const keptBefore: EpisodeMark = { endedAt: T, at: T + 1_000, reason: 'DUPLICATE_CLIENTID' };
+    // Act / Assert
+    expect(mergeMarks([nine], [eleven])).toEqual([nine, eleven]);
+    expect(mergeMarks([nine], [{ ...nine, at: T + 600_000 }])).toEqual([nine]);
+    // A mark kept before marks had versions is the same end as any mark with its timestamp.
+    expect(mergeMarks([keptBefore], [{ ...eleven, at: T + 600_000 }])).toEqual([
+      { ...eleven, at: T + 1_000 },
+    ]);
+  });
+
+  it('names the mark of a connection by its version, and by its timestamp alone when it has none', () => {
+    // Arrange
+    const ended = { source: 'presence' as const, endedAt: T, endSeenAt: T + 1_000 };
+    const taken = { ...ended, sessionIdentifier: 's', endReason: 'DUPLICATE_CLIENTID' as const };
+    // Act / Assert
+    expect(takeoverMarks([{ connection: { ...taken, versionNumber: 4 } }])).toMatchObject([{ version: 4 }]);
+    expect(takeoverMarks([{ connection: taken }])[0]).not.toHaveProperty('version');
   });
 
   it('orders marks that count at the same moment by when their ends were first seen', () => {

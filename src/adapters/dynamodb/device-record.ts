@@ -18,12 +18,12 @@ import type { UptimeCursor, UptimeDay } from '../../domain/uptime.js';
 import * as z from '../../shared/zod.js';
 import { parseStoredJson, readStored } from '../stored-records.js';
 
-const DEVICE_RECORD_SCHEMA_VERSION = 6;
+const DEVICE_RECORD_SCHEMA_VERSION = 7;
 /**
- * Versions 4 (episode marks and cursor, connection identities), 5 (the cursor's uptime) and 6 (the checks still to
- * come) only added optional fields: 3, 4 and 5 read as they are.
+ * Versions 4 (episode marks and cursor, connection identities), 5 (the cursor's uptime), 6 (the checks still to
+ * come) and 7 (a mark's connection version, `v`) only added optional fields: 3 to 6 read as they are.
  */
-const READABLE_SCHEMA_VERSIONS = [3, 4, 5, DEVICE_RECORD_SCHEMA_VERSION] as const;
+const READABLE_SCHEMA_VERSIONS = [3, 4, 5, 6, DEVICE_RECORD_SCHEMA_VERSION] as const;
 
 const epochMs = z.number();
 
@@ -50,6 +50,7 @@ const storedConnection = z.object({
  */
 const storedMark = z.object({
   t: epochMs,
+  v: z.optional(z.number()),
   at: epochMs,
   r: z.enum(DISCONNECT_REASONS),
   g: z.optional(z.number()),
@@ -193,9 +194,25 @@ function mapMarks<A, B>(marks: Partial<Record<keyof Marks, A[]>> | undefined, to
 }
 
 const toStoredMark = (m: EpisodeMark): StoredMark =>
-  defined({ t: m.endedAt, at: m.at, r: m.reason, g: m.gapMs, p: m.principals, ip: m.ipAddresses });
+  defined({
+    t: m.endedAt,
+    v: m.version,
+    at: m.at,
+    r: m.reason,
+    g: m.gapMs,
+    p: m.principals,
+    ip: m.ipAddresses,
+  });
 const fromStoredMark = (m: StoredMark): EpisodeMark =>
-  defined({ endedAt: m.t, at: m.at, reason: m.r, gapMs: m.g, principals: m.p, ipAddresses: m.ip });
+  defined({
+    endedAt: m.t,
+    version: m.v,
+    at: m.at,
+    reason: m.r,
+    gapMs: m.g,
+    principals: m.p,
+    ipAddresses: m.ip,
+  });
 
 type StoredUptimeDay = z.infer<typeof storedUptimeDay>;
 const bit = (flag: boolean | undefined) =>
